@@ -1,0 +1,241 @@
+# Smile - top-level Makefile (GNU make). See docs/HACKING.md.
+#
+# Sources are found by directory, so adding a module is adding a .c file:
+#   common/*.c               -> $(BUILD)/lib/libsmile-common.a
+#   label/*.c  (not main.c)  -> $(BUILD)/lib/libsmile-label.a,   label/main.c -> smile-label
+#   gateway/*.c (not main.c) -> $(BUILD)/lib/libsmile-gateway.a, gateway/main.c -> smile-gateway
+#   firmware-bridge/core/*.c -> $(BUILD)/lib/libsmile-device.a  (C99, -pedantic, no heap)
+#   firmware-bridge/*.c      -> $(BUILD)/lib/libsmile-bridge.a,  firmware-bridge/main.c -> smile-bridge
+#   tests/unit/PART/test_*.c -> $(BUILD)/tests/PART/test_*       (cmocka; PART = common,
+#                               device, label, gateway, bridge: links only that part's libs)
+#   tests/bench/*.c          -> $(BUILD)/bench/*
+#   tools/*.c                -> $(BUILD)/bin/smile-*             (helper programs)
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+DESTDIR    ?=
+VERSION    := 0.1.0
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+LDFLAGS  ?=
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(SANITIZE),)
+BUILD ?= build
+else
+BUILD ?= build/sanitize
+endif
+
+WARN := -Wall -Wextra -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+        -Wwrite-strings -Wshadow
+ifneq ($(WERROR),)
+WARN += -Werror
+endif
+
+# Every library we link that ships a .pc file; zint ships none on Debian 12.
+PKGS := cairo pangocairo pangoft2 fontconfig libqrencode libsodium libmosquitto sqlite3 \
+        libmicrohttpd jansson libpng zlib
+TEST_PKGS := cmocka
+
+# Evaluated lazily: `make deps` must work before these packages exist.
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lzint -lpthread -lm
+TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+
+SAN_FLAGS :=
+ifneq ($(SANITIZE),)
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+CPPFLAGS_ALL = -Iinclude -D_GNU_SOURCE $(CPPFLAGS)
+CFLAGS_C11   = -std=c11 $(WARN) $(CFLAGS) $(SAN_FLAGS) -MMD -MP
+# The device core must build as strict C99 for handheld toolchains.
+CFLAGS_C99   = -std=c99 -pedantic $(WARN) $(CFLAGS) $(SAN_FLAGS) -MMD -MP
+
+# ---------------------------------------------------------------- sources
+COMMON_SRC  := $(wildcard common/*.c)
+LABEL_SRC   := $(filter-out label/main.c,$(wildcard label/*.c))
+GATEWAY_SRC := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
+DEVICE_SRC  := $(wildcard firmware-bridge/core/*.c)
+BRIDGE_SRC  := $(filter-out firmware-bridge/main.c,$(wildcard firmware-bridge/*.c))
+UNIT_SRC    := $(wildcard tests/unit/*/test_*.c)
+BENCH_SRC   := $(wildcard tests/bench/*.c)
+TOOL_SRC    := $(wildcard tools/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB_COMMON  := $(BUILD)/lib/libsmile-common.a
+LIB_LABEL   := $(BUILD)/lib/libsmile-label.a
+LIB_GATEWAY := $(BUILD)/lib/libsmile-gateway.a
+LIB_DEVICE  := $(BUILD)/lib/libsmile-device.a
+LIB_BRIDGE  := $(BUILD)/lib/libsmile-bridge.a
+# What each part links, dependants first. A part's tests link only these, so
+# a half-written module in one part never breaks another part's build.
+LIBS_common  := $(LIB_COMMON)
+LIBS_device  := $(LIB_DEVICE)
+LIBS_label   := $(LIB_LABEL) $(LIB_COMMON)
+LIBS_gateway := $(LIB_GATEWAY) $(LIB_LABEL) $(LIB_DEVICE) $(LIB_COMMON)
+LIBS_bridge  := $(LIB_BRIDGE) $(LIB_DEVICE) $(LIB_COMMON)
+ALL_LIBS     := $(LIB_GATEWAY) $(LIB_BRIDGE) $(LIB_LABEL) $(LIB_DEVICE) $(LIB_COMMON)
+
+BINS := $(if $(wildcard label/main.c),$(BUILD)/bin/smile-label) \
+        $(if $(wildcard gateway/main.c),$(BUILD)/bin/smile-gateway) \
+        $(if $(wildcard firmware-bridge/main.c),$(BUILD)/bin/smile-bridge) \
+        $(patsubst tools/%.c,$(BUILD)/bin/smile-%,$(TOOL_SRC))
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+unit_bins_of = $(filter $(BUILD)/tests/$(1)/%,$(UNIT_BINS))
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+# `make V=1` shows full command lines.
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
+# Objects are never intermediate: keep them so relinks stay cheap.
+.SECONDARY:
+
+.PHONY: all test check test-common test-device test-label test-gateway test-bridge bench demo deps install uninstall clean test-build core-size fuzz
+.DEFAULT_GOAL := all
+
+all: $(ALL_LIBS) $(BINS) core-size
+
+# ---------------------------------------------------------------- compile
+$(BUILD)/obj/firmware-bridge/core/%.o: firmware-bridge/core/%.c
+	@mkdir -p $(@D)
+	$(call msg,CC99,$<)
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_C99) $(shell $(PKG_CONFIG) --cflags libsodium 2>/dev/null) -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS_ALL) -Itests $(CFLAGS_C11) $(PKG_CFLAGS) $(TEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_C11) $(PKG_CFLAGS) -c $< -o $@
+
+# An empty library is still a valid archive, so parts can appear one by one.
+define make_lib
+$(1): $(call obj,$(2))
+	@mkdir -p $$(@D)
+	@rm -f $$@
+	$$(call msg,AR,$$@)
+	$$(Q)$$(AR) rcs $$@ $$^ $$(if $$^,,$(BUILD)/obj/empty.o)
+endef
+$(BUILD)/obj/empty.o:
+	@mkdir -p $(@D)
+	$(Q)printf 'typedef int smile_empty_unit;\n' | $(CC) -x c -c - -o $@
+$(eval $(call make_lib,$(LIB_COMMON),$(COMMON_SRC)))
+$(eval $(call make_lib,$(LIB_LABEL),$(LABEL_SRC)))
+$(eval $(call make_lib,$(LIB_GATEWAY),$(GATEWAY_SRC)))
+$(eval $(call make_lib,$(LIB_DEVICE),$(DEVICE_SRC)))
+$(eval $(call make_lib,$(LIB_BRIDGE),$(BRIDGE_SRC)))
+$(ALL_LIBS): | $(BUILD)/obj/empty.o
+
+LINK = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS)
+
+$(BUILD)/bin/smile-label: $(call obj,label/main.c) $(LIBS_label)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(LINK) $< $(LIBS_label) $(PKG_LIBS) -o $@
+$(BUILD)/bin/smile-gateway: $(call obj,gateway/main.c) $(LIBS_gateway)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(LINK) $< $(LIBS_gateway) $(PKG_LIBS) -o $@
+$(BUILD)/bin/smile-bridge: $(call obj,firmware-bridge/main.c) $(LIBS_bridge)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(LINK) $< $(LIBS_bridge) $(PKG_LIBS) -o $@
+$(BUILD)/bin/smile-%: $(BUILD)/obj/tools/%.o $(LIBS_gateway) $(LIB_BRIDGE)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(LINK) $< $(LIB_BRIDGE) $(LIBS_gateway) $(PKG_LIBS) -o $@
+
+define unit_part
+$(BUILD)/tests/$(1)/%: $(BUILD)/obj/tests/unit/$(1)/%.o $$(LIBS_$(1))
+	@mkdir -p $$(@D)
+	$$(call msg,LINK,$$@)
+	$$(Q)$$(LINK) $$< $$(LIBS_$(1)) $$(PKG_LIBS) $$(TEST_LIBS) -o $$@
+# `make test-PART` builds and runs one part's unit tests.
+test-$(1): $$(call unit_bins_of,$(1))
+	@SMILE_BUILD=$$(BUILD) bash tests/run unit/$(1)/
+endef
+$(foreach p,common device label gateway bridge,$(eval $(call unit_part,$(p))))
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBS_gateway)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(LINK) $< $(LIBS_gateway) $(PKG_LIBS) -o $@
+
+# The device core's footprint matters on handhelds: print it on every build.
+core-size: $(LIB_DEVICE)
+	@if [ -n "$(DEVICE_SRC)" ]; then \
+	  size -t $(call obj,$(DEVICE_SRC)) | awk 'END { printf "device core object code: text=%s data=%s bss=%s bytes\n", $$1, $$2, $$3 }'; \
+	fi
+
+# ---------------------------------------------------------------- tests
+test-build: all $(UNIT_BINS) $(BENCH_BINS)
+
+# `make test` is the one command CI runs; it installs what it needs first.
+test check: deps
+	@$(MAKE) --no-print-directory test-build
+	@SMILE_BUILD=$(BUILD) bash tests/run
+
+bench: deps
+	@$(MAKE) --no-print-directory test-build
+	@SMILE_BUILD=$(BUILD) bash tests/bench/run
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@SMILE_BUILD=$(BUILD) bash scripts/demo
+
+deps:
+	@bash scripts/deps
+
+# Fuzz targets need clang's libFuzzer: make fuzz CC=clang
+fuzz:
+	@$(MAKE) --no-print-directory SANITIZE=fuzzer,address,undefined BUILD=build/fuzz all
+	@for f in tests/fuzz/fuzz_*.c; do [ -e "$$f" ] || continue; \
+	  n=$$(basename $$f .c); echo "  fuzz $$n"; \
+	  $(CC) $(CPPFLAGS_ALL) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) $$f \
+	    $(subst $(BUILD),build/fuzz,$(ALL_LIBS)) $(PKG_LIBS) -o build/fuzz/$$n || exit 1; done
+
+# ---------------------------------------------------------------- install
+$(BUILD)/smile.pc: Makefile
+	@mkdir -p $(@D)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: smile' 'Description: Smile privacy-preserving waybill libraries' \
+	  'Version: $(VERSION)' \
+	  'Requires.private: $(PKGS)' \
+	  'Libs: -L$${libdir} -lsmile-gateway -lsmile-label -lsmile-device -lsmile-common' \
+	  'Libs.private: -lzint -lpthread -lm' \
+	  'Cflags: -I$${includedir}' > $@
+
+install: all $(BUILD)/smile.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/smile \
+	  $(DESTDIR)$(DATADIR)/smile
+	$(if $(BINS),install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/)
+	install -m 0644 $(ALL_LIBS) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 include/smile/*.h $(DESTDIR)$(INCLUDEDIR)/smile/
+	install -m 0644 $(BUILD)/smile.pc $(DESTDIR)$(LIBDIR)/pkgconfig/smile.pc
+	$(if $(wildcard conf/*),install -m 0644 $(wildcard conf/*) $(DESTDIR)$(DATADIR)/smile/)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(BINS)))
+	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,$(notdir $(ALL_LIBS)))
+	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/smile.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/smile $(DESTDIR)$(DATADIR)/smile
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
