@@ -83,10 +83,10 @@ LIBS_gateway := $(LIB_GATEWAY) $(LIB_LABEL) $(LIB_DEVICE) $(LIB_COMMON)
 LIBS_bridge  := $(LIB_BRIDGE) $(LIB_DEVICE) $(LIB_COMMON)
 ALL_LIBS     := $(LIB_GATEWAY) $(LIB_BRIDGE) $(LIB_LABEL) $(LIB_DEVICE) $(LIB_COMMON)
 
-BINS := $(if $(wildcard label/main.c),$(BUILD)/bin/smile-label) \
+BINS := $(strip $(if $(wildcard label/main.c),$(BUILD)/bin/smile-label) \
         $(if $(wildcard gateway/main.c),$(BUILD)/bin/smile-gateway) \
         $(if $(wildcard firmware-bridge/main.c),$(BUILD)/bin/smile-bridge) \
-        $(patsubst tools/%.c,$(BUILD)/bin/smile-%,$(TOOL_SRC))
+        $(patsubst tools/%.c,$(BUILD)/bin/smile-%,$(TOOL_SRC)))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 unit_bins_of = $(filter $(BUILD)/tests/$(1)/%,$(UNIT_BINS))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
