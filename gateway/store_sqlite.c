@@ -1,0 +1,1117 @@
+/*
+ * store_sqlite.c - the SQLite backend of store.h, with group commit.
+ *
+ * One idea makes it fast and durable at once: a single writer thread owns the
+ * write connection. Callers enqueue a job and sleep; the writer takes every
+ * job queued so far, runs each in its own SAVEPOINT inside one
+ * BEGIN IMMEDIATE ... COMMIT, and wakes them all once the commit (WAL,
+ * synchronous=FULL: fsync'd) returns. While one commit syncs, the next batch
+ * gathers, so fsyncs are shared by as many requests as arrive meanwhile.
+ *
+ * Reads use a small pool of read-only connections (WAL lets them run beside
+ * the writer). Every statement is prepared once per connection and cached.
+ * Erasure turns on secure_delete (freed pages are zeroed) and truncates the
+ * WAL after its commit so no old copy of a wrapped key lingers there.
+ */
+#include "smile/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "smile/log.h"
+
+/* ------------------------------------------------------------ statements */
+
+enum stmt_id {
+	ST_INSERT_SHIPMENT,
+	ST_INSERT_PERSONAL,
+	ST_INSERT_IDEM,
+	ST_GET_IDEM,
+	ST_GET_SHIPMENT,
+	ST_GET_SHIPMENT_ID,
+	ST_GET_PERSONAL,
+	ST_ERASE_PERSONAL,
+	ST_MARK_ERASED,
+	ST_INSERT_EVENT,
+	ST_UPDATE_STATUS,
+	ST_LIST_EVENTS,
+	ST_RETENTION,
+	ST_PUT_APIKEY,
+	ST_FIND_APIKEY,
+	ST_REVOKE_APIKEY,
+	ST_COUNT
+};
+
+#define SHIPMENT_COLS \
+	"id, waybill, merchant, merchant_ref, status, token, region, created_ms, " \
+	"delivered_ms, erased_ms, public_json"
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_INSERT_SHIPMENT] = "INSERT INTO shipments (" SHIPMENT_COLS ") "
+			       "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_INSERT_PERSONAL] = "INSERT INTO personal (shipment_id, wrapped_key, ciphertext) "
+			       "VALUES (?,?,?)",
+	[ST_INSERT_IDEM] = "INSERT INTO idempotency (api_key_id, key, request_hash, status, "
+			   "response, created_ms) VALUES (?,?,?,?,?,?)",
+	[ST_GET_IDEM] = "SELECT request_hash, status, response FROM idempotency "
+			"WHERE api_key_id = ? AND key = ?",
+	[ST_GET_SHIPMENT] = "SELECT " SHIPMENT_COLS " FROM shipments WHERE waybill = ?",
+	[ST_GET_SHIPMENT_ID] = "SELECT " SHIPMENT_COLS " FROM shipments WHERE id = ?",
+	[ST_GET_PERSONAL] = "SELECT s.erased_ms, p.wrapped_key, p.ciphertext FROM shipments s "
+			    "LEFT JOIN personal p ON p.shipment_id = s.id WHERE s.id = ?",
+	[ST_ERASE_PERSONAL] = "DELETE FROM personal WHERE shipment_id = ?",
+	[ST_MARK_ERASED] = "UPDATE shipments SET erased_ms = ? WHERE id = ? AND erased_ms = 0",
+	[ST_INSERT_EVENT] = "INSERT INTO events (shipment_id, waybill, event, time_ms, device_id, "
+			    "device_role, detail) VALUES (?,?,?,?,?,?,?)",
+	[ST_UPDATE_STATUS] = "UPDATE shipments SET status = ?, delivered_ms = "
+			     "CASE WHEN ? = 'delivered' THEN ? ELSE delivered_ms END WHERE id = ?",
+	[ST_LIST_EVENTS] = "SELECT id, shipment_id, waybill, event, time_ms, device_id, "
+			   "device_role, detail FROM events WHERE shipment_id = ? ORDER BY id",
+	[ST_RETENTION] = "SELECT id FROM shipments WHERE erased_ms = 0 AND "
+			 "((? > 0 AND delivered_ms > 0 AND delivered_ms < ?) OR "
+			 "(? > 0 AND created_ms < ?)) ORDER BY id LIMIT ?",
+	[ST_PUT_APIKEY] = "INSERT INTO api_keys (id, hash, role, merchant, bindings, "
+			  "created_ms, revoked_ms) VALUES (?,?,?,?,?,?,0)",
+	[ST_FIND_APIKEY] = "SELECT id, role, merchant, bindings, created_ms, revoked_ms "
+			   "FROM api_keys WHERE hash = ? AND revoked_ms = 0",
+	[ST_REVOKE_APIKEY] = "UPDATE api_keys SET revoked_ms = ? WHERE id = ? AND revoked_ms = 0",
+};
+
+/* Schema migrations: index i brings the schema from version i to i + 1. */
+static const char *const migrations[] = {
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE shipments ("
+	"  id INTEGER PRIMARY KEY, waybill TEXT NOT NULL UNIQUE, merchant TEXT NOT NULL,"
+	"  merchant_ref TEXT NOT NULL, status TEXT NOT NULL, token TEXT NOT NULL,"
+	"  region TEXT NOT NULL, created_ms INTEGER NOT NULL, delivered_ms INTEGER NOT NULL,"
+	"  erased_ms INTEGER NOT NULL, public_json TEXT NOT NULL);"
+	"CREATE INDEX shipments_created ON shipments (created_ms, id);"
+	"CREATE INDEX shipments_merchant ON shipments (merchant, id);"
+	"CREATE TABLE personal (shipment_id INTEGER PRIMARY KEY REFERENCES shipments(id),"
+	"  wrapped_key BLOB NOT NULL, ciphertext BLOB NOT NULL);"
+	"CREATE TABLE idempotency (api_key_id TEXT NOT NULL, key TEXT NOT NULL,"
+	"  request_hash BLOB NOT NULL, status INTEGER NOT NULL, response TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL, PRIMARY KEY (api_key_id, key));"
+	"CREATE TABLE events (id INTEGER PRIMARY KEY, shipment_id INTEGER NOT NULL,"
+	"  waybill TEXT NOT NULL, event TEXT NOT NULL, time_ms INTEGER NOT NULL,"
+	"  device_id TEXT NOT NULL, device_role TEXT NOT NULL, detail TEXT NOT NULL);"
+	"CREATE INDEX events_shipment ON events (shipment_id, id);"
+	"CREATE TABLE api_keys (id TEXT PRIMARY KEY, hash BLOB NOT NULL UNIQUE,"
+	"  role TEXT NOT NULL, merchant TEXT NOT NULL, bindings TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL, revoked_ms INTEGER NOT NULL);",
+};
+#define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+_Static_assert(N_MIGRATIONS == SMILE_STORE_SCHEMA_VERSION, "one migration per version");
+
+struct conn {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+	struct conn *next_free;
+};
+
+/* ------------------------------------------------------------ write jobs */
+
+enum job_type { JOB_INSERT, JOB_ERASE, JOB_EVENT, JOB_PUT_APIKEY, JOB_REVOKE_APIKEY };
+
+struct job {
+	enum job_type type;
+	union {
+		struct {
+			struct smile_store_new_shipment *items;
+			size_t n;
+		} insert;
+		struct {
+			uint64_t id;
+			int64_t now_ms;
+			const char *reason;
+		} erase;
+		const struct smile_store_event *event;
+		const struct smile_store_apikey *apikey;
+		struct {
+			const char *id;
+			int64_t now_ms;
+		} revoke;
+	} u;
+	enum smile_err rc;
+	int done;
+	struct job *next;
+};
+
+#define MAX_JOBS_PER_COMMIT 512
+
+struct smile_store {
+	char *path;
+	struct conn writer;
+	struct conn *readers;
+	int n_readers;
+	struct conn *free_readers;
+	pthread_mutex_t rlock;
+	pthread_cond_t rcond;
+
+	pthread_t writer_thread;
+	pthread_mutex_t qlock;
+	pthread_cond_t qwork; /* jobs queued or stopping */
+	pthread_cond_t qdone; /* a commit finished */
+	struct job *head, *tail;
+	int stopping;
+	int writer_started;
+
+	atomic_uint_fast64_t next_id;
+};
+
+static enum smile_err db_err(sqlite3 *db, struct smile_error *e, const char *what)
+{
+	/* SQLite messages name tables and constraints, never row values. */
+	return smile_error_set(e, SMILE_ERR_STORE, NULL, "%s: %s", what,
+			       db ? sqlite3_errmsg(db) : "cannot open");
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
+{
+	if (c->st[id] == NULL &&
+	    sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
+			       NULL) != SQLITE_OK) {
+		smile_log(SMILE_LOG_ERROR, "store.prepare_failed", SMILE_KV_INT("stmt", id));
+		return NULL;
+	}
+	sqlite3_reset(c->st[id]);
+	sqlite3_clear_bindings(c->st[id]);
+	return c->st[id];
+}
+
+static void conn_close(struct conn *c)
+{
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(c->st[i]);
+	sqlite3_close(c->db);
+	memset(c, 0, sizeof(*c));
+}
+
+static enum smile_err conn_open(struct conn *c, const char *path, int readonly, int create,
+				struct smile_error *e)
+{
+	int flags = readonly ? SQLITE_OPEN_READONLY
+			     : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+	memset(c, 0, sizeof(*c));
+	if (sqlite3_open_v2(path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		enum smile_err rc = db_err(c->db, e, "open database");
+		conn_close(c);
+		return rc;
+	}
+	sqlite3_busy_timeout(c->db, 10000);
+	if (exec(c->db, "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;") != SQLITE_OK) {
+		enum smile_err rc = db_err(c->db, e, "configure database");
+		conn_close(c);
+		return rc;
+	}
+	return SMILE_OK;
+}
+
+static enum smile_err migrate(sqlite3 *db, struct smile_error *e)
+{
+	sqlite3_stmt *st = NULL;
+	int version = 0;
+
+	if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK)
+		return db_err(db, e, "begin migration");
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st,
+			       NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (version > (int)N_MIGRATIONS) {
+		exec(db, "ROLLBACK");
+		return smile_error_set(e, SMILE_ERR_SCHEMA, NULL,
+				       "database schema version %d is newer than this "
+				       "gateway's %d", version, (int)N_MIGRATIONS);
+	}
+	for (int v = version; v < (int)N_MIGRATIONS; v++) {
+		char sql[128];
+		if (exec(db, migrations[v]) != SQLITE_OK) {
+			enum smile_err rc = db_err(db, e, "migrate schema");
+			exec(db, "ROLLBACK");
+			return rc;
+		}
+		snprintf(sql, sizeof(sql),
+			 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '%d')",
+			 v + 1);
+		if (exec(db, sql) != SQLITE_OK) {
+			enum smile_err rc = db_err(db, e, "record schema version");
+			exec(db, "ROLLBACK");
+			return rc;
+		}
+	}
+	if (exec(db, "COMMIT") != SQLITE_OK)
+		return db_err(db, e, "commit migration");
+	return SMILE_OK;
+}
+
+/* ------------------------------------------------------------ writer */
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc;
+}
+
+static enum smile_err map_step(int rc)
+{
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return SMILE_OK;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return SMILE_ERR_EXISTS;
+	return SMILE_ERR_STORE;
+}
+
+static enum smile_err insert_event_row(struct conn *c, const struct smile_store_event *ev)
+{
+	sqlite3_stmt *st = stmt(c, ST_INSERT_EVENT);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ev->shipment_id);
+	bind_text(st, 2, ev->waybill);
+	bind_text(st, 3, ev->event);
+	sqlite3_bind_int64(st, 4, ev->time_ms);
+	bind_text(st, 5, ev->device_id);
+	bind_text(st, 6, ev->device_role);
+	bind_text(st, 7, ev->detail);
+	return map_step(step_done(st));
+}
+
+static enum smile_err run_insert_one(struct conn *c, struct smile_store_new_shipment *it)
+{
+	const struct smile_store_shipment *r = it->row;
+	sqlite3_stmt *st;
+	enum smile_err rc;
+
+	if (it->idem) {
+		st = stmt(c, ST_INSERT_IDEM);
+		if (st == NULL)
+			return SMILE_ERR_STORE;
+		bind_text(st, 1, it->idem->api_key_id);
+		bind_text(st, 2, it->idem->key);
+		sqlite3_bind_blob(st, 3, it->idem->request_hash, 32, SQLITE_STATIC);
+		sqlite3_bind_int(st, 4, it->idem->status);
+		bind_text(st, 5, it->idem->response);
+		sqlite3_bind_int64(st, 6, r->created_ms);
+		rc = map_step(step_done(st));
+		if (rc == SMILE_ERR_EXISTS)
+			return SMILE_ERR_CONFLICT;
+		if (rc)
+			return rc;
+	}
+	st = stmt(c, ST_INSERT_SHIPMENT);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->id);
+	bind_text(st, 2, r->waybill);
+	bind_text(st, 3, r->merchant);
+	bind_text(st, 4, r->merchant_ref);
+	bind_text(st, 5, r->status[0] ? r->status : "created");
+	bind_text(st, 6, r->token);
+	bind_text(st, 7, r->region);
+	sqlite3_bind_int64(st, 8, r->created_ms);
+	sqlite3_bind_int64(st, 9, r->delivered_ms);
+	sqlite3_bind_int64(st, 10, r->erased_ms);
+	bind_text(st, 11, r->public_json);
+	rc = map_step(step_done(st));
+	if (rc)
+		return rc;
+	if (it->personal) {
+		st = stmt(c, ST_INSERT_PERSONAL);
+		if (st == NULL)
+			return SMILE_ERR_STORE;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)r->id);
+		sqlite3_bind_blob(st, 2, it->personal->wrapped_key, (int)it->personal->wrapped_len,
+				  SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, it->personal->ct, (int)it->personal->ct_len, SQLITE_STATIC);
+		rc = map_step(step_done(st));
+		if (rc)
+			return rc;
+	}
+	struct smile_store_event ev = {.shipment_id = r->id, .time_ms = r->created_ms};
+	snprintf(ev.waybill, sizeof(ev.waybill), "%s", r->waybill);
+	snprintf(ev.event, sizeof(ev.event), "created");
+	snprintf(ev.detail, sizeof(ev.detail), "api");
+	return insert_event_row(c, &ev);
+}
+
+static enum smile_err run_erase(struct conn *c, uint64_t id, int64_t now_ms, const char *reason)
+{
+	struct smile_store_shipment row;
+	sqlite3_stmt *st = stmt(c, ST_MARK_ERASED);
+	enum smile_err rc;
+
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
+	if (step_done(st) != SQLITE_DONE)
+		return SMILE_ERR_STORE;
+	if (sqlite3_changes(c->db) == 0) {
+		/* unknown id, or erased already: tell which */
+		st = stmt(c, ST_GET_SHIPMENT_ID);
+		if (st == NULL)
+			return SMILE_ERR_STORE;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+		rc = sqlite3_step(st) == SQLITE_ROW ? SMILE_ERR_SHREDDED : SMILE_ERR_NOT_FOUND;
+		sqlite3_reset(st);
+		return rc;
+	}
+	st = stmt(c, ST_ERASE_PERSONAL);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	if (step_done(st) != SQLITE_DONE)
+		return SMILE_ERR_STORE;
+
+	memset(&row, 0, sizeof(row));
+	st = stmt(c, ST_GET_SHIPMENT_ID);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(row.waybill, sizeof(row.waybill), "%s",
+			 (const char *)sqlite3_column_text(st, 1));
+	sqlite3_reset(st);
+	struct smile_store_event ev = {.shipment_id = id, .time_ms = now_ms};
+	snprintf(ev.waybill, sizeof(ev.waybill), "%s", row.waybill);
+	snprintf(ev.event, sizeof(ev.event), "erased");
+	snprintf(ev.detail, sizeof(ev.detail), "%s", reason ? reason : "");
+	return insert_event_row(c, &ev);
+}
+
+static enum smile_err run_event(struct conn *c, const struct smile_store_event *ev)
+{
+	enum smile_err rc = insert_event_row(c, ev);
+	sqlite3_stmt *st;
+
+	if (rc)
+		return rc;
+	st = stmt(c, ST_UPDATE_STATUS);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, ev->event);
+	bind_text(st, 2, ev->event);
+	sqlite3_bind_int64(st, 3, ev->time_ms);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)ev->shipment_id);
+	if (step_done(st) != SQLITE_DONE)
+		return SMILE_ERR_STORE;
+	return sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+}
+
+static void bindings_text(const struct smile_store_apikey *k, char *out, size_t n)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (int i = 0; i < k->n_bindings && used < n; i++) {
+		int w = snprintf(out + used, n - used, "%s%s", i ? "\n" : "", k->bindings[i]);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+}
+
+static enum smile_err run_put_apikey(struct conn *c, const struct smile_store_apikey *k)
+{
+	char bind[SMILE_STORE_MAX_BINDINGS * SMILE_STORE_ID_MAX];
+	sqlite3_stmt *st = stmt(c, ST_PUT_APIKEY);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bindings_text(k, bind, sizeof(bind));
+	bind_text(st, 1, k->id);
+	sqlite3_bind_blob(st, 2, k->hash, 32, SQLITE_STATIC);
+	bind_text(st, 3, smile_role_name(k->role));
+	bind_text(st, 4, k->merchant);
+	sqlite3_bind_text(st, 5, bind, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 6, k->created_ms);
+	return map_step(step_done(st));
+}
+
+static enum smile_err run_revoke_apikey(struct conn *c, const char *id, int64_t now_ms)
+{
+	sqlite3_stmt *st = stmt(c, ST_REVOKE_APIKEY);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, now_ms);
+	bind_text(st, 2, id);
+	if (step_done(st) != SQLITE_DONE)
+		return SMILE_ERR_STORE;
+	return sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+}
+
+/* Each job runs in its own savepoint: its failure undoes only its changes. */
+static void run_job(struct conn *c, struct job *j)
+{
+	switch (j->type) {
+	case JOB_INSERT:
+		j->rc = SMILE_OK;
+		for (size_t i = 0; i < j->u.insert.n; i++) {
+			struct smile_store_new_shipment *it = &j->u.insert.items[i];
+			exec(c->db, "SAVEPOINT item");
+			it->result = run_insert_one(c, it);
+			if (it->result)
+				exec(c->db, "ROLLBACK TO item");
+			exec(c->db, "RELEASE item");
+		}
+		return;
+	case JOB_ERASE:
+		exec(c->db, "SAVEPOINT job");
+		j->rc = run_erase(c, j->u.erase.id, j->u.erase.now_ms, j->u.erase.reason);
+		break;
+	case JOB_EVENT:
+		exec(c->db, "SAVEPOINT job");
+		j->rc = run_event(c, j->u.event);
+		break;
+	case JOB_PUT_APIKEY:
+		exec(c->db, "SAVEPOINT job");
+		j->rc = run_put_apikey(c, j->u.apikey);
+		break;
+	case JOB_REVOKE_APIKEY:
+		exec(c->db, "SAVEPOINT job");
+		j->rc = run_revoke_apikey(c, j->u.revoke.id, j->u.revoke.now_ms);
+		break;
+	}
+	if (j->rc)
+		exec(c->db, "ROLLBACK TO job");
+	exec(c->db, "RELEASE job");
+}
+
+static void *writer_main(void *arg)
+{
+	struct smile_store *s = arg;
+
+	for (;;) {
+		struct job *batch, *j, *last;
+		int n = 0, erased = 0;
+
+		pthread_mutex_lock(&s->qlock);
+		while (s->head == NULL && !s->stopping)
+			pthread_cond_wait(&s->qwork, &s->qlock);
+		if (s->head == NULL && s->stopping) {
+			pthread_mutex_unlock(&s->qlock);
+			break;
+		}
+		/* take up to MAX_JOBS_PER_COMMIT jobs */
+		batch = s->head;
+		last = batch;
+		for (n = 1; last->next && n < MAX_JOBS_PER_COMMIT; n++)
+			last = last->next;
+		s->head = last->next;
+		if (s->head == NULL)
+			s->tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&s->qlock);
+
+		int ok = exec(s->writer.db, "BEGIN IMMEDIATE") == SQLITE_OK;
+		for (j = batch; j; j = j->next) {
+			if (!ok) {
+				j->rc = SMILE_ERR_STORE;
+				continue;
+			}
+			run_job(&s->writer, j);
+			if (j->type == JOB_ERASE && j->rc == SMILE_OK)
+				erased = 1;
+		}
+		if (ok && exec(s->writer.db, "COMMIT") != SQLITE_OK) {
+			smile_log(SMILE_LOG_ERROR, "store.commit_failed",
+				  SMILE_KV_INT("sqlite", sqlite3_extended_errcode(s->writer.db)));
+			exec(s->writer.db, "ROLLBACK");
+			ok = 0;
+		}
+		if (!ok)
+			for (j = batch; j; j = j->next) {
+				j->rc = SMILE_ERR_STORE;
+				if (j->type == JOB_INSERT)
+					for (size_t i = 0; i < j->u.insert.n; i++)
+						j->u.insert.items[i].result = SMILE_ERR_STORE;
+			}
+		if (ok && erased)
+			/* Old page images of the wrapped keys live in the WAL until it
+			 * is checkpointed and reset; do both now. Busy readers can make
+			 * this partial; the next erase or the periodic checkpoint
+			 * finishes it. */
+			sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+						  NULL, NULL);
+
+		pthread_mutex_lock(&s->qlock);
+		for (j = batch; j; j = j->next)
+			j->done = 1;
+		pthread_cond_broadcast(&s->qdone);
+		pthread_mutex_unlock(&s->qlock);
+	}
+	return NULL;
+}
+
+static enum smile_err submit(struct smile_store *s, struct job *j)
+{
+	j->done = 0;
+	j->next = NULL;
+	pthread_mutex_lock(&s->qlock);
+	if (s->stopping) {
+		pthread_mutex_unlock(&s->qlock);
+		return SMILE_ERR_BUSY;
+	}
+	if (s->tail)
+		s->tail->next = j;
+	else
+		s->head = j;
+	s->tail = j;
+	pthread_cond_signal(&s->qwork);
+	while (!j->done)
+		pthread_cond_wait(&s->qdone, &s->qlock);
+	pthread_mutex_unlock(&s->qlock);
+	return j->rc;
+}
+
+/* ------------------------------------------------------------ readers */
+
+static struct conn *reader_get(struct smile_store *s)
+{
+	struct conn *c;
+	pthread_mutex_lock(&s->rlock);
+	while (s->free_readers == NULL)
+		pthread_cond_wait(&s->rcond, &s->rlock);
+	c = s->free_readers;
+	s->free_readers = c->next_free;
+	pthread_mutex_unlock(&s->rlock);
+	return c;
+}
+
+static void reader_put(struct smile_store *s, struct conn *c)
+{
+	pthread_mutex_lock(&s->rlock);
+	c->next_free = s->free_readers;
+	s->free_readers = c;
+	pthread_cond_signal(&s->rcond);
+	pthread_mutex_unlock(&s->rlock);
+}
+
+static void col_text(sqlite3_stmt *st, int i, char *out, size_t n)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	snprintf(out, n, "%s", t ? (const char *)t : "");
+}
+
+static enum smile_err read_shipment_row(sqlite3_stmt *st, struct smile_store_shipment *out)
+{
+	const unsigned char *pj;
+	memset(out, 0, sizeof(*out));
+	out->id = (uint64_t)sqlite3_column_int64(st, 0);
+	col_text(st, 1, out->waybill, sizeof(out->waybill));
+	col_text(st, 2, out->merchant, sizeof(out->merchant));
+	col_text(st, 3, out->merchant_ref, sizeof(out->merchant_ref));
+	col_text(st, 4, out->status, sizeof(out->status));
+	col_text(st, 5, out->token, sizeof(out->token));
+	col_text(st, 6, out->region, sizeof(out->region));
+	out->created_ms = sqlite3_column_int64(st, 7);
+	out->delivered_ms = sqlite3_column_int64(st, 8);
+	out->erased_ms = sqlite3_column_int64(st, 9);
+	pj = sqlite3_column_text(st, 10);
+	out->public_json = strdup(pj ? (const char *)pj : "{}");
+	return out->public_json ? SMILE_OK : SMILE_ERR_NOMEM;
+}
+
+static enum smile_err get_shipment(struct smile_store *s, enum stmt_id which, const char *waybill,
+				   uint64_t id, struct smile_store_shipment *out)
+{
+	struct conn *c = reader_get(s);
+	sqlite3_stmt *st = stmt(c, which);
+	enum smile_err rc;
+	int step;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL) {
+		reader_put(s, c);
+		return SMILE_ERR_STORE;
+	}
+	if (which == ST_GET_SHIPMENT)
+		bind_text(st, 1, waybill);
+	else
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		rc = read_shipment_row(st, out);
+	else
+		rc = step == SQLITE_DONE ? SMILE_ERR_NOT_FOUND : SMILE_ERR_STORE;
+	sqlite3_reset(st);
+	reader_put(s, c);
+	return rc;
+}
+
+/* ------------------------------------------------------------ public API */
+
+const char *smile_role_name(enum smile_role r)
+{
+	switch (r) {
+	case SMILE_ROLE_MERCHANT:
+		return "merchant";
+	case SMILE_ROLE_WAREHOUSE:
+		return "warehouse";
+	case SMILE_ROLE_ADMIN:
+		return "admin";
+	}
+	return "unknown";
+}
+
+enum smile_err smile_role_parse(const char *s, enum smile_role *out)
+{
+	for (int r = SMILE_ROLE_MERCHANT; r <= SMILE_ROLE_ADMIN; r++)
+		if (s && strcmp(s, smile_role_name((enum smile_role)r)) == 0) {
+			*out = (enum smile_role)r;
+			return SMILE_OK;
+		}
+	return SMILE_ERR_FIELD_VALUE;
+}
+
+enum smile_err smile_store_open(const char *url, int create, int readers,
+				struct smile_store **out, struct smile_error *e)
+{
+	struct smile_store *s;
+	const char *path = url;
+	enum smile_err rc;
+	sqlite3_stmt *st = NULL;
+
+	*out = NULL;
+	if (strncmp(url, "sqlite:", 7) == 0)
+		path = url + 7;
+	else if (strstr(url, "://"))
+		return smile_error_set(e, SMILE_ERR_UNSUPPORTED, "store",
+				       "only sqlite: stores are supported by this build");
+	if (readers < 1)
+		readers = 1;
+	if (!sqlite3_threadsafe())
+		return smile_error_set(e, SMILE_ERR_STORE, NULL, "SQLite built without threads");
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+	pthread_mutex_init(&s->rlock, NULL);
+	pthread_cond_init(&s->rcond, NULL);
+	pthread_mutex_init(&s->qlock, NULL);
+	pthread_cond_init(&s->qwork, NULL);
+	pthread_cond_init(&s->qdone, NULL);
+	s->path = strdup(path);
+	if (s->path == NULL) {
+		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+		goto fail;
+	}
+	rc = conn_open(&s->writer, path, 0, create, e);
+	if (rc)
+		goto fail;
+	/* The store holds sealed blobs only, but it is nobody else's business. */
+	if (chmod(path, 0600) != 0 && errno != ENOENT) {
+		rc = smile_error_set(e, SMILE_ERR_IO, "store", "cannot set database mode 0600");
+		goto fail;
+	}
+	if (exec(s->writer.db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;") !=
+	    SQLITE_OK) {
+		rc = db_err(s->writer.db, e, "enable WAL");
+		goto fail;
+	}
+	rc = migrate(s->writer.db, e);
+	if (rc)
+		goto fail;
+
+	if (sqlite3_prepare_v2(s->writer.db, "SELECT COALESCE(MAX(id), 0) FROM shipments", -1,
+			       &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		rc = db_err(s->writer.db, e, "read next id");
+		goto fail;
+	}
+	atomic_store(&s->next_id, (uint64_t)sqlite3_column_int64(st, 0) + 1);
+	sqlite3_finalize(st);
+
+	s->readers = calloc((size_t)readers, sizeof(*s->readers));
+	if (s->readers == NULL) {
+		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+		goto fail;
+	}
+	for (int i = 0; i < readers; i++) {
+		rc = conn_open(&s->readers[i], path, 1, 0, e);
+		if (rc)
+			goto fail;
+		s->n_readers = i + 1;
+		s->readers[i].next_free = s->free_readers;
+		s->free_readers = &s->readers[i];
+	}
+	if (pthread_create(&s->writer_thread, NULL, writer_main, s) != 0) {
+		rc = smile_error_set(e, SMILE_ERR_STORE, NULL, "cannot start the writer thread");
+		goto fail;
+	}
+	s->writer_started = 1;
+	*out = s;
+	return SMILE_OK;
+fail:
+	smile_store_close(s);
+	return rc;
+}
+
+void smile_store_close(struct smile_store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->writer_started) {
+		pthread_mutex_lock(&s->qlock);
+		s->stopping = 1;
+		pthread_cond_broadcast(&s->qwork);
+		pthread_mutex_unlock(&s->qlock);
+		pthread_join(s->writer_thread, NULL);
+	}
+	for (int i = 0; i < s->n_readers; i++)
+		conn_close(&s->readers[i]);
+	free(s->readers);
+	if (s->writer.db) {
+		sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+					  NULL);
+		conn_close(&s->writer);
+	}
+	pthread_mutex_destroy(&s->rlock);
+	pthread_cond_destroy(&s->rcond);
+	pthread_mutex_destroy(&s->qlock);
+	pthread_cond_destroy(&s->qwork);
+	pthread_cond_destroy(&s->qdone);
+	free(s->path);
+	free(s);
+}
+
+enum smile_err smile_store_next_id(struct smile_store *s, uint64_t *id)
+{
+	*id = atomic_fetch_add(&s->next_id, 1);
+	return SMILE_OK;
+}
+
+enum smile_err smile_store_insert_shipments(struct smile_store *s,
+					    struct smile_store_new_shipment *items, size_t n)
+{
+	struct job j = {.type = JOB_INSERT, .u.insert = {items, n}};
+	if (n == 0)
+		return SMILE_OK;
+	return submit(s, &j);
+}
+
+enum smile_err smile_store_get_shipment(struct smile_store *s, const char *waybill,
+					struct smile_store_shipment *out)
+{
+	return get_shipment(s, ST_GET_SHIPMENT, waybill, 0, out);
+}
+
+enum smile_err smile_store_get_shipment_by_id(struct smile_store *s, uint64_t id,
+					      struct smile_store_shipment *out)
+{
+	return get_shipment(s, ST_GET_SHIPMENT_ID, NULL, id, out);
+}
+
+void smile_store_shipment_release(struct smile_store_shipment *row)
+{
+	if (row == NULL)
+		return;
+	free(row->public_json);
+	row->public_json = NULL;
+}
+
+enum smile_err smile_store_get_personal(struct smile_store *s, uint64_t id,
+					struct smile_store_personal *out)
+{
+	struct conn *c = reader_get(s);
+	sqlite3_stmt *st = stmt(c, ST_GET_PERSONAL);
+	enum smile_err rc = SMILE_ERR_STORE;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW: {
+		const void *wk = sqlite3_column_blob(st, 1);
+		int wn = sqlite3_column_bytes(st, 1);
+		const void *ct = sqlite3_column_blob(st, 2);
+		int cn = sqlite3_column_bytes(st, 2);
+		if (sqlite3_column_int64(st, 0) != 0 || wk == NULL || ct == NULL) {
+			rc = SMILE_ERR_SHREDDED;
+			break;
+		}
+		if (wn <= 0 || (size_t)wn > sizeof(out->wrapped_key) || cn <= 0) {
+			rc = SMILE_ERR_STORE;
+			break;
+		}
+		out->ct = malloc((size_t)cn);
+		if (out->ct == NULL) {
+			rc = SMILE_ERR_NOMEM;
+			break;
+		}
+		memcpy(out->wrapped_key, wk, (size_t)wn);
+		out->wrapped_len = (size_t)wn;
+		memcpy(out->ct, ct, (size_t)cn);
+		out->ct_len = (size_t)cn;
+		rc = SMILE_OK;
+		break;
+	}
+	case SQLITE_DONE:
+		rc = SMILE_ERR_NOT_FOUND;
+		break;
+	default:
+		rc = SMILE_ERR_STORE;
+	}
+	sqlite3_reset(st);
+out:
+	reader_put(s, c);
+	return rc;
+}
+
+void smile_store_personal_release(struct smile_store_personal *p)
+{
+	if (p == NULL)
+		return;
+	free(p->ct);
+	memset(p, 0, sizeof(*p));
+}
+
+enum smile_err smile_store_erase_personal(struct smile_store *s, uint64_t id, int64_t now_ms,
+					  const char *reason)
+{
+	struct job j = {.type = JOB_ERASE, .u.erase = {id, now_ms, reason}};
+	return submit(s, &j);
+}
+
+enum smile_err smile_store_retention_due(struct smile_store *s, int64_t delivered_before_ms,
+					 int64_t created_before_ms, uint64_t *ids, size_t max,
+					 size_t *n)
+{
+	struct conn *c = reader_get(s);
+	sqlite3_stmt *st = stmt(c, ST_RETENTION);
+	enum smile_err rc = SMILE_OK;
+	int step;
+
+	*n = 0;
+	if (st == NULL) {
+		reader_put(s, c);
+		return SMILE_ERR_STORE;
+	}
+	sqlite3_bind_int64(st, 1, delivered_before_ms);
+	sqlite3_bind_int64(st, 2, delivered_before_ms);
+	sqlite3_bind_int64(st, 3, created_before_ms);
+	sqlite3_bind_int64(st, 4, created_before_ms);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)max);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+		ids[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = SMILE_ERR_STORE;
+	sqlite3_reset(st);
+	reader_put(s, c);
+	return rc;
+}
+
+enum smile_err smile_store_list_shipments(struct smile_store *s, int64_t since_ms,
+					  uint64_t after_id, const char *const *merchants,
+					  size_t n_merchants, size_t limit,
+					  smile_store_shipment_cb cb, void *ctx)
+{
+	/* The merchant filter varies in length, so this statement is built per
+	 * call (still fully parameterised) instead of cached. */
+	char sql[512];
+	size_t used;
+	struct conn *c;
+	sqlite3_stmt *st = NULL;
+	enum smile_err rc = SMILE_OK;
+	int step, bi = 1;
+
+	if (n_merchants > SMILE_STORE_MAX_BINDINGS)
+		return SMILE_ERR_INVALID;
+	used = (size_t)snprintf(sql, sizeof(sql),
+				"SELECT " SHIPMENT_COLS " FROM shipments WHERE created_ms >= ? "
+				"AND id > ?");
+	if (merchants && n_merchants) {
+		used += (size_t)snprintf(sql + used, sizeof(sql) - used, " AND merchant IN (");
+		for (size_t i = 0; i < n_merchants; i++)
+			used += (size_t)snprintf(sql + used, sizeof(sql) - used, "%s?",
+						 i ? "," : "");
+		used += (size_t)snprintf(sql + used, sizeof(sql) - used, ")");
+	}
+	snprintf(sql + used, sizeof(sql) - used, " ORDER BY id LIMIT ?");
+
+	c = reader_get(s);
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		reader_put(s, c);
+		return SMILE_ERR_STORE;
+	}
+	sqlite3_bind_int64(st, bi++, since_ms);
+	sqlite3_bind_int64(st, bi++, (sqlite3_int64)after_id);
+	if (merchants)
+		for (size_t i = 0; i < n_merchants; i++)
+			bind_text(st, bi++, merchants[i]);
+	sqlite3_bind_int64(st, bi, (sqlite3_int64)limit);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct smile_store_shipment row;
+		rc = read_shipment_row(st, &row);
+		if (rc)
+			break;
+		int stop = cb(ctx, &row);
+		smile_store_shipment_release(&row);
+		if (stop)
+			break;
+	}
+	if (rc == SMILE_OK && step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = SMILE_ERR_STORE;
+	sqlite3_finalize(st);
+	reader_put(s, c);
+	return rc;
+}
+
+enum smile_err smile_store_add_event(struct smile_store *s, const struct smile_store_event *ev)
+{
+	struct job j = {.type = JOB_EVENT, .u.event = ev};
+	return submit(s, &j);
+}
+
+enum smile_err smile_store_list_events(struct smile_store *s, uint64_t shipment_id,
+				       smile_store_event_cb cb, void *ctx)
+{
+	struct conn *c = reader_get(s);
+	sqlite3_stmt *st = stmt(c, ST_LIST_EVENTS);
+	enum smile_err rc = SMILE_OK;
+	int step;
+
+	if (st == NULL) {
+		reader_put(s, c);
+		return SMILE_ERR_STORE;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)shipment_id);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct smile_store_event ev;
+		memset(&ev, 0, sizeof(ev));
+		ev.id = (uint64_t)sqlite3_column_int64(st, 0);
+		ev.shipment_id = (uint64_t)sqlite3_column_int64(st, 1);
+		col_text(st, 2, ev.waybill, sizeof(ev.waybill));
+		col_text(st, 3, ev.event, sizeof(ev.event));
+		ev.time_ms = sqlite3_column_int64(st, 4);
+		col_text(st, 5, ev.device_id, sizeof(ev.device_id));
+		col_text(st, 6, ev.device_role, sizeof(ev.device_role));
+		col_text(st, 7, ev.detail, sizeof(ev.detail));
+		if (cb(ctx, &ev))
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = SMILE_ERR_STORE;
+	sqlite3_reset(st);
+	reader_put(s, c);
+	return rc;
+}
+
+enum smile_err smile_store_get_idem(struct smile_store *s, const char *api_key_id,
+				    const char *key, struct smile_store_idem *out)
+{
+	struct conn *c = reader_get(s);
+	sqlite3_stmt *st = stmt(c, ST_GET_IDEM);
+	enum smile_err rc;
+	int step;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL) {
+		reader_put(s, c);
+		return SMILE_ERR_STORE;
+	}
+	bind_text(st, 1, api_key_id);
+	bind_text(st, 2, key);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		const void *h = sqlite3_column_blob(st, 0);
+		const unsigned char *resp = sqlite3_column_text(st, 2);
+		snprintf(out->api_key_id, sizeof(out->api_key_id), "%s", api_key_id);
+		snprintf(out->key, sizeof(out->key), "%s", key);
+		if (h && sqlite3_column_bytes(st, 0) == 32)
+			memcpy(out->request_hash, h, 32);
+		out->status = sqlite3_column_int(st, 1);
+		out->response = strdup(resp ? (const char *)resp : "");
+		rc = out->response ? SMILE_OK : SMILE_ERR_NOMEM;
+	} else {
+		rc = step == SQLITE_DONE ? SMILE_ERR_NOT_FOUND : SMILE_ERR_STORE;
+	}
+	sqlite3_reset(st);
+	reader_put(s, c);
+	return rc;
+}
+
+void smile_store_idem_release(struct smile_store_idem *i)
+{
+	if (i == NULL)
+		return;
+	free(i->response);
+	i->response = NULL;
+}
+
+enum smile_err smile_store_put_apikey(struct smile_store *s, const struct smile_store_apikey *k)
+{
+	struct job j = {.type = JOB_PUT_APIKEY, .u.apikey = k};
+	return submit(s, &j);
+}
+
+enum smile_err smile_store_find_apikey(struct smile_store *s, const uint8_t hash[32],
+				       struct smile_store_apikey *out)
+{
+	struct conn *c = reader_get(s);
+	sqlite3_stmt *st = stmt(c, ST_FIND_APIKEY);
+	enum smile_err rc;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL) {
+		reader_put(s, c);
+		return SMILE_ERR_STORE;
+	}
+	sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW: {
+		char role[16], bindings[SMILE_STORE_MAX_BINDINGS * SMILE_STORE_ID_MAX];
+		col_text(st, 0, out->id, sizeof(out->id));
+		col_text(st, 1, role, sizeof(role));
+		col_text(st, 2, out->merchant, sizeof(out->merchant));
+		col_text(st, 3, bindings, sizeof(bindings));
+		out->created_ms = sqlite3_column_int64(st, 4);
+		out->revoked_ms = sqlite3_column_int64(st, 5);
+		memcpy(out->hash, hash, 32);
+		rc = smile_role_parse(role, &out->role) ? SMILE_ERR_STORE : SMILE_OK;
+		for (char *p = bindings; rc == SMILE_OK && *p &&
+					 out->n_bindings < SMILE_STORE_MAX_BINDINGS;) {
+			char *nl = strchr(p, '\n');
+			size_t len = nl ? (size_t)(nl - p) : strlen(p);
+			snprintf(out->bindings[out->n_bindings++], SMILE_STORE_ID_MAX, "%.*s",
+				 (int)len, p);
+			p += len + (nl ? 1 : 0);
+		}
+		break;
+	}
+	case SQLITE_DONE:
+		rc = SMILE_ERR_NOT_FOUND;
+		break;
+	default:
+		rc = SMILE_ERR_STORE;
+	}
+	sqlite3_reset(st);
+	reader_put(s, c);
+	return rc;
+}
+
+enum smile_err smile_store_revoke_apikey(struct smile_store *s, const char *id, int64_t now_ms)
+{
+	struct job j = {.type = JOB_REVOKE_APIKEY, .u.revoke = {id, now_ms}};
+	return submit(s, &j);
+}

@@ -1,0 +1,203 @@
+/*
+ * store.h - the gateway's durable state, behind one interface.
+ *
+ * Callers see rows and operations, never SQL. The SQLite backend
+ * (gateway/store_sqlite.c) is the default; a PostgreSQL backend can be added
+ * behind the same functions (smile_store_open dispatches on the URL scheme)
+ * without touching callers.
+ *
+ * Durability: every write function returns only once its transaction is
+ * durable (SQLite: WAL with synchronous=FULL). Writes from many threads are
+ * group-committed by one writer thread: whatever queued while the previous
+ * commit was syncing goes into the next transaction, each operation in its own
+ * savepoint so one failure never undoes another.
+ *
+ * Personal data: the store only ever sees the vault's sealed blobs (wrapped
+ * data key + ciphertext) and masked public JSON. Erasure deletes the blobs
+ * with secure_delete on and truncates the WAL.
+ *
+ * Thread-safety: all functions may be called from any thread concurrently.
+ */
+#ifndef SMILE_STORE_H
+#define SMILE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smile/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct smile_store;
+
+#define SMILE_STORE_SCHEMA_VERSION 1
+#define SMILE_STORE_ID_MAX 65        /* merchant names, refs, key ids, device ids + NUL */
+#define SMILE_STORE_WAYBILL_MAX 32
+#define SMILE_STORE_TOKEN_MAX 160
+#define SMILE_STORE_STATUS_MAX 24
+#define SMILE_STORE_WRAPPED_MAX 128
+
+/* One shipment. Strings are NUL-terminated; `public_json` is owned by the row
+ * (free with smile_store_shipment_release). */
+struct smile_store_shipment {
+	uint64_t id;
+	char waybill[SMILE_STORE_WAYBILL_MAX];
+	char merchant[SMILE_STORE_ID_MAX];
+	char merchant_ref[SMILE_STORE_ID_MAX];
+	char status[SMILE_STORE_STATUS_MAX]; /* created, picked_up, ..., delivered */
+	char token[SMILE_STORE_TOKEN_MAX];
+	char region[SMILE_STORE_ID_MAX * 2]; /* masked destination region, for zones */
+	int64_t created_ms;
+	int64_t delivered_ms; /* 0 when not delivered */
+	int64_t erased_ms;    /* 0 while personal data is held */
+	char *public_json;    /* masked label record + view, JSON text */
+};
+
+/* The sealed personal part; `ct` owned by the struct. */
+struct smile_store_personal {
+	uint8_t wrapped_key[SMILE_STORE_WRAPPED_MAX];
+	size_t wrapped_len;
+	uint8_t *ct;
+	size_t ct_len;
+};
+
+/* An Idempotency-Key entry: the first response to a request, replayed for
+ * retries. `response` is owned (release with smile_store_idem_release). */
+struct smile_store_idem {
+	char api_key_id[SMILE_STORE_ID_MAX];
+	char key[SMILE_STORE_ID_MAX * 2];
+	uint8_t request_hash[32];
+	int status;
+	char *response;
+};
+
+enum smile_role {
+	SMILE_ROLE_MERCHANT = 0,
+	SMILE_ROLE_WAREHOUSE = 1,
+	SMILE_ROLE_ADMIN = 2
+};
+const char *smile_role_name(enum smile_role r);
+/* "merchant" | "warehouse" | "admin"; SMILE_ERR_FIELD_VALUE otherwise. */
+enum smile_err smile_role_parse(const char *s, enum smile_role *out) SMILE_MUST_CHECK;
+
+#define SMILE_STORE_MAX_BINDINGS 16
+
+/* An API key as stored: only a hash of the secret. */
+struct smile_store_apikey {
+	char id[SMILE_STORE_ID_MAX];
+	uint8_t hash[32];
+	enum smile_role role;
+	char merchant[SMILE_STORE_ID_MAX];          /* merchant role: its merchant */
+	char bindings[SMILE_STORE_MAX_BINDINGS][SMILE_STORE_ID_MAX]; /* warehouse */
+	int n_bindings;
+	int64_t created_ms;
+	int64_t revoked_ms; /* 0 when active */
+};
+
+/* A tracking event (masked: never personal data). */
+struct smile_store_event {
+	uint64_t id;
+	uint64_t shipment_id;
+	char waybill[SMILE_STORE_WAYBILL_MAX];
+	char event[SMILE_STORE_STATUS_MAX];
+	int64_t time_ms;
+	char device_id[SMILE_STORE_ID_MAX];   /* "" for gateway events */
+	char device_role[SMILE_STORE_STATUS_MAX];
+	char detail[SMILE_STORE_ID_MAX];      /* e.g. "api", "retention" */
+};
+
+/* Open (creating when `create` is non-zero) the store at `url`:
+ * "sqlite:PATH" or a bare path. SMILE_ERR_UNSUPPORTED for other schemes,
+ * SMILE_ERR_SCHEMA when the file has a newer schema, SMILE_ERR_STORE otherwise.
+ * `readers` is the number of read connections (>= 1). On success *out is
+ * owned by the caller (smile_store_close). */
+enum smile_err smile_store_open(const char *url, int create, int readers,
+				struct smile_store **out, struct smile_error *e) SMILE_MUST_CHECK;
+/* Finish queued writes, stop the writer, close. NULL is a no-op. */
+void smile_store_close(struct smile_store *s);
+
+/* A fresh shipment id, unique for this store, never reused. */
+enum smile_err smile_store_next_id(struct smile_store *s, uint64_t *id) SMILE_MUST_CHECK;
+
+/* One shipment to insert, with its sealed personal part and, optionally, the
+ * Idempotency-Key entry to record in the same transaction. */
+struct smile_store_new_shipment {
+	const struct smile_store_shipment *row;
+	const struct smile_store_personal *personal;
+	const struct smile_store_idem *idem; /* NULL when none */
+	enum smile_err result;               /* set per item */
+};
+
+/* Insert n shipments durably (one group commit; each in its own savepoint).
+ * Per item: SMILE_OK, SMILE_ERR_EXISTS (waybill or id taken), SMILE_ERR_CONFLICT
+ * (idempotency key already used: nothing inserted for that item) or
+ * SMILE_ERR_STORE. Returns SMILE_OK when the batch was committed (check each
+ * item), or the error that prevented the commit. */
+enum smile_err smile_store_insert_shipments(struct smile_store *s,
+					    struct smile_store_new_shipment *items,
+					    size_t n) SMILE_MUST_CHECK;
+
+/* Look up by waybill (or by id). SMILE_ERR_NOT_FOUND when absent. */
+enum smile_err smile_store_get_shipment(struct smile_store *s, const char *waybill,
+					struct smile_store_shipment *out) SMILE_MUST_CHECK;
+enum smile_err smile_store_get_shipment_by_id(struct smile_store *s, uint64_t id,
+					      struct smile_store_shipment *out) SMILE_MUST_CHECK;
+void smile_store_shipment_release(struct smile_store_shipment *row);
+
+/* The sealed personal part. SMILE_ERR_SHREDDED once erased,
+ * SMILE_ERR_NOT_FOUND for an unknown id. */
+enum smile_err smile_store_get_personal(struct smile_store *s, uint64_t id,
+					struct smile_store_personal *out) SMILE_MUST_CHECK;
+void smile_store_personal_release(struct smile_store_personal *p);
+
+/* Crypto-shred: delete the wrapped data key and ciphertext, set erased_ms and
+ * record an "erased" event with `reason` as detail. SMILE_ERR_NOT_FOUND, or
+ * SMILE_ERR_SHREDDED when already erased (nothing changes). */
+enum smile_err smile_store_erase_personal(struct smile_store *s, uint64_t id,
+					  int64_t now_ms, const char *reason) SMILE_MUST_CHECK;
+
+/* Ids of shipments whose personal data is still held and that were either
+ * delivered before `delivered_before_ms` or created before
+ * `created_before_ms` (0 disables either). Up to `max` ids into `ids`. */
+enum smile_err smile_store_retention_due(struct smile_store *s, int64_t delivered_before_ms,
+					 int64_t created_before_ms, uint64_t *ids, size_t max,
+					 size_t *n) SMILE_MUST_CHECK;
+
+/* Label records (public_json) of shipments created at or after `since_ms` and
+ * with id > `after_id`, oldest first, for the merchants listed (NULL/0 = all),
+ * at most `limit`. `cb` returns non-zero to stop. */
+typedef int (*smile_store_shipment_cb)(void *ctx, const struct smile_store_shipment *row);
+enum smile_err smile_store_list_shipments(struct smile_store *s, int64_t since_ms,
+					  uint64_t after_id, const char *const *merchants,
+					  size_t n_merchants, size_t limit,
+					  smile_store_shipment_cb cb, void *ctx) SMILE_MUST_CHECK;
+
+/* Append a tracking event durably; also updates the shipment's status
+ * (and delivered_ms for "delivered"). */
+enum smile_err smile_store_add_event(struct smile_store *s,
+				     const struct smile_store_event *ev) SMILE_MUST_CHECK;
+typedef int (*smile_store_event_cb)(void *ctx, const struct smile_store_event *ev);
+enum smile_err smile_store_list_events(struct smile_store *s, uint64_t shipment_id,
+				       smile_store_event_cb cb, void *ctx) SMILE_MUST_CHECK;
+
+/* Idempotency entry for (api key id, key). SMILE_ERR_NOT_FOUND when none. */
+enum smile_err smile_store_get_idem(struct smile_store *s, const char *api_key_id,
+				    const char *key, struct smile_store_idem *out) SMILE_MUST_CHECK;
+void smile_store_idem_release(struct smile_store_idem *i);
+
+/* API keys. put: SMILE_ERR_EXISTS for a taken id. find: by hash of the
+ * secret; SMILE_ERR_NOT_FOUND (also for revoked keys). revoke:
+ * SMILE_ERR_NOT_FOUND for unknown or already revoked. */
+enum smile_err smile_store_put_apikey(struct smile_store *s,
+				      const struct smile_store_apikey *k) SMILE_MUST_CHECK;
+enum smile_err smile_store_find_apikey(struct smile_store *s, const uint8_t hash[32],
+				       struct smile_store_apikey *out) SMILE_MUST_CHECK;
+enum smile_err smile_store_revoke_apikey(struct smile_store *s, const char *id,
+					 int64_t now_ms) SMILE_MUST_CHECK;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

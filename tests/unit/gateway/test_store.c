@@ -1,0 +1,324 @@
+/* Unit tests for the SQLite store: round trips, group commit under
+ * concurrency, idempotency conflicts, erasure, retention, reopen, schema. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "smile/store.h"
+
+struct fixture {
+	char dir[64];
+	char path[96];
+	struct smile_store *s;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct smile_error e = {0};
+	snprintf(f->dir, sizeof(f->dir), "/tmp/smile-store-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
+	if (smile_store_open(f->path, 1, 4, &f->s, &e) != SMILE_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[160];
+	smile_store_close(f->s);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static void make_row(struct smile_store_shipment *r, uint64_t id, const char *merchant)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = id;
+	snprintf(r->waybill, sizeof(r->waybill), "SW261129%07llu", (unsigned long long)id);
+	snprintf(r->merchant, sizeof(r->merchant), "%s", merchant);
+	snprintf(r->merchant_ref, sizeof(r->merchant_ref), "order-%llu", (unsigned long long)id);
+	snprintf(r->token, sizeof(r->token), "SW1:TOKEN%llu", (unsigned long long)id);
+	snprintf(r->region, sizeof(r->region), "CN/湖北省/武汉市/江汉区");
+	r->created_ms = 1764400000000LL + (int64_t)id;
+	r->public_json = (char *)"{\"masked\":true}";
+}
+
+static enum smile_err insert_one(struct smile_store *s, uint64_t id, const char *merchant,
+				 const struct smile_store_idem *idem)
+{
+	struct smile_store_shipment r;
+	uint8_t ct[40];
+	struct smile_store_personal p = {.wrapped_len = 72, .ct = ct, .ct_len = sizeof(ct)};
+	memset(p.wrapped_key, 0xAB, sizeof(p.wrapped_key));
+	memset(ct, 0xCD, sizeof(ct));
+	make_row(&r, id, merchant);
+	struct smile_store_new_shipment item = {&r, &p, idem, SMILE_OK};
+	enum smile_err rc = smile_store_insert_shipments(s, &item, 1);
+	return rc ? rc : item.result;
+}
+
+static void round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_shipment got;
+	struct smile_store_personal p;
+	uint64_t id;
+
+	assert_int_equal(smile_store_next_id(f->s, &id), SMILE_OK);
+	assert_int_equal(id, 1);
+	assert_int_equal(insert_one(f->s, id, "acme", NULL), SMILE_OK);
+	assert_int_equal(smile_store_get_shipment(f->s, "SW2611290000001", &got), SMILE_OK);
+	assert_int_equal(got.id, 1);
+	assert_string_equal(got.merchant, "acme");
+	assert_string_equal(got.status, "created");
+	assert_string_equal(got.public_json, "{\"masked\":true}");
+	assert_string_equal(got.region, "CN/湖北省/武汉市/江汉区");
+	smile_store_shipment_release(&got);
+	assert_int_equal(smile_store_get_shipment(f->s, "SW0000", &got), SMILE_ERR_NOT_FOUND);
+
+	assert_int_equal(smile_store_get_personal(f->s, 1, &p), SMILE_OK);
+	assert_int_equal(p.wrapped_len, 72);
+	assert_int_equal(p.ct_len, 40);
+	assert_int_equal(p.ct[0], 0xCD);
+	smile_store_personal_release(&p);
+	assert_int_equal(smile_store_get_personal(f->s, 99, &p), SMILE_ERR_NOT_FOUND);
+
+	/* duplicate id: refused, nothing changes */
+	assert_int_equal(insert_one(f->s, 1, "other", NULL), SMILE_ERR_EXISTS);
+	assert_int_equal(smile_store_get_shipment_by_id(f->s, 1, &got), SMILE_OK);
+	assert_string_equal(got.merchant, "acme");
+	smile_store_shipment_release(&got);
+}
+
+static int count_events(void *ctx, const struct smile_store_event *ev)
+{
+	(void)ev;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void erase_shreds_and_keeps_tracking(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_personal p;
+	struct smile_store_shipment got;
+	int n = 0;
+
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd),
+		 "cat '%s' '%s-wal' 2>/dev/null | grep -c $(printf '\\253\\253\\253\\253\\253\\253\\253\\253') >/dev/null",
+		 f->path, f->path);
+	assert_int_equal(insert_one(f->s, 7, "acme", NULL), SMILE_OK);
+	assert_int_equal(system(cmd), 0); /* the wrapped key's bytes are on disk */
+	assert_int_equal(smile_store_erase_personal(f->s, 7, 1764400009999LL, "api"), SMILE_OK);
+	assert_int_equal(smile_store_get_personal(f->s, 7, &p), SMILE_ERR_SHREDDED);
+	assert_int_equal(smile_store_erase_personal(f->s, 7, 1, "api"), SMILE_ERR_SHREDDED);
+	assert_int_equal(smile_store_erase_personal(f->s, 8, 1, "api"), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(smile_store_get_shipment_by_id(f->s, 7, &got), SMILE_OK);
+	assert_int_equal(got.erased_ms, 1764400009999LL);
+	smile_store_shipment_release(&got);
+	assert_int_equal(smile_store_list_events(f->s, 7, count_events, &n), SMILE_OK);
+	assert_int_equal(n, 2); /* created + erased */
+
+	/* ... and gone from the database and WAL files after erasure */
+	assert_int_not_equal(system(cmd), 0);
+}
+
+static void idempotency_conflict_inserts_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_idem idem = {.api_key_id = "k1", .key = "abc", .status = 201,
+					.response = (char *)"{\"waybill\":\"x\"}"};
+	struct smile_store_idem got;
+	struct smile_store_shipment row;
+
+	assert_int_equal(insert_one(f->s, 10, "acme", &idem), SMILE_OK);
+	assert_int_equal(insert_one(f->s, 11, "acme", &idem), SMILE_ERR_CONFLICT);
+	assert_int_equal(smile_store_get_shipment_by_id(f->s, 11, &row), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(smile_store_get_idem(f->s, "k1", "abc", &got), SMILE_OK);
+	assert_int_equal(got.status, 201);
+	assert_string_equal(got.response, "{\"waybill\":\"x\"}");
+	smile_store_idem_release(&got);
+	assert_int_equal(smile_store_get_idem(f->s, "k2", "abc", &got), SMILE_ERR_NOT_FOUND);
+}
+
+struct worker {
+	struct smile_store *s;
+	int base, n, failures;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	for (int i = 0; i < w->n; i++) {
+		uint64_t id;
+		if (smile_store_next_id(w->s, &id) || insert_one(w->s, id, "acme", NULL))
+			w->failures++;
+	}
+	return NULL;
+}
+
+static int count_rows(void *ctx, const struct smile_store_shipment *row)
+{
+	(void)row;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void concurrent_writers_all_land(void **state)
+{
+	struct fixture *f = *state;
+	pthread_t t[8];
+	struct worker w[8];
+	int n = 0;
+
+	for (int i = 0; i < 8; i++) {
+		w[i] = (struct worker){f->s, i * 1000, 250, 0};
+		pthread_create(&t[i], NULL, worker_main, &w[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(w[i].failures, 0);
+	}
+	assert_int_equal(smile_store_list_shipments(f->s, 0, 0, NULL, 0, 100000, count_rows, &n),
+			 SMILE_OK);
+	assert_int_equal(n, 2000);
+}
+
+static void list_filters_merchants_and_pages(void **state)
+{
+	struct fixture *f = *state;
+	const char *only[] = {"beta"};
+	int n = 0;
+
+	for (uint64_t id = 1; id <= 6; id++)
+		assert_int_equal(insert_one(f->s, id, id % 2 ? "alpha" : "beta", NULL), SMILE_OK);
+	assert_int_equal(smile_store_list_shipments(f->s, 0, 0, only, 1, 100, count_rows, &n),
+			 SMILE_OK);
+	assert_int_equal(n, 3);
+	n = 0;
+	assert_int_equal(smile_store_list_shipments(f->s, 0, 4, NULL, 0, 100, count_rows, &n),
+			 SMILE_OK);
+	assert_int_equal(n, 2);
+	n = 0;
+	assert_int_equal(smile_store_list_shipments(f->s, 0, 0, NULL, 0, 2, count_rows, &n),
+			 SMILE_OK);
+	assert_int_equal(n, 2);
+}
+
+static void retention_and_events(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ids[8];
+	size_t n;
+	struct smile_store_event ev = {.shipment_id = 2, .waybill = "SW2611290000002",
+				       .event = "delivered", .time_ms = 5000,
+				       .device_id = "dev-1", .device_role = "courier"};
+
+	assert_int_equal(insert_one(f->s, 1, "acme", NULL), SMILE_OK);
+	assert_int_equal(insert_one(f->s, 2, "acme", NULL), SMILE_OK);
+	assert_int_equal(smile_store_add_event(f->s, &ev), SMILE_OK);
+	ev.shipment_id = 99;
+	assert_int_equal(smile_store_add_event(f->s, &ev), SMILE_ERR_NOT_FOUND);
+	/* delivered before 6000 -> id 2 only */
+	assert_int_equal(smile_store_retention_due(f->s, 6000, 0, ids, 8, &n), SMILE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], 2);
+	/* created long ago -> both */
+	assert_int_equal(smile_store_retention_due(f->s, 0, INT64_MAX, ids, 8, &n), SMILE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(smile_store_erase_personal(f->s, 2, 7000, "retention"), SMILE_OK);
+	assert_int_equal(smile_store_retention_due(f->s, 0, INT64_MAX, ids, 8, &n), SMILE_OK);
+	assert_int_equal(n, 1);
+}
+
+static void apikeys(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_apikey k = {.id = "wh1", .role = SMILE_ROLE_WAREHOUSE, .n_bindings = 2,
+				       .bindings = {"acme", "beta"}, .created_ms = 1};
+	struct smile_store_apikey got;
+	memset(k.hash, 7, 32);
+	assert_int_equal(smile_store_put_apikey(f->s, &k), SMILE_OK);
+	assert_int_equal(smile_store_put_apikey(f->s, &k), SMILE_ERR_EXISTS);
+	assert_int_equal(smile_store_find_apikey(f->s, k.hash, &got), SMILE_OK);
+	assert_string_equal(got.id, "wh1");
+	assert_int_equal(got.role, SMILE_ROLE_WAREHOUSE);
+	assert_int_equal(got.n_bindings, 2);
+	assert_string_equal(got.bindings[1], "beta");
+	assert_int_equal(smile_store_revoke_apikey(f->s, "wh1", 2), SMILE_OK);
+	assert_int_equal(smile_store_revoke_apikey(f->s, "wh1", 3), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(smile_store_find_apikey(f->s, k.hash, &got), SMILE_ERR_NOT_FOUND);
+}
+
+static void reopen_keeps_data_and_ids(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_error e = {0};
+	struct smile_store_shipment got;
+	uint64_t id;
+	struct stat st;
+
+	assert_int_equal(insert_one(f->s, 41, "acme", NULL), SMILE_OK);
+	smile_store_close(f->s);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(smile_store_open(f->path, 0, 2, &f->s, &e), SMILE_OK);
+	assert_int_equal(smile_store_get_shipment_by_id(f->s, 41, &got), SMILE_OK);
+	smile_store_shipment_release(&got);
+	assert_int_equal(smile_store_next_id(f->s, &id), SMILE_OK);
+	assert_int_equal(id, 42);
+}
+
+static void newer_schema_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_error e = {0};
+	sqlite3 *db;
+	struct smile_store *s2 = NULL;
+
+	smile_store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = "
+					  "'schema_version'", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(smile_store_open(f->path, 0, 1, &s2, &e), SMILE_ERR_SCHEMA);
+	assert_null(s2);
+	assert_non_null(strstr(e.message, "newer"));
+	assert_int_equal(smile_store_open("postgres://x/y", 0, 1, &s2, &e), SMILE_ERR_UNSUPPORTED);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(erase_shreds_and_keeps_tracking, setup, teardown),
+		cmocka_unit_test_setup_teardown(idempotency_conflict_inserts_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(concurrent_writers_all_land, setup, teardown),
+		cmocka_unit_test_setup_teardown(list_filters_merchants_and_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(retention_and_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(apikeys, setup, teardown),
+		cmocka_unit_test_setup_teardown(reopen_keeps_data_and_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(newer_schema_is_refused, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
