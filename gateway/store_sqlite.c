@@ -125,6 +125,7 @@ struct job {
 		struct {
 			struct smile_store_new_shipment *items;
 			size_t n;
+			int all_or_nothing;
 		} insert;
 		struct {
 			uint64_t id;
@@ -464,6 +465,7 @@ static void run_job(struct conn *c, struct job *j)
 	switch (j->type) {
 	case JOB_INSERT:
 		j->rc = SMILE_OK;
+		exec(c->db, "SAVEPOINT job");
 		for (size_t i = 0; i < j->u.insert.n; i++) {
 			struct smile_store_new_shipment *it = &j->u.insert.items[i];
 			exec(c->db, "SAVEPOINT item");
@@ -471,8 +473,12 @@ static void run_job(struct conn *c, struct job *j)
 			if (it->result)
 				exec(c->db, "ROLLBACK TO item");
 			exec(c->db, "RELEASE item");
+			if (it->result && j->u.insert.all_or_nothing) {
+				j->rc = it->result;
+				break;
+			}
 		}
-		return;
+		break;
 	case JOB_ERASE:
 		exec(c->db, "SAVEPOINT job");
 		j->rc = run_erase(c, j->u.erase.id, j->u.erase.now_ms, j->u.erase.reason);
@@ -794,6 +800,14 @@ void smile_store_close(struct smile_store *s)
 	free(s);
 }
 
+enum smile_err smile_store_ping(struct smile_store *s)
+{
+	struct conn *c = reader_get(s);
+	int rc = exec(c->db, "SELECT 1");
+	reader_put(s, c);
+	return rc == SQLITE_OK ? SMILE_OK : SMILE_ERR_STORE;
+}
+
 enum smile_err smile_store_next_id(struct smile_store *s, uint64_t *id)
 {
 	*id = atomic_fetch_add(&s->next_id, 1);
@@ -801,9 +815,10 @@ enum smile_err smile_store_next_id(struct smile_store *s, uint64_t *id)
 }
 
 enum smile_err smile_store_insert_shipments(struct smile_store *s,
-					    struct smile_store_new_shipment *items, size_t n)
+					    struct smile_store_new_shipment *items, size_t n,
+					    int all_or_nothing)
 {
-	struct job j = {.type = JOB_INSERT, .u.insert = {items, n}};
+	struct job j = {.type = JOB_INSERT, .u.insert = {items, n, all_or_nothing}};
 	if (n == 0)
 		return SMILE_OK;
 	return submit(s, &j);

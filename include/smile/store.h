@@ -118,6 +118,9 @@ enum smile_err smile_store_open(const char *url, int create, int readers,
 /* Finish queued writes, stop the writer, close. NULL is a no-op. */
 void smile_store_close(struct smile_store *s);
 
+/* Is the store answering? SMILE_OK or SMILE_ERR_STORE. */
+enum smile_err smile_store_ping(struct smile_store *s) SMILE_MUST_CHECK;
+
 /* A fresh shipment id, unique for this store, never reused. */
 enum smile_err smile_store_next_id(struct smile_store *s, uint64_t *id) SMILE_MUST_CHECK;
 
@@ -133,11 +136,12 @@ struct smile_store_new_shipment {
 /* Insert n shipments durably (one group commit; each in its own savepoint).
  * Per item: SMILE_OK, SMILE_ERR_EXISTS (waybill or id taken), SMILE_ERR_CONFLICT
  * (idempotency key already used: nothing inserted for that item) or
- * SMILE_ERR_STORE. Returns SMILE_OK when the batch was committed (check each
- * item), or the error that prevented the commit. */
+ * SMILE_ERR_STORE. With `all_or_nothing`, one failed item undoes every item:
+ * the function then returns that item's error and nothing is stored. Returns SMILE_OK when the items were committed (check each item
+ * unless all_or_nothing), or the error that prevented the commit. */
 enum smile_err smile_store_insert_shipments(struct smile_store *s,
 					    struct smile_store_new_shipment *items,
-					    size_t n) SMILE_MUST_CHECK;
+					    size_t n, int all_or_nothing) SMILE_MUST_CHECK;
 
 /* Look up by waybill (or by id). SMILE_ERR_NOT_FOUND when absent. */
 enum smile_err smile_store_get_shipment(struct smile_store *s, const char *waybill,

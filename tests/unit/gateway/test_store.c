@@ -71,8 +71,32 @@ static enum smile_err insert_one(struct smile_store *s, uint64_t id, const char 
 	memset(ct, 0xCD, sizeof(ct));
 	make_row(&r, id, merchant);
 	struct smile_store_new_shipment item = {&r, &p, idem, SMILE_OK};
-	enum smile_err rc = smile_store_insert_shipments(s, &item, 1);
+	enum smile_err rc = smile_store_insert_shipments(s, &item, 1, 0);
 	return rc ? rc : item.result;
+}
+
+static void all_or_nothing_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_shipment r[3], got;
+	struct smile_store_new_shipment items[3];
+	uint8_t ct[4] = {1, 2, 3, 4};
+	struct smile_store_personal p = {.wrapped_len = 8, .ct = ct, .ct_len = 4};
+
+	assert_int_equal(insert_one(f->s, 2, "acme", NULL), SMILE_OK);
+	for (int i = 0; i < 3; i++) {
+		make_row(&r[i], (uint64_t)i + 1, "acme"); /* id 2 collides */
+		items[i] = (struct smile_store_new_shipment){&r[i], &p, NULL, SMILE_OK};
+	}
+	assert_int_equal(smile_store_insert_shipments(f->s, items, 3, 1), SMILE_ERR_EXISTS);
+	assert_int_equal(smile_store_get_shipment_by_id(f->s, 1, &got), SMILE_ERR_NOT_FOUND);
+	/* without all_or_nothing the good items land */
+	assert_int_equal(smile_store_insert_shipments(f->s, items, 3, 0), SMILE_OK);
+	assert_int_equal(items[0].result, SMILE_OK);
+	assert_int_equal(items[1].result, SMILE_ERR_EXISTS);
+	assert_int_equal(items[2].result, SMILE_OK);
+	assert_int_equal(smile_store_get_shipment_by_id(f->s, 3, &got), SMILE_OK);
+	smile_store_shipment_release(&got);
 }
 
 static void round_trip(void **state)
@@ -311,6 +335,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(all_or_nothing_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(erase_shreds_and_keeps_tracking, setup, teardown),
 		cmocka_unit_test_setup_teardown(idempotency_conflict_inserts_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(concurrent_writers_all_land, setup, teardown),

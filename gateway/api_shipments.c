@@ -1,0 +1,394 @@
+/*
+ * api_shipments.c - issuing, reading, printing and erasing shipments over HTTP.
+ *
+ * Issuance does all its CPU work (validation, masking, token, vault seal,
+ * label record) in the request's own thread and hands only the finished rows
+ * to the store, whose group commit makes them durable; the 201 goes out after
+ * that commit. The personal part exists in plaintext only inside
+ * issue_prepare, and is wiped before it returns.
+ */
+#include <microhttpd.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gateway.h"
+#include "shipment.h"
+#include "smile/label.h"
+#include "smile/log.h"
+#include "smile/token.h"
+#include "smile/vault.h"
+#include "smile/waybill.h"
+
+#define IDEM_KEY_MAX 128
+
+/* One shipment prepared for the store, with everything it owns. */
+struct issued {
+	struct smile_store_shipment row;
+	struct smile_store_personal personal;
+	struct smile_store_idem idem;
+	json_t *response; /* the 201 body */
+	int has_idem;
+};
+
+static void issued_release(struct issued *it)
+{
+	free(it->row.public_json);
+	free(it->personal.ct);
+	free(it->idem.response);
+	json_decref(it->response);
+	memset(it, 0, sizeof(*it));
+}
+
+static void id_aad(uint64_t id, uint8_t aad[8])
+{
+	for (int i = 7; i >= 0; i--) {
+		aad[i] = (uint8_t)(id & 0xff);
+		id >>= 8;
+	}
+}
+
+/* Which merchant does this request issue for? */
+static enum smile_err resolve_merchant(const struct smile_store_apikey *k,
+				       const struct shipment_req *req, const char **out,
+				       struct smile_error *e)
+{
+	if (k->role == SMILE_ROLE_MERCHANT) {
+		if (req->merchant && strcmp(req->merchant, k->merchant) != 0)
+			return smile_error_set(e, SMILE_ERR_PERMISSION, "merchant",
+					       "a merchant key issues only for its own merchant");
+		*out = k->merchant;
+		return SMILE_OK;
+	}
+	if (req->merchant == NULL)
+		return smile_error_set(e, SMILE_ERR_MISSING_FIELD, "merchant",
+				       "required with a %s key", smile_role_name(k->role));
+	if (!api_may_access(k, req->merchant))
+		return smile_error_set(e, SMILE_ERR_PERMISSION, "merchant",
+				       "this key is not bound to that merchant");
+	*out = req->merchant;
+	return SMILE_OK;
+}
+
+/* Validate, mask, mint, seal: everything but the write. */
+static enum smile_err issue_prepare(struct gateway *g, const struct smile_store_apikey *k,
+				    json_t *obj, struct issued *it, struct smile_error *e)
+{
+	struct shipment_req req;
+	struct shipment_masked *rm = NULL, *sm = NULL;
+	const char *merchant = NULL;
+	char token[SMILE_TOKEN_MAX], waybill[SMILE_WAYBILL_MAX], sort[16], date[48];
+	char created[GATEWAY_TIME_MAX];
+	char *personal = NULL;
+	size_t personal_len = 0;
+	uint8_t aad[8];
+	json_t *record = NULL;
+	enum smile_err rc;
+	int64_t now = gateway_now_ms();
+	time_t t = (time_t)(now / 1000);
+	struct tm tm;
+
+	memset(it, 0, sizeof(*it));
+	rc = shipment_parse(obj, &req, e);
+	if (rc)
+		goto out;
+	rc = resolve_merchant(k, &req, &merchant, e);
+	if (rc)
+		goto out;
+	rm = malloc(sizeof(*rm));
+	sm = malloc(sizeof(*sm));
+	if (rm == NULL || sm == NULL) {
+		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+		goto out;
+	}
+	if ((rc = shipment_mask(g->policy, &req.recipient, "recipient", rm, e)) ||
+	    (rc = shipment_mask(g->policy, &req.sender, "sender", sm, e)))
+		goto out;
+
+	if ((rc = smile_store_next_id(g->store, &it->row.id)))
+		goto out;
+	localtime_r(&t, &tm);
+	uint32_t yymmdd = (uint32_t)((tm.tm_year % 100) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
+	/* The store's id is unique; its low digits make the day's sequence
+	 * (the UNIQUE waybill column catches the impossible wrap). */
+	rc = smile_waybill_format(g->cfg.waybill_prefix, yymmdd,
+				  it->row.id % (SMILE_WAYBILL_SEQ_MAX + 1ULL), waybill, e);
+	if (rc)
+		goto out;
+	rc = smile_token_mint(smile_keys_token(g->keys), it->row.id, token, e);
+	if (rc)
+		goto out;
+	snprintf(date, sizeof(date), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday);
+	shipment_sort_code(&req.recipient.addr, sort);
+
+	/* The personal part: sealed, then wiped. */
+	personal = shipment_personal_json(&req, &personal_len);
+	if (personal == NULL) {
+		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+		goto out;
+	}
+	it->personal.ct = malloc(personal_len + SMILE_VAULT_CT_OVERHEAD);
+	if (it->personal.ct == NULL) {
+		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+		goto out;
+	}
+	id_aad(it->row.id, aad);
+	rc = smile_vault_seal(smile_keys_vault(g->keys), aad, sizeof(aad),
+			      (const uint8_t *)personal, personal_len, it->personal.wrapped_key,
+			      it->personal.ct, personal_len + SMILE_VAULT_CT_OVERHEAD,
+			      &it->personal.ct_len, e);
+	if (rc)
+		goto out;
+	it->personal.wrapped_len = SMILE_VAULT_WRAPPED_KEY_BYTES;
+
+	record = shipment_label_record(&req, rm, sm, merchant, waybill, token, sort, date, 1);
+	if (record == NULL) {
+		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+		goto out;
+	}
+	it->row.public_json = json_dumps(record, JSON_COMPACT);
+	snprintf(it->row.waybill, sizeof(it->row.waybill), "%s", waybill);
+	snprintf(it->row.merchant, sizeof(it->row.merchant), "%s", merchant);
+	snprintf(it->row.merchant_ref, sizeof(it->row.merchant_ref), "%s", req.merchant_ref);
+	snprintf(it->row.status, sizeof(it->row.status), "created");
+	snprintf(it->row.token, sizeof(it->row.token), "%s", token);
+	shipment_region(&req.recipient.addr, it->row.region, sizeof(it->row.region));
+	it->row.created_ms = now;
+	gateway_iso_time(now, created);
+	it->response = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "waybill", waybill, "token",
+				 token, "status", "created", "merchant", merchant, "merchant_ref",
+				 req.merchant_ref, "created_at", created, "label", record);
+	if (it->row.public_json == NULL || it->response == NULL)
+		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+out:
+	json_decref(record);
+	shipment_personal_free(personal, personal_len);
+	if (rm)
+		sodium_memzero(rm, sizeof(*rm));
+	if (sm)
+		sodium_memzero(sm, sizeof(*sm));
+	free(rm);
+	free(sm);
+	sodium_memzero(&req, sizeof(req));
+	if (rc)
+		issued_release(it);
+	return rc;
+}
+
+/* Validate an Idempotency-Key header; 0 and an error response when bad. */
+static int idem_key_ok(const char *key, struct http_resp *o)
+{
+	size_t n = strlen(key);
+	if (n == 0 || n > IDEM_KEY_MAX) {
+		http_resp_error(o, 400, "invalid_value", "Idempotency-Key", "1-%d characters",
+				IDEM_KEY_MAX);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)key[i] < 0x21 || (unsigned char)key[i] > 0x7e) {
+			http_resp_error(o, 400, "invalid_value", "Idempotency-Key",
+					"printable ASCII without spaces only");
+			return 0;
+		}
+	return 1;
+}
+
+static void request_hash(struct http_req *r, uint8_t out[32])
+{
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, (const unsigned char *)r->method, strlen(r->method));
+	crypto_generichash_update(&st, (const unsigned char *)"\n", 1);
+	for (int i = 0; i < r->nseg; i++)
+		crypto_generichash_update(&st, (const unsigned char *)r->seg[i], strlen(r->seg[i]));
+	crypto_generichash_update(&st, (const unsigned char *)"\n", 1);
+	if (r->body.len)
+		crypto_generichash_update(&st, (const unsigned char *)r->body.data, r->body.len);
+	crypto_generichash_final(&st, out, 32);
+}
+
+/* Replay a stored response for a retried request; 1 when one was sent. */
+static int idem_replay(struct gateway *g, struct http_req *r, const char *key,
+		       const uint8_t hash[32], struct http_resp *o)
+{
+	struct smile_store_idem prev;
+	enum smile_err rc = smile_store_get_idem(g->store, r->key.id, key, &prev);
+	if (rc == SMILE_ERR_NOT_FOUND)
+		return 0;
+	if (rc) {
+		http_resp_error(o, 500, "store", NULL, "could not read the idempotency record");
+		return 1;
+	}
+	if (sodium_memcmp(prev.request_hash, hash, 32) != 0)
+		http_resp_error(o, 422, "idempotency_key_reused", "Idempotency-Key",
+				"this key was used for a different request");
+	else {
+		http_resp_bytes(o, prev.status, "application/json", prev.response,
+				strlen(prev.response));
+		http_resp_header(o, "Idempotent-Replayed", "true");
+	}
+	smile_store_idem_release(&prev);
+	return 1;
+}
+
+void api_shipment_create(struct gateway *g, struct http_req *r, struct http_resp *o)
+{
+	struct smile_error e = {0};
+	struct issued it;
+	const char *idem = http_header(r, "Idempotency-Key");
+	uint8_t hash[32];
+	json_t *body;
+	enum smile_err rc;
+
+	if (idem) {
+		if (!idem_key_ok(idem, o))
+			return;
+		request_hash(r, hash);
+		if (idem_replay(g, r, idem, hash, o))
+			return;
+	}
+	body = http_body_json(r, o);
+	if (body == NULL)
+		return;
+	rc = issue_prepare(g, &r->key, body, &it, &e);
+	json_decref(body);
+	if (rc) {
+		http_resp_smile_error(o, &e);
+		return;
+	}
+	char *resp = json_dumps(it.response, JSON_COMPACT);
+	if (resp == NULL) {
+		issued_release(&it);
+		http_resp_error(o, 500, "nomem", NULL, "could not build the response");
+		return;
+	}
+	struct smile_store_new_shipment item = {&it.row, &it.personal, NULL, SMILE_OK};
+	if (idem) {
+		snprintf(it.idem.api_key_id, sizeof(it.idem.api_key_id), "%s", r->key.id);
+		snprintf(it.idem.key, sizeof(it.idem.key), "%s", idem);
+		memcpy(it.idem.request_hash, hash, 32);
+		it.idem.status = 201;
+		it.idem.response = resp;
+		item.idem = &it.idem;
+	}
+	rc = smile_store_insert_shipments(g->store, &item, 1, 1);
+	if (rc == SMILE_ERR_CONFLICT && idem) {
+		/* a concurrent retry with the same key won: answer as it did */
+		issued_release(&it);
+		if (!idem_replay(g, r, idem, hash, o))
+			http_resp_error(o, 409, "conflict", "Idempotency-Key",
+					"a request with this key is in progress");
+		return;
+	}
+	if (rc) {
+		if (!idem)
+			free(resp);
+		issued_release(&it);
+		http_resp_error(o, 500, "store", NULL, "the shipment could not be stored");
+		return;
+	}
+	smile_metrics_add(SMILE_COUNTER_SHIPMENTS_ISSUED, 1);
+	smile_log(SMILE_LOG_INFO, "shipment.issued", SMILE_KV_ID("waybill", it.row.waybill),
+		  SMILE_KV_ID("merchant", it.row.merchant), SMILE_KV_ID("key", r->key.id));
+	http_resp_header(o, MHD_HTTP_HEADER_LOCATION, "/v1/shipments/%s", it.row.waybill);
+	http_resp_bytes(o, 201, "application/json", resp, strlen(resp));
+	if (!idem)
+		free(resp);
+	issued_release(&it); /* frees resp through it.idem.response when idem */
+}
+
+void api_shipment_batch(struct gateway *g, struct http_req *r, struct http_resp *o)
+{
+	json_t *body = http_body_json(r, o), *list, *results = NULL;
+	struct issued *its = NULL;
+	struct smile_store_new_shipment *items = NULL;
+	size_t n, n_ok = 0, n_bad = 0;
+	enum smile_err rc;
+
+	if (body == NULL)
+		return;
+	list = json_is_object(body) ? json_object_get(body, "shipments") : NULL;
+	if (list == NULL) {
+		http_resp_error(o, 422, json_is_object(body) ? "missing_field" : "wrong_type",
+				"shipments", "expected {\"shipments\": [...]}");
+		goto out;
+	}
+	if (!json_is_array(list)) {
+		http_resp_error(o, 422, "wrong_type", "shipments", "must be an array");
+		goto out;
+	}
+	n = json_array_size(list);
+	if (n == 0 || n > (size_t)g->cfg.batch_max_items) {
+		http_resp_error(o, n ? 413 : 422, n ? "too_large" : "invalid_value", "shipments",
+				"%zu shipments, need 1-%ld", n, g->cfg.batch_max_items);
+		goto out;
+	}
+	its = calloc(n, sizeof(*its));
+	items = calloc(n, sizeof(*items));
+	results = json_array();
+	if (its == NULL || items == NULL || results == NULL) {
+		http_resp_error(o, 500, "nomem", NULL, "out of memory");
+		goto out;
+	}
+	/* one slot per input item, so results come back in input order */
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(results, json_null());
+	for (size_t i = 0; i < n; i++) {
+		struct smile_error e = {0};
+		rc = issue_prepare(g, &r->key, json_array_get(list, i), &its[i], &e);
+		if (rc) {
+			json_t *err = json_pack("{s:s, s:s}", "code", smile_errname(e.code),
+						"message", e.message);
+			if (e.field[0])
+				json_object_set_new(err, "field", json_string(e.field));
+			json_array_set_new(results, i,
+					   json_pack("{s:I, s:i, s:o}", "index", (json_int_t)i,
+						     "status_code", http_status_of(e.code), "error",
+						     err));
+			n_bad++;
+			continue;
+		}
+		items[n_ok++] = (struct smile_store_new_shipment){&its[i].row, &its[i].personal,
+								  NULL, SMILE_OK};
+	}
+	rc = smile_store_insert_shipments(g->store, items, n_ok, 0);
+	if (rc) {
+		http_resp_error(o, 500, "store", NULL, "the batch could not be stored");
+		goto out;
+	}
+	for (size_t i = 0, k = 0; i < n; i++) {
+		if (its[i].response == NULL)
+			continue;
+		if (items[k].result == SMILE_OK) {
+			json_object_set_new(its[i].response, "index", json_integer((json_int_t)i));
+			json_object_set_new(its[i].response, "status_code", json_integer(201));
+			json_array_set(results, i, its[i].response);
+		} else {
+			json_array_set_new(
+				results, i,
+				json_pack("{s:I, s:i, s:{s:s, s:s}}", "index", (json_int_t)i,
+					  "status_code", 500, "error", "code", "store", "message",
+					  "could not be stored"));
+			n_bad++;
+		}
+		k++;
+	}
+	smile_metrics_add(SMILE_COUNTER_SHIPMENTS_ISSUED, n - n_bad);
+	smile_log(SMILE_LOG_INFO, "shipment.batch", SMILE_KV_INT("issued", (long long)(n - n_bad)),
+		  SMILE_KV_INT("failed", (long long)n_bad), SMILE_KV_ID("key", r->key.id));
+	http_resp_json(o, 200,
+		       json_pack("{s:I, s:I, s:o}", "issued", (json_int_t)(n - n_bad), "failed",
+				 (json_int_t)n_bad, "results", results));
+	results = NULL;
+out:
+	json_decref(results);
+	if (its)
+		for (size_t i = 0; i < json_array_size(list); i++)
+			issued_release(&its[i]);
+	free(its);
+	free(items);
+	json_decref(body);
+}

@@ -1,0 +1,268 @@
+/*
+ * gateway.c - the gateway's lifecycle: creating a data directory, opening one
+ * (config, keys with their permission check, store), and the retention job.
+ *
+ * jansson's allocator is replaced by one that wipes every block it frees:
+ * request bodies and personal JSON pass through jansson, and freed heap must
+ * not keep copies of names and phone numbers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apikey.h"
+#include "gateway.h"
+#include "smile/log.h"
+#include "smile/waybill.h"
+
+static void *json_alloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void json_wipe_free(void *p)
+{
+	if (p) {
+		sodium_memzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+static enum smile_err path_in(const char *dir, const char *name, char *out, size_t n,
+			      struct smile_error *e)
+{
+	int w = snprintf(out, n, "%s/%s", dir, name);
+	if (w < 0 || (size_t)w >= n)
+		return smile_error_set(e, SMILE_ERR_INVALID, "data", "data directory path too long");
+	return SMILE_OK;
+}
+
+/* A store URL from the config is relative to the data directory. */
+static enum smile_err store_url(const struct gateway *g, char *out, size_t n,
+				struct smile_error *e)
+{
+	const char *path = g->cfg.store;
+	if (strncmp(path, "sqlite:", 7) == 0)
+		path += 7;
+	else if (strstr(path, "://"))
+		return smile_error_set(e, SMILE_ERR_UNSUPPORTED, "store",
+				       "only sqlite: stores are supported by this build");
+	if (path[0] == '/')
+		return path_in("", path + 1, out, n, e);
+	return path_in(g->dir, path, out, n, e);
+}
+
+enum smile_err gateway_open(struct gateway *g, const char *dir, struct smile_error *e)
+{
+	char path[PATH_MAX + 32];
+	enum smile_err rc;
+	int level;
+
+	memset(g, 0, sizeof(*g));
+	pthread_mutex_init(&g->stop_lock, NULL);
+	pthread_cond_init(&g->stop_cond, NULL);
+	json_set_alloc_funcs(json_alloc, json_wipe_free);
+	if (sodium_init() < 0)
+		return smile_error_set(e, SMILE_ERR_CRYPTO, NULL, "libsodium failed to start");
+	if (strlen(dir) >= sizeof(g->dir))
+		return smile_error_set(e, SMILE_ERR_INVALID, "data", "path too long");
+	snprintf(g->dir, sizeof(g->dir), "%s", dir);
+	smile_config_defaults(&g->cfg);
+	if ((rc = path_in(dir, "gateway.conf", path, sizeof(path), e)))
+		return rc;
+	rc = smile_config_load(&g->cfg, path, e);
+	if (rc == SMILE_ERR_NOT_FOUND)
+		return smile_error_set(e, rc, "data",
+				       "no gateway.conf here: run 'smile-gateway init --data DIR'");
+	if (rc)
+		return rc;
+	if (smile_mask_policy_parse(g->cfg.mask_policy, &g->policy) != SMILE_OK)
+		return smile_error_set(e, SMILE_ERR_CONFIG, "mask_policy",
+				       "must be cn-gbt41833 or strict");
+	level = smile_log_level_parse(g->cfg.log_level);
+	if (level < 0 || level == SMILE_LOG_OFF)
+		return smile_error_set(e, SMILE_ERR_CONFIG, "log_level",
+				       "must be debug, info, warn or error");
+	if (getenv("SMILE_LOG_LEVEL") == NULL)
+		smile_log_set_level((enum smile_log_level)level);
+	if (smile_waybill_prefix_check(g->cfg.waybill_prefix, NULL) != SMILE_OK)
+		return smile_error_set(e, SMILE_ERR_CONFIG, "waybill_prefix",
+				       "must be 2-4 uppercase letters");
+	rc = smile_keys_load(dir, &g->keys, e);
+	if (rc)
+		return rc;
+	if ((rc = store_url(g, path, sizeof(path), e)))
+		goto fail;
+	rc = smile_store_open(path, 0, (int)g->cfg.store_readers, &g->store, e);
+	if (rc)
+		goto fail;
+	return SMILE_OK;
+fail:
+	gateway_close(g);
+	return rc;
+}
+
+void gateway_label_pool_free(void);
+
+void gateway_close(struct gateway *g)
+{
+	gateway_retention_stop(g);
+	gateway_http_stop(g);
+	smile_store_close(g->store);
+	g->store = NULL;
+	smile_keys_free(g->keys);
+	g->keys = NULL;
+	gateway_label_pool_free();
+}
+
+static enum smile_err write_file(const char *path, mode_t mode, const char *data,
+				 struct smile_error *e, const char *field)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+	size_t n = strlen(data);
+	if (fd < 0)
+		return smile_error_set(e, errno == EEXIST ? SMILE_ERR_EXISTS : SMILE_ERR_IO, field,
+				       "cannot create the file");
+	if (write(fd, data, n) != (ssize_t)n || fsync(fd) != 0) {
+		close(fd);
+		return smile_error_set(e, SMILE_ERR_IO, field, "cannot write the file");
+	}
+	close(fd);
+	return SMILE_OK;
+}
+
+enum smile_err gateway_init_dir(const char *dir, struct smile_error *e)
+{
+	char path[PATH_MAX + 32], key[APIKEY_STRING_MAX], id[SMILE_STORE_ID_MAX];
+	struct gateway g;
+	struct smile_config cfg;
+	enum smile_err rc;
+	struct stat st;
+	FILE *f;
+
+	if (sodium_init() < 0)
+		return smile_error_set(e, SMILE_ERR_CRYPTO, NULL, "libsodium failed to start");
+	if ((rc = path_in(dir, "gateway.conf", path, sizeof(path), e)))
+		return rc;
+	if (stat(path, &st) == 0)
+		return smile_error_set(e, SMILE_ERR_EXISTS, "data",
+				       "already initialised (gateway.conf exists)");
+	/* keys first: it creates DIR 0700 and refuses an existing key set */
+	rc = smile_keys_create(dir, e);
+	if (rc)
+		return rc;
+	smile_config_defaults(&cfg);
+	f = fopen(path, "wx");
+	if (f == NULL)
+		return smile_error_set(e, SMILE_ERR_IO, "gateway.conf", "cannot create the file");
+	smile_config_write(&cfg, f);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		fclose(f);
+		return smile_error_set(e, SMILE_ERR_IO, "gateway.conf", "cannot write the file");
+	}
+	fclose(f);
+	chmod(path, 0600);
+
+	memset(&g, 0, sizeof(g));
+	snprintf(g.dir, sizeof(g.dir), "%s", dir);
+	g.cfg = cfg;
+	if ((rc = store_url(&g, path, sizeof(path), e)))
+		return rc;
+	rc = smile_store_open(path, 1, 1, &g.store, e);
+	if (rc)
+		return rc;
+	rc = apikey_create(g.store, SMILE_ROLE_ADMIN, NULL, NULL, 0, key, id, e);
+	smile_store_close(g.store);
+	if (rc)
+		return rc;
+	if ((rc = path_in(dir, "admin.key", path, sizeof(path), e)))
+		return rc;
+	size_t n = strlen(key);
+	key[n] = '\n';
+	key[n + 1] = '\0';
+	rc = write_file(path, 0600, key, e, "admin.key");
+	sodium_memzero(key, sizeof(key));
+	return rc;
+}
+
+/* ------------------------------------------------------------ retention */
+
+#define DAY_MS (24LL * 3600 * 1000)
+
+size_t gateway_retention_run(struct gateway *g)
+{
+	uint64_t ids[256];
+	size_t n, erased = 0;
+	int64_t now = gateway_now_ms();
+	int64_t delivered_before =
+		g->cfg.retention_after_delivery_days ? now - g->cfg.retention_after_delivery_days * DAY_MS : 0;
+	int64_t created_before =
+		g->cfg.retention_after_issue_days ? now - g->cfg.retention_after_issue_days * DAY_MS : 0;
+
+	if (!delivered_before && !created_before)
+		return 0;
+	for (;;) {
+		size_t before = erased;
+		if (smile_store_retention_due(g->store, delivered_before, created_before, ids,
+					      sizeof(ids) / sizeof(ids[0]), &n) != SMILE_OK)
+			break;
+		for (size_t i = 0; i < n; i++)
+			if (smile_store_erase_personal(g->store, ids[i], now, "retention") ==
+			    SMILE_OK)
+				erased++;
+		/* a full page means more may be due; no progress means stop */
+		if (n < sizeof(ids) / sizeof(ids[0]) || erased == before)
+			break;
+	}
+	if (erased) {
+		smile_metrics_add(SMILE_COUNTER_RETENTION_ERASURES, erased);
+		smile_log(SMILE_LOG_INFO, "retention.erased", SMILE_KV_INT("count", (long long)erased));
+	}
+	return erased;
+}
+
+static void *retention_main(void *arg)
+{
+	struct gateway *g = arg;
+	pthread_mutex_lock(&g->stop_lock);
+	while (!g->stopping) {
+		pthread_mutex_unlock(&g->stop_lock);
+		gateway_retention_run(g);
+		pthread_mutex_lock(&g->stop_lock);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += g->cfg.retention_interval_s;
+		while (!g->stopping &&
+		       pthread_cond_timedwait(&g->stop_cond, &g->stop_lock, &until) == 0)
+			;
+	}
+	pthread_mutex_unlock(&g->stop_lock);
+	return NULL;
+}
+
+enum smile_err gateway_retention_start(struct gateway *g)
+{
+	if (pthread_create(&g->retention_thread, NULL, retention_main, g) != 0)
+		return SMILE_ERR_INTERNAL;
+	g->retention_started = 1;
+	return SMILE_OK;
+}
+
+void gateway_retention_stop(struct gateway *g)
+{
+	if (!g->retention_started)
+		return;
+	pthread_mutex_lock(&g->stop_lock);
+	g->stopping = 1;
+	pthread_cond_broadcast(&g->stop_cond);
+	pthread_mutex_unlock(&g->stop_lock);
+	pthread_join(g->retention_thread, NULL);
+	g->retention_started = 0;
+}

@@ -1,0 +1,138 @@
+/*
+ * gateway.h (gateway-internal) - the running gateway: what its modules share,
+ * and the HTTP plumbing handlers use.
+ */
+#ifndef SMILE_GATEWAY_GATEWAY_H
+#define SMILE_GATEWAY_GATEWAY_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "smile/buf.h"
+#include "smile/config.h"
+#include "smile/error.h"
+#include "smile/keys.h"
+#include "smile/mask.h"
+#include "smile/metrics.h"
+#include "smile/store.h"
+
+struct MHD_Daemon;
+struct MHD_Connection;
+
+struct gateway {
+	char dir[PATH_MAX];
+	struct smile_config cfg;
+	enum smile_mask_policy policy;
+	struct smile_keys *keys;
+	struct smile_store *store;
+	struct MHD_Daemon *httpd;
+	uint16_t http_port;
+	atomic_int inflight; /* HTTP requests being handled */
+
+	pthread_t retention_thread;
+	int retention_started;
+	pthread_mutex_t stop_lock;
+	pthread_cond_t stop_cond;
+	int stopping;
+};
+
+/* Load config, keys and store from DIR (refusing unsafe key permissions). */
+enum smile_err gateway_open(struct gateway *g, const char *dir, struct smile_error *e)
+	SMILE_MUST_CHECK;
+void gateway_close(struct gateway *g);
+
+/* `init`: create DIR with keys, config, store and the first admin key. */
+enum smile_err gateway_init_dir(const char *dir, struct smile_error *e) SMILE_MUST_CHECK;
+
+/* Start/stop the HTTP server on cfg.listen (or `listen` when not NULL).
+ * Stop finishes in-flight requests (up to 10 s) before closing. */
+enum smile_err gateway_http_start(struct gateway *g, const char *listen, struct smile_error *e)
+	SMILE_MUST_CHECK;
+void gateway_http_stop(struct gateway *g);
+
+/* Retention job: erase personal data as configured, now and every interval. */
+enum smile_err gateway_retention_start(struct gateway *g) SMILE_MUST_CHECK;
+void gateway_retention_stop(struct gateway *g);
+/* One pass; returns how many shipments were erased. */
+size_t gateway_retention_run(struct gateway *g);
+
+int64_t gateway_now_ms(void);
+/* "2026-11-29T05:56:00.123Z" (UTC) for Unix milliseconds. */
+#define GATEWAY_TIME_MAX 80
+void gateway_iso_time(int64_t ms, char out[GATEWAY_TIME_MAX]);
+
+/* ------------------------------------------------------------ HTTP */
+
+#define HTTP_MAX_SEGS 8
+
+struct http_req {
+	struct MHD_Connection *conn;
+	const char *method;
+	char path[512];
+	char *seg[HTTP_MAX_SEGS];
+	int nseg;
+	struct smile_buf body;
+	int body_too_large;
+	int bad_length;
+	enum smile_route route;
+	struct smile_store_apikey key; /* the caller, once authenticated */
+	double t0;
+};
+
+struct http_resp {
+	int status;
+	const char *content_type;
+	struct smile_buf body;
+	const char *hdr_name[4];
+	char hdr_value[4][160];
+	int n_hdr;
+	void *ext;        /* (unused) */
+};
+
+/* Query parameter or request header; NULL when absent. */
+const char *http_query(struct http_req *r, const char *name);
+const char *http_header(struct http_req *r, const char *name);
+
+/* Add a response header (name must be a literal). */
+void http_resp_header(struct http_resp *o, const char *name, const char *fmt, ...)
+	SMILE_PRINTF(3, 4);
+/* JSON body (steals the reference). */
+void http_resp_json(struct http_resp *o, int status, json_t *body);
+/* Raw body of a given type (copied). */
+void http_resp_bytes(struct http_resp *o, int status, const char *ctype, const void *p,
+		     size_t n);
+/* {"error":{"code":..., "message":..., "field":...}} */
+void http_resp_error(struct http_resp *o, int status, const char *code, const char *field,
+		     const char *fmt, ...) SMILE_PRINTF(5, 6);
+/* From a smile_error: validation codes map to 400/422 etc. */
+void http_resp_smile_error(struct http_resp *o, const struct smile_error *e);
+/* HTTP status for an enum smile_err in a request context. */
+int http_status_of(enum smile_err err);
+
+/* Parse the request body as a JSON object/array; on failure writes the error
+ * response and returns NULL. */
+json_t *http_body_json(struct http_req *r, struct http_resp *o);
+
+/* ------------------------------------------------------------ handlers */
+
+typedef void (*http_handler)(struct gateway *g, struct http_req *r, struct http_resp *o);
+
+void api_shipment_create(struct gateway *g, struct http_req *r, struct http_resp *o);
+void api_shipment_batch(struct gateway *g, struct http_req *r, struct http_resp *o);
+void api_shipment_get(struct gateway *g, struct http_req *r, struct http_resp *o);
+void api_shipment_label(struct gateway *g, struct http_req *r, struct http_resp *o);
+void api_shipment_events(struct gateway *g, struct http_req *r, struct http_resp *o);
+void api_shipment_erase(struct gateway *g, struct http_req *r, struct http_resp *o);
+void api_labels_export(struct gateway *g, struct http_req *r, struct http_resp *o);
+void api_apikey_create(struct gateway *g, struct http_req *r, struct http_resp *o);
+void api_apikey_delete(struct gateway *g, struct http_req *r, struct http_resp *o);
+void api_healthz(struct gateway *g, struct http_req *r, struct http_resp *o);
+void api_metrics(struct gateway *g, struct http_req *r, struct http_resp *o);
+
+/* May the caller see/act on shipments of `merchant`? */
+int api_may_access(const struct smile_store_apikey *k, const char *merchant);
+
+#endif

@@ -1,0 +1,547 @@
+/*
+ * http.c - libmicrohttpd plumbing: body caps, routing, authentication,
+ * responses, metrics and access logs.
+ *
+ * Handlers block until their write is durable (group commit), so the server
+ * runs one thread per connection: a keep-alive client waiting for its commit
+ * never holds up another client. The connection limit bounds the threads.
+ *
+ * Bodies are capped before they are buffered: a Content-Length over the
+ * route's cap is refused at once with 413, a chunked body is counted as it
+ * arrives and dropped past the cap. Nothing is parsed until the body is whole.
+ */
+#include "gateway.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smile/log.h"
+
+/* ------------------------------------------------------------ routes */
+
+enum auth { AUTH_NONE, AUTH_ANY, AUTH_ADMIN };
+
+struct route {
+	const char *method;
+	const char *pattern; /* segments; "*" matches one segment */
+	enum smile_route id;
+	enum auth auth;
+	int batch_body; /* use the batch body cap */
+	http_handler fn;
+};
+
+static const struct route routes[] = {
+	{"GET", "healthz", SMILE_ROUTE_HEALTHZ, AUTH_NONE, 0, api_healthz},
+	{"GET", "metrics", SMILE_ROUTE_METRICS, AUTH_NONE, 0, api_metrics},
+	{"POST", "v1/shipments", SMILE_ROUTE_SHIPMENT_CREATE, AUTH_ANY, 0, api_shipment_create},
+	{"POST", "v1/shipments/batch", SMILE_ROUTE_SHIPMENT_BATCH, AUTH_ANY, 1, api_shipment_batch},
+	{"GET", "v1/shipments/*", SMILE_ROUTE_SHIPMENT_GET, AUTH_ANY, 0, api_shipment_get},
+	{"GET", "v1/shipments/*/label", SMILE_ROUTE_SHIPMENT_LABEL, AUTH_ANY, 0, api_shipment_label},
+	{"GET", "v1/shipments/*/events", SMILE_ROUTE_SHIPMENT_EVENTS, AUTH_ANY, 0,
+	 api_shipment_events},
+	{"DELETE", "v1/shipments/*/personal", SMILE_ROUTE_SHIPMENT_ERASE, AUTH_ANY, 0,
+	 api_shipment_erase},
+	{"GET", "v1/labels", SMILE_ROUTE_LABELS_EXPORT, AUTH_ANY, 0, api_labels_export},
+	{"POST", "v1/api-keys", SMILE_ROUTE_APIKEY_CREATE, AUTH_ADMIN, 0, api_apikey_create},
+	{"DELETE", "v1/api-keys/*", SMILE_ROUTE_APIKEY_DELETE, AUTH_ADMIN, 0, api_apikey_delete},
+};
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Does `r`'s path match the route pattern? */
+static int path_matches(const struct http_req *r, const char *pattern)
+{
+	int i = 0;
+	const char *p = pattern;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		if (i >= r->nseg)
+			return 0;
+		if (!(n == 1 && p[0] == '*') &&
+		    (strlen(r->seg[i]) != n || memcmp(r->seg[i], p, n) != 0))
+			return 0;
+		i++;
+		p += n + (slash ? 1 : 0);
+	}
+	return i == r->nseg;
+}
+
+/* The route for the request; *allow gets the methods the path supports when
+ * only the method is wrong. */
+static const struct route *route_find(const struct http_req *r, char *allow, size_t n)
+{
+	size_t used = 0;
+	allow[0] = '\0';
+	for (size_t i = 0; i < N_ROUTES; i++) {
+		if (!path_matches(r, routes[i].pattern))
+			continue;
+		if (strcmp(routes[i].method, r->method) == 0)
+			return &routes[i];
+		used += (size_t)snprintf(allow + used, used < n ? n - used : 0, "%s%s",
+					 used ? ", " : "", routes[i].method);
+	}
+	return NULL;
+}
+
+static int split_path(struct http_req *r, const char *url)
+{
+	size_t n = strlen(url);
+	char *p;
+	if (n >= sizeof(r->path))
+		return -1;
+	memcpy(r->path, url, n + 1);
+	r->nseg = 0;
+	p = r->path;
+	while (*p == '/')
+		p++;
+	while (*p) {
+		if (r->nseg == HTTP_MAX_SEGS)
+			return -1;
+		r->seg[r->nseg++] = p;
+		char *slash = strchr(p, '/');
+		if (slash == NULL)
+			break;
+		*slash = '\0';
+		p = slash + 1;
+	}
+	/* "/v1/shipments/" is "/v1/shipments" */
+	if (r->nseg && r->seg[r->nseg - 1][0] == '\0')
+		r->nseg--;
+	return 0;
+}
+
+/* ------------------------------------------------------------ responses */
+
+void http_resp_header(struct http_resp *o, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	if (o->n_hdr >= 4)
+		return;
+	o->hdr_name[o->n_hdr] = name;
+	va_start(ap, fmt);
+	vsnprintf(o->hdr_value[o->n_hdr], sizeof(o->hdr_value[0]), fmt, ap);
+	va_end(ap);
+	o->n_hdr++;
+}
+
+void http_resp_bytes(struct http_resp *o, int status, const char *ctype, const void *p, size_t n)
+{
+	smile_buf_reset(&o->body);
+	o->status = status;
+	o->content_type = ctype;
+	if (smile_buf_append(&o->body, p, n) != SMILE_OK) {
+		o->status = 500;
+		o->content_type = "application/json";
+		smile_buf_reset(&o->body);
+		if (smile_buf_puts(&o->body, "{\"error\":{\"code\":\"nomem\",\"message\":"
+					     "\"response too large\"}}") != SMILE_OK)
+			smile_buf_reset(&o->body);
+	}
+}
+
+void http_resp_json(struct http_resp *o, int status, json_t *body)
+{
+	char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (s == NULL) {
+		http_resp_error(o, 500, "nomem", NULL, "could not build the response");
+		return;
+	}
+	http_resp_bytes(o, status, "application/json", s, strlen(s));
+	free(s);
+}
+
+void http_resp_error(struct http_resp *o, int status, const char *code, const char *field,
+		     const char *fmt, ...)
+{
+	char msg[SMILE_ERROR_MSG_MAX];
+	va_list ap;
+	json_t *err;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err = json_pack("{s:s, s:s}", "code", code, "message", msg);
+	if (err && field && *field)
+		json_object_set_new(err, "field", json_string(field));
+	char *s = err ? json_dumps(json_pack("{s:o}", "error", err), JSON_COMPACT) : NULL;
+	smile_buf_reset(&o->body);
+	o->status = status;
+	o->content_type = "application/json";
+	if (s == NULL ||
+	    smile_buf_puts(&o->body, s) != SMILE_OK) {
+		smile_buf_reset(&o->body);
+		if (smile_buf_puts(&o->body, "{\"error\":{\"code\":\"internal\"}}") != SMILE_OK)
+			o->status = 500; /* an empty body is all that is left */
+	}
+	free(s);
+}
+
+int http_status_of(enum smile_err err)
+{
+	switch (err) {
+	case SMILE_OK:
+		return 200;
+	case SMILE_ERR_JSON:
+	case SMILE_ERR_UTF8:
+	case SMILE_ERR_INVALID:
+		return 400;
+	case SMILE_ERR_MISSING_FIELD:
+	case SMILE_ERR_FIELD_TYPE:
+	case SMILE_ERR_FIELD_VALUE:
+	case SMILE_ERR_TOO_LARGE:
+	case SMILE_ERR_LABEL_UNMASKED:
+	case SMILE_ERR_LABEL_NO_FIT:
+	case SMILE_ERR_LABEL_GLYPH:
+	case SMILE_ERR_LABEL_CODE:
+		return 422;
+	case SMILE_ERR_PERMISSION:
+		return 403;
+	case SMILE_ERR_NOT_FOUND:
+		return 404;
+	case SMILE_ERR_EXISTS:
+	case SMILE_ERR_CONFLICT:
+		return 409;
+	case SMILE_ERR_SHREDDED:
+		return 410;
+	case SMILE_ERR_BUSY:
+		return 503;
+	default:
+		return 500;
+	}
+}
+
+void http_resp_smile_error(struct http_resp *o, const struct smile_error *e)
+{
+	int status = http_status_of(e->code);
+	http_resp_error(o, status, smile_errname(e->code), e->field, "%s",
+			e->message[0] ? e->message : smile_strerror(e->code));
+}
+
+json_t *http_body_json(struct http_req *r, struct http_resp *o)
+{
+	json_error_t jerr;
+	json_t *j;
+	const char *ctype = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+
+	if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0 ||
+	    (ctype[16] != '\0' && ctype[16] != ';' && ctype[16] != ' ')) {
+		http_resp_error(o, 415, "unsupported_media_type", NULL,
+				"Content-Type must be application/json");
+		return NULL;
+	}
+	if (r->body.len == 0) {
+		http_resp_error(o, 400, "invalid_json", NULL, "the request body is empty");
+		return NULL;
+	}
+	j = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL) {
+		/* jansson's text names the problem and position, never the data */
+		int utf8 = json_error_code(&jerr) == json_error_invalid_utf8;
+		http_resp_error(o, 400, utf8 ? "invalid_utf8" : "invalid_json", NULL,
+				"%s (at byte %d)", utf8 ? "invalid UTF-8" : jerr.text, jerr.position);
+		return NULL;
+	}
+	return j;
+}
+
+const char *http_query(struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/* ------------------------------------------------------------ auth */
+
+static int authenticate(struct gateway *g, struct http_req *r, struct http_resp *o)
+{
+	const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	uint8_t hash[32];
+	enum smile_err rc;
+
+	if (h == NULL || strncmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
+		http_resp_error(o, 401, "unauthorized", NULL,
+				"send an API key as Authorization: Bearer <key>");
+		return 0;
+	}
+	h += 7;
+	if (strlen(h) > 200) {
+		http_resp_error(o, 401, "unauthorized", NULL, "API key not recognised");
+		return 0;
+	}
+	crypto_generichash(hash, sizeof(hash), (const unsigned char *)h, strlen(h), NULL, 0);
+	rc = smile_store_find_apikey(g->store, hash, &r->key);
+	if (rc == SMILE_ERR_NOT_FOUND) {
+		http_resp_error(o, 401, "unauthorized", NULL, "API key not recognised or revoked");
+		return 0;
+	}
+	if (rc) {
+		http_resp_error(o, 500, "store", NULL, "could not check the API key");
+		return 0;
+	}
+	return 1;
+}
+
+int api_may_access(const struct smile_store_apikey *k, const char *merchant)
+{
+	switch (k->role) {
+	case SMILE_ROLE_ADMIN:
+		return 1;
+	case SMILE_ROLE_MERCHANT:
+		return strcmp(k->merchant, merchant) == 0;
+	case SMILE_ROLE_WAREHOUSE:
+		for (int i = 0; i < k->n_bindings; i++)
+			if (strcmp(k->bindings[i], merchant) == 0)
+				return 1;
+		return 0;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ MHD glue */
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int64_t gateway_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void gateway_iso_time(int64_t ms, char out[GATEWAY_TIME_MAX])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(out, GATEWAY_TIME_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+static void dispatch(struct gateway *g, struct http_req *r, struct http_resp *o)
+{
+	char allow[64];
+	const struct route *rt;
+
+	if (split_path(r, r->path) != 0) {
+		http_resp_error(o, 404, "no_route", NULL, "no such resource");
+		return;
+	}
+	rt = route_find(r, allow, sizeof(allow));
+	if (rt == NULL) {
+		if (allow[0]) {
+			http_resp_header(o, MHD_HTTP_HEADER_ALLOW, "%s", allow);
+			http_resp_error(o, 405, "method_not_allowed", NULL,
+					"%s is not allowed here; allowed: %s", r->method, allow);
+		} else {
+			http_resp_error(o, 404, "no_route", NULL, "no such resource");
+		}
+		return;
+	}
+	r->route = rt->id;
+	if (r->bad_length) {
+		http_resp_error(o, 400, "bad_request", NULL, "malformed Content-Length");
+		return;
+	}
+	if (r->body_too_large) {
+		http_resp_error(o, 413, "too_large", NULL, "request body over %ld bytes",
+				rt->batch_body ? g->cfg.batch_body_max : g->cfg.body_max);
+		return;
+	}
+	if (!rt->batch_body && r->body.len > (size_t)g->cfg.body_max) {
+		http_resp_error(o, 413, "too_large", NULL, "request body over %ld bytes",
+				g->cfg.body_max);
+		return;
+	}
+	if (rt->auth != AUTH_NONE && !authenticate(g, r, o))
+		return;
+	if (rt->auth == AUTH_ADMIN && r->key.role != SMILE_ROLE_ADMIN) {
+		http_resp_error(o, 403, "forbidden", NULL, "this needs an admin API key");
+		return;
+	}
+	rt->fn(g, r, o);
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, struct http_resp *o)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		o->body.len, o->body.len ? o->body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+	if (resp == NULL)
+		return MHD_NO;
+	if (o->content_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, o->content_type);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	for (int i = 0; i < o->n_hdr; i++)
+		MHD_add_response_header(resp, o->hdr_name[i], o->hdr_value[i]);
+	ret = MHD_queue_response(c, (unsigned)o->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size,
+				  void **con_cls)
+{
+	struct gateway *g = cls;
+	struct http_req *r = *con_cls;
+	(void)version;
+
+	if (r == NULL) {
+		/* First call: headers only. */
+		const char *cl;
+		r = calloc(1, sizeof(*r));
+		if (r == NULL)
+			return MHD_NO;
+		r->conn = c;
+		r->method = method;
+		r->t0 = now_s();
+		snprintf(r->path, sizeof(r->path), "%s", strlen(url) < sizeof(r->path) ? url : "/");
+		int batch = strcmp(url, "/v1/shipments/batch") == 0;
+		smile_buf_init(&r->body, (size_t)(batch ? g->cfg.batch_body_max : g->cfg.body_max));
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						 MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl) {
+			char *end;
+			unsigned long long n = strtoull(cl, &end, 10);
+			if (end == cl || *end)
+				r->bad_length = 1;
+			else if (n > r->body.max)
+				r->body_too_large = 1;
+		}
+		atomic_fetch_add(&g->inflight, 1);
+		*con_cls = r;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!r->body_too_large && !r->bad_length &&
+		    smile_buf_append(&r->body, upload_data, *upload_data_size) != SMILE_OK)
+			r->body_too_large = 1; /* keep reading, discard */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+
+	struct http_resp o;
+	memset(&o, 0, sizeof(o));
+	smile_buf_init(&o.body, 64u << 20);
+	dispatch(g, r, &o);
+	if (o.status == 0)
+		http_resp_error(&o, 500, "internal", NULL, "no response");
+	enum MHD_Result ret = queue(c, &o);
+	double dt = now_s() - r->t0;
+	smile_metrics_http(r->route, o.status, dt);
+	smile_log(o.status >= 500 ? SMILE_LOG_ERROR : SMILE_LOG_DEBUG, "http.request",
+		  SMILE_KV_ID("method", method), SMILE_KV_ID("route", smile_route_name(r->route)),
+		  SMILE_KV_INT("status", o.status), SMILE_KV_DOUBLE("ms", dt * 1000.0),
+		  SMILE_KV_ID("key", r->key.id[0] ? r->key.id : "-"));
+	smile_buf_release(&o.body);
+	return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct gateway *g = cls;
+	struct http_req *r = *con_cls;
+	(void)c;
+	(void)toe;
+	if (r == NULL)
+		return;
+	smile_buf_release(&r->body); /* wipes: bodies carry personal data */
+	sodium_memzero(&r->key, sizeof(r->key));
+	free(r);
+	*con_cls = NULL;
+	atomic_fetch_sub(&g->inflight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	/* libmicrohttpd's messages are free text that may quote a request line;
+	 * log only that something happened. */
+	(void)cls;
+	(void)fmt;
+	(void)ap;
+	smile_log0(SMILE_LOG_DEBUG, "http.server_message");
+}
+
+static enum smile_err parse_listen(const char *listen, struct sockaddr_in *sa,
+				   struct smile_error *e)
+{
+	char host[64];
+	const char *colon = strrchr(listen, ':');
+	char *end;
+	long port;
+
+	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
+		return smile_error_set(e, SMILE_ERR_CONFIG, "listen", "expected host:port");
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	if (end == colon + 1 || *end || port < 0 || port > 65535)
+		return smile_error_set(e, SMILE_ERR_CONFIG, "listen", "port must be 0-65535");
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return smile_error_set(e, SMILE_ERR_CONFIG, "listen",
+				       "host must be an IPv4 address");
+	return SMILE_OK;
+}
+
+enum smile_err gateway_http_start(struct gateway *g, const char *listen, struct smile_error *e)
+{
+	struct sockaddr_in sa;
+	enum smile_err rc = parse_listen(listen ? listen : g->cfg.listen, &sa, e);
+	const union MHD_DaemonInfo *info;
+
+	if (rc)
+		return rc;
+	g->httpd = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+			MHD_USE_ERROR_LOG,
+		0, NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)g->cfg.http_connection_limit,
+		MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+		MHD_OPTION_END);
+	if (g->httpd == NULL)
+		return smile_error_set(e, SMILE_ERR_HTTP, "listen",
+				       "cannot listen on %s (in use, or not allowed)",
+				       listen ? listen : g->cfg.listen);
+	info = MHD_get_daemon_info(g->httpd, MHD_DAEMON_INFO_BIND_PORT);
+	g->http_port = info ? info->port : ntohs(sa.sin_port);
+	return SMILE_OK;
+}
+
+void gateway_http_stop(struct gateway *g)
+{
+	if (g->httpd == NULL)
+		return;
+	/* Stop accepting, let in-flight requests finish (bounded), then close. */
+	MHD_quiesce_daemon(g->httpd);
+	for (int i = 0; i < 1000 && atomic_load(&g->inflight) > 0; i++)
+		usleep(10000);
+	MHD_stop_daemon(g->httpd);
+	g->httpd = NULL;
+}

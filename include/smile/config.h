@@ -1,0 +1,72 @@
+/*
+ * config.h - the gateway's configuration file (DIR/gateway.conf).
+ *
+ * Format: one "key = value" per line; '#' starts a comment; blank lines are
+ * ignored. Unknown keys and bad values are errors naming the line and key, so
+ * a typo never silently falls back to a default. `smile-gateway init` writes
+ * the file with every key and its default, commented.
+ */
+#ifndef SMILE_CONFIG_H
+#define SMILE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "smile/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SMILE_CONFIG_STR_MAX 256
+
+struct smile_config {
+	char listen[SMILE_CONFIG_STR_MAX];        /* host:port for HTTP */
+	char store[SMILE_CONFIG_STR_MAX];         /* "sqlite:store.db", relative to DIR */
+	char mask_policy[32];                     /* cn-gbt41833 | strict */
+	char waybill_prefix[8];                   /* 2-4 uppercase letters */
+	long http_connection_limit;               /* concurrent HTTP connections */
+	long body_max;                            /* bytes, single requests */
+	long batch_body_max;                      /* bytes, batch requests */
+	long batch_max_items;                     /* shipments per batch */
+	long store_readers;                       /* read connections */
+	long retention_after_delivery_days;       /* 0 disables */
+	long retention_after_issue_days;          /* 0 disables */
+	long retention_interval_s;                /* how often the job runs */
+	char log_level[16];                       /* debug | info | warn | error */
+	/* MQTT scan relay */
+	char mqtt_host[SMILE_CONFIG_STR_MAX];     /* "" disables the relay */
+	long mqtt_port;
+	char mqtt_username[64];
+	char mqtt_password_file[SMILE_CONFIG_STR_MAX];
+	char mqtt_cafile[SMILE_CONFIG_STR_MAX];   /* TLS when set */
+	char mqtt_certfile[SMILE_CONFIG_STR_MAX];
+	char mqtt_keyfile[SMILE_CONFIG_STR_MAX];
+	long scan_skew_s;                         /* freshness window */
+	long reveal_quota;                        /* reveals per device per rolling 24 h */
+	long scan_workers;                        /* threads verifying scans */
+	long scan_queue;                          /* bounded queue length */
+};
+
+/* Fill `c` with the defaults. */
+void smile_config_defaults(struct smile_config *c);
+
+/* Parse a whole file's text into `c` (which should hold the defaults first).
+ * SMILE_ERR_CONFIG with e->field = "line N: key" and a message saying what was
+ * wrong. `c` is unchanged on error. */
+enum smile_err smile_config_parse(struct smile_config *c, const char *text, size_t len,
+				  struct smile_error *e) SMILE_MUST_CHECK;
+
+/* Read and parse `path` (missing file: SMILE_ERR_NOT_FOUND; over 64 KiB:
+ * SMILE_ERR_TOO_LARGE). */
+enum smile_err smile_config_load(struct smile_config *c, const char *path,
+				 struct smile_error *e) SMILE_MUST_CHECK;
+
+/* Write `c` as a commented config file: every key, what it means, its value. */
+void smile_config_write(const struct smile_config *c, FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

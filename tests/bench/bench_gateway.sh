@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Issuance over HTTP: keep-alive, 8 concurrent clients (wrk), durable group
+# commits (WAL, synchronous=FULL). Prints shipments/s and latency percentiles.
+set -uo pipefail
+. "$SMILE_ROOT/tests/integration/lib.sh"
+. "$SMILE_ROOT/tests/integration/gateway.sh"
+DURATION=${SMILE_BENCH_SECONDS:-15}
+
+D="$T/data"
+gw_init "$D" || { echo "init failed"; exit 1; }
+SMILE_LOG_LEVEL=warn gw_start "$D" || { echo "gateway did not start"; exit 1; }
+ADMIN=$(cat "$D/admin.key")
+api_json POST /v1/api-keys "$ADMIN" '{"role":"merchant","merchant":"bench"}'
+K=$(jq_get "$BODY" .key)
+
+body=$(jq -nc '{recipient: {name: "张三明", phone: "13812345678", address: {country: "CN",
+  province: "湖北省", city: "武汉市", district: "江汉区", street: "建设大道568号",
+  detail: "3栋2单元1502室"}}, sender: {name: "Anna Kowalska", phone: "+48 601 234 567",
+  address: {country: "PL", city: "Kraków", street: "ul. Floriańska 12", detail: "m. 4"}},
+  merchant_ref: "bench", weight_g: 1200}')
+cat >"$T/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = [[$body]]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $K"
+LUA
+wrk -t2 -c8 -d"${DURATION}s" --latency -s "$T/post.lua" "$GW_URL/v1/shipments" >"$T/wrk.out" 2>&1
+rps=$(awk '/Requests\/sec/ {print $2}' "$T/wrk.out")
+p50=$(awk '$1 == "50%" {print $2}' "$T/wrk.out")
+p99=$(awk '$1 == "99%" {print $2}' "$T/wrk.out")
+non2xx=$(awk '/Non-2xx/ {print $5}' "$T/wrk.out")
+issued=$(curl -s "$GW_URL/metrics" | awk '/^smile_shipments_issued_total/ {print $2}')
+echo "issuance: ${rps} shipments/s over ${DURATION}s, 8 keep-alive clients, p50 ${p50}, p99 ${p99}"
+echo "issuance: ${issued} shipments issued (durable), non-2xx responses: ${non2xx:-0}"
+echo "issuance: target >= 3000 shipments/s, p99 <= 20ms"
+gw_stop
