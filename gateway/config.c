@@ -69,16 +69,17 @@ void smile_config_defaults(struct smile_config *c)
 	c->body_max = 64 * 1024;
 	c->batch_body_max = 8 * 1024 * 1024;
 	c->batch_max_items = 1000;
-	c->store_readers = 8;
+	c->store_readers = 24;
 	c->retention_after_delivery_days = 30;
 	c->retention_after_issue_days = 180;
 	c->retention_interval_s = 3600;
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	c->mqtt_port = 1883;
 	snprintf(c->mqtt_username, sizeof(c->mqtt_username), "smile-gateway");
+	snprintf(c->mqtt_password_file, sizeof(c->mqtt_password_file), "mqtt.password");
 	c->scan_skew_s = 300;
 	c->reveal_quota = 200;
-	c->scan_workers = 2;
+	c->scan_workers = 16;
 	c->scan_queue = 4096;
 }
 

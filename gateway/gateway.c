@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "apikey.h"
+#include "relay.h"
 #include "gateway.h"
 #include "smile/log.h"
 #include "smile/waybill.h"
@@ -115,6 +116,8 @@ void gateway_close(struct gateway *g)
 {
 	gateway_retention_stop(g);
 	gateway_http_stop(g);
+	relay_stop(g->relay);
+	g->relay = NULL;
 	smile_store_close(g->store);
 	g->store = NULL;
 	smile_keys_free(g->keys);
@@ -189,6 +192,23 @@ enum smile_err gateway_init_dir(const char *dir, struct smile_error *e)
 	key[n + 1] = '\0';
 	rc = write_file(path, 0600, key, e, "admin.key");
 	sodium_memzero(key, sizeof(key));
+	if (rc)
+		return rc;
+	/* the gateway's own MQTT password (broker-config hashes it for the broker) */
+	{
+		uint8_t pw[24];
+		char pw64[sodium_base64_ENCODED_LEN(24, sodium_base64_VARIANT_URLSAFE_NO_PADDING) + 1];
+		randombytes_buf(pw, sizeof(pw));
+		sodium_bin2base64(pw64, sizeof(pw64) - 1, pw, sizeof(pw),
+				  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		size_t len = strlen(pw64);
+		pw64[len] = '\n';
+		pw64[len + 1] = '\0';
+		if ((rc = path_in(dir, cfg.mqtt_password_file, path, sizeof(path), e)) == SMILE_OK)
+			rc = write_file(path, 0600, pw64, e, "mqtt.password");
+		sodium_memzero(pw, sizeof(pw));
+		sodium_memzero(pw64, sizeof(pw64));
+	}
 	return rc;
 }
 

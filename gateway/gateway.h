@@ -21,6 +21,7 @@
 
 struct MHD_Daemon;
 struct MHD_Connection;
+struct relay;
 
 struct gateway {
 	char dir[PATH_MAX];
@@ -29,6 +30,7 @@ struct gateway {
 	struct smile_keys *keys;
 	struct smile_store *store;
 	struct MHD_Daemon *httpd;
+	struct relay *relay;
 	uint16_t http_port;
 	atomic_int inflight; /* HTTP requests being handled */
 
@@ -52,6 +54,13 @@ enum smile_err gateway_init_dir(const char *dir, struct smile_error *e) SMILE_MU
 enum smile_err gateway_http_start(struct gateway *g, const char *listen, struct smile_error *e)
 	SMILE_MUST_CHECK;
 void gateway_http_stop(struct gateway *g);
+
+/* Devices, shared by the HTTP API and the `device` commands. `json` is the
+ * enrolment JSON ({"id","sign_pk","box_pk"}) with "role" and optional "zone". */
+enum smile_err gateway_device_enrol(struct gateway *g, json_t *json, const char *actor,
+				    struct smile_store_device *out, struct smile_error *e)
+	SMILE_MUST_CHECK;
+json_t *gateway_device_json(const struct smile_store_device *d);
 
 /* Retention job: erase personal data as configured, now and every interval. */
 enum smile_err gateway_retention_start(struct gateway *g) SMILE_MUST_CHECK;
@@ -129,6 +138,12 @@ void api_shipment_erase(struct gateway *g, struct http_req *r, struct http_resp 
 void api_labels_export(struct gateway *g, struct http_req *r, struct http_resp *o);
 void api_apikey_create(struct gateway *g, struct http_req *r, struct http_resp *o);
 void api_apikey_delete(struct gateway *g, struct http_req *r, struct http_resp *o);
+void api_devices_create(struct gateway *g, struct http_req *r, struct http_resp *o);
+void api_devices_list(struct gateway *g, struct http_req *r, struct http_resp *o);
+void api_device_suspend(struct gateway *g, struct http_req *r, struct http_resp *o);
+void api_device_resume(struct gateway *g, struct http_req *r, struct http_resp *o);
+void api_device_revoke(struct gateway *g, struct http_req *r, struct http_resp *o);
+void api_gateway_info(struct gateway *g, struct http_req *r, struct http_resp *o);
 void api_healthz(struct gateway *g, struct http_req *r, struct http_resp *o);
 void api_metrics(struct gateway *g, struct http_req *r, struct http_resp *o);
 

@@ -52,6 +52,12 @@ static const struct route routes[] = {
 	{"GET", "v1/labels", SMILE_ROUTE_LABELS_EXPORT, AUTH_ANY, 0, api_labels_export},
 	{"POST", "v1/api-keys", SMILE_ROUTE_APIKEY_CREATE, AUTH_ADMIN, 0, api_apikey_create},
 	{"DELETE", "v1/api-keys/*", SMILE_ROUTE_APIKEY_DELETE, AUTH_ADMIN, 0, api_apikey_delete},
+	{"POST", "v1/devices", SMILE_ROUTE_DEVICES, AUTH_ADMIN, 0, api_devices_create},
+	{"GET", "v1/devices", SMILE_ROUTE_DEVICES, AUTH_ADMIN, 0, api_devices_list},
+	{"POST", "v1/devices/*/suspend", SMILE_ROUTE_DEVICES, AUTH_ADMIN, 0, api_device_suspend},
+	{"POST", "v1/devices/*/resume", SMILE_ROUTE_DEVICES, AUTH_ADMIN, 0, api_device_resume},
+	{"DELETE", "v1/devices/*", SMILE_ROUTE_DEVICES, AUTH_ADMIN, 0, api_device_revoke},
+	{"GET", "v1/gateway", SMILE_ROUTE_GATEWAY_INFO, AUTH_ANY, 0, api_gateway_info},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 

@@ -17,12 +17,14 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "smile/log.h"
 
@@ -45,16 +47,30 @@ enum stmt_id {
 	ST_PUT_APIKEY,
 	ST_FIND_APIKEY,
 	ST_REVOKE_APIKEY,
+	ST_PUT_DEVICE,
+	ST_GET_DEVICE,
+	ST_LIST_DEVICES,
+	ST_DEVICE_STATUS,
+	ST_DEVICE_SCAN,
+	ST_INSERT_REVEAL,
+	ST_COUNT_REVEALS,
+	ST_SET_HOLDER,
+	ST_AUDIT_INSERT,
+	ST_AUDIT_HEAD,
+	ST_AUDIT_ALL,
 	ST_COUNT
 };
 
 #define SHIPMENT_COLS \
 	"id, waybill, merchant, merchant_ref, status, token, region, created_ms, " \
-	"delivered_ms, erased_ms, public_json"
+	"delivered_ms, erased_ms, holder, public_json"
+#define DEVICE_COLS \
+	"id, sign_pk, box_pk, role, zone, status, last_seq, last_digest, last_reply, " \
+	"created_ms, updated_ms"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INSERT_SHIPMENT] = "INSERT INTO shipments (" SHIPMENT_COLS ") "
-			       "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+			       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_INSERT_PERSONAL] = "INSERT INTO personal (shipment_id, wrapped_key, ciphertext) "
 			       "VALUES (?,?,?)",
 	[ST_INSERT_IDEM] = "INSERT INTO idempotency (api_key_id, key, request_hash, status, "
@@ -81,6 +97,20 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_FIND_APIKEY] = "SELECT id, role, merchant, bindings, created_ms, revoked_ms "
 			   "FROM api_keys WHERE hash = ? AND revoked_ms = 0",
 	[ST_REVOKE_APIKEY] = "UPDATE api_keys SET revoked_ms = ? WHERE id = ? AND revoked_ms = 0",
+	[ST_PUT_DEVICE] = "INSERT INTO devices (" DEVICE_COLS ") VALUES (?,?,?,?,?,?,0,NULL,NULL,?,?)",
+	[ST_GET_DEVICE] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?",
+	[ST_LIST_DEVICES] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id",
+	[ST_DEVICE_STATUS] = "UPDATE devices SET status = ?, updated_ms = ? WHERE id = ?",
+	[ST_DEVICE_SCAN] = "UPDATE devices SET last_seq = ?, last_digest = ?, last_reply = ?, "
+			   "updated_ms = ? WHERE id = ? AND last_seq < ?",
+	[ST_INSERT_REVEAL] = "INSERT INTO reveals (device_id, shipment_id, time_ms) VALUES (?,?,?)",
+	[ST_COUNT_REVEALS] = "SELECT COUNT(*) FROM reveals WHERE device_id = ? AND time_ms >= ?",
+	[ST_SET_HOLDER] = "UPDATE shipments SET holder = ? WHERE id = ?",
+	[ST_AUDIT_INSERT] = "INSERT INTO audit (seq, time_ms, kind, subject, actor, detail, "
+			    "prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
+	[ST_AUDIT_HEAD] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+	[ST_AUDIT_ALL] = "SELECT seq, time_ms, kind, subject, actor, detail, prev_hash, hash "
+			 "FROM audit ORDER BY seq",
 };
 
 /* Schema migrations: index i brings the schema from version i to i + 1. */
@@ -105,6 +135,19 @@ static const char *const migrations[] = {
 	"CREATE TABLE api_keys (id TEXT PRIMARY KEY, hash BLOB NOT NULL UNIQUE,"
 	"  role TEXT NOT NULL, merchant TEXT NOT NULL, bindings TEXT NOT NULL,"
 	"  created_ms INTEGER NOT NULL, revoked_ms INTEGER NOT NULL);",
+
+	/* 2: devices, custody, reveal quota, hash-chained audit log */
+	"ALTER TABLE shipments ADD COLUMN holder TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE devices (id TEXT PRIMARY KEY, sign_pk BLOB NOT NULL, box_pk BLOB NOT NULL,"
+	"  role TEXT NOT NULL, zone TEXT NOT NULL, status TEXT NOT NULL,"
+	"  last_seq INTEGER NOT NULL, last_digest BLOB, last_reply BLOB,"
+	"  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+	"CREATE TABLE reveals (id INTEGER PRIMARY KEY, device_id TEXT NOT NULL,"
+	"  shipment_id INTEGER NOT NULL, time_ms INTEGER NOT NULL);"
+	"CREATE INDEX reveals_device ON reveals (device_id, time_ms);"
+	"CREATE TABLE audit (seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL, subject TEXT NOT NULL, actor TEXT NOT NULL, detail TEXT NOT NULL,"
+	"  prev_hash BLOB NOT NULL, hash BLOB NOT NULL);",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == SMILE_STORE_SCHEMA_VERSION, "one migration per version");
@@ -117,7 +160,17 @@ struct conn {
 
 /* ------------------------------------------------------------ write jobs */
 
-enum job_type { JOB_INSERT, JOB_ERASE, JOB_EVENT, JOB_PUT_APIKEY, JOB_REVOKE_APIKEY };
+enum job_type {
+	JOB_INSERT,
+	JOB_ERASE,
+	JOB_EVENT,
+	JOB_PUT_APIKEY,
+	JOB_REVOKE_APIKEY,
+	JOB_PUT_DEVICE,
+	JOB_DEVICE_STATUS,
+	JOB_SCAN,
+	JOB_AUDIT
+};
 
 struct job {
 	enum job_type type;
@@ -138,6 +191,21 @@ struct job {
 			const char *id;
 			int64_t now_ms;
 		} revoke;
+		struct {
+			const struct smile_store_device *d;
+			const char *actor;
+		} put_device;
+		struct {
+			const char *id;
+			enum smile_device_status st;
+			const char *actor, *reason;
+		} dev_status;
+		const struct smile_store_scan *scan;
+		struct {
+			const struct smile_audit_entry *a;
+			size_t n;
+			int64_t time_ms;
+		} audit;
 	} u;
 	enum smile_err rc;
 	int done;
@@ -164,7 +232,18 @@ struct smile_store {
 	int writer_started;
 
 	atomic_uint_fast64_t next_id;
+
+	/* audit chain head; only the writer thread touches it */
+	uint64_t audit_seq;
+	uint8_t audit_hash[32];
 };
+
+static int64_t smile_store_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static enum smile_err db_err(sqlite3 *db, struct smile_error *e, const char *what)
 {
@@ -261,6 +340,9 @@ static enum smile_err migrate(sqlite3 *db, struct smile_error *e)
 
 /* ------------------------------------------------------------ writer */
 
+static enum smile_err audit_append(struct smile_store *s, struct conn *c,
+				   const struct smile_audit_entry *a, int64_t time_ms);
+
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
 	sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
@@ -332,7 +414,8 @@ static enum smile_err run_insert_one(struct conn *c, struct smile_store_new_ship
 	sqlite3_bind_int64(st, 8, r->created_ms);
 	sqlite3_bind_int64(st, 9, r->delivered_ms);
 	sqlite3_bind_int64(st, 10, r->erased_ms);
-	bind_text(st, 11, r->public_json);
+	bind_text(st, 11, r->holder);
+	bind_text(st, 12, r->public_json);
 	rc = map_step(step_done(st));
 	if (rc)
 		return rc;
@@ -355,7 +438,8 @@ static enum smile_err run_insert_one(struct conn *c, struct smile_store_new_ship
 	return insert_event_row(c, &ev);
 }
 
-static enum smile_err run_erase(struct conn *c, uint64_t id, int64_t now_ms, const char *reason)
+static enum smile_err run_erase(struct smile_store *s, struct conn *c, uint64_t id,
+				 int64_t now_ms, const char *reason)
 {
 	struct smile_store_shipment row;
 	sqlite3_stmt *st = stmt(c, ST_MARK_ERASED);
@@ -397,7 +481,11 @@ static enum smile_err run_erase(struct conn *c, uint64_t id, int64_t now_ms, con
 	snprintf(ev.waybill, sizeof(ev.waybill), "%s", row.waybill);
 	snprintf(ev.event, sizeof(ev.event), "erased");
 	snprintf(ev.detail, sizeof(ev.detail), "%s", reason ? reason : "");
-	return insert_event_row(c, &ev);
+	rc = insert_event_row(c, &ev);
+	if (rc)
+		return rc;
+	struct smile_audit_entry a = {"erasure", row.waybill, reason ? reason : "", "crypto-shred"};
+	return audit_append(s, c, &a, now_ms);
 }
 
 static enum smile_err run_event(struct conn *c, const struct smile_store_event *ev)
@@ -459,9 +547,205 @@ static enum smile_err run_revoke_apikey(struct conn *c, const char *id, int64_t 
 	return sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_NOT_FOUND;
 }
 
-/* Each job runs in its own savepoint: its failure undoes only its changes. */
-static void run_job(struct conn *c, struct job *j)
+
+/* ------------------------------------------------------------ audit */
+
+static void put_u64(crypto_generichash_state *st, uint64_t v)
 {
+	uint8_t b[8];
+	for (int i = 7; i >= 0; i--) {
+		b[i] = (uint8_t)(v & 0xff);
+		v >>= 8;
+	}
+	crypto_generichash_update(st, b, 8);
+}
+
+static void put_str(crypto_generichash_state *st, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	put_u64(st, n);
+	if (n)
+		crypto_generichash_update(st, (const unsigned char *)s, n);
+}
+
+/* hash_n = BLAKE2b-256("smile-audit-v1\0" || hash_{n-1} || u64 seq || u64 time ||
+ *                      (u64 len || bytes) of kind, subject, actor, detail) */
+static void audit_hash(const uint8_t prev[32], uint64_t seq, int64_t time_ms, const char *kind,
+		       const char *subject, const char *actor, const char *detail,
+		       uint8_t out[32])
+{
+	static const char domain[] = "smile-audit-v1";
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, (const unsigned char *)domain, sizeof(domain));
+	crypto_generichash_update(&st, prev, 32);
+	put_u64(&st, seq);
+	put_u64(&st, (uint64_t)time_ms);
+	put_str(&st, kind);
+	put_str(&st, subject);
+	put_str(&st, actor);
+	put_str(&st, detail);
+	crypto_generichash_final(&st, out, 32);
+}
+
+static enum smile_err audit_append(struct smile_store *s, struct conn *c,
+				   const struct smile_audit_entry *a, int64_t time_ms)
+{
+	uint8_t h[32];
+	uint64_t seq = s->audit_seq + 1;
+	sqlite3_stmt *st = stmt(c, ST_AUDIT_INSERT);
+	enum smile_err rc;
+
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	audit_hash(s->audit_hash, seq, time_ms, a->kind, a->subject, a->actor, a->detail, h);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	sqlite3_bind_int64(st, 2, time_ms);
+	bind_text(st, 3, a->kind);
+	bind_text(st, 4, a->subject);
+	bind_text(st, 5, a->actor);
+	bind_text(st, 6, a->detail);
+	sqlite3_bind_blob(st, 7, s->audit_hash, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(st, 8, h, 32, SQLITE_TRANSIENT);
+	rc = map_step(step_done(st));
+	if (rc == SMILE_OK) {
+		s->audit_seq = seq;
+		memcpy(s->audit_hash, h, 32);
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------ devices */
+
+static enum smile_err run_put_device(struct smile_store *s, struct conn *c,
+				     const struct smile_store_device *d, const char *actor)
+{
+	sqlite3_stmt *st = stmt(c, ST_PUT_DEVICE);
+	enum smile_err rc;
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, d->id);
+	sqlite3_bind_blob(st, 2, d->sign_pk, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, d->box_pk, 32, SQLITE_STATIC);
+	bind_text(st, 4, smile_device_role_name(d->role));
+	bind_text(st, 5, d->zone);
+	bind_text(st, 6, smile_device_status_name(SMILE_DEV_ACTIVE));
+	sqlite3_bind_int64(st, 7, d->created_ms);
+	sqlite3_bind_int64(st, 8, d->created_ms);
+	rc = map_step(step_done(st));
+	if (rc)
+		return rc;
+	struct smile_audit_entry a = {"device.enrol", d->id, actor,
+				      smile_device_role_name(d->role)};
+	return audit_append(s, c, &a, d->created_ms);
+}
+
+static enum smile_err device_status_of(struct conn *c, const char *id,
+				       enum smile_device_status *out)
+{
+	sqlite3_stmt *st = stmt(c, ST_GET_DEVICE);
+	enum smile_err rc = SMILE_ERR_NOT_FOUND;
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 5);
+		*out = SMILE_DEV_ACTIVE;
+		for (int i = SMILE_DEV_ACTIVE; i <= SMILE_DEV_REVOKED; i++)
+			if (t && strcmp(t, smile_device_status_name((enum smile_device_status)i)) == 0)
+				*out = (enum smile_device_status)i;
+		rc = SMILE_OK;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static enum smile_err set_status(struct smile_store *s, struct conn *c, const char *id,
+				 enum smile_device_status to, const char *actor, const char *reason,
+				 int64_t now)
+{
+	enum smile_device_status cur;
+	enum smile_err rc = device_status_of(c, id, &cur);
+	sqlite3_stmt *st;
+	char kind[32];
+
+	if (rc)
+		return rc;
+	if (cur == SMILE_DEV_REVOKED)
+		return SMILE_ERR_CONFLICT;
+	st = stmt(c, ST_DEVICE_STATUS);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, smile_device_status_name(to));
+	sqlite3_bind_int64(st, 2, now);
+	bind_text(st, 3, id);
+	if (step_done(st) != SQLITE_DONE)
+		return SMILE_ERR_STORE;
+	snprintf(kind, sizeof(kind), "device.%s", smile_device_status_name(to));
+	struct smile_audit_entry a = {kind, id, actor, reason};
+	return audit_append(s, c, &a, now);
+}
+
+static enum smile_err run_scan(struct smile_store *s, struct conn *c,
+			       const struct smile_store_scan *sc)
+{
+	sqlite3_stmt *st = stmt(c, ST_DEVICE_SCAN);
+	enum smile_err rc;
+
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)sc->seq);
+	sqlite3_bind_blob(st, 2, sc->digest, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, sc->reply, (int)sc->reply_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, sc->time_ms);
+	bind_text(st, 5, sc->device_id);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)sc->seq);
+	if (step_done(st) != SQLITE_DONE)
+		return SMILE_ERR_STORE;
+	if (sqlite3_changes(c->db) == 0)
+		return SMILE_ERR_REPLAY; /* seq not above last_seq (or no such device) */
+	if (sc->event) {
+		rc = run_event(c, sc->event);
+		if (rc)
+			return rc;
+		if (sc->custody) {
+			st = stmt(c, ST_SET_HOLDER);
+			if (st == NULL)
+				return SMILE_ERR_STORE;
+			bind_text(st, 1, sc->device_id);
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)sc->event->shipment_id);
+			if (step_done(st) != SQLITE_DONE)
+				return SMILE_ERR_STORE;
+		}
+	}
+	if (sc->reveal && sc->event) {
+		st = stmt(c, ST_INSERT_REVEAL);
+		if (st == NULL)
+			return SMILE_ERR_STORE;
+		bind_text(st, 1, sc->device_id);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)sc->event->shipment_id);
+		sqlite3_bind_int64(st, 3, sc->time_ms);
+		if (step_done(st) != SQLITE_DONE)
+			return SMILE_ERR_STORE;
+	}
+	for (size_t i = 0; i < sc->n_audit; i++) {
+		rc = audit_append(s, c, &sc->audit[i], sc->time_ms);
+		if (rc)
+			return rc;
+	}
+	if (sc->suspend)
+		return set_status(s, c, sc->device_id, SMILE_DEV_SUSPENDED, "gateway",
+				  "quota_exceeded", sc->time_ms);
+	return SMILE_OK;
+}
+
+/* Each job runs in its own savepoint: its failure undoes only its changes. */
+static void run_job(struct smile_store *s, struct conn *c, struct job *j)
+{
+	uint64_t audit_seq = s->audit_seq;
+	uint8_t audit_head[32];
+
+	memcpy(audit_head, s->audit_hash, 32);
 	switch (j->type) {
 	case JOB_INSERT:
 		j->rc = SMILE_OK;
@@ -481,7 +765,7 @@ static void run_job(struct conn *c, struct job *j)
 		break;
 	case JOB_ERASE:
 		exec(c->db, "SAVEPOINT job");
-		j->rc = run_erase(c, j->u.erase.id, j->u.erase.now_ms, j->u.erase.reason);
+		j->rc = run_erase(s, c, j->u.erase.id, j->u.erase.now_ms, j->u.erase.reason);
 		break;
 	case JOB_EVENT:
 		exec(c->db, "SAVEPOINT job");
@@ -495,9 +779,32 @@ static void run_job(struct conn *c, struct job *j)
 		exec(c->db, "SAVEPOINT job");
 		j->rc = run_revoke_apikey(c, j->u.revoke.id, j->u.revoke.now_ms);
 		break;
+	case JOB_PUT_DEVICE:
+		exec(c->db, "SAVEPOINT job");
+		j->rc = run_put_device(s, c, j->u.put_device.d, j->u.put_device.actor);
+		break;
+	case JOB_DEVICE_STATUS:
+		exec(c->db, "SAVEPOINT job");
+		j->rc = set_status(s, c, j->u.dev_status.id, j->u.dev_status.st, j->u.dev_status.actor,
+				   j->u.dev_status.reason, smile_store_now_ms());
+		break;
+	case JOB_SCAN:
+		exec(c->db, "SAVEPOINT job");
+		j->rc = run_scan(s, c, j->u.scan);
+		break;
+	case JOB_AUDIT:
+		exec(c->db, "SAVEPOINT job");
+		j->rc = SMILE_OK;
+		for (size_t i = 0; i < j->u.audit.n && j->rc == SMILE_OK; i++)
+			j->rc = audit_append(s, c, &j->u.audit.a[i], j->u.audit.time_ms);
+		break;
 	}
-	if (j->rc)
+	if (j->rc) {
 		exec(c->db, "ROLLBACK TO job");
+		/* the chain head follows the database */
+		s->audit_seq = audit_seq;
+		memcpy(s->audit_hash, audit_head, 32);
+	}
 	exec(c->db, "RELEASE job");
 }
 
@@ -527,13 +834,16 @@ static void *writer_main(void *arg)
 		last->next = NULL;
 		pthread_mutex_unlock(&s->qlock);
 
+		uint64_t chain_seq = s->audit_seq;
+		uint8_t chain_hash[32];
+		memcpy(chain_hash, s->audit_hash, 32);
 		int ok = exec(s->writer.db, "BEGIN IMMEDIATE") == SQLITE_OK;
 		for (j = batch; j; j = j->next) {
 			if (!ok) {
 				j->rc = SMILE_ERR_STORE;
 				continue;
 			}
-			run_job(&s->writer, j);
+			run_job(s, &s->writer, j);
 			if (j->type == JOB_ERASE && j->rc == SMILE_OK)
 				erased = 1;
 		}
@@ -542,6 +852,10 @@ static void *writer_main(void *arg)
 				  SMILE_KV_INT("sqlite", sqlite3_extended_errcode(s->writer.db)));
 			exec(s->writer.db, "ROLLBACK");
 			ok = 0;
+		}
+		if (!ok) {
+			s->audit_seq = chain_seq;
+			memcpy(s->audit_hash, chain_hash, 32);
 		}
 		if (!ok)
 			for (j = batch; j; j = j->next) {
@@ -631,7 +945,8 @@ static enum smile_err read_shipment_row(sqlite3_stmt *st, struct smile_store_shi
 	out->created_ms = sqlite3_column_int64(st, 7);
 	out->delivered_ms = sqlite3_column_int64(st, 8);
 	out->erased_ms = sqlite3_column_int64(st, 9);
-	pj = sqlite3_column_text(st, 10);
+	col_text(st, 10, out->holder, sizeof(out->holder));
+	pj = sqlite3_column_text(st, 11);
 	out->public_json = strdup(pj ? (const char *)pj : "{}");
 	return out->public_json ? SMILE_OK : SMILE_ERR_NOMEM;
 }
@@ -746,6 +1061,16 @@ enum smile_err smile_store_open(const char *url, int create, int readers,
 	}
 	atomic_store(&s->next_id, (uint64_t)sqlite3_column_int64(st, 0) + 1);
 	sqlite3_finalize(st);
+	st = stmt(&s->writer, ST_AUDIT_HEAD);
+	if (st == NULL) {
+		rc = db_err(s->writer.db, e, "read audit head");
+		goto fail;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 32) {
+		s->audit_seq = (uint64_t)sqlite3_column_int64(st, 0);
+		memcpy(s->audit_hash, sqlite3_column_blob(st, 1), 32);
+	}
+	sqlite3_reset(st);
 
 	s->readers = calloc((size_t)readers, sizeof(*s->readers));
 	if (s->readers == NULL) {
@@ -1129,4 +1454,232 @@ enum smile_err smile_store_revoke_apikey(struct smile_store *s, const char *id, 
 {
 	struct job j = {.type = JOB_REVOKE_APIKEY, .u.revoke = {id, now_ms}};
 	return submit(s, &j);
+}
+
+/* ------------------------------------------------------------ devices API */
+
+static const char *const dev_roles[] = {"courier", "hub", "supervisor"};
+static const char *const dev_statuses[] = {"active", "suspended", "revoked"};
+
+const char *smile_device_role_name(enum smile_device_role r)
+{
+	return (unsigned)r < 3 ? dev_roles[r] : "unknown";
+}
+
+enum smile_err smile_device_role_parse(const char *s, enum smile_device_role *out)
+{
+	for (int i = 0; i < 3; i++)
+		if (s && strcmp(s, dev_roles[i]) == 0) {
+			*out = (enum smile_device_role)i;
+			return SMILE_OK;
+		}
+	return SMILE_ERR_FIELD_VALUE;
+}
+
+const char *smile_device_status_name(enum smile_device_status st)
+{
+	return (unsigned)st < 3 ? dev_statuses[st] : "unknown";
+}
+
+void smile_store_device_release(struct smile_store_device *d)
+{
+	if (d == NULL)
+		return;
+	free(d->last_reply);
+	d->last_reply = NULL;
+	d->last_reply_len = 0;
+}
+
+static enum smile_err read_device_row(sqlite3_stmt *st, struct smile_store_device *d)
+{
+	char role[16], status[16];
+	const void *b;
+
+	memset(d, 0, sizeof(*d));
+	col_text(st, 0, d->id, sizeof(d->id));
+	if (sqlite3_column_bytes(st, 1) != 32 || sqlite3_column_bytes(st, 2) != 32)
+		return SMILE_ERR_STORE;
+	memcpy(d->sign_pk, sqlite3_column_blob(st, 1), 32);
+	memcpy(d->box_pk, sqlite3_column_blob(st, 2), 32);
+	col_text(st, 3, role, sizeof(role));
+	if (smile_device_role_parse(role, &d->role) != SMILE_OK)
+		return SMILE_ERR_STORE;
+	col_text(st, 4, d->zone, sizeof(d->zone));
+	col_text(st, 5, status, sizeof(status));
+	d->status = SMILE_DEV_REVOKED; /* unknown text fails closed */
+	for (int i = 0; i < 3; i++)
+		if (strcmp(status, dev_statuses[i]) == 0)
+			d->status = (enum smile_device_status)i;
+	d->last_seq = (uint64_t)sqlite3_column_int64(st, 6);
+	if (sqlite3_column_bytes(st, 7) == 32)
+		memcpy(d->last_digest, sqlite3_column_blob(st, 7), 32);
+	b = sqlite3_column_blob(st, 8);
+	if (b && sqlite3_column_bytes(st, 8) > 0) {
+		d->last_reply_len = (size_t)sqlite3_column_bytes(st, 8);
+		d->last_reply = malloc(d->last_reply_len);
+		if (d->last_reply == NULL)
+			return SMILE_ERR_NOMEM;
+		memcpy(d->last_reply, b, d->last_reply_len);
+	}
+	d->created_ms = sqlite3_column_int64(st, 9);
+	d->updated_ms = sqlite3_column_int64(st, 10);
+	return SMILE_OK;
+}
+
+enum smile_err smile_store_put_device(struct smile_store *s, const struct smile_store_device *d,
+				      const char *actor)
+{
+	struct job j = {.type = JOB_PUT_DEVICE, .u.put_device = {d, actor}};
+	return submit(s, &j);
+}
+
+enum smile_err smile_store_get_device(struct smile_store *s, const char *id,
+				      struct smile_store_device *out)
+{
+	struct conn *c = reader_get(s);
+	sqlite3_stmt *st = stmt(c, ST_GET_DEVICE);
+	enum smile_err rc;
+	int step;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL) {
+		reader_put(s, c);
+		return SMILE_ERR_STORE;
+	}
+	bind_text(st, 1, id);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		rc = read_device_row(st, out);
+	else
+		rc = step == SQLITE_DONE ? SMILE_ERR_NOT_FOUND : SMILE_ERR_STORE;
+	sqlite3_reset(st);
+	reader_put(s, c);
+	if (rc)
+		smile_store_device_release(out);
+	return rc;
+}
+
+enum smile_err smile_store_list_devices(struct smile_store *s, smile_store_device_cb cb, void *ctx)
+{
+	struct conn *c = reader_get(s);
+	sqlite3_stmt *st = stmt(c, ST_LIST_DEVICES);
+	enum smile_err rc = SMILE_OK;
+	int step;
+
+	if (st == NULL) {
+		reader_put(s, c);
+		return SMILE_ERR_STORE;
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct smile_store_device d;
+		rc = read_device_row(st, &d);
+		int stop = rc || cb(ctx, &d);
+		smile_store_device_release(&d);
+		if (stop)
+			break;
+	}
+	if (rc == SMILE_OK && step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = SMILE_ERR_STORE;
+	sqlite3_reset(st);
+	reader_put(s, c);
+	return rc;
+}
+
+enum smile_err smile_store_set_device_status(struct smile_store *s, const char *id,
+					     enum smile_device_status st, const char *actor,
+					     const char *reason)
+{
+	struct job j = {.type = JOB_DEVICE_STATUS, .u.dev_status = {id, st, actor, reason}};
+	return submit(s, &j);
+}
+
+enum smile_err smile_store_count_reveals(struct smile_store *s, const char *device,
+					 int64_t since_ms, uint64_t *n)
+{
+	struct conn *c = reader_get(s);
+	sqlite3_stmt *st = stmt(c, ST_COUNT_REVEALS);
+	enum smile_err rc = SMILE_ERR_STORE;
+
+	*n = 0;
+	if (st) {
+		bind_text(st, 1, device);
+		sqlite3_bind_int64(st, 2, since_ms);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			*n = (uint64_t)sqlite3_column_int64(st, 0);
+			rc = SMILE_OK;
+		}
+		sqlite3_reset(st);
+	}
+	reader_put(s, c);
+	return rc;
+}
+
+enum smile_err smile_store_commit_scan(struct smile_store *s, const struct smile_store_scan *scan)
+{
+	struct job j = {.type = JOB_SCAN, .u.scan = scan};
+	return submit(s, &j);
+}
+
+enum smile_err smile_store_audit(struct smile_store *s, const struct smile_audit_entry *a, size_t n,
+				 int64_t time_ms)
+{
+	struct job j = {.type = JOB_AUDIT, .u.audit = {a, n, time_ms}};
+	return submit(s, &j);
+}
+
+enum smile_err smile_store_audit_verify(struct smile_store *s, uint64_t *n_entries,
+					uint64_t *first_bad, struct smile_error *e)
+{
+	struct conn *c = reader_get(s);
+	sqlite3_stmt *st = stmt(c, ST_AUDIT_ALL);
+	uint8_t prev[32] = {0}, h[32];
+	uint64_t expect = 1;
+	enum smile_err rc = SMILE_OK;
+	int step;
+
+	*n_entries = 0;
+	*first_bad = 0;
+	if (st == NULL) {
+		reader_put(s, c);
+		return smile_error_set(e, SMILE_ERR_STORE, "audit", "cannot read the audit log");
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+		const char *kind = (const char *)sqlite3_column_text(st, 2);
+		const char *subject = (const char *)sqlite3_column_text(st, 3);
+		const char *actor = (const char *)sqlite3_column_text(st, 4);
+		const char *detail = (const char *)sqlite3_column_text(st, 5);
+		if (seq != expect) {
+			*first_bad = expect;
+			rc = smile_error_set(e, SMILE_ERR_AUDIT_BROKEN, "audit",
+					     "entry %llu is missing (next present: %llu)",
+					     (unsigned long long)expect, (unsigned long long)seq);
+			break;
+		}
+		if (sqlite3_column_bytes(st, 6) != 32 ||
+		    memcmp(sqlite3_column_blob(st, 6), prev, 32) != 0) {
+			*first_bad = seq;
+			rc = smile_error_set(e, SMILE_ERR_AUDIT_BROKEN, "audit",
+					     "entry %llu does not follow entry %llu (deleted, "
+					     "inserted or reordered)",
+					     (unsigned long long)seq, (unsigned long long)(seq - 1));
+			break;
+		}
+		audit_hash(prev, seq, sqlite3_column_int64(st, 1), kind, subject, actor, detail, h);
+		if (sqlite3_column_bytes(st, 7) != 32 || memcmp(sqlite3_column_blob(st, 7), h, 32)) {
+			*first_bad = seq;
+			rc = smile_error_set(e, SMILE_ERR_AUDIT_BROKEN, "audit",
+					     "entry %llu was altered (its hash does not match)",
+					     (unsigned long long)seq);
+			break;
+		}
+		memcpy(prev, h, 32);
+		expect++;
+		(*n_entries)++;
+	}
+	if (rc == SMILE_OK && step != SQLITE_DONE)
+		rc = smile_error_set(e, SMILE_ERR_STORE, "audit", "cannot read the audit log");
+	sqlite3_reset(st);
+	reader_put(s, c);
+	return rc;
 }

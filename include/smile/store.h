@@ -32,7 +32,7 @@ extern "C" {
 
 struct smile_store;
 
-#define SMILE_STORE_SCHEMA_VERSION 1
+#define SMILE_STORE_SCHEMA_VERSION 2
 #define SMILE_STORE_ID_MAX 65        /* merchant names, refs, key ids, device ids + NUL */
 #define SMILE_STORE_WAYBILL_MAX 32
 #define SMILE_STORE_TOKEN_MAX 160
@@ -52,6 +52,7 @@ struct smile_store_shipment {
 	int64_t created_ms;
 	int64_t delivered_ms; /* 0 when not delivered */
 	int64_t erased_ms;    /* 0 while personal data is held */
+	char holder[SMILE_STORE_ID_MAX]; /* device of the latest custody scan, "" */
 	char *public_json;    /* masked label record + view, JSON text */
 };
 
@@ -200,6 +201,101 @@ enum smile_err smile_store_find_apikey(struct smile_store *s, const uint8_t hash
 				       struct smile_store_apikey *out) SMILE_MUST_CHECK;
 enum smile_err smile_store_revoke_apikey(struct smile_store *s, const char *id,
 					 int64_t now_ms) SMILE_MUST_CHECK;
+
+/* ------------------------------------------------------------ devices */
+
+enum smile_device_role { SMILE_DEV_COURIER = 0, SMILE_DEV_HUB = 1, SMILE_DEV_SUPERVISOR = 2 };
+enum smile_device_status { SMILE_DEV_ACTIVE = 0, SMILE_DEV_SUSPENDED = 1, SMILE_DEV_REVOKED = 2 };
+const char *smile_device_role_name(enum smile_device_role r);
+enum smile_err smile_device_role_parse(const char *s, enum smile_device_role *out) SMILE_MUST_CHECK;
+const char *smile_device_status_name(enum smile_device_status s);
+
+#define SMILE_STORE_REPLY_MAX 4096
+
+/* An enrolled device. `last_reply` (owned; release with
+ * smile_store_device_release) is the reply to the last accepted scan, resent
+ * on an exact retransmission. */
+struct smile_store_device {
+	char id[SMILE_STORE_ID_MAX];
+	uint8_t sign_pk[32];
+	uint8_t box_pk[32];
+	enum smile_device_role role;
+	char zone[SMILE_STORE_ID_MAX * 2];
+	enum smile_device_status status;
+	uint64_t last_seq;
+	uint8_t last_digest[32];
+	uint8_t *last_reply;
+	size_t last_reply_len;
+	int64_t created_ms;
+	int64_t updated_ms;
+};
+void smile_store_device_release(struct smile_store_device *d);
+
+/* One audit entry to append (the store chains it). Strings are ids and
+ * codes, never personal data. */
+struct smile_audit_entry {
+	const char *kind;    /* "reveal", "refusal", "device.enrol", "erasure", ... */
+	const char *subject; /* waybill or device id */
+	const char *actor;   /* device id or API key id */
+	const char *detail;  /* reason code, role, ... */
+};
+
+/* Enrol (SMILE_ERR_EXISTS when the id is taken, even by a revoked device),
+ * with an audit entry. */
+enum smile_err smile_store_put_device(struct smile_store *s, const struct smile_store_device *d,
+				      const char *actor) SMILE_MUST_CHECK;
+/* SMILE_ERR_NOT_FOUND when unknown. */
+enum smile_err smile_store_get_device(struct smile_store *s, const char *id,
+				      struct smile_store_device *out) SMILE_MUST_CHECK;
+typedef int (*smile_store_device_cb)(void *ctx, const struct smile_store_device *d);
+enum smile_err smile_store_list_devices(struct smile_store *s, smile_store_device_cb cb,
+					void *ctx) SMILE_MUST_CHECK;
+/* Change status, with an audit entry (kind "device.<status>", detail
+ * `reason`). SMILE_ERR_NOT_FOUND; SMILE_ERR_CONFLICT when revoked already (a
+ * revoked device never comes back). */
+enum smile_err smile_store_set_device_status(struct smile_store *s, const char *id,
+					     enum smile_device_status st, const char *actor,
+					     const char *reason) SMILE_MUST_CHECK;
+
+/* Reveals by `device` since `since_ms` (quota). */
+enum smile_err smile_store_count_reveals(struct smile_store *s, const char *device,
+					 int64_t since_ms, uint64_t *n) SMILE_MUST_CHECK;
+
+/* The durable effects of one authenticated scan, applied in one savepoint:
+ *   - the device's last_seq/last_digest/last_reply advance (only if seq is
+ *     greater than the stored last_seq: otherwise SMILE_ERR_REPLAY and nothing
+ *     changes, so a redelivered scan never counts twice);
+ *   - when `event` is set: a tracking event, the shipment's status, and for
+ *     custody events the holder;
+ *   - when `reveal`: a reveal row (quota);
+ *   - when `suspend`: the device is suspended;
+ *   - every audit entry. */
+struct smile_store_scan {
+	const char *device_id;
+	uint64_t seq;
+	const uint8_t *digest; /* 32 bytes */
+	const uint8_t *reply;
+	size_t reply_len;
+	int64_t time_ms;
+	const struct smile_store_event *event; /* NULL: no tracking event */
+	int custody;
+	int reveal;
+	int suspend;
+	const struct smile_audit_entry *audit;
+	size_t n_audit;
+};
+enum smile_err smile_store_commit_scan(struct smile_store *s,
+				       const struct smile_store_scan *scan) SMILE_MUST_CHECK;
+
+/* Append audit entries alone (refusals of unauthenticated scans). */
+enum smile_err smile_store_audit(struct smile_store *s, const struct smile_audit_entry *a,
+				 size_t n, int64_t time_ms) SMILE_MUST_CHECK;
+
+/* Check the whole chain. SMILE_OK with *n_entries; SMILE_ERR_AUDIT_BROKEN
+ * with *first_bad = the first entry that does not verify (edited, deleted -
+ * the entry after the gap - or reordered). */
+enum smile_err smile_store_audit_verify(struct smile_store *s, uint64_t *n_entries,
+					uint64_t *first_bad, struct smile_error *e) SMILE_MUST_CHECK;
 
 #ifdef __cplusplus
 }

@@ -60,3 +60,50 @@ api_json() {
 }
 
 jq_get() { printf '%s' "$1" | jq -r "$2"; }
+
+# ---------------------------------------------------------------- relay
+
+# gw_relay_setup DIR: after gw_init and before gw_start. Points the gateway
+# at a private broker configured by `smile-gateway broker-config` (passwords,
+# per-device ACL) and starts that broker. Sets MQTT_PORT, BROKER_DIR.
+gw_relay_setup() {
+	local dir=$1
+	local port
+	port=$(free_port) || return 1
+	BROKER_DIR="$T/broker"
+	GW_DATA=$dir
+	printf 'mqtt_host = 127.0.0.1\nmqtt_port = %s\n' "$port" >>"$dir/gateway.conf"
+	"$GW" broker-config --data "$dir" --out "$BROKER_DIR" >/dev/null || return 1
+	mqtt_start_conf "$BROKER_DIR/mosquitto.conf" "$port" || return 1
+	export BROKER_DIR GW_DATA
+}
+
+# gw_wait_relay: until the gateway logs that it is connected to the broker.
+gw_wait_relay() {
+	local i
+	for i in $(seq 1 100); do
+		grep -q 'event=mqtt.connected' "$GW_LOG" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# gw_enrol ROLE ENROLMENT_JSON_FILE [ZONE]: enrol a device through the API,
+# then refresh the broker's passwords and ACL so it can log in.
+gw_enrol() {
+	local role=$1 file=$2 zone=${3:-}
+	local body
+	body=$(jq -c --arg r "$role" --arg z "$zone" '. + {role: $r} + (if $z == "" then {} else {zone: $z} end)' "$file")
+	api_json POST /v1/devices "$(cat "$GW_DATA/admin.key")" "$body"
+	[ "$STATUS" = "201" ] || { echo "# enrol failed: $STATUS $BODY"; return 1; }
+	"$GW" broker-config --data "$GW_DATA" --out "$BROKER_DIR" >/dev/null || return 1
+	mqtt_reload
+}
+
+# gw_pubkeys: sets GW_SIGN_PK and GW_BOX_PK from GET /v1/gateway.
+gw_pubkeys() {
+	api GET /v1/gateway "$(cat "$GW_DATA/admin.key")"
+	GW_SIGN_PK=$(jq_get "$BODY" .sign_pk)
+	GW_BOX_PK=$(jq_get "$BODY" .box_pk)
+	export GW_SIGN_PK GW_BOX_PK
+}

@@ -145,6 +145,37 @@ mqtt_start() {
 	return 1
 }
 
+# mqtt_start_conf CONF PORT: start mosquitto from an existing config file
+# (e.g. one written by smile-gateway broker-config) that listens on PORT. A
+# copy is run with this user and a log file added. Sets MQTT_PORT, MQTT_PID,
+# MQTT_DIR; stopped at exit; mqtt_stop/mqtt_restart work on it.
+mqtt_start_conf() {
+	local conf=$1 port=$2
+	MQTT_DIR=$(mktemp -d "$T/mqtt.XXXXXX")
+	{
+		cat "$conf"
+		echo "user $(id -un)"
+		echo "log_dest file $MQTT_DIR/mosquitto.log"
+		echo "log_type error"
+		echo "log_type warning"
+		echo "log_type notice"
+	} >"$MQTT_DIR/mosquitto.conf"
+	MQTT_PORT=$port
+	mosquitto -c "$MQTT_DIR/mosquitto.conf" >"$MQTT_DIR/stdout.log" 2>&1 &
+	MQTT_PID=$!
+	if wait_port "$MQTT_PORT" 5 && kill -0 "$MQTT_PID" 2>/dev/null; then
+		at_exit "mqtt_stop_pid $MQTT_PID"
+		export MQTT_PORT MQTT_PID MQTT_DIR
+		return 0
+	fi
+	echo "# mosquitto did not start:" >&2
+	sed -e 's/^/#   /' "$MQTT_DIR"/*.log >&2
+	return 1
+}
+
+# mqtt_reload: make the broker re-read its password and ACL files.
+mqtt_reload() { kill -HUP "$MQTT_PID"; sleep 0.3; }
+
 mqtt_stop_pid() {
 	local pid=$1 i
 	kill "$pid" 2>/dev/null || return 0

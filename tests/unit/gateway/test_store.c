@@ -331,6 +331,141 @@ static void newer_schema_is_refused(void **state)
 	assert_int_equal(smile_store_open("postgres://x/y", 0, 1, &s2, &e), SMILE_ERR_UNSUPPORTED);
 }
 
+static void make_device(struct smile_store_device *d, const char *id, enum smile_device_role r)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->id, sizeof(d->id), "%s", id);
+	memset(d->sign_pk, 1, 32);
+	memset(d->box_pk, 2, 32);
+	d->role = r;
+	snprintf(d->zone, sizeof(d->zone), "CN/湖北省/武汉市");
+	d->created_ms = 1000;
+}
+
+static void devices_and_status(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_device d, got;
+
+	make_device(&d, "dev-1", SMILE_DEV_COURIER);
+	assert_int_equal(smile_store_put_device(f->s, &d, "admin"), SMILE_OK);
+	assert_int_equal(smile_store_put_device(f->s, &d, "admin"), SMILE_ERR_EXISTS);
+	assert_int_equal(smile_store_get_device(f->s, "dev-1", &got), SMILE_OK);
+	assert_int_equal(got.role, SMILE_DEV_COURIER);
+	assert_int_equal(got.status, SMILE_DEV_ACTIVE);
+	assert_string_equal(got.zone, "CN/湖北省/武汉市");
+	assert_int_equal(got.last_seq, 0);
+	assert_null(got.last_reply);
+	smile_store_device_release(&got);
+	assert_int_equal(smile_store_get_device(f->s, "nope", &got), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(smile_store_set_device_status(f->s, "dev-1", SMILE_DEV_SUSPENDED, "admin", "test"),
+			 SMILE_OK);
+	assert_int_equal(smile_store_set_device_status(f->s, "dev-1", SMILE_DEV_REVOKED, "admin", "lost"),
+			 SMILE_OK);
+	assert_int_equal(smile_store_set_device_status(f->s, "dev-1", SMILE_DEV_ACTIVE, "admin", "oops"),
+			 SMILE_ERR_CONFLICT); /* revoked is final */
+	assert_int_equal(smile_store_set_device_status(f->s, "x", SMILE_DEV_ACTIVE, "admin", "-"),
+			 SMILE_ERR_NOT_FOUND);
+}
+
+static void scans_apply_once(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_device d, got;
+	struct smile_store_shipment row;
+	uint8_t digest[32] = {9}, reply[5] = {1, 2, 3, 4, 5};
+	uint64_t n;
+	struct smile_store_event ev = {.shipment_id = 1, .waybill = "SW2611290000001",
+				       .event = "out_for_delivery", .time_ms = 2000,
+				       .device_id = "dev-2", .device_role = "courier"};
+	struct smile_audit_entry a = {"reveal", "SW2611290000001", "dev-2", "ok"};
+	struct smile_store_scan sc = {"dev-2", 5, digest, reply, 5, 2000, &ev, 1, 1, 0, &a, 1};
+	int events = 0;
+
+	make_device(&d, "dev-2", SMILE_DEV_COURIER);
+	assert_int_equal(smile_store_put_device(f->s, &d, "admin"), SMILE_OK);
+	assert_int_equal(insert_one(f->s, 1, "acme", NULL), SMILE_OK);
+	assert_int_equal(smile_store_commit_scan(f->s, &sc), SMILE_OK);
+	/* redelivered: nothing applies twice */
+	assert_int_equal(smile_store_commit_scan(f->s, &sc), SMILE_ERR_REPLAY);
+	sc.seq = 4;
+	assert_int_equal(smile_store_commit_scan(f->s, &sc), SMILE_ERR_REPLAY);
+	assert_int_equal(smile_store_list_events(f->s, 1, count_events, &events), SMILE_OK);
+	assert_int_equal(events, 2); /* created + one out_for_delivery */
+	assert_int_equal(smile_store_count_reveals(f->s, "dev-2", 0, &n), SMILE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(smile_store_get_device(f->s, "dev-2", &got), SMILE_OK);
+	assert_int_equal(got.last_seq, 5);
+	assert_int_equal(got.last_reply_len, 5);
+	assert_memory_equal(got.last_reply, reply, 5);
+	assert_memory_equal(got.last_digest, digest, 32);
+	smile_store_device_release(&got);
+	assert_int_equal(smile_store_get_shipment_by_id(f->s, 1, &row), SMILE_OK);
+	assert_string_equal(row.holder, "dev-2");
+	assert_string_equal(row.status, "out_for_delivery");
+	smile_store_shipment_release(&row);
+	/* over quota: suspended in the same commit */
+	sc.seq = 6;
+	sc.suspend = 1;
+	sc.reveal = 0;
+	sc.event = NULL;
+	assert_int_equal(smile_store_commit_scan(f->s, &sc), SMILE_OK);
+	assert_int_equal(smile_store_get_device(f->s, "dev-2", &got), SMILE_OK);
+	assert_int_equal(got.status, SMILE_DEV_SUSPENDED);
+	smile_store_device_release(&got);
+}
+
+static void tamper(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void audit_chain_detects_tampering(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_error e = {0};
+	struct smile_audit_entry a[5] = {{"refusal", "SW1", "dev-9", "bad_signature"},
+					 {"refusal", "SW2", "dev-9", "replay"},
+					 {"reveal", "SW3", "dev-9", "ok"},
+					 {"refusal", "SW4", "dev-9", "stale"},
+					 {"reveal", "SW5", "dev-9", "ok"}};
+	uint64_t n, bad;
+
+	assert_int_equal(smile_store_audit(f->s, a, 5, 1234), SMILE_OK);
+	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, &e), SMILE_OK);
+	assert_int_equal(n, 5);
+	/* reopen: the chain continues from the stored head */
+	smile_store_close(f->s);
+	assert_int_equal(smile_store_open(f->path, 0, 2, &f->s, &e), SMILE_OK);
+	assert_int_equal(smile_store_audit(f->s, a, 1, 1300), SMILE_OK);
+	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, &e), SMILE_OK);
+	assert_int_equal(n, 6);
+
+	smile_store_close(f->s);
+	tamper(f->path, "UPDATE audit SET detail = 'ok' WHERE seq = 2");
+	assert_int_equal(smile_store_open(f->path, 0, 2, &f->s, &e), SMILE_OK);
+	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, &e), SMILE_ERR_AUDIT_BROKEN);
+	assert_int_equal(bad, 2);
+	assert_non_null(strstr(e.message, "altered"));
+
+	smile_store_close(f->s);
+	tamper(f->path, "UPDATE audit SET detail = 'replay' WHERE seq = 2; DELETE FROM audit WHERE seq = 4");
+	assert_int_equal(smile_store_open(f->path, 0, 2, &f->s, &e), SMILE_OK);
+	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, &e), SMILE_ERR_AUDIT_BROKEN);
+	assert_int_equal(bad, 4);
+	assert_non_null(strstr(e.message, "missing"));
+
+	smile_store_close(f->s);
+	/* put 4 back by swapping 3's and 5's contents: reordered */
+	tamper(f->path, "UPDATE audit SET seq = 4 WHERE seq = 5; UPDATE audit SET seq = 5 WHERE seq = 6");
+	assert_int_equal(smile_store_open(f->path, 0, 2, &f->s, &e), SMILE_OK);
+	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, &e), SMILE_ERR_AUDIT_BROKEN);
+	assert_int_equal(bad, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +479,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(apikeys, setup, teardown),
 		cmocka_unit_test_setup_teardown(reopen_keeps_data_and_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(newer_schema_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(devices_and_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(scans_apply_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(audit_chain_detects_tampering, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

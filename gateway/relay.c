@@ -1,0 +1,739 @@
+/*
+ * relay.c - the MQTT scan relay: courier scans in, signed replies out.
+ *
+ * The libmosquitto network thread only moves bytes: on_message copies a scan
+ * into the bounded queue of one worker, chosen by hashing the device id, so
+ * every device's scans are handled in order by one thread (sequence numbers
+ * and the reveal quota stay consistent without locks). Workers verify,
+ * decide, seal and sign, then hand the effects to the store's group commit
+ * and publish the reply only once it is durable. A worker waits on its
+ * commit, so there are more workers than cores; a full queue makes the
+ * network thread wait briefly, then drop the scan (counted): the device
+ * retries until it gets a reply, and an exact retransmission gets the same
+ * reply, so nothing is lost and nothing applies twice.
+ *
+ * Each worker keeps a bounded cache of per-device shared keys (X25519
+ * beforenm is the costly step), so keys are derived once, not per scan.
+ */
+#include "relay.h"
+
+#include <errno.h>
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "policy.h"
+#include "smile/log.h"
+#include "smile/proto.h"
+#include "smile/token.h"
+#include "smile/vault.h"
+
+#define KEY_CACHE 1024 /* per worker, direct-mapped */
+#define OFFLINE_LIMIT_MS (24ULL * 3600 * 1000)
+
+struct scan_msg {
+	char device[SMILE_PROTO_ID_MAX + 1];
+	size_t len;
+	uint8_t data[SMILE_SCAN_MAX_BYTES];
+};
+
+struct key_slot {
+	char id[SMILE_STORE_ID_MAX];
+	uint8_t box_pk[32];
+	uint8_t key[SMILE_PROTO_KEY_BYTES];
+};
+
+struct worker {
+	struct relay *r;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t nonempty, nonfull;
+	struct scan_msg *ring;
+	size_t cap, head, count;
+	int stop;
+	struct key_slot *keys; /* sodium_malloc'd: shared keys are secrets */
+};
+
+struct relay {
+	struct gateway *g;
+	struct mosquitto *mosq;
+	struct worker *workers;
+	int n_workers;
+	atomic_int connected;
+	atomic_ullong dropped;
+};
+
+static uint32_t hash_id(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a: spreading, not security */
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+/* ------------------------------------------------------------ MQTT side */
+
+static void on_connect(struct mosquitto *m, void *arg, int rc, int flags,
+		       const mosquitto_property *props)
+{
+	struct relay *r = arg;
+	(void)flags;
+	(void)props;
+	if (rc != 0) {
+		smile_log(SMILE_LOG_WARN, "mqtt.connect_refused", SMILE_KV_INT("reason", rc));
+		return;
+	}
+	/* Debian's mosquitto 2.0.11 needs the subscription renewed every time. */
+	rc = mosquitto_subscribe_v5(m, NULL, SMILE_PROTO_TOPIC_SCAN_SUB, 1, 0, NULL);
+	atomic_store(&r->connected, rc == MOSQ_ERR_SUCCESS);
+	smile_log(SMILE_LOG_INFO, "mqtt.connected", SMILE_KV_INT("subscribe", rc));
+}
+
+static void on_disconnect(struct mosquitto *m, void *arg, int rc, const mosquitto_property *p)
+{
+	struct relay *r = arg;
+	(void)m;
+	(void)p;
+	atomic_store(&r->connected, 0);
+	smile_log(SMILE_LOG_WARN, "mqtt.disconnected", SMILE_KV_INT("reason", rc));
+}
+
+static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg,
+		       const mosquitto_property *props)
+{
+	struct relay *r = arg;
+	char id[SMILE_PROTO_ID_MAX + 1];
+	enum smile_topic kind;
+	struct worker *w;
+	struct timespec until;
+	(void)m;
+	(void)props;
+
+	if (smile_proto_topic_parse(msg->topic, id, &kind) != SMILE_OK || kind != SMILE_TOPIC_SCAN)
+		return;
+	if (msg->payloadlen <= 0 || (size_t)msg->payloadlen > SMILE_SCAN_MAX_BYTES) {
+		smile_log(SMILE_LOG_WARN, "scan.oversize", SMILE_KV_ID("device", id),
+			  SMILE_KV_INT("bytes", msg->payloadlen));
+		return;
+	}
+	w = &r->workers[hash_id(id) % (uint32_t)r->n_workers];
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 200 * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->lock);
+	while (w->count == w->cap && !w->stop)
+		if (pthread_cond_timedwait(&w->nonfull, &w->lock, &until) == ETIMEDOUT)
+			break;
+	if (w->count == w->cap || w->stop) {
+		pthread_mutex_unlock(&w->lock);
+		atomic_fetch_add(&r->dropped, 1);
+		smile_log(SMILE_LOG_WARN, "scan.dropped_busy", SMILE_KV_ID("device", id));
+		return;
+	}
+	struct scan_msg *slot = &w->ring[(w->head + w->count) % w->cap];
+	memcpy(slot->device, id, sizeof(id));
+	slot->len = (size_t)msg->payloadlen;
+	memcpy(slot->data, msg->payload, slot->len);
+	w->count++;
+	pthread_cond_signal(&w->nonempty);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void publish(struct relay *r, const char *topic, const void *p, size_t n)
+{
+	int rc = mosquitto_publish_v5(r->mosq, NULL, topic, (int)n, p, 1, false, NULL);
+	if (rc != MOSQ_ERR_SUCCESS)
+		smile_log(SMILE_LOG_WARN, "mqtt.publish_failed", SMILE_KV_INT("rc", rc));
+}
+
+/* ------------------------------------------------------------ scan work */
+
+static const uint8_t *shared_key(struct worker *w, const struct smile_store_device *d)
+{
+	struct key_slot *k = &w->keys[hash_id(d->id) % KEY_CACHE];
+	if (strcmp(k->id, d->id) == 0 && memcmp(k->box_pk, d->box_pk, 32) == 0)
+		return k->key;
+	if (smile_proto_shared_key(smile_keys_box_sk(w->r->g->keys), d->box_pk, k->key) !=
+	    SMILE_OK) {
+		k->id[0] = '\0';
+		return NULL;
+	}
+	snprintf(k->id, sizeof(k->id), "%s", d->id);
+	memcpy(k->box_pk, d->box_pk, 32);
+	return k->key;
+}
+
+/* The masked view a device shows: the label's masked recipient and routing. */
+static size_t masked_view(const char *public_json, const char *status, char *out, size_t cap)
+{
+	json_t *rec = json_loads(public_json, 0, NULL), *v;
+	char *s;
+	size_t n = 0;
+	if (rec == NULL)
+		return 0;
+	v = json_pack("{s:O?, s:O?, s:O?, s:O?, s:s}", "waybill", json_object_get(rec, "waybill"),
+		      "sort_code", json_object_get(rec, "sort_code"), "recipient",
+		      json_object_get(rec, "recipient"), "parcel", json_object_get(rec, "parcel"),
+		      "status", status);
+	s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+	if (s && strlen(s) <= cap) {
+		n = strlen(s);
+		memcpy(out, s, n);
+	}
+	free(s);
+	json_decref(v);
+	json_decref(rec);
+	return n;
+}
+
+/* Open the vault and build the contact JSON for the device. 0 on failure
+ * (erased in the meantime, or a fault): the caller then does not reveal. */
+static size_t contact_json(struct gateway *g, uint64_t id, char *out, size_t cap,
+			   enum smile_err *why)
+{
+	struct smile_store_personal p;
+	uint8_t aad[8], *pt = NULL;
+	size_t pt_len = 0, n = 0;
+	json_t *j = NULL, *rc, *a;
+	char *s = NULL;
+	uint64_t v = id;
+
+	*why = smile_store_get_personal(g->store, id, &p);
+	if (*why)
+		return 0;
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		aad[i] = (uint8_t)(v & 0xff);
+	pt = malloc(p.ct_len + 1);
+	if (pt == NULL) {
+		*why = SMILE_ERR_NOMEM;
+		goto out;
+	}
+	*why = smile_vault_open(smile_keys_vault(g->keys), aad, sizeof(aad), p.wrapped_key, p.ct,
+				p.ct_len, pt, p.ct_len, &pt_len, NULL);
+	if (*why)
+		goto out;
+	j = json_loadb((const char *)pt, pt_len, 0, NULL);
+	rc = json_object_get(j, "recipient");
+	a = json_object_get(rc, "address");
+	if (rc == NULL || a == NULL) {
+		*why = SMILE_ERR_INTERNAL;
+		goto out;
+	}
+	{
+		/* one line, largest to smallest: what a courier reads aloud */
+		const char *parts[] = {"province", "city", "district", "street", "detail"};
+		char line[1024];
+		size_t used = 0;
+		line[0] = '\0';
+		for (size_t i = 0; i < 5; i++) {
+			const char *t = json_string_value(json_object_get(a, parts[i]));
+			if (t && *t && used < sizeof(line)) {
+				int w = snprintf(line + used, sizeof(line) - used, "%s%s",
+						 used ? " " : "", t);
+				if (w > 0)
+					used += (size_t)w;
+			}
+		}
+		json_t *c = json_pack("{s:O, s:O, s:s}", "name", json_object_get(rc, "name"),
+				      "phone", json_object_get(rc, "phone"), "address", line);
+		s = c ? json_dumps(c, JSON_COMPACT) : NULL;
+		json_decref(c);
+		sodium_memzero(line, sizeof(line));
+	}
+	if (s == NULL || strlen(s) > cap) {
+		*why = SMILE_ERR_TOO_LARGE;
+		goto out;
+	}
+	n = strlen(s);
+	memcpy(out, s, n);
+out:
+	if (s) {
+		sodium_memzero(s, strlen(s));
+		free(s);
+	}
+	json_decref(j); /* jansson frees through the wiping allocator */
+	if (pt) {
+		sodium_memzero(pt, p.ct_len + 1);
+		free(pt);
+	}
+	smile_store_personal_release(&p);
+	return n;
+}
+
+struct outcome {
+	enum smile_status status;
+	enum smile_reason reason;
+};
+
+/* Sign and send a reply that records nothing (refusals before the device is
+ * known to be who it says, and faults). */
+static void reply_only(struct worker *w, const char *device, const uint8_t *scan, size_t len,
+		       uint64_t seq, enum smile_status st, enum smile_reason reason)
+{
+	struct relay *r = w->r;
+	uint8_t digest[32], out[SMILE_REPLY_MAX_BYTES];
+	char topic[SMILE_PROTO_TOPIC_MAX];
+	size_t n = 0;
+	struct smile_reply rep;
+
+	if (smile_scan_digest(scan, len, digest) != SMILE_OK ||
+	    smile_proto_topic(topic, sizeof(topic), device, SMILE_TOPIC_REPLY) != SMILE_OK)
+		return;
+	memset(&rep, 0, sizeof(rep));
+	rep.device_id = device;
+	rep.device_id_len = strlen(device);
+	rep.seq = seq;
+	rep.scan_digest = digest;
+	rep.time_ms = (uint64_t)gateway_now_ms();
+	rep.status = st;
+	rep.reason = (uint16_t)reason;
+	if (smile_reply_encode(&rep, NULL, smile_keys_sign_sk(r->g->keys), out, sizeof(out), &n,
+			       NULL) == SMILE_OK)
+		publish(r, topic, out, n);
+}
+
+static void audit_refusal(struct gateway *g, const char *device, const char *subject,
+			  enum smile_reason reason)
+{
+	struct smile_audit_entry a = {"refusal", subject, device, smile_proto_reason_name(reason)};
+	if (smile_store_audit(g->store, &a, 1, gateway_now_ms()) != SMILE_OK)
+		smile_log(SMILE_LOG_ERROR, "audit.write_failed", SMILE_KV_ID("device", device));
+}
+
+static void merchant_event(struct relay *r, const struct smile_store_shipment *row,
+			   const struct smile_store_event *ev)
+{
+	char topic[160], at[GATEWAY_TIME_MAX];
+	json_t *j;
+	char *s;
+	gateway_iso_time(ev->time_ms, at);
+	j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "v", 1, "waybill", row->waybill,
+		      "merchant_ref", row->merchant_ref, "event", ev->event, "time", at,
+		      "device_role", ev->device_role);
+	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	snprintf(topic, sizeof(topic), "smile/v1/merchant/%s/events", row->merchant);
+	if (s)
+		publish(r, topic, s, strlen(s));
+	free(s);
+	json_decref(j);
+}
+
+static void quota_alert(struct relay *r, const char *device, uint64_t reveals)
+{
+	char at[GATEWAY_TIME_MAX];
+	gateway_iso_time(gateway_now_ms(), at);
+	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I}", "v", 1, "alert", "quota_exceeded",
+			      "device", device, "time", at, "reveals_24h", (json_int_t)reveals,
+			      "quota", (json_int_t)r->g->cfg.reveal_quota);
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (s)
+		publish(r, SMILE_PROTO_TOPIC_ALERTS, s, strlen(s));
+	free(s);
+	json_decref(j);
+	smile_log(SMILE_LOG_WARN, "device.quota_exceeded", SMILE_KV_ID("device", device),
+		  SMILE_KV_INT("reveals_24h", (long long)reveals));
+}
+
+static void process(struct worker *w, const struct scan_msg *m)
+{
+	struct relay *r = w->r;
+	struct gateway *g = r->g;
+	struct smile_scan scan;
+	struct smile_store_device dev;
+	struct smile_store_shipment row;
+	char device[SMILE_PROTO_ID_MAX + 1], topic[SMILE_PROTO_TOPIC_MAX];
+	char masked[SMILE_PROTO_MASKED_MAX], contact[SMILE_PROTO_CONTACT_MAX];
+	uint8_t digest[32], reply[SMILE_REPLY_MAX_BYTES];
+	size_t masked_len = 0, contact_len = 0, reply_len = 0;
+	uint64_t shipment_id = 0, reveals = 0;
+	uint8_t kid;
+	enum smile_err rc;
+	struct policy_decision d;
+	struct smile_store_event ev;
+	int have_row = 0;
+	int64_t now = gateway_now_ms();
+
+	memset(&dev, 0, sizeof(dev));
+	smile_metrics_add(SMILE_COUNTER_SCANS, 1);
+	rc = smile_scan_decode(m->data, m->len, &scan, NULL);
+	if (rc) {
+		enum smile_reason why = smile_proto_reason_from_err(rc);
+		reply_only(w, m->device, m->data, m->len, 0, SMILE_STATUS_ERROR, why);
+		audit_refusal(g, m->device, "-", why);
+		smile_metrics_add(SMILE_COUNTER_DENIALS, 1);
+		return;
+	}
+	if (smile_proto_id_copy(scan.device_id, scan.device_id_len, device) != SMILE_OK ||
+	    strcmp(device, m->device) != 0) {
+		reply_only(w, m->device, m->data, m->len, scan.seq, SMILE_STATUS_DENIED,
+			   SMILE_REASON_WRONG_TOPIC);
+		audit_refusal(g, m->device, "-", SMILE_REASON_WRONG_TOPIC);
+		smile_metrics_add(SMILE_COUNTER_DENIALS, 1);
+		return;
+	}
+	rc = smile_store_get_device(g->store, device, &dev);
+	if (rc) {
+		enum smile_reason why = rc == SMILE_ERR_NOT_FOUND ? SMILE_REASON_UNKNOWN_DEVICE
+								  : SMILE_REASON_INTERNAL;
+		reply_only(w, device, m->data, m->len, scan.seq,
+			   rc == SMILE_ERR_NOT_FOUND ? SMILE_STATUS_DENIED : SMILE_STATUS_ERROR, why);
+		audit_refusal(g, device, "-", why);
+		smile_metrics_add(SMILE_COUNTER_DENIALS, 1);
+		return;
+	}
+	if (smile_scan_verify(m->data, m->len, dev.sign_pk, NULL) != SMILE_OK) {
+		reply_only(w, device, m->data, m->len, scan.seq, SMILE_STATUS_DENIED,
+			   SMILE_REASON_BAD_SIGNATURE);
+		audit_refusal(g, device, "-", SMILE_REASON_BAD_SIGNATURE);
+		smile_metrics_add(SMILE_COUNTER_DENIALS, 1);
+		goto out;
+	}
+	if (dev.status != SMILE_DEV_ACTIVE) {
+		/* docs/protocol.md 7.1 step 5: refused before the replay rule,
+		 * nothing stored */
+		enum smile_reason why = dev.status == SMILE_DEV_REVOKED ? SMILE_REASON_REVOKED
+									: SMILE_REASON_SUSPENDED;
+		reply_only(w, device, m->data, m->len, scan.seq, SMILE_STATUS_DENIED, why);
+		audit_refusal(g, device, "-", why);
+		smile_metrics_add(SMILE_COUNTER_DENIALS, 1);
+		goto out;
+	}
+	if (smile_scan_digest(m->data, m->len, digest) != SMILE_OK)
+		goto out;
+	switch (smile_proto_seq_classify(dev.last_seq, dev.last_seq ? dev.last_digest : NULL,
+					 scan.seq, digest)) {
+	case SMILE_SEQ_NEW:
+		break;
+	case SMILE_SEQ_RETRANSMIT:
+		/* the device lost our reply: the same reply again, nothing new */
+		if (dev.last_reply &&
+		    smile_proto_topic(topic, sizeof(topic), device, SMILE_TOPIC_REPLY) == SMILE_OK)
+			publish(r, topic, dev.last_reply, dev.last_reply_len);
+		goto out;
+	default:
+		reply_only(w, device, m->data, m->len, scan.seq, SMILE_STATUS_DENIED,
+			   SMILE_REASON_REPLAY);
+		audit_refusal(g, device, "-", SMILE_REASON_REPLAY);
+		smile_metrics_add(SMILE_COUNTER_DENIALS, 1);
+		goto out;
+	}
+
+	/* From here the scan is authentic and new: its outcome is committed
+	 * (seq, reply, audit) so a retransmission gets the same answer. */
+	memset(&d, 0, sizeof(d));
+	memset(&ev, 0, sizeof(ev));
+	rc = smile_proto_check_time(scan.time_ms, (uint64_t)now,
+				    (uint64_t)g->cfg.scan_skew_s * 1000u);
+	/* 7.2: a scan held offline for more than a day is too old to act on */
+	if (rc == SMILE_OK && scan.time_ms - scan.scanned_ms > OFFLINE_LIMIT_MS)
+		rc = SMILE_ERR_STALE;
+	if (rc == SMILE_OK)
+		rc = smile_token_open(smile_keys_token(g->keys), (const char *)scan.token,
+				      scan.token_len, &shipment_id, &kid, NULL);
+	if (rc == SMILE_OK) {
+		rc = smile_store_get_shipment_by_id(g->store, shipment_id, &row);
+		have_row = rc == SMILE_OK;
+	}
+	if (rc == SMILE_OK)
+		rc = smile_store_count_reveals(g->store, device, now - 24LL * 3600 * 1000, &reveals);
+	if (rc) {
+		d.status = rc == SMILE_ERR_STORE ? SMILE_STATUS_ERROR : SMILE_STATUS_DENIED;
+		d.reason = smile_proto_reason_from_err(rc);
+	} else {
+		struct policy_input in = {device,
+					  dev.role,
+					  dev.status,
+					  dev.zone,
+					  scan.event,
+					  row.status,
+					  row.holder,
+					  row.region,
+					  row.erased_ms != 0,
+					  reveals,
+					  g->cfg.reveal_quota};
+		policy_decide(&in, &d);
+		masked_len = masked_view(row.public_json, row.status, masked, sizeof(masked));
+	}
+	if (d.reveal) {
+		enum smile_err why;
+		contact_len = contact_json(g, shipment_id, contact, sizeof(contact), &why);
+		if (contact_len == 0) {
+			d.reveal = 0;
+			d.status = SMILE_STATUS_RECORDED;
+			d.reason = why == SMILE_ERR_SHREDDED ? SMILE_REASON_ERASED
+							     : SMILE_REASON_INTERNAL;
+		}
+	}
+	{
+		const uint8_t *key = d.reveal ? shared_key(w, &dev) : NULL;
+		struct smile_reply rep;
+		if (d.reveal && key == NULL) {
+			d.reveal = 0;
+			d.status = SMILE_STATUS_RECORDED;
+			d.reason = SMILE_REASON_INTERNAL;
+		}
+		memset(&rep, 0, sizeof(rep));
+		rep.device_id = device;
+		rep.device_id_len = strlen(device);
+		rep.seq = scan.seq;
+		rep.scan_digest = digest;
+		rep.time_ms = (uint64_t)now;
+		rep.status = d.status;
+		rep.reason = (uint16_t)d.reason;
+		rep.waybill = have_row ? row.waybill : "";
+		rep.waybill_len = strlen(rep.waybill);
+		rep.masked = (const uint8_t *)masked;
+		rep.masked_len = masked_len;
+		rep.contact = (const uint8_t *)contact;
+		rep.contact_len = d.reveal ? contact_len : 0;
+		rc = smile_reply_encode(&rep, key, smile_keys_sign_sk(g->keys), reply, sizeof(reply),
+					&reply_len, NULL);
+		sodium_memzero(contact, sizeof(contact));
+		if (rc) {
+			smile_log(SMILE_LOG_ERROR, "scan.reply_encode_failed",
+				  SMILE_KV_ID("device", device), SMILE_KV_ERR("err", rc));
+			reply_only(w, device, m->data, m->len, scan.seq, SMILE_STATUS_ERROR,
+				   SMILE_REASON_INTERNAL);
+			goto out;
+		}
+	}
+	{
+		struct smile_audit_entry audit = {d.reveal ? "reveal" : "refusal",
+						  have_row ? row.waybill : "-", device,
+						  smile_proto_reason_name(d.reason)};
+		int audit_it = d.reveal || d.status != SMILE_STATUS_RECORDED ||
+			       d.reason != SMILE_REASON_OK;
+		if (d.record_event) {
+			ev.shipment_id = shipment_id;
+			snprintf(ev.waybill, sizeof(ev.waybill), "%s", row.waybill);
+			snprintf(ev.event, sizeof(ev.event), "%s", smile_proto_event_name(scan.event));
+			ev.time_ms = (int64_t)scan.scanned_ms;
+			snprintf(ev.device_id, sizeof(ev.device_id), "%s", device);
+			snprintf(ev.device_role, sizeof(ev.device_role), "%s",
+				 smile_device_role_name(dev.role));
+			snprintf(ev.detail, sizeof(ev.detail), "scan");
+		}
+		struct smile_store_scan sc = {device,
+					      scan.seq,
+					      digest,
+					      reply,
+					      reply_len,
+					      now,
+					      d.record_event ? &ev : NULL,
+					      d.custody,
+					      d.reveal,
+					      d.suspend,
+					      &audit,
+					      audit_it ? 1u : 0u};
+		rc = smile_store_commit_scan(g->store, &sc);
+	}
+	if (rc == SMILE_ERR_REPLAY)
+		goto out; /* raced with a redelivery of the same scan: it answered */
+	if (rc) {
+		smile_log(SMILE_LOG_ERROR, "scan.commit_failed", SMILE_KV_ID("device", device),
+			  SMILE_KV_ERR("err", rc));
+		reply_only(w, device, m->data, m->len, scan.seq, SMILE_STATUS_ERROR,
+			   SMILE_REASON_INTERNAL);
+		goto out;
+	}
+	if (smile_proto_topic(topic, sizeof(topic), device, SMILE_TOPIC_REPLY) == SMILE_OK)
+		publish(r, topic, reply, reply_len);
+	if (d.record_event)
+		merchant_event(r, &row, &ev);
+	if (d.suspend)
+		quota_alert(r, device, reveals);
+	smile_metrics_add(d.reveal ? SMILE_COUNTER_REVEALS : SMILE_COUNTER_DENIALS,
+			  d.reveal || d.status != SMILE_STATUS_RECORDED ? 1 : 0);
+	smile_log(SMILE_LOG_DEBUG, "scan.done", SMILE_KV_ID("device", device),
+		  SMILE_KV_INT("seq", (long long)scan.seq),
+		  SMILE_KV_ID("status", smile_proto_status_name(d.status)),
+		  SMILE_KV_ID("reason", smile_proto_reason_name(d.reason)));
+out:
+	if (have_row)
+		smile_store_shipment_release(&row);
+	smile_store_device_release(&dev);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct scan_msg *m = malloc(sizeof(*m));
+	if (m == NULL)
+		return NULL;
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		while (w->count == 0 && !w->stop)
+			pthread_cond_wait(&w->nonempty, &w->lock);
+		if (w->count == 0 && w->stop) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		*m = w->ring[w->head];
+		w->head = (w->head + 1) % w->cap;
+		w->count--;
+		pthread_cond_signal(&w->nonfull);
+		pthread_mutex_unlock(&w->lock);
+		process(w, m);
+	}
+	free(m);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static enum smile_err read_password(const struct gateway *g, char *out, size_t cap,
+				    struct smile_error *e)
+{
+	char path[PATH_MAX + SMILE_CONFIG_STR_MAX + 2];
+	FILE *f;
+	const char *p = g->cfg.mqtt_password_file;
+	if (p[0] == '\0')
+		return SMILE_OK;
+	if (p[0] == '/')
+		snprintf(path, sizeof(path), "%s", p);
+	else
+		snprintf(path, sizeof(path), "%s/%s", g->dir, p);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return smile_error_set(e, SMILE_ERR_CONFIG, "mqtt_password_file",
+				       "cannot read the MQTT password file");
+	if (fgets(out, (int)cap, f) == NULL)
+		out[0] = '\0';
+	fclose(f);
+	out[strcspn(out, "\r\n")] = '\0';
+	return SMILE_OK;
+}
+
+enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_error *e)
+{
+	struct relay *r;
+	char password[256] = "", client_id[96];
+	enum smile_err rc;
+	mosquitto_property *props = NULL;
+	int mrc;
+
+	*out = NULL;
+	if (g->cfg.mqtt_host[0] == '\0')
+		return SMILE_OK; /* relay off */
+	if ((rc = read_password(g, password, sizeof(password), e)))
+		return rc;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+	r->g = g;
+	r->n_workers = (int)g->cfg.scan_workers;
+	r->workers = calloc((size_t)r->n_workers, sizeof(*r->workers));
+	if (r->workers == NULL) {
+		free(r);
+		return smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+	}
+	for (int i = 0; i < r->n_workers; i++) {
+		struct worker *w = &r->workers[i];
+		w->r = r;
+		w->cap = (size_t)g->cfg.scan_queue / (size_t)r->n_workers + 1;
+		w->ring = calloc(w->cap, sizeof(*w->ring));
+		w->keys = sodium_allocarray(KEY_CACHE, sizeof(*w->keys));
+		if (w->ring == NULL || w->keys == NULL) {
+			r->n_workers = i + 1;
+			relay_stop(r);
+			return smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+		}
+		memset(w->keys, 0, KEY_CACHE * sizeof(*w->keys));
+		pthread_mutex_init(&w->lock, NULL);
+		pthread_cond_init(&w->nonempty, NULL);
+		pthread_cond_init(&w->nonfull, NULL);
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			r->n_workers = i;
+			relay_stop(r);
+			return smile_error_set(e, SMILE_ERR_INTERNAL, NULL, "cannot start workers");
+		}
+	}
+	mosquitto_lib_init();
+	snprintf(client_id, sizeof(client_id), "smile-gateway-%s", g->cfg.mqtt_username);
+	/* A persistent session: scans sent while the gateway restarts wait at the broker. */
+	r->mosq = mosquitto_new(client_id, false, r);
+	if (r->mosq == NULL) {
+		relay_stop(r);
+		return smile_error_set(e, SMILE_ERR_MQTT, NULL, "cannot create the MQTT client");
+	}
+	mosquitto_int_option(r->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	mosquitto_int_option(r->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+	mosquitto_connect_v5_callback_set(r->mosq, on_connect);
+	mosquitto_disconnect_v5_callback_set(r->mosq, on_disconnect);
+	mosquitto_message_v5_callback_set(r->mosq, on_message);
+	mosquitto_reconnect_delay_set(r->mosq, 1, 30, true);
+	mosquitto_max_inflight_messages_set(r->mosq, 0);
+	if (g->cfg.mqtt_username[0] &&
+	    mosquitto_username_pw_set(r->mosq, g->cfg.mqtt_username,
+				      password[0] ? password : NULL) != MOSQ_ERR_SUCCESS) {
+		sodium_memzero(password, sizeof(password));
+		relay_stop(r);
+		return smile_error_set(e, SMILE_ERR_MQTT, "mqtt_username", "rejected by libmosquitto");
+	}
+	sodium_memzero(password, sizeof(password));
+	if (g->cfg.mqtt_cafile[0] &&
+	    mosquitto_tls_set(r->mosq, g->cfg.mqtt_cafile, NULL,
+			      g->cfg.mqtt_certfile[0] ? g->cfg.mqtt_certfile : NULL,
+			      g->cfg.mqtt_keyfile[0] ? g->cfg.mqtt_keyfile : NULL,
+			      NULL) != MOSQ_ERR_SUCCESS) {
+		relay_stop(r);
+		return smile_error_set(e, SMILE_ERR_CONFIG, "mqtt_cafile",
+				       "TLS files could not be loaded");
+	}
+	mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 86400);
+	/* A broker that is down now is retried by the loop thread with backoff. */
+	mrc = mosquitto_connect_bind_v5(r->mosq, g->cfg.mqtt_host, (int)g->cfg.mqtt_port, 30, NULL,
+					props);
+	mosquitto_property_free_all(&props);
+	if (mrc != MOSQ_ERR_SUCCESS)
+		smile_log(SMILE_LOG_WARN, "mqtt.connect_failed", SMILE_KV_INT("rc", mrc));
+	if (mosquitto_loop_start(r->mosq) != MOSQ_ERR_SUCCESS) {
+		relay_stop(r);
+		return smile_error_set(e, SMILE_ERR_MQTT, NULL, "cannot start the MQTT thread");
+	}
+	*out = r;
+	return SMILE_OK;
+}
+
+void relay_stop(struct relay *r)
+{
+	if (r == NULL)
+		return;
+	if (r->mosq) {
+		mosquitto_disconnect_v5(r->mosq, 0, NULL);
+		mosquitto_loop_stop(r->mosq, false);
+	}
+	for (int i = 0; i < r->n_workers; i++) {
+		struct worker *w = &r->workers[i];
+		if (w->ring == NULL)
+			continue;
+		pthread_mutex_lock(&w->lock);
+		w->stop = 1;
+		pthread_cond_broadcast(&w->nonempty);
+		pthread_cond_broadcast(&w->nonfull);
+		pthread_mutex_unlock(&w->lock);
+		if (w->thread)
+			pthread_join(w->thread, NULL);
+		free(w->ring);
+		sodium_free(w->keys);
+	}
+	if (r->mosq)
+		mosquitto_destroy(r->mosq);
+	mosquitto_lib_cleanup();
+	free(r->workers);
+	free(r);
+}
+
+int relay_connected(const struct relay *r)
+{
+	return r && atomic_load(&r->connected);
+}
