@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <sys/stat.h>
 
 #include "broker.h"
@@ -390,6 +391,8 @@ static int cmd_audit(int argc, char **argv)
 	struct smile_error e = {0};
 	struct gateway g;
 	uint64_t n = 0, bad = 0;
+	uint8_t head[32];
+	char hex[65];
 	int rc;
 
 	if (argc < 2 || strcmp(argv[1], "verify") != 0) {
@@ -401,14 +404,15 @@ static int cmd_audit(int argc, char **argv)
 		return rc;
 	if (gateway_open(&g, o.data, &e) != SMILE_OK)
 		return fail("audit verify", &e);
-	if (smile_store_audit_verify(g.store, &n, &bad, &e) != SMILE_OK) {
+	if (smile_store_audit_verify(g.store, &n, &bad, head, &e) != SMILE_OK) {
 		gateway_close(&g);
 		fprintf(stderr, "smile-gateway: audit verify: BROKEN at entry %llu: %s\n",
 			(unsigned long long)bad, e.message);
 		return 1;
 	}
 	gateway_close(&g);
-	printf("audit log verifies: %llu entries\n", (unsigned long long)n);
+	sodium_bin2hex(hex, sizeof(hex), head, sizeof(head));
+	printf("audit log verifies: %llu entries\nhead: %s\n", (unsigned long long)n, hex);
 	return 0;
 }
 

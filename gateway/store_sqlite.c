@@ -1628,7 +1628,7 @@ enum smile_err smile_store_audit(struct smile_store *s, const struct smile_audit
 }
 
 enum smile_err smile_store_audit_verify(struct smile_store *s, uint64_t *n_entries,
-					uint64_t *first_bad, struct smile_error *e)
+					uint64_t *first_bad, uint8_t head[32], struct smile_error *e)
 {
 	struct conn *c = reader_get(s);
 	sqlite3_stmt *st = stmt(c, ST_AUDIT_ALL);
@@ -1679,6 +1679,8 @@ enum smile_err smile_store_audit_verify(struct smile_store *s, uint64_t *n_entri
 	}
 	if (rc == SMILE_OK && step != SQLITE_DONE)
 		rc = smile_error_set(e, SMILE_ERR_STORE, "audit", "cannot read the audit log");
+	if (rc == SMILE_OK && head)
+		memcpy(head, prev, 32);
 	sqlite3_reset(st);
 	reader_put(s, c);
 	return rc;

@@ -291,11 +291,13 @@ enum smile_err smile_store_commit_scan(struct smile_store *s,
 enum smile_err smile_store_audit(struct smile_store *s, const struct smile_audit_entry *a,
 				 size_t n, int64_t time_ms) SMILE_MUST_CHECK;
 
-/* Check the whole chain. SMILE_OK with *n_entries; SMILE_ERR_AUDIT_BROKEN
- * with *first_bad = the first entry that does not verify (edited, deleted -
- * the entry after the gap - or reordered). */
+/* Check the whole chain. SMILE_OK with *n_entries and head (may be NULL) =
+ * the last entry's hash, to be kept elsewhere as an anchor;
+ * SMILE_ERR_AUDIT_BROKEN with *first_bad = the first entry that does not
+ * verify (edited, deleted - the entry after the gap - or reordered). */
 enum smile_err smile_store_audit_verify(struct smile_store *s, uint64_t *n_entries,
-					uint64_t *first_bad, struct smile_error *e) SMILE_MUST_CHECK;
+					uint64_t *first_bad, uint8_t head[32],
+					struct smile_error *e) SMILE_MUST_CHECK;
 
 #ifdef __cplusplus
 }

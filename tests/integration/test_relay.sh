@@ -200,7 +200,8 @@ t_eq "after a broker restart the gateway serves scans again" "revealed" "$(field
 gw_stop
 out=$("$GW" audit verify --data "$D")
 t_match "the audit chain verifies" "$out" '^audit log verifies: [0-9]+ entries$'
-n=$(printf '%s' "$out" | grep -o '[0-9]\+')
+t_match "... and prints its head as an anchor" "$out" '^head: [0-9a-f]{64}$'
+n=$(printf '%s' "$out" | head -n 1 | grep -o '[0-9]\+')
 t_ok "reveals, refusals, device changes and erasures are audited" test "$n" -ge 20
 sqlite3 "$D/store.db" "UPDATE audit SET detail = 'ok' WHERE seq = 5"
 out=$("$GW" audit verify --data "$D" 2>&1)

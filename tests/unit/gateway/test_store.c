@@ -435,26 +435,26 @@ static void audit_chain_detects_tampering(void **state)
 	uint64_t n, bad;
 
 	assert_int_equal(smile_store_audit(f->s, a, 5, 1234), SMILE_OK);
-	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, &e), SMILE_OK);
+	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, NULL, &e), SMILE_OK);
 	assert_int_equal(n, 5);
 	/* reopen: the chain continues from the stored head */
 	smile_store_close(f->s);
 	assert_int_equal(smile_store_open(f->path, 0, 2, &f->s, &e), SMILE_OK);
 	assert_int_equal(smile_store_audit(f->s, a, 1, 1300), SMILE_OK);
-	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, &e), SMILE_OK);
+	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, NULL, &e), SMILE_OK);
 	assert_int_equal(n, 6);
 
 	smile_store_close(f->s);
 	tamper(f->path, "UPDATE audit SET detail = 'ok' WHERE seq = 2");
 	assert_int_equal(smile_store_open(f->path, 0, 2, &f->s, &e), SMILE_OK);
-	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, &e), SMILE_ERR_AUDIT_BROKEN);
+	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, NULL, &e), SMILE_ERR_AUDIT_BROKEN);
 	assert_int_equal(bad, 2);
 	assert_non_null(strstr(e.message, "altered"));
 
 	smile_store_close(f->s);
 	tamper(f->path, "UPDATE audit SET detail = 'replay' WHERE seq = 2; DELETE FROM audit WHERE seq = 4");
 	assert_int_equal(smile_store_open(f->path, 0, 2, &f->s, &e), SMILE_OK);
-	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, &e), SMILE_ERR_AUDIT_BROKEN);
+	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, NULL, &e), SMILE_ERR_AUDIT_BROKEN);
 	assert_int_equal(bad, 4);
 	assert_non_null(strstr(e.message, "missing"));
 
@@ -462,7 +462,7 @@ static void audit_chain_detects_tampering(void **state)
 	/* put 4 back by swapping 3's and 5's contents: reordered */
 	tamper(f->path, "UPDATE audit SET seq = 4 WHERE seq = 5; UPDATE audit SET seq = 5 WHERE seq = 6");
 	assert_int_equal(smile_store_open(f->path, 0, 2, &f->s, &e), SMILE_OK);
-	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, &e), SMILE_ERR_AUDIT_BROKEN);
+	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, NULL, &e), SMILE_ERR_AUDIT_BROKEN);
 	assert_int_equal(bad, 4);
 }
 
