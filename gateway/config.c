@@ -79,7 +79,7 @@ void smile_config_defaults(struct smile_config *c)
 	snprintf(c->mqtt_password_file, sizeof(c->mqtt_password_file), "mqtt.password");
 	c->scan_skew_s = 300;
 	c->reveal_quota = 200;
-	c->scan_workers = 16;
+	c->scan_workers = 4;
 	c->scan_queue = 4096;
 }
 

@@ -271,6 +271,7 @@ enum smile_err gateway_retention_start(struct gateway *g)
 {
 	if (pthread_create(&g->retention_thread, NULL, retention_main, g) != 0)
 		return SMILE_ERR_INTERNAL;
+	pthread_setname_np(g->retention_thread, "smile-retention");
 	g->retention_started = 1;
 	return SMILE_OK;
 }

@@ -6,11 +6,13 @@
  * every device's scans are handled in order by one thread (sequence numbers
  * and the reveal quota stay consistent without locks). Workers verify,
  * decide, seal and sign, then hand the effects to the store's group commit
- * and publish the reply only once it is durable. A worker waits on its
- * commit, so there are more workers than cores; a full queue makes the
- * network thread wait briefly, then drop the scan (counted): the device
- * retries until it gets a reply, and an exact retransmission gets the same
- * reply, so nothing is lost and nothing applies twice.
+ * without waiting: the store calls back once the commit is durable, and only
+ * then is the reply published. So one commit carries every scan that arrived
+ * while the previous one was syncing, and a few workers keep both cores busy.
+ * A full queue makes the network thread wait briefly, then drop the scan
+ * (counted): the device retries until it gets a reply, and an exact
+ * retransmission gets the same reply, so nothing is lost and nothing applies
+ * twice. Too many commits in flight make the workers wait (back-pressure).
  *
  * Each worker keeps a bounded cache of per-device shared keys (X25519
  * beforenm is the costly step), so keys are derived once, not per scan.
@@ -276,17 +278,15 @@ struct outcome {
 
 /* Sign and send a reply that records nothing (refusals before the device is
  * known to be who it says, and faults). */
-static void reply_only(struct worker *w, const char *device, const uint8_t *scan, size_t len,
-		       uint64_t seq, enum smile_status st, enum smile_reason reason)
+static void reply_digest(struct relay *r, const char *device, const uint8_t digest[32],
+			 uint64_t seq, enum smile_status st, enum smile_reason reason)
 {
-	struct relay *r = w->r;
-	uint8_t digest[32], out[SMILE_REPLY_MAX_BYTES];
+	uint8_t out[SMILE_REPLY_MAX_BYTES];
 	char topic[SMILE_PROTO_TOPIC_MAX];
 	size_t n = 0;
 	struct smile_reply rep;
 
-	if (smile_scan_digest(scan, len, digest) != SMILE_OK ||
-	    smile_proto_topic(topic, sizeof(topic), device, SMILE_TOPIC_REPLY) != SMILE_OK)
+	if (smile_proto_topic(topic, sizeof(topic), device, SMILE_TOPIC_REPLY) != SMILE_OK)
 		return;
 	memset(&rep, 0, sizeof(rep));
 	rep.device_id = device;
@@ -301,6 +301,14 @@ static void reply_only(struct worker *w, const char *device, const uint8_t *scan
 		publish(r, topic, out, n);
 }
 
+static void reply_only(struct worker *w, const char *device, const uint8_t *scan, size_t len,
+		       uint64_t seq, enum smile_status st, enum smile_reason reason)
+{
+	uint8_t digest[32];
+	if (smile_scan_digest(scan, len, digest) == SMILE_OK)
+		reply_digest(w->r, device, digest, seq, st, reason);
+}
+
 static void audit_refusal(struct gateway *g, const char *device, const char *subject,
 			  enum smile_reason reason)
 {
@@ -309,10 +317,11 @@ static void audit_refusal(struct gateway *g, const char *device, const char *sub
 		smile_log(SMILE_LOG_ERROR, "audit.write_failed", SMILE_KV_ID("device", device));
 }
 
-static void merchant_event(struct relay *r, const struct smile_store_shipment *row,
-			   const struct smile_store_event *ev)
+/* The merchant's event (never personal data) as JSON, and its topic. */
+static char *merchant_event(const struct smile_store_shipment *row,
+			    const struct smile_store_event *ev, char *topic, size_t n)
 {
-	char topic[160], at[GATEWAY_TIME_MAX];
+	char at[GATEWAY_TIME_MAX];
 	json_t *j;
 	char *s;
 	gateway_iso_time(ev->time_ms, at);
@@ -320,14 +329,12 @@ static void merchant_event(struct relay *r, const struct smile_store_shipment *r
 		      "merchant_ref", row->merchant_ref, "event", ev->event, "time", at,
 		      "device_role", ev->device_role);
 	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	snprintf(topic, sizeof(topic), "smile/v1/merchant/%s/events", row->merchant);
-	if (s)
-		publish(r, topic, s, strlen(s));
-	free(s);
 	json_decref(j);
+	snprintf(topic, n, "smile/v1/merchant/%s/events", row->merchant);
+	return s;
 }
 
-static void quota_alert(struct relay *r, const char *device, uint64_t reveals)
+static char *quota_alert(struct relay *r, const char *device, uint64_t reveals)
 {
 	char at[GATEWAY_TIME_MAX];
 	gateway_iso_time(gateway_now_ms(), at);
@@ -335,12 +342,71 @@ static void quota_alert(struct relay *r, const char *device, uint64_t reveals)
 			      "device", device, "time", at, "reveals_24h", (json_int_t)reveals,
 			      "quota", (json_int_t)r->g->cfg.reveal_quota);
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	if (s)
-		publish(r, SMILE_PROTO_TOPIC_ALERTS, s, strlen(s));
-	free(s);
 	json_decref(j);
-	smile_log(SMILE_LOG_WARN, "device.quota_exceeded", SMILE_KV_ID("device", device),
-		  SMILE_KV_INT("reveals_24h", (long long)reveals));
+	return s;
+}
+
+/* One accepted scan between its commit and its publication. Owns copies of
+ * everything the store and the callback need. */
+struct pending {
+	struct relay *r;
+	struct smile_store_scan sc;
+	struct smile_store_event ev;
+	struct smile_audit_entry audit;
+	char device[SMILE_PROTO_ID_MAX + 1];
+	char subject[SMILE_STORE_WAYBILL_MAX];
+	uint8_t digest[32];
+	uint8_t reply[SMILE_REPLY_MAX_BYTES];
+	char *event_json;
+	char event_topic[160];
+	char *alert_json;
+	int reveal;
+	int counted_denial;
+	uint64_t reveals;
+};
+
+static void pending_free(struct pending *p)
+{
+	free(p->event_json);
+	free(p->alert_json);
+	/* Nothing here is plaintext personal data (the reply is sealed), but
+	 * wipe it anyway; plain malloc, because sodium_malloc's guard pages cost
+	 * three system calls per scan. */
+	sodium_memzero(p, sizeof(*p));
+	free(p);
+}
+
+/* Called by the store's writer once the scan's effects are durable. */
+static void on_committed(void *arg, enum smile_err rc)
+{
+	struct pending *p = arg;
+	struct relay *r = p->r;
+	char topic[SMILE_PROTO_TOPIC_MAX];
+
+	if (rc == SMILE_ERR_REPLAY) {
+		/* a redelivery of the same scan was answered first */
+	} else if (rc) {
+		smile_log(SMILE_LOG_ERROR, "scan.commit_failed", SMILE_KV_ID("device", p->device),
+			  SMILE_KV_ERR("err", rc));
+		reply_digest(r, p->device, p->digest, p->sc.seq, SMILE_STATUS_ERROR,
+			     SMILE_REASON_INTERNAL);
+	} else {
+		if (smile_proto_topic(topic, sizeof(topic), p->device, SMILE_TOPIC_REPLY) == SMILE_OK)
+			publish(r, topic, p->reply, p->sc.reply_len);
+		if (p->event_json)
+			publish(r, p->event_topic, p->event_json, strlen(p->event_json));
+		if (p->alert_json) {
+			publish(r, SMILE_PROTO_TOPIC_ALERTS, p->alert_json, strlen(p->alert_json));
+			smile_log(SMILE_LOG_WARN, "device.quota_exceeded",
+				  SMILE_KV_ID("device", p->device),
+				  SMILE_KV_INT("reveals_24h", (long long)p->reveals));
+		}
+		if (p->reveal)
+			smile_metrics_add(SMILE_COUNTER_REVEALS, 1);
+		if (p->counted_denial)
+			smile_metrics_add(SMILE_COUNTER_DENIALS, 1);
+	}
+	pending_free(p);
 }
 
 static void process(struct worker *w, const struct scan_msg *m)
@@ -352,13 +418,14 @@ static void process(struct worker *w, const struct scan_msg *m)
 	struct smile_store_shipment row;
 	char device[SMILE_PROTO_ID_MAX + 1], topic[SMILE_PROTO_TOPIC_MAX];
 	char masked[SMILE_PROTO_MASKED_MAX], contact[SMILE_PROTO_CONTACT_MAX];
-	uint8_t digest[32], reply[SMILE_REPLY_MAX_BYTES];
+	uint8_t digest[32];
 	size_t masked_len = 0, contact_len = 0, reply_len = 0;
 	uint64_t shipment_id = 0, reveals = 0;
 	uint8_t kid;
 	enum smile_err rc;
 	struct policy_decision d;
-	struct smile_store_event ev;
+	struct smile_store_event *ev = NULL;
+	struct pending *p = NULL;
 	int have_row = 0;
 	int64_t now = gateway_now_ms();
 
@@ -430,7 +497,6 @@ static void process(struct worker *w, const struct scan_msg *m)
 	/* From here the scan is authentic and new: its outcome is committed
 	 * (seq, reply, audit) so a retransmission gets the same answer. */
 	memset(&d, 0, sizeof(d));
-	memset(&ev, 0, sizeof(ev));
 	rc = smile_proto_check_time(scan.time_ms, (uint64_t)now,
 				    (uint64_t)g->cfg.scan_skew_s * 1000u);
 	/* 7.2: a scan held offline for more than a day is too old to act on */
@@ -473,6 +539,15 @@ static void process(struct worker *w, const struct scan_msg *m)
 							     : SMILE_REASON_INTERNAL;
 		}
 	}
+	p = malloc(sizeof(*p));
+	if (p == NULL) {
+		reply_only(w, device, m->data, m->len, scan.seq, SMILE_STATUS_ERROR, SMILE_REASON_BUSY);
+		goto out;
+	}
+	memset(p, 0, sizeof(*p));
+	p->r = r;
+	snprintf(p->device, sizeof(p->device), "%s", device);
+	memcpy(p->digest, digest, 32);
 	{
 		const uint8_t *key = d.reveal ? shared_key(w, &dev) : NULL;
 		struct smile_reply rep;
@@ -495,65 +570,60 @@ static void process(struct worker *w, const struct scan_msg *m)
 		rep.masked_len = masked_len;
 		rep.contact = (const uint8_t *)contact;
 		rep.contact_len = d.reveal ? contact_len : 0;
-		rc = smile_reply_encode(&rep, key, smile_keys_sign_sk(g->keys), reply, sizeof(reply),
-					&reply_len, NULL);
+		rc = smile_reply_encode(&rep, key, smile_keys_sign_sk(g->keys), p->reply,
+					sizeof(p->reply), &reply_len, NULL);
 		sodium_memzero(contact, sizeof(contact));
 		if (rc) {
 			smile_log(SMILE_LOG_ERROR, "scan.reply_encode_failed",
 				  SMILE_KV_ID("device", device), SMILE_KV_ERR("err", rc));
 			reply_only(w, device, m->data, m->len, scan.seq, SMILE_STATUS_ERROR,
 				   SMILE_REASON_INTERNAL);
+			pending_free(p);
 			goto out;
 		}
 	}
-	{
-		struct smile_audit_entry audit = {d.reveal ? "reveal" : "refusal",
-						  have_row ? row.waybill : "-", device,
-						  smile_proto_reason_name(d.reason)};
-		int audit_it = d.reveal || d.status != SMILE_STATUS_RECORDED ||
-			       d.reason != SMILE_REASON_OK;
-		if (d.record_event) {
-			ev.shipment_id = shipment_id;
-			snprintf(ev.waybill, sizeof(ev.waybill), "%s", row.waybill);
-			snprintf(ev.event, sizeof(ev.event), "%s", smile_proto_event_name(scan.event));
-			ev.time_ms = (int64_t)scan.scanned_ms;
-			snprintf(ev.device_id, sizeof(ev.device_id), "%s", device);
-			snprintf(ev.device_role, sizeof(ev.device_role), "%s",
-				 smile_device_role_name(dev.role));
-			snprintf(ev.detail, sizeof(ev.detail), "scan");
-		}
-		struct smile_store_scan sc = {device,
-					      scan.seq,
-					      digest,
-					      reply,
-					      reply_len,
-					      now,
-					      d.record_event ? &ev : NULL,
-					      d.custody,
-					      d.reveal,
-					      d.suspend,
-					      &audit,
-					      audit_it ? 1u : 0u};
-		rc = smile_store_commit_scan(g->store, &sc);
+	snprintf(p->subject, sizeof(p->subject), "%s", have_row ? row.waybill : "-");
+	p->audit = (struct smile_audit_entry){d.reveal ? "reveal" : "refusal", p->subject, p->device,
+					      smile_proto_reason_name(d.reason)};
+	if (d.record_event) {
+		ev = &p->ev;
+		ev->shipment_id = shipment_id;
+		snprintf(ev->waybill, sizeof(ev->waybill), "%s", row.waybill);
+		snprintf(ev->event, sizeof(ev->event), "%s", smile_proto_event_name(scan.event));
+		ev->time_ms = (int64_t)scan.scanned_ms;
+		snprintf(ev->device_id, sizeof(ev->device_id), "%s", device);
+		snprintf(ev->device_role, sizeof(ev->device_role), "%s",
+			 smile_device_role_name(dev.role));
+		snprintf(ev->detail, sizeof(ev->detail), "scan");
+		p->event_json = merchant_event(&row, ev, p->event_topic, sizeof(p->event_topic));
 	}
-	if (rc == SMILE_ERR_REPLAY)
-		goto out; /* raced with a redelivery of the same scan: it answered */
-	if (rc) {
-		smile_log(SMILE_LOG_ERROR, "scan.commit_failed", SMILE_KV_ID("device", device),
-			  SMILE_KV_ERR("err", rc));
-		reply_only(w, device, m->data, m->len, scan.seq, SMILE_STATUS_ERROR,
-			   SMILE_REASON_INTERNAL);
+	if (d.suspend)
+		p->alert_json = quota_alert(r, device, reveals);
+	p->reveal = d.reveal;
+	p->counted_denial = !d.reveal && d.status != SMILE_STATUS_RECORDED;
+	p->reveals = reveals;
+	p->sc = (struct smile_store_scan){p->device,
+					  scan.seq,
+					  p->digest,
+					  p->reply,
+					  reply_len,
+					  now,
+					  d.record_event ? ev : NULL,
+					  d.custody,
+					  d.reveal,
+					  d.suspend,
+					  &p->audit,
+					  (d.reveal || d.status != SMILE_STATUS_RECORDED ||
+					   d.reason != SMILE_REASON_OK)
+						  ? 1u
+						  : 0u};
+	/* The worker moves on; the reply goes out once this is durable. */
+	if (smile_store_commit_scan_async(g->store, &p->sc, on_committed, p) != SMILE_OK) {
+		reply_only(w, device, m->data, m->len, scan.seq, SMILE_STATUS_ERROR, SMILE_REASON_BUSY);
+		pending_free(p);
 		goto out;
 	}
-	if (smile_proto_topic(topic, sizeof(topic), device, SMILE_TOPIC_REPLY) == SMILE_OK)
-		publish(r, topic, reply, reply_len);
-	if (d.record_event)
-		merchant_event(r, &row, &ev);
-	if (d.suspend)
-		quota_alert(r, device, reveals);
-	smile_metrics_add(d.reveal ? SMILE_COUNTER_REVEALS : SMILE_COUNTER_DENIALS,
-			  d.reveal || d.status != SMILE_STATUS_RECORDED ? 1 : 0);
-	smile_log(SMILE_LOG_DEBUG, "scan.done", SMILE_KV_ID("device", device),
+	smile_log(SMILE_LOG_DEBUG, "scan.decided", SMILE_KV_ID("device", device),
 		  SMILE_KV_INT("seq", (long long)scan.seq),
 		  SMILE_KV_ID("status", smile_proto_status_name(d.status)),
 		  SMILE_KV_ID("reason", smile_proto_reason_name(d.reason)));
@@ -656,6 +726,9 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 			relay_stop(r);
 			return smile_error_set(e, SMILE_ERR_INTERNAL, NULL, "cannot start workers");
 		}
+		char name[16];
+		snprintf(name, sizeof(name), "smile-scan-%u", (unsigned)(i % 1000));
+		pthread_setname_np(w->thread, name);
 	}
 	mosquitto_lib_init();
 	snprintf(client_id, sizeof(client_id), "smile-gateway-%s", g->cfg.mqtt_username);

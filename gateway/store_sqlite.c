@@ -210,9 +210,13 @@ struct job {
 	enum smile_err rc;
 	int done;
 	struct job *next;
+	/* async jobs: owned by the store, completed by a callback */
+	smile_store_done_fn done_fn;
+	void *done_arg;
 };
 
-#define MAX_JOBS_PER_COMMIT 512
+#define MAX_JOBS_PER_COMMIT 2048
+#define MAX_ASYNC_INFLIGHT 4096
 
 struct smile_store {
 	char *path;
@@ -230,6 +234,8 @@ struct smile_store {
 	struct job *head, *tail;
 	int stopping;
 	int writer_started;
+	pthread_cond_t qspace; /* async jobs below the in-flight bound */
+	int async_inflight;
 
 	atomic_uint_fast64_t next_id;
 
@@ -290,6 +296,9 @@ static enum smile_err conn_open(struct conn *c, const char *path, int readonly, 
 		return rc;
 	}
 	sqlite3_busy_timeout(c->db, 10000);
+	/* Map the file: readers then share the page cache instead of copying
+	 * every page through pread(). */
+	exec(c->db, "PRAGMA mmap_size = 268435456;");
 	if (exec(c->db, "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;") != SQLITE_OK) {
 		enum smile_err rc = db_err(c->db, e, "configure database");
 		conn_close(c);
@@ -872,13 +881,59 @@ static void *writer_main(void *arg)
 			sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
 						  NULL, NULL);
 
+		/* Wake the waiting callers; run the async callbacks outside the lock
+		 * (they publish replies) and free their jobs. */
+		struct job *async = NULL, *next;
+		int n_async = 0;
 		pthread_mutex_lock(&s->qlock);
-		for (j = batch; j; j = j->next)
-			j->done = 1;
+		for (j = batch; j; j = next) {
+			next = j->next;
+			if (j->done_fn) {
+				j->next = async;
+				async = j;
+				n_async++;
+			} else {
+				j->done = 1;
+			}
+		}
 		pthread_cond_broadcast(&s->qdone);
 		pthread_mutex_unlock(&s->qlock);
+		for (j = async; j; j = next) {
+			next = j->next;
+			j->done_fn(j->done_arg, j->rc);
+			free(j);
+		}
+		if (n_async) {
+			pthread_mutex_lock(&s->qlock);
+			s->async_inflight -= n_async;
+			pthread_cond_broadcast(&s->qspace);
+			pthread_mutex_unlock(&s->qlock);
+		}
 	}
 	return NULL;
+}
+
+static enum smile_err submit_async(struct smile_store *s, struct job *j)
+{
+	j->done = 0;
+	j->next = NULL;
+	pthread_mutex_lock(&s->qlock);
+	/* back-pressure: a producer faster than the disk waits here */
+	while (s->async_inflight >= MAX_ASYNC_INFLIGHT && !s->stopping)
+		pthread_cond_wait(&s->qspace, &s->qlock);
+	if (s->stopping) {
+		pthread_mutex_unlock(&s->qlock);
+		return SMILE_ERR_BUSY;
+	}
+	s->async_inflight++;
+	if (s->tail)
+		s->tail->next = j;
+	else
+		s->head = j;
+	s->tail = j;
+	pthread_cond_signal(&s->qwork);
+	pthread_mutex_unlock(&s->qlock);
+	return SMILE_OK;
 }
 
 static enum smile_err submit(struct smile_store *s, struct job *j)
@@ -1030,6 +1085,7 @@ enum smile_err smile_store_open(const char *url, int create, int readers,
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_cond_init(&s->qwork, NULL);
 	pthread_cond_init(&s->qdone, NULL);
+	pthread_cond_init(&s->qspace, NULL);
 	s->path = strdup(path);
 	if (s->path == NULL) {
 		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
@@ -1090,6 +1146,7 @@ enum smile_err smile_store_open(const char *url, int create, int readers,
 		goto fail;
 	}
 	s->writer_started = 1;
+	pthread_setname_np(s->writer_thread, "smile-writer");
 	*out = s;
 	return SMILE_OK;
 fail:
@@ -1105,6 +1162,7 @@ void smile_store_close(struct smile_store *s)
 		pthread_mutex_lock(&s->qlock);
 		s->stopping = 1;
 		pthread_cond_broadcast(&s->qwork);
+		pthread_cond_broadcast(&s->qspace);
 		pthread_mutex_unlock(&s->qlock);
 		pthread_join(s->writer_thread, NULL);
 	}
@@ -1121,6 +1179,7 @@ void smile_store_close(struct smile_store *s)
 	pthread_mutex_destroy(&s->qlock);
 	pthread_cond_destroy(&s->qwork);
 	pthread_cond_destroy(&s->qdone);
+	pthread_cond_destroy(&s->qspace);
 	free(s->path);
 	free(s);
 }
@@ -1618,6 +1677,24 @@ enum smile_err smile_store_commit_scan(struct smile_store *s, const struct smile
 {
 	struct job j = {.type = JOB_SCAN, .u.scan = scan};
 	return submit(s, &j);
+}
+
+enum smile_err smile_store_commit_scan_async(struct smile_store *s,
+					     const struct smile_store_scan *scan,
+					     smile_store_done_fn done, void *arg)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	enum smile_err rc;
+	if (j == NULL)
+		return SMILE_ERR_NOMEM;
+	j->type = JOB_SCAN;
+	j->u.scan = scan;
+	j->done_fn = done;
+	j->done_arg = arg;
+	rc = submit_async(s, j);
+	if (rc)
+		free(j);
+	return rc;
 }
 
 enum smile_err smile_store_audit(struct smile_store *s, const struct smile_audit_entry *a, size_t n,

@@ -287,6 +287,17 @@ struct smile_store_scan {
 enum smile_err smile_store_commit_scan(struct smile_store *s,
 				       const struct smile_store_scan *scan) SMILE_MUST_CHECK;
 
+/* The same, without waiting: `done(arg, rc)` is called from the store's
+ * writer thread once the commit is durable (or failed). `scan` and all it
+ * points to must stay valid until then. `done` must be quick and must not
+ * call the store's write functions. Blocks only while MAX_ASYNC_INFLIGHT
+ * commits are pending (back-pressure). Returns SMILE_OK (done will be
+ * called), SMILE_ERR_NOMEM or SMILE_ERR_BUSY (closing; done is not called). */
+typedef void (*smile_store_done_fn)(void *arg, enum smile_err rc);
+enum smile_err smile_store_commit_scan_async(struct smile_store *s,
+					     const struct smile_store_scan *scan,
+					     smile_store_done_fn done, void *arg) SMILE_MUST_CHECK;
+
 /* Append audit entries alone (refusals of unauthenticated scans). */
 enum smile_err smile_store_audit(struct smile_store *s, const struct smile_audit_entry *a,
 				 size_t n, int64_t time_ms) SMILE_MUST_CHECK;

@@ -415,6 +415,46 @@ static void scans_apply_once(void **state)
 	smile_store_device_release(&got);
 }
 
+struct async_done {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int calls;
+	enum smile_err rc[4];
+};
+
+static void on_done(void *arg, enum smile_err rc)
+{
+	struct async_done *a = arg;
+	pthread_mutex_lock(&a->lock);
+	a->rc[a->calls++] = rc;
+	pthread_cond_signal(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void async_commits_call_back_once_durable(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_device d, got;
+	struct async_done a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
+	uint8_t digest[32] = {1}, reply[3] = {7, 8, 9};
+	struct smile_store_scan sc = {"dev-3", 1, digest, reply, 3, 3000, NULL, 0, 0, 0, NULL, 0};
+	struct smile_store_scan again = sc;
+
+	make_device(&d, "dev-3", SMILE_DEV_HUB);
+	assert_int_equal(smile_store_put_device(f->s, &d, "admin"), SMILE_OK);
+	assert_int_equal(smile_store_commit_scan_async(f->s, &sc, on_done, &a), SMILE_OK);
+	assert_int_equal(smile_store_commit_scan_async(f->s, &again, on_done, &a), SMILE_OK);
+	pthread_mutex_lock(&a.lock);
+	while (a.calls < 2)
+		pthread_cond_wait(&a.cond, &a.lock);
+	pthread_mutex_unlock(&a.lock);
+	assert_int_equal(a.rc[0], SMILE_OK);
+	assert_int_equal(a.rc[1], SMILE_ERR_REPLAY); /* the same scan twice applies once */
+	assert_int_equal(smile_store_get_device(f->s, "dev-3", &got), SMILE_OK);
+	assert_int_equal(got.last_seq, 1);
+	smile_store_device_release(&got);
+}
+
 static void tamper(const char *path, const char *sql)
 {
 	sqlite3 *db;
@@ -482,6 +522,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(devices_and_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(scans_apply_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_chain_detects_tampering, setup, teardown),
+		cmocka_unit_test_setup_teardown(async_commits_call_back_once_durable, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
