@@ -188,7 +188,7 @@ test-build: all $(UNIT_BINS) $(BENCH_BINS)
 # `make test` is the one command CI runs; it installs what it needs first.
 test check: deps
 	@$(MAKE) --no-print-directory test-build
-	@SMILE_BUILD=$(BUILD) bash tests/run
+	@SMILE_BUILD=$(BUILD) SMILE_SANITIZE=$(SANITIZE) bash tests/run
 
 bench: deps
 	@$(MAKE) --no-print-directory test-build

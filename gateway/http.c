@@ -178,7 +178,9 @@ void http_resp_error(struct http_resp *o, int status, const char *code, const ch
 	err = json_pack("{s:s, s:s}", "code", code, "message", msg);
 	if (err && field && *field)
 		json_object_set_new(err, "field", json_string(field));
-	char *s = err ? json_dumps(json_pack("{s:o}", "error", err), JSON_COMPACT) : NULL;
+	json_t *wrap = err ? json_pack("{s:o}", "error", err) : NULL;
+	char *s = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
+	json_decref(wrap);
 	smile_buf_reset(&o->body);
 	o->status = status;
 	o->content_type = "application/json";

@@ -30,8 +30,13 @@ trap '_run_at_exit' EXIT
 trap 'exit 130' INT TERM
 
 # A private scratch directory for this test, removed at exit.
+# (SMILE_KEEP_TMP=1 keeps it, for reading logs after a failure.)
 T=$(mktemp -d "${TMPDIR:-/tmp}/smile-it.XXXXXX")
-at_exit "rm -rf '$T'"
+if [ -n "${SMILE_KEEP_TMP:-}" ]; then
+	echo "# scratch directory kept: $T"
+else
+	at_exit "rm -rf '$T'"
+fi
 export T
 
 _t_report() { # status, description

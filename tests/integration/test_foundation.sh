@@ -32,13 +32,13 @@ t_ok "runner fails when nothing ran" test $? -ne 0
 
 # make install puts files only under DESTDIR/PREFIX.
 stage="$T/stage"
-make --no-print-directory -s BUILD="$SMILE_BUILD" install DESTDIR="$stage" PREFIX=/usr >"$T/install.log" 2>&1
+make --no-print-directory -s BUILD="$SMILE_BUILD" SANITIZE="${SMILE_SANITIZE:-}" install DESTDIR="$stage" PREFIX=/usr >"$T/install.log" 2>&1
 t_ok "make install succeeds" test $? -eq 0
 t_eq "nothing installed outside DESTDIR/usr" "" "$(find "$stage" -mindepth 1 -maxdepth 1 ! -name usr)"
 t_ok "headers installed" test -f "$stage/usr/include/smile/error.h"
 t_ok "libraries installed" test -f "$stage/usr/lib/libsmile-common.a"
 t_match "smile.pc names the prefix" "$(cat "$stage/usr/lib/pkgconfig/smile.pc" 2>/dev/null)" '^prefix=/usr$'
-make --no-print-directory -s BUILD="$SMILE_BUILD" uninstall DESTDIR="$stage" PREFIX=/usr >>"$T/install.log" 2>&1
+make --no-print-directory -s BUILD="$SMILE_BUILD" SANITIZE="${SMILE_SANITIZE:-}" uninstall DESTDIR="$stage" PREFIX=/usr >>"$T/install.log" 2>&1
 t_eq "make uninstall removes every file" "" "$(find "$stage" -type f)"
 
 t_match "make deps is quiet when all is present" "$(bash scripts/deps 2>&1)" '^deps: all [0-9]+ packages present$'
