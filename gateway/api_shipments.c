@@ -36,6 +36,7 @@ struct issued {
 static void issued_release(struct issued *it)
 {
 	free(it->row.public_json);
+	free(it->row.device_view);
 	free(it->personal.ct);
 	free(it->idem.response);
 	json_decref(it->response);
@@ -150,6 +151,7 @@ static enum smile_err issue_prepare(struct gateway *g, const struct smile_store_
 		goto out;
 	}
 	it->row.public_json = json_dumps(record, JSON_COMPACT);
+	it->row.device_view = shipment_device_view(record);
 	snprintf(it->row.waybill, sizeof(it->row.waybill), "%s", waybill);
 	snprintf(it->row.merchant, sizeof(it->row.merchant), "%s", merchant);
 	snprintf(it->row.merchant_ref, sizeof(it->row.merchant_ref), "%s", req.merchant_ref);
@@ -161,7 +163,7 @@ static enum smile_err issue_prepare(struct gateway *g, const struct smile_store_
 	it->response = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "waybill", waybill, "token",
 				 token, "status", "created", "merchant", merchant, "merchant_ref",
 				 req.merchant_ref, "created_at", created, "label", record);
-	if (it->row.public_json == NULL || it->response == NULL)
+	if (it->row.public_json == NULL || it->row.device_view == NULL || it->response == NULL)
 		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
 out:
 	json_decref(record);

@@ -16,8 +16,9 @@ int apikey_merchant_ok(const char *s)
 		return 0;
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
+		/* merchant names become MQTT topic levels: no / + # */
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      strchr("_.:/@+-#", c)))
+		      c == '_' || c == '.' || c == '-'))
 			return 0;
 	}
 	return 1;
@@ -36,7 +37,7 @@ enum smile_err apikey_create(struct smile_store *s, enum smile_role role, const 
 	memset(&k, 0, sizeof(k));
 	if (role == SMILE_ROLE_MERCHANT && !apikey_merchant_ok(merchant))
 		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "merchant",
-				       "1-64 characters from A-Z a-z 0-9 _ . : / @ + - #");
+				       "1-64 characters from A-Z a-z 0-9 _ . -");
 	if (n_bindings < 0 || n_bindings > SMILE_STORE_MAX_BINDINGS)
 		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "merchants", "at most %d",
 				       SMILE_STORE_MAX_BINDINGS);
@@ -46,8 +47,7 @@ enum smile_err apikey_create(struct smile_store *s, enum smile_role role, const 
 	for (int i = 0; i < n_bindings; i++)
 		if (!apikey_merchant_ok(bindings[i]))
 			return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "merchants",
-					       "entry %d: 1-64 characters from A-Z a-z 0-9 _ . : / "
-					       "@ + - #", i);
+					       "entry %d: 1-64 characters from A-Z a-z 0-9 _ . -", i);
 	randombytes_buf(id, sizeof(id));
 	randombytes_buf(secret, sizeof(secret));
 	sodium_bin2hex(id_hex, sizeof(id_hex), id, sizeof(id));

@@ -19,7 +19,8 @@ enum smile_err apikey_create(struct smile_store *s, enum smile_role role, const 
 			     char key_out[APIKEY_STRING_MAX], char id_out[SMILE_STORE_ID_MAX],
 			     struct smile_error *e) SMILE_MUST_CHECK;
 
-/* Is `s` an acceptable merchant name (1-64 of A-Z a-z 0-9 _ . : / @ + - #)? */
+/* Is `s` an acceptable merchant name (1-64 of A-Z a-z 0-9 _ . -: it becomes an
+ * MQTT topic level)? */
 int apikey_merchant_ok(const char *s);
 
 #endif

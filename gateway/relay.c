@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "policy.h"
+#include "shipment.h"
 #include "smile/log.h"
 #include "smile/proto.h"
 #include "smile/token.h"
@@ -174,26 +175,24 @@ static const uint8_t *shared_key(struct worker *w, const struct smile_store_devi
 	return k->key;
 }
 
-/* The masked view a device shows: the label's masked recipient and routing. */
-static size_t masked_view(const char *public_json, const char *status, char *out, size_t cap)
+/* The masked view a device shows: stored at issue; rebuilt from the label
+ * record for shipments stored before that column existed. */
+static size_t masked_view(const struct smile_store_shipment *row, char *out, size_t cap)
 {
-	json_t *rec = json_loads(public_json, 0, NULL), *v;
-	char *s;
+	char *built = NULL;
+	const char *v = row->device_view;
 	size_t n = 0;
-	if (rec == NULL)
-		return 0;
-	v = json_pack("{s:O?, s:O?, s:O?, s:O?, s:s}", "waybill", json_object_get(rec, "waybill"),
-		      "sort_code", json_object_get(rec, "sort_code"), "recipient",
-		      json_object_get(rec, "recipient"), "parcel", json_object_get(rec, "parcel"),
-		      "status", status);
-	s = v ? json_dumps(v, JSON_COMPACT) : NULL;
-	if (s && strlen(s) <= cap) {
-		n = strlen(s);
-		memcpy(out, s, n);
+	if (v == NULL) {
+		json_t *rec = json_loads(row->public_json, 0, NULL);
+		built = rec ? shipment_device_view(rec) : NULL;
+		json_decref(rec);
+		v = built;
 	}
-	free(s);
-	json_decref(v);
-	json_decref(rec);
+	if (v && strlen(v) <= cap) {
+		n = strlen(v);
+		memcpy(out, v, n);
+	}
+	free(built);
 	return n;
 }
 
@@ -317,21 +316,21 @@ static void audit_refusal(struct gateway *g, const char *device, const char *sub
 		smile_log(SMILE_LOG_ERROR, "audit.write_failed", SMILE_KV_ID("device", device));
 }
 
-/* The merchant's event (never personal data) as JSON, and its topic. */
+/* The merchant's event (never personal data) as JSON, and its topic. Every
+ * value is an id, a code or a time from a restricted character set (no
+ * quote, backslash or control character), so it is formatted directly. */
 static char *merchant_event(const struct smile_store_shipment *row,
 			    const struct smile_store_event *ev, char *topic, size_t n)
 {
-	char at[GATEWAY_TIME_MAX];
-	json_t *j;
-	char *s;
+	char at[GATEWAY_TIME_MAX], buf[512];
+	int w;
 	gateway_iso_time(ev->time_ms, at);
-	j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "v", 1, "waybill", row->waybill,
-		      "merchant_ref", row->merchant_ref, "event", ev->event, "time", at,
-		      "device_role", ev->device_role);
-	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
+	w = snprintf(buf, sizeof(buf),
+		     "{\"v\":1,\"waybill\":\"%s\",\"merchant_ref\":\"%s\",\"event\":\"%s\","
+		     "\"time\":\"%s\",\"device_role\":\"%s\"}",
+		     row->waybill, row->merchant_ref, ev->event, at, ev->device_role);
 	snprintf(topic, n, "smile/v1/merchant/%s/events", row->merchant);
-	return s;
+	return w > 0 && (size_t)w < sizeof(buf) ? strdup(buf) : NULL;
 }
 
 static char *quota_alert(struct relay *r, const char *device, uint64_t reveals)
@@ -527,7 +526,7 @@ static void process(struct worker *w, const struct scan_msg *m)
 					  reveals,
 					  g->cfg.reveal_quota};
 		policy_decide(&in, &d);
-		masked_len = masked_view(row.public_json, row.status, masked, sizeof(masked));
+		masked_len = masked_view(&row, masked, sizeof(masked));
 	}
 	if (d.reveal) {
 		enum smile_err why;

@@ -9,6 +9,8 @@
  */
 #include "shipment.h"
 
+#include "apikey.h"
+
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -154,9 +156,9 @@ enum smile_err shipment_parse(json_t *obj, struct shipment_req *out, struct smil
 	    (rc = get_long(obj, "weight_g", 1, 1, SHIPMENT_WEIGHT_MAX, 0, &out->weight_g, e)) ||
 	    (rc = get_long(obj, "parcels", 0, 1, SHIPMENT_PARCELS_MAX, 1, &out->parcels, e)))
 		return rc;
-	if (out->merchant && (out->merchant[0] == '\0' || !ref_ok(out->merchant)))
+	if (out->merchant && !apikey_merchant_ok(out->merchant))
 		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "merchant",
-				       "1-64 characters from A-Z a-z 0-9 _ . : / @ + - #");
+				       "1-64 characters from A-Z a-z 0-9 _ . -");
 	if (out->merchant_ref == NULL)
 		out->merchant_ref = "";
 	else if (!ref_ok(out->merchant_ref))
@@ -280,4 +282,15 @@ json_t *shipment_label_record(const struct shipment_req *r, const struct shipmen
 	if (o && r->note[0])
 		json_object_set_new(o, "note", json_string(r->note));
 	return o;
+}
+
+char *shipment_device_view(json_t *record)
+{
+	json_t *v = json_pack("{s:O?, s:O?, s:O?, s:O?}", "waybill", json_object_get(record, "waybill"),
+			      "sort_code", json_object_get(record, "sort_code"), "recipient",
+			      json_object_get(record, "recipient"), "parcel",
+			      json_object_get(record, "parcel"));
+	char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+	json_decref(v);
+	return s;
 }

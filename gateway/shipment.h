@@ -70,4 +70,9 @@ json_t *shipment_label_record(const struct shipment_req *r, const struct shipmen
 			      const char *waybill, const char *token, const char *sort_code,
 			      const char *date, long index);
 
+/* What a scanning device is shown (masked): waybill, sort code, the masked
+ * recipient and the parcel, from a label record. Compact JSON, caller frees;
+ * NULL on allocation failure. Built once at issue, stored with the shipment. */
+char *shipment_device_view(json_t *record);
+
 #endif

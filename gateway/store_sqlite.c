@@ -63,14 +63,14 @@ enum stmt_id {
 
 #define SHIPMENT_COLS \
 	"id, waybill, merchant, merchant_ref, status, token, region, created_ms, " \
-	"delivered_ms, erased_ms, holder, public_json"
+	"delivered_ms, erased_ms, holder, public_json, device_view"
 #define DEVICE_COLS \
 	"id, sign_pk, box_pk, role, zone, status, last_seq, last_digest, last_reply, " \
 	"created_ms, updated_ms"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INSERT_SHIPMENT] = "INSERT INTO shipments (" SHIPMENT_COLS ") "
-			       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+			       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_INSERT_PERSONAL] = "INSERT INTO personal (shipment_id, wrapped_key, ciphertext) "
 			       "VALUES (?,?,?)",
 	[ST_INSERT_IDEM] = "INSERT INTO idempotency (api_key_id, key, request_hash, status, "
@@ -148,6 +148,9 @@ static const char *const migrations[] = {
 	"CREATE TABLE audit (seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
 	"  kind TEXT NOT NULL, subject TEXT NOT NULL, actor TEXT NOT NULL, detail TEXT NOT NULL,"
 	"  prev_hash BLOB NOT NULL, hash BLOB NOT NULL);",
+
+	/* 3: the masked view a scanning device is shown, built once at issue */
+	"ALTER TABLE shipments ADD COLUMN device_view TEXT NOT NULL DEFAULT '';",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == SMILE_STORE_SCHEMA_VERSION, "one migration per version");
@@ -425,6 +428,7 @@ static enum smile_err run_insert_one(struct conn *c, struct smile_store_new_ship
 	sqlite3_bind_int64(st, 10, r->erased_ms);
 	bind_text(st, 11, r->holder);
 	bind_text(st, 12, r->public_json);
+	bind_text(st, 13, r->device_view);
 	rc = map_step(step_done(st));
 	if (rc)
 		return rc;
@@ -1003,6 +1007,9 @@ static enum smile_err read_shipment_row(sqlite3_stmt *st, struct smile_store_shi
 	col_text(st, 10, out->holder, sizeof(out->holder));
 	pj = sqlite3_column_text(st, 11);
 	out->public_json = strdup(pj ? (const char *)pj : "{}");
+	pj = sqlite3_column_text(st, 12);
+	if (pj && *pj)
+		out->device_view = strdup((const char *)pj);
 	return out->public_json ? SMILE_OK : SMILE_ERR_NOMEM;
 }
 
@@ -1225,7 +1232,9 @@ void smile_store_shipment_release(struct smile_store_shipment *row)
 	if (row == NULL)
 		return;
 	free(row->public_json);
+	free(row->device_view);
 	row->public_json = NULL;
+	row->device_view = NULL;
 }
 
 enum smile_err smile_store_get_personal(struct smile_store *s, uint64_t id,

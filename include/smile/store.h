@@ -32,15 +32,15 @@ extern "C" {
 
 struct smile_store;
 
-#define SMILE_STORE_SCHEMA_VERSION 2
+#define SMILE_STORE_SCHEMA_VERSION 3
 #define SMILE_STORE_ID_MAX 65        /* merchant names, refs, key ids, device ids + NUL */
 #define SMILE_STORE_WAYBILL_MAX 32
 #define SMILE_STORE_TOKEN_MAX 160
 #define SMILE_STORE_STATUS_MAX 24
 #define SMILE_STORE_WRAPPED_MAX 128
 
-/* One shipment. Strings are NUL-terminated; `public_json` is owned by the row
- * (free with smile_store_shipment_release). */
+/* One shipment. Strings are NUL-terminated; `public_json` and `device_view`
+ * are owned by the row (free with smile_store_shipment_release). */
 struct smile_store_shipment {
 	uint64_t id;
 	char waybill[SMILE_STORE_WAYBILL_MAX];
@@ -53,7 +53,8 @@ struct smile_store_shipment {
 	int64_t delivered_ms; /* 0 when not delivered */
 	int64_t erased_ms;    /* 0 while personal data is held */
 	char holder[SMILE_STORE_ID_MAX]; /* device of the latest custody scan, "" */
-	char *public_json;    /* masked label record + view, JSON text */
+	char *public_json;    /* masked label record, JSON text */
+	char *device_view;    /* what a scanning device is shown (masked), JSON; may be NULL */
 };
 
 /* The sealed personal part; `ct` owned by the struct. */
