@@ -61,13 +61,13 @@ t_eq() {
 }
 # t_match DESC STRING REGEX   (extended regex, grep -E)
 t_match() {
-	printf '%s' "$2" | grep -qE -- "$3"; local s=$?
+	grep -qE -- "$3" <<<"$2"; local s=$?
 	[ $s -eq 0 ] || printf '#   %s\n#   does not match: %s\n' "$(printf '%s' "$2" | head -c 400)" "$3"
 	_t_report $s "$1"
 }
 # t_nomatch DESC STRING REGEX
 t_nomatch() {
-	! printf '%s' "$2" | grep -qE -- "$3"; local s=$?
+	! grep -qE -- "$3" <<<"$2"; local s=$?
 	[ $s -eq 0 ] || printf '#   unexpectedly matches: %s\n' "$3"
 	_t_report $s "$1"
 }
