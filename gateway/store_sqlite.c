@@ -887,14 +887,16 @@ static void *writer_main(void *arg)
 
 		/* Wake the waiting callers; run the async callbacks outside the lock
 		 * (they publish replies) and free their jobs. */
-		struct job *async = NULL, *next;
+		struct job *async = NULL, **async_tail = &async, *next;
 		int n_async = 0;
 		pthread_mutex_lock(&s->qlock);
 		for (j = batch; j; j = next) {
 			next = j->next;
 			if (j->done_fn) {
-				j->next = async;
-				async = j;
+				/* callbacks run in commit order */
+				j->next = NULL;
+				*async_tail = j;
+				async_tail = &j->next;
 				n_async++;
 			} else {
 				j->done = 1;
