@@ -103,8 +103,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_DEVICE_STATUS] = "UPDATE devices SET status = ?, updated_ms = ? WHERE id = ?",
 	[ST_DEVICE_SCAN] = "UPDATE devices SET last_seq = ?, last_digest = ?, last_reply = ?, "
 			   "updated_ms = ? WHERE id = ? AND last_seq < ?",
-	[ST_INSERT_REVEAL] = "INSERT INTO reveals (device_id, shipment_id, time_ms) VALUES (?,?,?)",
-	[ST_COUNT_REVEALS] = "SELECT COUNT(*) FROM reveals WHERE device_id = ? AND time_ms >= ?",
+	[ST_INSERT_REVEAL] = "INSERT INTO reveal_counts (device_id, hour, n) VALUES (?, ?, 1) "
+			     "ON CONFLICT (device_id, hour) DO UPDATE SET n = n + 1",
+	[ST_COUNT_REVEALS] = "SELECT COALESCE(SUM(n), 0) FROM reveal_counts "
+			     "WHERE device_id = ? AND hour >= ?",
 	[ST_SET_HOLDER] = "UPDATE shipments SET holder = ? WHERE id = ?",
 	[ST_AUDIT_INSERT] = "INSERT INTO audit (seq, time_ms, kind, subject, actor, detail, "
 			    "prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
@@ -151,6 +153,14 @@ static const char *const migrations[] = {
 
 	/* 3: the masked view a scanning device is shown, built once at issue */
 	"ALTER TABLE shipments ADD COLUMN device_view TEXT NOT NULL DEFAULT '';",
+
+	/* 4: reveal quota as hourly counters: counting a rolling day costs at
+	 * most 25 rows, however many reveals a device made */
+	"CREATE TABLE reveal_counts (device_id TEXT NOT NULL, hour INTEGER NOT NULL,"
+	"  n INTEGER NOT NULL, PRIMARY KEY (device_id, hour)) WITHOUT ROWID;"
+	"INSERT INTO reveal_counts SELECT device_id, time_ms / 3600000, COUNT(*) FROM reveals"
+	"  GROUP BY 1, 2;"
+	"DROP TABLE reveals;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == SMILE_STORE_SCHEMA_VERSION, "one migration per version");
@@ -219,6 +229,7 @@ struct job {
 };
 
 #define MAX_JOBS_PER_COMMIT 2048
+#define HOUR_MS 3600000LL
 #define MAX_ASYNC_INFLIGHT 4096
 
 struct smile_store {
@@ -736,8 +747,7 @@ static enum smile_err run_scan(struct smile_store *s, struct conn *c,
 		if (st == NULL)
 			return SMILE_ERR_STORE;
 		bind_text(st, 1, sc->device_id);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)sc->event->shipment_id);
-		sqlite3_bind_int64(st, 3, sc->time_ms);
+		sqlite3_bind_int64(st, 2, sc->time_ms / HOUR_MS);
 		if (step_done(st) != SQLITE_DONE)
 			return SMILE_ERR_STORE;
 	}
@@ -1673,7 +1683,9 @@ enum smile_err smile_store_count_reveals(struct smile_store *s, const char *devi
 	*n = 0;
 	if (st) {
 		bind_text(st, 1, device);
-		sqlite3_bind_int64(st, 2, since_ms);
+		/* the whole hour `since_ms` falls in counts: the window errs long,
+		 * so a quota is never exceeded, only reached up to an hour early */
+		sqlite3_bind_int64(st, 2, since_ms / HOUR_MS);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			*n = (uint64_t)sqlite3_column_int64(st, 0);
 			rc = SMILE_OK;

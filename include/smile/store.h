@@ -32,7 +32,7 @@ extern "C" {
 
 struct smile_store;
 
-#define SMILE_STORE_SCHEMA_VERSION 3
+#define SMILE_STORE_SCHEMA_VERSION 4
 #define SMILE_STORE_ID_MAX 65        /* merchant names, refs, key ids, device ids + NUL */
 #define SMILE_STORE_WAYBILL_MAX 32
 #define SMILE_STORE_TOKEN_MAX 160
@@ -258,7 +258,9 @@ enum smile_err smile_store_set_device_status(struct smile_store *s, const char *
 					     enum smile_device_status st, const char *actor,
 					     const char *reason) SMILE_MUST_CHECK;
 
-/* Reveals by `device` since `since_ms` (quota). */
+/* Reveals by `device` since `since_ms` (quota). Counted in whole hours: the
+ * hour that contains since_ms counts in full, so the window is 24-25 h for a
+ * 24 h query: a quota is reached up to an hour early, never exceeded. */
 enum smile_err smile_store_count_reveals(struct smile_store *s, const char *device,
 					 int64_t since_ms, uint64_t *n) SMILE_MUST_CHECK;
 
@@ -268,7 +270,7 @@ enum smile_err smile_store_count_reveals(struct smile_store *s, const char *devi
  *     changes, so a redelivered scan never counts twice);
  *   - when `event` is set: a tracking event, the shipment's status, and for
  *     custody events the holder;
- *   - when `reveal`: a reveal row (quota);
+ *   - when `reveal`: the device's reveal counter for this hour (quota);
  *   - when `suspend`: the device is suspended;
  *   - every audit entry. */
 struct smile_store_scan {
