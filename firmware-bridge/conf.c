@@ -16,25 +16,13 @@
 #include "input.h"
 #include "output.h"
 #include "smile/buf.h"
+#include "smile/conffile.h"
 #include "smile/log.h"
 
-enum kind { K_STR, K_LONG };
+#define STR(n, p, help) SMILE_CONF_STR_KEY(struct bridge_conf, n, p, help)
+#define LONG(n, lo, hi, help) SMILE_CONF_LONG_KEY(struct bridge_conf, n, lo, hi, help)
 
-struct key {
-	const char *name;
-	enum kind kind;
-	size_t off;
-	size_t size; /* K_STR: buffer size */
-	long min, max;
-	int path; /* resolved against the config file's directory */
-	const char *help;
-};
-
-#define FIELD_SIZE(n) sizeof(((struct bridge_conf *)0)->n)
-#define STR(n, p, help) {#n, K_STR, offsetof(struct bridge_conf, n), FIELD_SIZE(n), 0, 0, p, help}
-#define LONG(n, lo, hi, help) {#n, K_LONG, offsetof(struct bridge_conf, n), 0, lo, hi, 0, help}
-
-static const struct key keys[] = {
+static const struct smile_conf_key keys[] = {
 	STR(key_file, 1, "device key file written by `smile-bridge keygen` (mode 0600; required)"),
 	STR(state_dir, 1, "directory for the sequence counter, the offline queue and the lock (required)"),
 	STR(gateway_sign_pk, 0, "gateway Ed25519 signing key, base64: sign_pk of GET /v1/gateway (required)"),
@@ -79,100 +67,10 @@ void bridge_conf_defaults(struct bridge_conf *c)
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 }
 
-static char *trim(char *s)
-{
-	char *end;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-		*--end = '\0';
-	return s;
-}
-
-static enum smile_err set_key(struct bridge_conf *c, const struct key *k, const char *val,
-			      int line, struct smile_error *e)
-{
-	char field[64];
-	snprintf(field, sizeof(field), "line %d: %s", line, k->name);
-	if (k->kind == K_STR) {
-		size_t n = strlen(val);
-		if (n >= k->size)
-			return smile_error_set(e, SMILE_ERR_CONFIG, field,
-					       "value is %zu bytes, at most %zu", n, k->size - 1);
-		memcpy((char *)c + k->off, val, n + 1);
-		return SMILE_OK;
-	}
-	char *end;
-	errno = 0;
-	long v = strtol(val, &end, 10);
-	if (errno || end == val || *end != '\0')
-		return smile_error_set(e, SMILE_ERR_CONFIG, field, "not a whole number");
-	if (v < k->min || v > k->max)
-		return smile_error_set(e, SMILE_ERR_CONFIG, field, "%ld is outside %ld..%ld", v,
-				       k->min, k->max);
-	*(long *)(void *)((char *)c + k->off) = v;
-	return SMILE_OK;
-}
-
 enum smile_err bridge_conf_parse(struct bridge_conf *c, const char *text, size_t len,
 				 struct smile_error *e)
 {
-	struct bridge_conf tmp = *c;
-	char line[1024];
-	unsigned char seen[N_KEYS] = {0};
-	size_t pos = 0;
-	int lineno = 0;
-
-	while (pos < len) {
-		size_t start = pos;
-		while (pos < len && text[pos] != '\n')
-			pos++;
-		size_t n = pos - start;
-		pos++; /* past '\n' */
-		lineno++;
-		if (n >= sizeof(line))
-			return smile_error_set(e, SMILE_ERR_CONFIG, NULL,
-					       "line %d: longer than %zu bytes", lineno,
-					       sizeof(line) - 1);
-		memcpy(line, text + start, n);
-		line[n] = '\0';
-		if (strlen(line) != n)
-			return smile_error_set(e, SMILE_ERR_CONFIG, NULL, "line %d: NUL byte", lineno);
-		char *hash = strchr(line, '#');
-		if (hash)
-			*hash = '\0';
-		char *s = trim(line);
-		if (*s == '\0')
-			continue;
-		char *eq = strchr(s, '=');
-		if (eq == NULL)
-			return smile_error_set(e, SMILE_ERR_CONFIG, NULL,
-					       "line %d: expected key = value", lineno);
-		*eq = '\0';
-		char *key = trim(s), *val = trim(eq + 1);
-		size_t i;
-		for (i = 0; i < N_KEYS; i++)
-			if (strcmp(keys[i].name, key) == 0)
-				break;
-		if (i == N_KEYS) {
-			char field[64];
-			snprintf(field, sizeof(field), "line %d", lineno);
-			return smile_error_set(e, SMILE_ERR_CONFIG, field, "unknown key '%.40s'",
-					       key);
-		}
-		if (seen[i]) {
-			char field[64];
-			snprintf(field, sizeof(field), "line %d: %s", lineno, keys[i].name);
-			return smile_error_set(e, SMILE_ERR_CONFIG, field, "key given twice");
-		}
-		seen[i] = 1;
-		enum smile_err rc = set_key(&tmp, &keys[i], val, lineno, e);
-		if (rc)
-			return rc;
-	}
-	*c = tmp;
-	return SMILE_OK;
+	return smile_conf_parse(keys, N_KEYS, c, sizeof(*c), text, len, e);
 }
 
 enum smile_err bridge_conf_location(const char *s, struct smile_location *loc,
@@ -351,13 +249,5 @@ void bridge_conf_write(const struct bridge_conf *c, FILE *f)
 	fprintf(f, "# smile-bridge configuration (docs/bridge.md).\n"
 		   "# Format: key = value; '#' starts a comment. Unknown keys are errors.\n"
 		   "# Relative paths are relative to this file's directory.\n");
-	for (size_t i = 0; i < N_KEYS; i++) {
-		const struct key *k = &keys[i];
-		fprintf(f, "\n# %s\n", k->help);
-		if (k->kind == K_STR)
-			fprintf(f, "%s = %s\n", k->name, (const char *)c + k->off);
-		else
-			fprintf(f, "%s = %ld\n", k->name,
-				*(const long *)(const void *)((const char *)c + k->off));
-	}
+	smile_conf_write(keys, N_KEYS, c, f);
 }

@@ -2,8 +2,8 @@
  * config.c - gateway.conf: defaults, parsing, writing.
  *
  * One table describes every key (name, type, where it lives, bounds, help
- * text), so parsing, validation and the commented file `init` writes can never
- * disagree about what a key is.
+ * text); the shared parser and writer (conffile.h) read and write it, so
+ * parsing, validation and the commented file `init` writes never disagree.
  */
 #include "smile/config.h"
 
@@ -12,23 +12,12 @@
 #include <string.h>
 
 #include "smile/buf.h"
+#include "smile/conffile.h"
 
-enum kind { K_STR, K_LONG };
+#define STR(n, help) SMILE_CONF_STR_KEY(struct smile_config, n, 0, help)
+#define LONG(n, lo, hi, help) SMILE_CONF_LONG_KEY(struct smile_config, n, lo, hi, help)
 
-struct key {
-	const char *name;
-	enum kind kind;
-	size_t off;
-	size_t size; /* K_STR: buffer size */
-	long min, max;
-	const char *help;
-};
-
-#define STR(n, help) {#n, K_STR, offsetof(struct smile_config, n), \
-		       sizeof(((struct smile_config *)0)->n), 0, 0, help}
-#define LONG(n, lo, hi, help) {#n, K_LONG, offsetof(struct smile_config, n), 0, lo, hi, help}
-
-static const struct key keys[] = {
+static const struct smile_conf_key keys[] = {
 	STR(listen, "HTTP listen address, host:port (loopback by default; put a TLS proxy in front)"),
 	STR(store, "store URL: sqlite:PATH (relative to the data directory)"),
 	STR(mask_policy, "masking policy: cn-gbt41833 (GB/T 41833-2022) or strict"),
@@ -83,93 +72,10 @@ void smile_config_defaults(struct smile_config *c)
 	c->scan_queue = 4096;
 }
 
-static char *trim(char *s)
-{
-	char *end;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-		*--end = '\0';
-	return s;
-}
-
-static enum smile_err set_key(struct smile_config *c, const struct key *k, const char *val,
-			      int line, struct smile_error *e)
-{
-	char field[64];
-	snprintf(field, sizeof(field), "line %d: %s", line, k->name);
-	if (k->kind == K_STR) {
-		size_t n = strlen(val);
-		if (n >= k->size)
-			return smile_error_set(e, SMILE_ERR_CONFIG, field,
-					       "value is %zu bytes, at most %zu", n, k->size - 1);
-		memcpy((char *)c + k->off, val, n + 1);
-		return SMILE_OK;
-	}
-	char *end;
-	errno = 0;
-	long v = strtol(val, &end, 10);
-	if (errno || end == val || *end != '\0')
-		return smile_error_set(e, SMILE_ERR_CONFIG, field, "not a whole number");
-	if (v < k->min || v > k->max)
-		return smile_error_set(e, SMILE_ERR_CONFIG, field, "%ld is outside %ld..%ld", v,
-				       k->min, k->max);
-	*(long *)(void *)((char *)c + k->off) = v;
-	return SMILE_OK;
-}
-
 enum smile_err smile_config_parse(struct smile_config *c, const char *text, size_t len,
 				  struct smile_error *e)
 {
-	struct smile_config tmp = *c;
-	char line[1024];
-	size_t pos = 0;
-	int lineno = 0;
-
-	while (pos < len) {
-		size_t start = pos;
-		while (pos < len && text[pos] != '\n')
-			pos++;
-		size_t n = pos - start;
-		pos++; /* past '\n' */
-		lineno++;
-		if (n >= sizeof(line))
-			return smile_error_set(e, SMILE_ERR_CONFIG, NULL,
-					       "line %d: longer than %zu bytes", lineno,
-					       sizeof(line) - 1);
-		memcpy(line, text + start, n);
-		line[n] = '\0';
-		if (memchr(line, '\0', n) != NULL)
-			return smile_error_set(e, SMILE_ERR_CONFIG, NULL, "line %d: NUL byte", lineno);
-		char *hash = strchr(line, '#');
-		if (hash)
-			*hash = '\0';
-		char *s = trim(line);
-		if (*s == '\0')
-			continue;
-		char *eq = strchr(s, '=');
-		if (eq == NULL)
-			return smile_error_set(e, SMILE_ERR_CONFIG, NULL,
-					       "line %d: expected key = value", lineno);
-		*eq = '\0';
-		char *key = trim(s), *val = trim(eq + 1);
-		const struct key *k = NULL;
-		for (size_t i = 0; i < N_KEYS; i++)
-			if (strcmp(keys[i].name, key) == 0)
-				k = &keys[i];
-		if (k == NULL) {
-			char field[64];
-			snprintf(field, sizeof(field), "line %d", lineno);
-			return smile_error_set(e, SMILE_ERR_CONFIG, field, "unknown key '%.40s'",
-					       key);
-		}
-		enum smile_err rc = set_key(&tmp, k, val, lineno, e);
-		if (rc)
-			return rc;
-	}
-	*c = tmp;
-	return SMILE_OK;
+	return smile_conf_parse(keys, N_KEYS, c, sizeof(*c), text, len, e);
 }
 
 enum smile_err smile_config_load(struct smile_config *c, const char *path, struct smile_error *e)
@@ -197,13 +103,5 @@ void smile_config_write(const struct smile_config *c, FILE *f)
 	fprintf(f, "# smile-gateway configuration.\n"
 		   "# Every key is listed with its current value; edit and restart.\n"
 		   "# Format: key = value; '#' starts a comment. Unknown keys are errors.\n");
-	for (size_t i = 0; i < N_KEYS; i++) {
-		const struct key *k = &keys[i];
-		fprintf(f, "\n# %s\n", k->help);
-		if (k->kind == K_STR)
-			fprintf(f, "%s = %s\n", k->name, (const char *)c + k->off);
-		else
-			fprintf(f, "%s = %ld\n", k->name,
-				*(const long *)(const void *)((const char *)c + k->off));
-	}
+	smile_conf_write(keys, N_KEYS, c, f);
 }

@@ -11,6 +11,13 @@
 
 GW="$BIN/smile-gateway"
 
+# gw_conf_set DIR KEY VALUE: set a key in DIR/gateway.conf (keys may appear
+# only once, so the line is replaced).
+gw_conf_set() {
+	sed -i -E "s|^$2 *=.*|$2 = $3|" "$1/gateway.conf"
+	grep -qE "^$2 = " "$1/gateway.conf" || echo "$2 = $3" >>"$1/gateway.conf"
+}
+
 gw_init() {
 	"$GW" init --data "$1" >"$T/init.out" 2>&1 || { cat "$T/init.out"; return 1; }
 }
@@ -72,7 +79,8 @@ gw_relay_setup() {
 	port=$(free_port) || return 1
 	BROKER_DIR="$T/broker"
 	GW_DATA=$dir
-	printf 'mqtt_host = 127.0.0.1\nmqtt_port = %s\n' "$port" >>"$dir/gateway.conf"
+	gw_conf_set "$dir" mqtt_host 127.0.0.1
+	gw_conf_set "$dir" mqtt_port "$port"
 	"$GW" broker-config --data "$dir" --out "$BROKER_DIR" >/dev/null || return 1
 	mqtt_start_conf "$BROKER_DIR/mosquitto.conf" "$port" || return 1
 	export BROKER_DIR GW_DATA

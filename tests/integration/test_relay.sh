@@ -8,7 +8,7 @@ DT="$BIN/smile-devtool"
 
 D="$T/data"
 gw_init "$D" || die "init failed"
-printf 'reveal_quota = 5\n' >>"$D/gateway.conf"
+gw_conf_set "$D" reveal_quota 5
 gw_relay_setup "$D" || die "broker did not start"
 gw_start "$D" || die "gateway did not start"
 gw_wait_relay || die "gateway did not connect to the broker"
@@ -121,8 +121,11 @@ bad="${TOK2:0:40}$n${TOK2:41}"
 scan courier1 7 out_for_delivery "$bad"
 t_match "a tampered token is denied" "$(field .status) $(field .reason)" '^denied token_(tampered|malformed|truncated)$'
 "$DT" scan --key "$T/courier1.key" --seq 8 --event out_for_delivery --token "$TOK2" --out "$T/sig.bin"
+cp "$T/sig.bin" "$T/sig.orig"
 size=$(stat -c %s "$T/sig.bin")
-printf '\x00' | dd of="$T/sig.bin" bs=1 seek=$((size - 1)) conv=notrunc 2>/dev/null
+last=$(tail -c 1 "$T/sig.bin" | od -An -tu1 | tr -d ' ')
+printf "\\$(printf '%03o' $((last ^ 0xff)))" | dd of="$T/sig.bin" bs=1 seek=$((size - 1)) conv=notrunc 2>/dev/null
+t_fails "(the signature's last byte really changed)" cmp -s "$T/sig.bin" "$T/sig.orig"
 send courier1 "$T/sig.bin"
 t_eq "a bad signature is denied" "denied bad_signature" "$(field .status) $(field .reason)"
 
