@@ -26,6 +26,8 @@ static const struct smile_conf_key keys[] = {
 	LONG(body_max, 1024, 1L << 20, "largest single request body, bytes"),
 	LONG(batch_body_max, 1024, 64L << 20, "largest batch request body, bytes"),
 	LONG(batch_max_items, 1, 10000, "most shipments in one batch request"),
+	LONG(rate_limit, 0, 1000000, "requests per second per API key before 429 (0: no limit)"),
+	LONG(rate_burst, 1, 10000000, "requests an API key may send at once above its rate"),
 	LONG(store_readers, 1, 64, "read connections to the store"),
 	LONG(retention_after_delivery_days, 0, 36500,
 	     "erase personal data this many days after delivery (0: never)"),
@@ -58,6 +60,8 @@ void smile_config_defaults(struct smile_config *c)
 	c->body_max = 64 * 1024;
 	c->batch_body_max = 8 * 1024 * 1024;
 	c->batch_max_items = 1000;
+	c->rate_limit = 10000;
+	c->rate_burst = 20000;
 	c->store_readers = 24;
 	c->retention_after_delivery_days = 30;
 	c->retention_after_issue_days = 180;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "apikey.h"
+#include "ratelimit.h"
 #include "relay.h"
 #include "gateway.h"
 #include "smile/log.h"
@@ -104,6 +105,11 @@ enum smile_err gateway_open(struct gateway *g, const char *dir, struct smile_err
 	rc = smile_store_open(path, 0, (int)g->cfg.store_readers, &g->store, e);
 	if (rc)
 		goto fail;
+	g->ratelimit = ratelimit_new(g->cfg.rate_limit, g->cfg.rate_burst);
+	if (g->ratelimit == NULL) {
+		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+		goto fail;
+	}
 	return SMILE_OK;
 fail:
 	gateway_close(g);
@@ -122,6 +128,8 @@ void gateway_close(struct gateway *g)
 	g->store = NULL;
 	smile_keys_free(g->keys);
 	g->keys = NULL;
+	ratelimit_free(g->ratelimit);
+	g->ratelimit = NULL;
 	gateway_label_pool_free();
 }
 

@@ -31,6 +31,7 @@ struct gateway {
 	struct smile_store *store;
 	struct MHD_Daemon *httpd;
 	struct relay *relay;
+	struct ratelimit *ratelimit;
 	uint16_t http_port;
 	atomic_int inflight; /* HTTP requests being handled */
 

@@ -11,6 +11,7 @@
  * arrives and dropped past the cap. Nothing is parsed until the body is whole.
  */
 #include "gateway.h"
+#include "ratelimit.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -380,6 +381,16 @@ static void dispatch(struct gateway *g, struct http_req *r, struct http_resp *o)
 	}
 	if (rt->auth != AUTH_NONE && !authenticate(g, r, o))
 		return;
+	if (rt->auth != AUTH_NONE) {
+		long retry = 1;
+		if (!ratelimit_take(g->ratelimit, r->key.id, gateway_now_ms(), &retry)) {
+			http_resp_header(o, "Retry-After", "%ld", retry);
+			http_resp_error(o, 429, "rate_limited", NULL,
+					"over %ld requests per second for this API key",
+					g->cfg.rate_limit);
+			return;
+		}
+	}
 	if (rt->auth == AUTH_ADMIN && r->key.role != SMILE_ROLE_ADMIN) {
 		http_resp_error(o, 403, "forbidden", NULL, "this needs an admin API key");
 		return;

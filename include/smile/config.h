@@ -30,6 +30,8 @@ struct smile_config {
 	long body_max;                            /* bytes, single requests */
 	long batch_body_max;                      /* bytes, batch requests */
 	long batch_max_items;                     /* shipments per batch */
+	long rate_limit;                          /* requests/s per API key, 0: off */
+	long rate_burst;                          /* bucket size */
 	long store_readers;                       /* read connections */
 	long retention_after_delivery_days;       /* 0 disables */
 	long retention_after_issue_days;          /* 0 disables */

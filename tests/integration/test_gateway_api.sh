@@ -201,6 +201,18 @@ api_json POST /v1/shipments "$KA" "$(shipment 孙八 13600003333 '9-9')"
 t_eq "issuing continues after restart" "201" "$STATUS"
 t_ok "waybill numbers stay unique" test "$(jq_get "$BODY" .waybill)" != "$WB"
 
+# --- rate limit per API key -------------------------------------------------
+gw_stop
+gw_conf_set "$D" rate_limit 2
+gw_conf_set "$D" rate_burst 3
+gw_start "$D" || die "gateway did not restart"
+codes=""
+for i in 1 2 3 4 5 6; do api GET "/v1/shipments/$WB" "$KA"; codes="$codes $STATUS"; done
+t_match "a key over its rate gets 429" "$codes" '^( 200){3}.* 429'
+t_match "... with Retry-After" "$(cat "$T/headers")" 'Retry-After: [0-9]+'
+api GET "/v1/shipments/$WB" "$ADMIN"
+t_eq "... while other keys go on" "200" "$STATUS"
+
 t_nomatch "the log holds no phone number" "$(cat "$T"/gateway.*.log)" '13812345678|13900001111|85699449'
 t_nomatch "the log holds no name" "$(cat "$T"/gateway.*.log)" '张三明|Kowalska'
 t_done
