@@ -7,6 +7,11 @@
  * hide at least one character of the name and at least six digits of the
  * phone). Digits are counted in every script (Unicode Nd: ASCII, fullwidth,
  * Arabic-Indic, ...), so "１３８..." or "١٣٨..." cannot slip past.
+ *
+ * The gateway's masking (gateway/mask.c) applies the same rules with its own
+ * digit table. The duplication is deliberate: this is the last check before
+ * ink, so it uses an independent definition (GLib's Unicode database) rather
+ * than the code whose output it is checking.
  */
 #include "label_internal.h"
 
