@@ -41,5 +41,15 @@ t_match "smile.pc names the prefix" "$(cat "$stage/usr/lib/pkgconfig/smile.pc" 2
 make --no-print-directory -s BUILD="$SMILE_BUILD" SANITIZE="${SMILE_SANITIZE:-}" uninstall DESTDIR="$stage" PREFIX=/usr >>"$T/install.log" 2>&1
 t_eq "make uninstall removes every file" "" "$(find "$stage" -type f)"
 
+# As anyone but root, a missing package is named with the exact command to run.
+mkdir -p "$T/deps"
+cp scripts/deps "$T/deps/deps"
+printf 'bash   # present\nsmile-no-such-package   # missing\n' >"$T/deps/debian-packages.txt"
+chmod -R a+rX "$T"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups bash "$T/deps/deps" 2>&1)
+rc=$?
+t_ok "make deps as non-root fails when a package is missing" test $rc -ne 0
+t_match "... and prints the exact apt-get line" "$out" \
+	'run as root:  apt-get install -y --no-install-recommends smile-no-such-package$'
 t_match "make deps is quiet when all is present" "$(bash scripts/deps 2>&1)" '^deps: all [0-9]+ packages present$'
 t_done
