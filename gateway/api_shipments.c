@@ -157,7 +157,7 @@ static enum smile_err issue_prepare(struct gateway *g, const struct smile_store_
 	snprintf(it->row.merchant_ref, sizeof(it->row.merchant_ref), "%s", req.merchant_ref);
 	snprintf(it->row.status, sizeof(it->row.status), "created");
 	snprintf(it->row.token, sizeof(it->row.token), "%s", token);
-	shipment_region(&req.recipient.addr, it->row.region, sizeof(it->row.region));
+	shipment_region(g->policy, &req.recipient.addr, it->row.region, sizeof(it->row.region));
 	it->row.created_ms = now;
 	gateway_iso_time(now, created);
 	it->response = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "waybill", waybill, "token",

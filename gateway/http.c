@@ -235,6 +235,31 @@ void http_resp_smile_error(struct http_resp *o, const struct smile_error *e)
 			e->message[0] ? e->message : smile_strerror(e->code));
 }
 
+/* A fixed description of a jansson parse error. */
+static const char *json_error_what(const json_error_t *je)
+{
+	switch (json_error_code(je)) {
+	case json_error_out_of_memory:
+		return "out of memory";
+	case json_error_premature_end_of_input:
+		return "the JSON ends early";
+	case json_error_end_of_input_expected:
+		return "text follows the JSON value";
+	case json_error_null_character:
+		return "a \\u0000 escape is not allowed";
+	case json_error_duplicate_key:
+		return "a key appears twice";
+	case json_error_numeric_overflow:
+		return "a number is too large";
+	case json_error_stack_overflow:
+		return "nested too deeply";
+	case json_error_invalid_utf8:
+		return "invalid UTF-8";
+	default:
+		return "JSON syntax error";
+	}
+}
+
 json_t *http_body_json(struct http_req *r, struct http_resp *o)
 {
 	json_error_t jerr;
@@ -253,10 +278,11 @@ json_t *http_body_json(struct http_req *r, struct http_resp *o)
 	}
 	j = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (j == NULL) {
-		/* jansson's text names the problem and position, never the data */
+		/* Never jerr.text: jansson quotes the input near the error, and
+		 * the input is a name or a phone number as often as not. */
 		int utf8 = json_error_code(&jerr) == json_error_invalid_utf8;
 		http_resp_error(o, 400, utf8 ? "invalid_utf8" : "invalid_json", NULL,
-				"%s (at byte %d)", utf8 ? "invalid UTF-8" : jerr.text, jerr.position);
+				"%s (at byte %d)", json_error_what(&jerr), jerr.position);
 		return NULL;
 	}
 	return j;
@@ -358,7 +384,7 @@ static void dispatch(struct gateway *g, struct http_req *r, struct http_resp *o)
 		if (allow[0]) {
 			http_resp_header(o, MHD_HTTP_HEADER_ALLOW, "%s", allow);
 			http_resp_error(o, 405, "method_not_allowed", NULL,
-					"%s is not allowed here; allowed: %s", r->method, allow);
+					"method not allowed here; allowed: %s", allow);
 		} else {
 			http_resp_error(o, 404, "no_route", NULL, "no such resource");
 		}

@@ -4,7 +4,8 @@
  * The libmosquitto network thread only moves bytes: on_message copies a scan
  * into the bounded queue of one worker, chosen by hashing the device id, so
  * every device's scans are handled in order by one thread (sequence numbers
- * and the reveal quota stay consistent without locks). Workers verify,
+ * and the reveal quota stay consistent without locks; reveals still waiting
+ * for their commit are counted per worker, see struct worker). Workers verify,
  * decide, seal and sign, then hand the effects to the store's group commit
  * without waiting: the store calls back once the commit is durable, and only
  * then is the reply published. So one commit carries every scan that arrived
@@ -61,6 +62,10 @@ struct worker {
 	size_t cap, head, count;
 	int stop;
 	struct key_slot *keys; /* sodium_malloc'd: shared keys are secrets */
+	/* Reveals decided but not yet committed, by device hash bucket: the
+	 * quota counts them, or a device pipelining scans would outrun it.
+	 * Devices sharing a bucket share a count: that errs towards refusing. */
+	atomic_int *pending;
 };
 
 struct relay {
@@ -349,6 +354,7 @@ static char *quota_alert(struct relay *r, const char *device, uint64_t reveals)
  * everything the store and the callback need. */
 struct pending {
 	struct relay *r;
+	atomic_int *pending_reveal; /* the worker's bucket, when this reveals */
 	struct smile_store_scan sc;
 	struct smile_store_event ev;
 	struct smile_audit_entry audit;
@@ -382,6 +388,9 @@ static void on_committed(void *arg, enum smile_err rc)
 	struct relay *r = p->r;
 	char topic[SMILE_PROTO_TOPIC_MAX];
 
+	/* committed (the store counts it now) or not at all: no longer pending */
+	if (p->pending_reveal)
+		atomic_fetch_sub(p->pending_reveal, 1);
 	if (rc == SMILE_ERR_REPLAY) {
 		/* a redelivery of the same scan was answered first */
 	} else if (rc) {
@@ -510,6 +519,8 @@ static void process(struct worker *w, const struct scan_msg *m)
 	}
 	if (rc == SMILE_OK)
 		rc = smile_store_count_reveals(g->store, device, now - 24LL * 3600 * 1000, &reveals);
+	if (rc == SMILE_OK)
+		reveals += (uint64_t)atomic_load(&w->pending[hash_id(device) % KEY_CACHE]);
 	if (rc) {
 		d.status = rc == SMILE_ERR_STORE ? SMILE_STATUS_ERROR : SMILE_STATUS_DENIED;
 		d.reason = smile_proto_reason_from_err(rc);
@@ -599,6 +610,10 @@ static void process(struct worker *w, const struct scan_msg *m)
 	if (d.suspend)
 		p->alert_json = quota_alert(r, device, reveals);
 	p->reveal = d.reveal;
+	if (d.reveal) {
+		p->pending_reveal = &w->pending[hash_id(device) % KEY_CACHE];
+		atomic_fetch_add(p->pending_reveal, 1);
+	}
 	p->counted_denial = !d.reveal && d.status != SMILE_STATUS_RECORDED;
 	p->reveals = reveals;
 	p->sc = (struct smile_store_scan){p->device,
@@ -619,6 +634,8 @@ static void process(struct worker *w, const struct scan_msg *m)
 	/* The worker moves on; the reply goes out once this is durable. */
 	if (smile_store_commit_scan_async(g->store, &p->sc, on_committed, p) != SMILE_OK) {
 		reply_only(w, device, m->data, m->len, scan.seq, SMILE_STATUS_ERROR, SMILE_REASON_BUSY);
+		if (p->pending_reveal)
+			atomic_fetch_sub(p->pending_reveal, 1);
 		pending_free(p);
 		goto out;
 	}
@@ -711,7 +728,8 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 		w->cap = (size_t)g->cfg.scan_queue / (size_t)r->n_workers + 1;
 		w->ring = calloc(w->cap, sizeof(*w->ring));
 		w->keys = sodium_allocarray(KEY_CACHE, sizeof(*w->keys));
-		if (w->ring == NULL || w->keys == NULL) {
+		w->pending = calloc(KEY_CACHE, sizeof(*w->pending));
+		if (w->ring == NULL || w->keys == NULL || w->pending == NULL) {
 			r->n_workers = i + 1;
 			relay_stop(r);
 			return smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
@@ -780,10 +798,9 @@ void relay_stop(struct relay *r)
 {
 	if (r == NULL)
 		return;
-	if (r->mosq) {
-		mosquitto_disconnect_v5(r->mosq, 0, NULL);
-		mosquitto_loop_stop(r->mosq, false);
-	}
+	/* 1. the workers finish what is queued (new messages are dropped: the
+	 *    devices retry), 2. their commits call back and publish while the
+	 *    MQTT client still exists, 3. only then is the client torn down. */
 	for (int i = 0; i < r->n_workers; i++) {
 		struct worker *w = &r->workers[i];
 		if (w->ring == NULL)
@@ -795,12 +812,22 @@ void relay_stop(struct relay *r)
 		pthread_mutex_unlock(&w->lock);
 		if (w->thread)
 			pthread_join(w->thread, NULL);
-		free(w->ring);
-		sodium_free(w->keys);
 	}
-	if (r->mosq)
+	if (r->g->store)
+		smile_store_drain(r->g->store);
+	if (r->mosq) {
+		mosquitto_disconnect_v5(r->mosq, 0, NULL);
+		mosquitto_loop_stop(r->mosq, false);
 		mosquitto_destroy(r->mosq);
+	}
 	mosquitto_lib_cleanup();
+	for (int i = 0; i < r->n_workers; i++) {
+		struct worker *w = &r->workers[i];
+		free(w->ring);
+		free(w->pending);
+		if (w->keys)
+			sodium_free(w->keys);
+	}
 	free(r->workers);
 	free(r);
 }

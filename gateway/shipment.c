@@ -254,10 +254,15 @@ void shipment_sort_code(const struct smile_address *a, char out[16])
 		 code_of(district, 100), code_of(a->street, 1000));
 }
 
-void shipment_region(const struct smile_address *a, char *out, size_t n)
+void shipment_region(enum smile_mask_policy policy, const struct smile_address *a, char *out,
+		     size_t n)
 {
-	snprintf(out, n, "%s/%s/%s/%s", a->country ? a->country : "", a->province ? a->province : "",
-		 a->city, a->district ? a->district : "");
+	if (policy == SMILE_MASK_STRICT)
+		snprintf(out, n, "%s/%s/%s", a->country ? a->country : "",
+			 a->province ? a->province : "", a->city);
+	else
+		snprintf(out, n, "%s/%s/%s/%s", a->country ? a->country : "",
+			 a->province ? a->province : "", a->city, a->district ? a->district : "");
 }
 
 static json_t *masked_party(const struct shipment_masked *m)

@@ -61,8 +61,11 @@ void shipment_personal_free(char *s, size_t len);
  * street (stand-in for a carrier routing table: same destination, same code). */
 void shipment_sort_code(const struct smile_address *a, char out[16]);
 
-/* The destination region used for device zones: "country/province/city/district". */
-void shipment_region(const struct smile_address *a, char *out, size_t n);
+/* The destination region used for device zones: "country/province/city/district"
+ * under cn-gbt41833; under strict only "country/province/city" (what its label
+ * shows), so nothing finer than the label is kept in clear. */
+void shipment_region(enum smile_mask_policy policy, const struct smile_address *a, char *out,
+		     size_t n);
 
 /* Build the label record (docs/label-record.md) for parcel `index`. New ref. */
 json_t *shipment_label_record(const struct shipment_req *r, const struct shipment_masked *rcpt,

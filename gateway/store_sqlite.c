@@ -101,8 +101,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_GET_DEVICE] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?",
 	[ST_LIST_DEVICES] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id",
 	[ST_DEVICE_STATUS] = "UPDATE devices SET status = ?, updated_ms = ? WHERE id = ?",
+	/* status: a device suspended or revoked while this scan waited for
+	 * its commit gets nothing from it */
 	[ST_DEVICE_SCAN] = "UPDATE devices SET last_seq = ?, last_digest = ?, last_reply = ?, "
-			   "updated_ms = ? WHERE id = ? AND last_seq < ?",
+			   "updated_ms = ? WHERE id = ? AND last_seq < ? AND status = 'active'",
 	[ST_INSERT_REVEAL] = "INSERT INTO reveal_counts (device_id, hour, n) VALUES (?, ?, 1) "
 			     "ON CONFLICT (device_id, hour) DO UPDATE SET n = n + 1",
 	[ST_COUNT_REVEALS] = "SELECT COALESCE(SUM(n), 0) FROM reveal_counts "
@@ -1718,6 +1720,14 @@ enum smile_err smile_store_commit_scan_async(struct smile_store *s,
 	if (rc)
 		free(j);
 	return rc;
+}
+
+void smile_store_drain(struct smile_store *s)
+{
+	pthread_mutex_lock(&s->qlock);
+	while (s->async_inflight > 0)
+		pthread_cond_wait(&s->qspace, &s->qlock);
+	pthread_mutex_unlock(&s->qlock);
 }
 
 enum smile_err smile_store_audit(struct smile_store *s, const struct smile_audit_entry *a, size_t n,

@@ -266,8 +266,9 @@ enum smile_err smile_store_count_reveals(struct smile_store *s, const char *devi
 
 /* The durable effects of one authenticated scan, applied in one savepoint:
  *   - the device's last_seq/last_digest/last_reply advance (only if seq is
- *     greater than the stored last_seq: otherwise SMILE_ERR_REPLAY and nothing
- *     changes, so a redelivered scan never counts twice);
+ *     greater than the stored last_seq and the device is still active:
+ *     otherwise SMILE_ERR_REPLAY and nothing changes, so a redelivered scan
+ *     never counts twice and a device suspended meanwhile gets nothing);
  *   - when `event` is set: a tracking event, the shipment's status, and for
  *     custody events the holder;
  *   - when `reveal`: the device's reveal counter for this hour (quota);
@@ -300,6 +301,9 @@ typedef void (*smile_store_done_fn)(void *arg, enum smile_err rc);
 enum smile_err smile_store_commit_scan_async(struct smile_store *s,
 					     const struct smile_store_scan *scan,
 					     smile_store_done_fn done, void *arg) SMILE_MUST_CHECK;
+
+/* Wait until every async commit submitted so far has called back. */
+void smile_store_drain(struct smile_store *s);
 
 /* Append audit entries alone (refusals of unauthenticated scans). */
 enum smile_err smile_store_audit(struct smile_store *s, const struct smile_audit_entry *a,

@@ -120,6 +120,11 @@ t_eq "wrong content type is 415" "415" "$STATUS"
 api_json POST /v1/shipments "$KA" '{"recipient": '
 t_eq "malformed JSON is 400" "400" "$STATUS"
 t_eq "... code invalid_json" "invalid_json" "$(jq_get "$BODY" .error.code)"
+api_json POST /v1/shipments "$KA" '{"recipient":{"name":"x","phone":"13812345678\q"}}'
+t_eq "a JSON syntax error is 400" "400" "$STATUS"
+t_nomatch "... and never quotes the input near the error" "$BODY" '13812345678'
+api_json POST /v1/shipments "$KA" '{"recipient":{"name":ZhangSanFeng'
+t_nomatch "... not even a bare word" "$BODY" 'ZhangSanFeng'
 printf '{"recipient":{"name":"\xff\xfe"}}' >"$T/bad-utf8.json"
 api POST /v1/shipments "$KA" -H 'Content-Type: application/json' --data-binary "@$T/bad-utf8.json"
 t_eq "invalid UTF-8 is 400" "400" "$STATUS"
