@@ -931,10 +931,21 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-static enum smile_err submit_async(struct smile_store *s, struct job *j)
+/* Queue j for the writer; the caller holds qlock. */
+static void enqueue_locked(struct smile_store *s, struct job *j)
 {
 	j->done = 0;
 	j->next = NULL;
+	if (s->tail)
+		s->tail->next = j;
+	else
+		s->head = j;
+	s->tail = j;
+	pthread_cond_signal(&s->qwork);
+}
+
+static enum smile_err submit_async(struct smile_store *s, struct job *j)
+{
 	pthread_mutex_lock(&s->qlock);
 	/* back-pressure: a producer faster than the disk waits here */
 	while (s->async_inflight >= MAX_ASYNC_INFLIGHT && !s->stopping)
@@ -944,31 +955,19 @@ static enum smile_err submit_async(struct smile_store *s, struct job *j)
 		return SMILE_ERR_BUSY;
 	}
 	s->async_inflight++;
-	if (s->tail)
-		s->tail->next = j;
-	else
-		s->head = j;
-	s->tail = j;
-	pthread_cond_signal(&s->qwork);
+	enqueue_locked(s, j);
 	pthread_mutex_unlock(&s->qlock);
 	return SMILE_OK;
 }
 
 static enum smile_err submit(struct smile_store *s, struct job *j)
 {
-	j->done = 0;
-	j->next = NULL;
 	pthread_mutex_lock(&s->qlock);
 	if (s->stopping) {
 		pthread_mutex_unlock(&s->qlock);
 		return SMILE_ERR_BUSY;
 	}
-	if (s->tail)
-		s->tail->next = j;
-	else
-		s->head = j;
-	s->tail = j;
-	pthread_cond_signal(&s->qwork);
+	enqueue_locked(s, j);
 	while (!j->done)
 		pthread_cond_wait(&s->qdone, &s->qlock);
 	pthread_mutex_unlock(&s->qlock);
