@@ -85,7 +85,7 @@ for fmt in png pdf zpl; do
 		"$GW_URL/v1/shipments/$WB/label?format=$fmt&dpi=203&size=100x150" >"$T/code"
 	t_eq "warehouse prints $fmt" "200" "$(cat "$T/code")"
 done
-t_match "PNG is a PNG" "$(file -b "$T/label.png" 2>/dev/null || head -c 8 "$T/label.png" | od -c)" 'PNG'
+t_eq "PNG is a PNG" "PNG" "$(head -c 4 "$T/label.png" | tail -c 3)"
 codes=$(zbarimg --raw -q "$T/label.png" 2>/dev/null | sort)
 t_ok "zbarimg reads the token from the PNG" grep -qxF -- "$TOKEN" <<<"$codes"
 t_match "zbarimg reads the waybill from the PNG" "$codes" "^$WB\$"
