@@ -997,6 +997,20 @@ static void reader_put(struct smile_store *s, struct conn *c)
 	pthread_mutex_unlock(&s->rlock);
 }
 
+/* A read connection with statement `id` reset and ready; NULL (and the
+ * connection already given back) when the statement cannot be prepared. */
+static sqlite3_stmt *reader_stmt(struct smile_store *s, enum stmt_id id, struct conn **c)
+{
+	sqlite3_stmt *st;
+	*c = reader_get(s);
+	st = stmt(*c, id);
+	if (st == NULL) {
+		reader_put(s, *c);
+		*c = NULL;
+	}
+	return st;
+}
+
 static void col_text(sqlite3_stmt *st, int i, char *out, size_t n)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
@@ -1029,16 +1043,14 @@ static enum smile_err read_shipment_row(sqlite3_stmt *st, struct smile_store_shi
 static enum smile_err get_shipment(struct smile_store *s, enum stmt_id which, const char *waybill,
 				   uint64_t id, struct smile_store_shipment *out)
 {
-	struct conn *c = reader_get(s);
-	sqlite3_stmt *st = stmt(c, which);
+	struct conn *c;
+	sqlite3_stmt *st = reader_stmt(s, which, &c);
 	enum smile_err rc;
 	int step;
 
 	memset(out, 0, sizeof(*out));
-	if (st == NULL) {
-		reader_put(s, c);
+	if (st == NULL)
 		return SMILE_ERR_STORE;
-	}
 	if (which == ST_GET_SHIPMENT)
 		bind_text(st, 1, waybill);
 	else
@@ -1318,16 +1330,14 @@ enum smile_err smile_store_retention_due(struct smile_store *s, int64_t delivere
 					 int64_t created_before_ms, uint64_t *ids, size_t max,
 					 size_t *n)
 {
-	struct conn *c = reader_get(s);
-	sqlite3_stmt *st = stmt(c, ST_RETENTION);
+	struct conn *c;
+	sqlite3_stmt *st = reader_stmt(s, ST_RETENTION, &c);
 	enum smile_err rc = SMILE_OK;
 	int step;
 
 	*n = 0;
-	if (st == NULL) {
-		reader_put(s, c);
+	if (st == NULL)
 		return SMILE_ERR_STORE;
-	}
 	sqlite3_bind_int64(st, 1, delivered_before_ms);
 	sqlite3_bind_int64(st, 2, delivered_before_ms);
 	sqlite3_bind_int64(st, 3, created_before_ms);
@@ -1407,15 +1417,13 @@ enum smile_err smile_store_add_event(struct smile_store *s, const struct smile_s
 enum smile_err smile_store_list_events(struct smile_store *s, uint64_t shipment_id,
 				       smile_store_event_cb cb, void *ctx)
 {
-	struct conn *c = reader_get(s);
-	sqlite3_stmt *st = stmt(c, ST_LIST_EVENTS);
+	struct conn *c;
+	sqlite3_stmt *st = reader_stmt(s, ST_LIST_EVENTS, &c);
 	enum smile_err rc = SMILE_OK;
 	int step;
 
-	if (st == NULL) {
-		reader_put(s, c);
+	if (st == NULL)
 		return SMILE_ERR_STORE;
-	}
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)shipment_id);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		struct smile_store_event ev;
@@ -1441,16 +1449,14 @@ enum smile_err smile_store_list_events(struct smile_store *s, uint64_t shipment_
 enum smile_err smile_store_get_idem(struct smile_store *s, const char *api_key_id,
 				    const char *key, struct smile_store_idem *out)
 {
-	struct conn *c = reader_get(s);
-	sqlite3_stmt *st = stmt(c, ST_GET_IDEM);
+	struct conn *c;
+	sqlite3_stmt *st = reader_stmt(s, ST_GET_IDEM, &c);
 	enum smile_err rc;
 	int step;
 
 	memset(out, 0, sizeof(*out));
-	if (st == NULL) {
-		reader_put(s, c);
+	if (st == NULL)
 		return SMILE_ERR_STORE;
-	}
 	bind_text(st, 1, api_key_id);
 	bind_text(st, 2, key);
 	step = sqlite3_step(st);
@@ -1489,15 +1495,13 @@ enum smile_err smile_store_put_apikey(struct smile_store *s, const struct smile_
 enum smile_err smile_store_find_apikey(struct smile_store *s, const uint8_t hash[32],
 				       struct smile_store_apikey *out)
 {
-	struct conn *c = reader_get(s);
-	sqlite3_stmt *st = stmt(c, ST_FIND_APIKEY);
+	struct conn *c;
+	sqlite3_stmt *st = reader_stmt(s, ST_FIND_APIKEY, &c);
 	enum smile_err rc;
 
 	memset(out, 0, sizeof(*out));
-	if (st == NULL) {
-		reader_put(s, c);
+	if (st == NULL)
 		return SMILE_ERR_STORE;
-	}
 	sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW: {
@@ -1617,16 +1621,14 @@ enum smile_err smile_store_put_device(struct smile_store *s, const struct smile_
 enum smile_err smile_store_get_device(struct smile_store *s, const char *id,
 				      struct smile_store_device *out)
 {
-	struct conn *c = reader_get(s);
-	sqlite3_stmt *st = stmt(c, ST_GET_DEVICE);
+	struct conn *c;
+	sqlite3_stmt *st = reader_stmt(s, ST_GET_DEVICE, &c);
 	enum smile_err rc;
 	int step;
 
 	memset(out, 0, sizeof(*out));
-	if (st == NULL) {
-		reader_put(s, c);
+	if (st == NULL)
 		return SMILE_ERR_STORE;
-	}
 	bind_text(st, 1, id);
 	step = sqlite3_step(st);
 	if (step == SQLITE_ROW)
@@ -1642,15 +1644,13 @@ enum smile_err smile_store_get_device(struct smile_store *s, const char *id,
 
 enum smile_err smile_store_list_devices(struct smile_store *s, smile_store_device_cb cb, void *ctx)
 {
-	struct conn *c = reader_get(s);
-	sqlite3_stmt *st = stmt(c, ST_LIST_DEVICES);
+	struct conn *c;
+	sqlite3_stmt *st = reader_stmt(s, ST_LIST_DEVICES, &c);
 	enum smile_err rc = SMILE_OK;
 	int step;
 
-	if (st == NULL) {
-		reader_put(s, c);
+	if (st == NULL)
 		return SMILE_ERR_STORE;
-	}
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		struct smile_store_device d;
 		rc = read_device_row(st, &d);
