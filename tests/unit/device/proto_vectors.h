@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "smile/device.h"
+
 /* ---- inputs (docs/protocol.md 13.1) */
 #define V_DEVICE_ID "courier-01"
 /* device Ed25519 seed 00 01 .. 1f; device X25519 secret 20 21 .. 3f;
@@ -94,6 +96,20 @@ static inline void v_seq_bytes(uint8_t *out, size_t n, unsigned first)
 {
 	for (size_t i = 0; i < n; i++)
 		out[i] = (uint8_t)(first + i);
+}
+
+/* The vector device's and the vector gateway's keys (docs/protocol.md
+ * section 13); the gateway's keys reuse the device key struct. 0 on success. */
+static inline int v_vector_keys(struct smile_device_keys *dev, struct smile_device_keys *gw)
+{
+	uint8_t a[32], b[32];
+	v_seq_bytes(a, 32, V_DEVICE_SIGN_SEED_FIRST);
+	v_seq_bytes(b, 32, V_DEVICE_BOX_SK_FIRST);
+	if (smile_device_keys_from_seeds(V_DEVICE_ID, a, b, dev, NULL) != SMILE_OK)
+		return -1;
+	v_seq_bytes(a, 32, V_GATEWAY_SIGN_SEED_FIRST);
+	v_seq_bytes(b, 32, V_GATEWAY_BOX_SK_FIRST);
+	return smile_device_keys_from_seeds("gateway", a, b, gw, NULL) == SMILE_OK ? 0 : -1;
 }
 
 /* Decode a hex string into out; returns the byte count (cap checked by caller). */

@@ -22,17 +22,10 @@ static struct smile_device_keys vdev, vgw; /* the docs/protocol.md vector keys *
 
 static int setup(void **state)
 {
-	uint8_t a[32], b[32];
 	(void)state;
 	if (smile_proto_init() != SMILE_OK)
 		return -1;
-	v_seq_bytes(a, 32, V_DEVICE_SIGN_SEED_FIRST);
-	v_seq_bytes(b, 32, V_DEVICE_BOX_SK_FIRST);
-	if (smile_device_keys_from_seeds(V_DEVICE_ID, a, b, &vdev, NULL) != SMILE_OK)
-		return -1;
-	v_seq_bytes(a, 32, V_GATEWAY_SIGN_SEED_FIRST);
-	v_seq_bytes(b, 32, V_GATEWAY_BOX_SK_FIRST);
-	if (smile_device_keys_from_seeds("gateway", a, b, &vgw, NULL) != SMILE_OK)
+	if (v_vector_keys(&vdev, &vgw) != 0)
 		return -1;
 	return 0;
 }

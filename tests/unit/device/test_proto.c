@@ -23,17 +23,10 @@ static uint8_t shared[SMILE_PROTO_KEY_BYTES];
 
 static int setup(void **state)
 {
-	uint8_t a[32], b[32];
 	(void)state;
 	if (smile_proto_init() != SMILE_OK)
 		return -1;
-	v_seq_bytes(a, 32, V_DEVICE_SIGN_SEED_FIRST);
-	v_seq_bytes(b, 32, V_DEVICE_BOX_SK_FIRST);
-	if (smile_device_keys_from_seeds(V_DEVICE_ID, a, b, &dev, NULL) != SMILE_OK)
-		return -1;
-	v_seq_bytes(a, 32, V_GATEWAY_SIGN_SEED_FIRST);
-	v_seq_bytes(b, 32, V_GATEWAY_BOX_SK_FIRST);
-	if (smile_device_keys_from_seeds("gateway", a, b, &gw, NULL) != SMILE_OK)
+	if (v_vector_keys(&dev, &gw) != 0)
 		return -1;
 	if (smile_proto_shared_key(gw.box_sk, dev.box_pk, shared) != SMILE_OK)
 		return -1;
