@@ -122,10 +122,15 @@ void api_healthz(struct gateway *g, struct http_req *r, struct http_resp *o)
 void api_metrics(struct gateway *g, struct http_req *r, struct http_resp *o)
 {
 	struct smile_buf b;
-	(void)g;
 	(void)r;
 	smile_buf_init(&b, 1u << 20);
-	if (smile_metrics_render(&b) != SMILE_OK)
+	if (smile_metrics_render(&b) != SMILE_OK ||
+	    smile_buf_printf(&b,
+			     "# HELP smile_store_wal_scrub_pending 1 while an erased record may "
+			     "remain in the WAL because a reader blocks the scrub.\n"
+			     "# TYPE smile_store_wal_scrub_pending gauge\n"
+			     "smile_store_wal_scrub_pending %d\n",
+			     smile_store_wal_pending(g->store)) != SMILE_OK)
 		http_resp_error(o, 500, "internal", NULL, "metrics too large");
 	else
 		http_resp_bytes(o, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);

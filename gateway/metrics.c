@@ -46,6 +46,8 @@ static const char *const counter_names[SMILE_COUNTER_COUNT][2] = {
 	{"smile_scans_total", "Device scans received"},
 	{"smile_reveals_total", "Contact details revealed to devices"},
 	{"smile_denials_total", "Scans denied"},
+	{"smile_store_wal_scrub_retries_total",
+	 "WAL scrubs after an erasure that a reader blocked and that were retried"},
 };
 
 const char *smile_route_name(enum smile_route r)

@@ -393,6 +393,11 @@ static void on_committed(void *arg, enum smile_err rc)
 		atomic_fetch_sub(p->pending_reveal, 1);
 	if (rc == SMILE_ERR_REPLAY) {
 		/* a redelivery of the same scan was answered first */
+	} else if (rc == SMILE_ERR_SHREDDED) {
+		/* the shipment was erased while this reveal waited: nothing was
+		 * stored, and the sealed reply is dropped unsent */
+		reply_digest(r, p->device, p->digest, p->sc.seq, SMILE_STATUS_DENIED,
+			     SMILE_REASON_ERASED);
 	} else if (rc) {
 		smile_log(SMILE_LOG_ERROR, "scan.commit_failed", SMILE_KV_ID("device", p->device),
 			  SMILE_KV_ERR("err", rc));
@@ -417,6 +422,58 @@ static void on_committed(void *arg, enum smile_err rc)
 	pending_free(p);
 }
 
+/* An exact retransmission: the device lost our reply. docs/protocol.md 7.3.
+ * Nothing is recorded again. A reply without contact details is resent as
+ * it was. A revealing reply is resent only while the scan is still fresh,
+ * and the resend is audited; once stale, or once the shipment was erased
+ * (erasure withdraws the stored reply), the device gets a reply without
+ * contact details instead. */
+static void retransmit(struct worker *w, const struct smile_store_device *dev,
+		       const struct smile_scan *scan, const struct scan_msg *m, int64_t now)
+{
+	struct relay *r = w->r;
+	struct gateway *g = r->g;
+	struct smile_store_shipment row;
+	char topic[SMILE_PROTO_TOPIC_MAX];
+	enum smile_reason why = SMILE_REASON_OK;
+	int have_row = 0;
+
+	if (smile_proto_topic(topic, sizeof(topic), dev->id, SMILE_TOPIC_REPLY) != SMILE_OK)
+		return;
+	if (dev->last_reply && !dev->last_revealed) {
+		publish(r, topic, dev->last_reply, dev->last_reply_len);
+		return;
+	}
+	if (dev->last_shipment_id &&
+	    smile_store_get_shipment_by_id(g->store, dev->last_shipment_id, &row) == SMILE_OK)
+		have_row = 1;
+	if (dev->last_reply == NULL)
+		why = have_row && row.erased_ms ? SMILE_REASON_ERASED : SMILE_REASON_REPLAY;
+	else if (smile_proto_check_time(scan->time_ms, (uint64_t)now,
+					(uint64_t)g->cfg.scan_skew_s * 1000u) != SMILE_OK)
+		why = SMILE_REASON_STALE;
+	else if (!have_row || row.erased_ms)
+		why = SMILE_REASON_ERASED;
+	if (why == SMILE_REASON_OK) {
+		struct smile_audit_entry a = {"reveal", row.waybill, dev->id, "resend"};
+		if (smile_store_audit(g->store, &a, 1, now) != SMILE_OK) {
+			smile_log(SMILE_LOG_ERROR, "audit.write_failed", SMILE_KV_ID("device", dev->id));
+			reply_only(w, dev->id, m->data, m->len, scan->seq, SMILE_STATUS_ERROR,
+				   SMILE_REASON_INTERNAL);
+		} else {
+			publish(r, topic, dev->last_reply, dev->last_reply_len);
+		}
+	} else {
+		/* the scan's event stays recorded; its contact details are not resent */
+		reply_only(w, dev->id, m->data, m->len, scan->seq,
+			   why == SMILE_REASON_REPLAY ? SMILE_STATUS_DENIED : SMILE_STATUS_RECORDED,
+			   why);
+		audit_refusal(g, dev->id, have_row ? row.waybill : "-", why);
+	}
+	if (have_row)
+		smile_store_shipment_release(&row);
+}
+
 static void process(struct worker *w, const struct scan_msg *m)
 {
 	struct relay *r = w->r;
@@ -424,7 +481,7 @@ static void process(struct worker *w, const struct scan_msg *m)
 	struct smile_scan scan;
 	struct smile_store_device dev;
 	struct smile_store_shipment row;
-	char device[SMILE_PROTO_ID_MAX + 1], topic[SMILE_PROTO_TOPIC_MAX];
+	char device[SMILE_PROTO_ID_MAX + 1];
 	char masked[SMILE_PROTO_MASKED_MAX], contact[SMILE_PROTO_CONTACT_MAX];
 	uint8_t digest[32];
 	size_t masked_len = 0, contact_len = 0, reply_len = 0;
@@ -489,10 +546,7 @@ static void process(struct worker *w, const struct scan_msg *m)
 	case SMILE_SEQ_NEW:
 		break;
 	case SMILE_SEQ_RETRANSMIT:
-		/* the device lost our reply: the same reply again, nothing new */
-		if (dev.last_reply &&
-		    smile_proto_topic(topic, sizeof(topic), device, SMILE_TOPIC_REPLY) == SMILE_OK)
-			publish(r, topic, dev.last_reply, dev.last_reply_len);
+		retransmit(w, &dev, &scan, m, now);
 		goto out;
 	default:
 		reply_only(w, device, m->data, m->len, scan.seq, SMILE_STATUS_DENIED,

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "smile/log.h"
+#include "smile/metrics.h"
 
 /* ------------------------------------------------------------ statements */
 
@@ -58,6 +59,11 @@ enum stmt_id {
 	ST_AUDIT_INSERT,
 	ST_AUDIT_HEAD,
 	ST_AUDIT_ALL,
+	ST_FORGET_REPLIES,
+	ST_SCAN_SHIPMENT_ERASED,
+	ST_META_GET,
+	ST_META_PUT,
+	ST_MAX_SHIPMENT_ID,
 	ST_COUNT
 };
 
@@ -66,7 +72,7 @@ enum stmt_id {
 	"delivered_ms, erased_ms, holder, public_json, device_view"
 #define DEVICE_COLS \
 	"id, sign_pk, box_pk, role, zone, status, last_seq, last_digest, last_reply, " \
-	"created_ms, updated_ms"
+	"created_ms, updated_ms, last_shipment_id, last_revealed"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INSERT_SHIPMENT] = "INSERT INTO shipments (" SHIPMENT_COLS ") "
@@ -97,14 +103,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_FIND_APIKEY] = "SELECT id, role, merchant, bindings, created_ms, revoked_ms "
 			   "FROM api_keys WHERE hash = ? AND revoked_ms = 0",
 	[ST_REVOKE_APIKEY] = "UPDATE api_keys SET revoked_ms = ? WHERE id = ? AND revoked_ms = 0",
-	[ST_PUT_DEVICE] = "INSERT INTO devices (" DEVICE_COLS ") VALUES (?,?,?,?,?,?,0,NULL,NULL,?,?)",
+	[ST_PUT_DEVICE] = "INSERT INTO devices (" DEVICE_COLS ") VALUES (?,?,?,?,?,?,0,NULL,NULL,?,?,0,0)",
 	[ST_GET_DEVICE] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?",
 	[ST_LIST_DEVICES] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id",
 	[ST_DEVICE_STATUS] = "UPDATE devices SET status = ?, updated_ms = ? WHERE id = ?",
 	/* status: a device suspended or revoked while this scan waited for
 	 * its commit gets nothing from it */
 	[ST_DEVICE_SCAN] = "UPDATE devices SET last_seq = ?, last_digest = ?, last_reply = ?, "
-			   "updated_ms = ? WHERE id = ? AND last_seq < ? AND status = 'active'",
+			   "updated_ms = ?, last_shipment_id = ?, last_revealed = ? "
+			   "WHERE id = ? AND last_seq < ? AND status = 'active'",
 	[ST_INSERT_REVEAL] = "INSERT INTO reveal_counts (device_id, hour, n) VALUES (?, ?, 1) "
 			     "ON CONFLICT (device_id, hour) DO UPDATE SET n = n + 1",
 	[ST_COUNT_REVEALS] = "SELECT COALESCE(SUM(n), 0) FROM reveal_counts "
@@ -115,6 +122,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_AUDIT_HEAD] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
 	[ST_AUDIT_ALL] = "SELECT seq, time_ms, kind, subject, actor, detail, prev_hash, hash "
 			 "FROM audit ORDER BY seq",
+	/* erasure withdraws every stored reply that carries this shipment's
+	 * contact details (secure_delete zeroes the old blob) */
+	[ST_FORGET_REPLIES] = "UPDATE devices SET last_reply = NULL, last_revealed = 0 "
+			      "WHERE last_shipment_id = ? AND last_revealed = 1",
+	[ST_SCAN_SHIPMENT_ERASED] = "SELECT erased_ms FROM shipments WHERE id = ?",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?",
+	[ST_META_PUT] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+	[ST_MAX_SHIPMENT_ID] = "SELECT COALESCE(MAX(id), 0) FROM shipments",
 };
 
 /* Schema migrations: index i brings the schema from version i to i + 1. */
@@ -163,6 +178,15 @@ static const char *const migrations[] = {
 	"INSERT INTO reveal_counts SELECT device_id, time_ms / 3600000, COUNT(*) FROM reveals"
 	"  GROUP BY 1, 2;"
 	"DROP TABLE reveals;",
+
+	/* 5: a stored reply names its shipment and whether it reveals, so
+	 * erasure can withdraw it. Replies stored before cannot be attributed
+	 * and may hold contact details: they are dropped. */
+	"ALTER TABLE devices ADD COLUMN last_shipment_id INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN last_revealed INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE devices SET last_reply = NULL;"
+	"CREATE INDEX devices_last_shipment ON devices (last_shipment_id) "
+	"  WHERE last_revealed = 1;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == SMILE_STORE_SCHEMA_VERSION, "one migration per version");
@@ -184,7 +208,8 @@ enum job_type {
 	JOB_PUT_DEVICE,
 	JOB_DEVICE_STATUS,
 	JOB_SCAN,
-	JOB_AUDIT
+	JOB_AUDIT,
+	JOB_LEASE_IDS
 };
 
 struct job {
@@ -221,6 +246,7 @@ struct job {
 			size_t n;
 			int64_t time_ms;
 		} audit;
+		uint64_t *lease_start; /* out: the first id of a fresh lease */
 	} u;
 	enum smile_err rc;
 	int done;
@@ -253,12 +279,28 @@ struct smile_store {
 	pthread_cond_t qspace; /* async jobs below the in-flight bound */
 	int async_inflight;
 
-	atomic_uint_fast64_t next_id;
+	/* Shipment ids are leased from the database in blocks (meta
+	 * 'next_id'), so another process or node never hands out the same id;
+	 * a crashed process only leaves a gap. */
+	pthread_mutex_t idlock;
+	uint64_t id_next, id_end; /* the lease: [id_next, id_end) */
 
-	/* audit chain head; only the writer thread touches it */
+	/* The audit chain head as read inside the current write transaction:
+	 * reloaded at every BEGIN, because another process (the CLI, another
+	 * node) may have appended since. Only the writer thread touches it. */
 	uint64_t audit_seq;
 	uint8_t audit_hash[32];
+
+	/* WAL scrub after an erasure: > 0 while old page images may remain in
+	 * the WAL because a reader blocked the truncating checkpoint. */
+	int scrub_pending;
+	int64_t scrub_since_ms;
+	atomic_int wal_pending; /* mirror of scrub_pending != 0 for other threads */
 };
+
+#define BUSY_TIMEOUT_MS 10000
+#define ID_LEASE 1024
+#define SCRUB_RETRY_MS 1000
 
 static int64_t smile_store_now_ms(void)
 {
@@ -311,7 +353,7 @@ static enum smile_err conn_open(struct conn *c, const char *path, int readonly, 
 		conn_close(c);
 		return rc;
 	}
-	sqlite3_busy_timeout(c->db, 10000);
+	sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
 	/* Map the file: readers then share the page cache instead of copying
 	 * every page through pread(). */
 	exec(c->db, "PRAGMA mmap_size = 268435456;");
@@ -488,6 +530,12 @@ static enum smile_err run_erase(struct smile_store *s, struct conn *c, uint64_t 
 		return rc;
 	}
 	st = stmt(c, ST_ERASE_PERSONAL);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	if (step_done(st) != SQLITE_DONE)
+		return SMILE_ERR_STORE;
+	st = stmt(c, ST_FORGET_REPLIES);
 	if (st == NULL)
 		return SMILE_ERR_STORE;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
@@ -715,17 +763,36 @@ static enum smile_err set_status(struct smile_store *s, struct conn *c, const ch
 static enum smile_err run_scan(struct smile_store *s, struct conn *c,
 			       const struct smile_store_scan *sc)
 {
-	sqlite3_stmt *st = stmt(c, ST_DEVICE_SCAN);
+	uint64_t shipment = sc->event ? sc->event->shipment_id : 0;
+	int reveal = sc->reveal && sc->event;
+	sqlite3_stmt *st;
 	enum smile_err rc;
 
+	if (reveal) {
+		/* An erasure committed while this reveal waited for its commit:
+		 * its reply must never be stored (nor sent). */
+		int64_t erased = 0;
+		st = stmt(c, ST_SCAN_SHIPMENT_ERASED);
+		if (st == NULL)
+			return SMILE_ERR_STORE;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)shipment);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			erased = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (erased)
+			return SMILE_ERR_SHREDDED;
+	}
+	st = stmt(c, ST_DEVICE_SCAN);
 	if (st == NULL)
 		return SMILE_ERR_STORE;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)sc->seq);
 	sqlite3_bind_blob(st, 2, sc->digest, 32, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, sc->reply, (int)sc->reply_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, sc->time_ms);
-	bind_text(st, 5, sc->device_id);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)sc->seq);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)shipment);
+	sqlite3_bind_int(st, 6, reveal);
+	bind_text(st, 7, sc->device_id);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)sc->seq);
 	if (step_done(st) != SQLITE_DONE)
 		return SMILE_ERR_STORE;
 	if (sqlite3_changes(c->db) == 0)
@@ -744,7 +811,7 @@ static enum smile_err run_scan(struct smile_store *s, struct conn *c,
 				return SMILE_ERR_STORE;
 		}
 	}
-	if (sc->reveal && sc->event) {
+	if (reveal) {
 		st = stmt(c, ST_INSERT_REVEAL);
 		if (st == NULL)
 			return SMILE_ERR_STORE;
@@ -764,6 +831,42 @@ static enum smile_err run_scan(struct smile_store *s, struct conn *c,
 	return SMILE_OK;
 }
 
+/* Lease ID_LEASE shipment ids: the block starts at meta 'next_id' (or past
+ * the largest id stored, for stores older than the lease) and the meta row
+ * moves past it in the same transaction. */
+static enum smile_err run_lease_ids(struct conn *c, uint64_t *start)
+{
+	sqlite3_stmt *st = stmt(c, ST_MAX_SHIPMENT_ID);
+	uint64_t next = 1, v;
+	char buf[24];
+
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		next = (uint64_t)sqlite3_column_int64(st, 0) + 1;
+	sqlite3_reset(st);
+	st = stmt(c, ST_META_GET);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, "next_id");
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		v = (uint64_t)strtoull((const char *)sqlite3_column_text(st, 0), NULL, 10);
+		if (v > next)
+			next = v;
+	}
+	sqlite3_reset(st);
+	st = stmt(c, ST_META_PUT);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)(next + ID_LEASE));
+	bind_text(st, 1, "next_id");
+	bind_text(st, 2, buf);
+	if (step_done(st) != SQLITE_DONE)
+		return SMILE_ERR_STORE;
+	*start = next;
+	return SMILE_OK;
+}
+
 /* Each job runs in its own savepoint: its failure undoes only its changes. */
 static void run_job(struct smile_store *s, struct conn *c, struct job *j)
 {
@@ -771,6 +874,7 @@ static void run_job(struct smile_store *s, struct conn *c, struct job *j)
 	uint8_t audit_head[32];
 
 	memcpy(audit_head, s->audit_hash, 32);
+	j->rc = SMILE_OK;
 	switch (j->type) {
 	case JOB_INSERT:
 		j->rc = SMILE_OK;
@@ -817,6 +921,10 @@ static void run_job(struct smile_store *s, struct conn *c, struct job *j)
 		exec(c->db, "SAVEPOINT job");
 		j->rc = run_scan(s, c, j->u.scan);
 		break;
+	case JOB_LEASE_IDS:
+		exec(c->db, "SAVEPOINT job");
+		j->rc = run_lease_ids(c, j->u.lease_start);
+		break;
 	case JOB_AUDIT:
 		exec(c->db, "SAVEPOINT job");
 		j->rc = SMILE_OK;
@@ -833,6 +941,61 @@ static void run_job(struct smile_store *s, struct conn *c, struct job *j)
 	exec(c->db, "RELEASE job");
 }
 
+/* Read the chain head inside the open write transaction: BEGIN IMMEDIATE
+ * holds the write lock, so nobody else can append until COMMIT. */
+static enum smile_err audit_load_head(struct smile_store *s, struct conn *c)
+{
+	sqlite3_stmt *st = stmt(c, ST_AUDIT_HEAD);
+	int step;
+
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	s->audit_seq = 0;
+	memset(s->audit_hash, 0, 32);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 32) {
+		s->audit_seq = (uint64_t)sqlite3_column_int64(st, 0);
+		memcpy(s->audit_hash, sqlite3_column_blob(st, 1), 32);
+	}
+	sqlite3_reset(st);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? SMILE_OK : SMILE_ERR_STORE;
+}
+
+/* After an erasure, old page images of the wrapped key, the ciphertext and
+ * withdrawn replies live on in WAL frames until the WAL is checkpointed and
+ * truncated. A reader holding an old snapshot (a backup, the sqlite3 shell)
+ * blocks that: the checkpoint is tried without the busy handler so the writer
+ * never waits for the reader, and retried once a second until it completes.
+ * Logged (warning when blocked, info when done) and shown in /metrics. */
+static void wal_scrub(struct smile_store *s, int after_erase)
+{
+	int rc;
+
+	if (after_erase && !s->scrub_pending)
+		s->scrub_since_ms = smile_store_now_ms();
+	sqlite3_busy_timeout(s->writer.db, 0);
+	rc = sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+				       NULL);
+	sqlite3_busy_timeout(s->writer.db, BUSY_TIMEOUT_MS);
+	if (rc == SQLITE_OK) {
+		if (s->scrub_pending)
+			smile_log(SMILE_LOG_INFO, "store.wal_scrubbed",
+				  SMILE_KV_INT("waited_ms",
+					       (long long)(smile_store_now_ms() - s->scrub_since_ms)),
+				  SMILE_KV_INT("attempts", s->scrub_pending + 1));
+		s->scrub_pending = 0;
+		atomic_store(&s->wal_pending, 0);
+		return;
+	}
+	if (!s->scrub_pending)
+		smile_log(SMILE_LOG_WARN, "store.wal_scrub_blocked",
+			  SMILE_KV_INT("sqlite", rc),
+			  SMILE_KV_ID("why", "a reader holds an old snapshot; retrying"));
+	s->scrub_pending++;
+	atomic_store(&s->wal_pending, 1);
+	smile_metrics_add(SMILE_COUNTER_WAL_SCRUB_RETRIES, 1);
+}
+
 static void *writer_main(void *arg)
 {
 	struct smile_store *s = arg;
@@ -842,8 +1005,22 @@ static void *writer_main(void *arg)
 		int n = 0, erased = 0;
 
 		pthread_mutex_lock(&s->qlock);
-		while (s->head == NULL && !s->stopping)
-			pthread_cond_wait(&s->qwork, &s->qlock);
+		while (s->head == NULL && !s->stopping) {
+			if (!s->scrub_pending) {
+				pthread_cond_wait(&s->qwork, &s->qlock);
+				continue;
+			}
+			/* a blocked WAL scrub is retried while the writer is idle */
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += SCRUB_RETRY_MS / 1000;
+			if (pthread_cond_timedwait(&s->qwork, &s->qlock, &until) == ETIMEDOUT &&
+			    s->head == NULL) {
+				pthread_mutex_unlock(&s->qlock);
+				wal_scrub(s, 0);
+				pthread_mutex_lock(&s->qlock);
+			}
+		}
 		if (s->head == NULL && s->stopping) {
 			pthread_mutex_unlock(&s->qlock);
 			break;
@@ -859,10 +1036,8 @@ static void *writer_main(void *arg)
 		last->next = NULL;
 		pthread_mutex_unlock(&s->qlock);
 
-		uint64_t chain_seq = s->audit_seq;
-		uint8_t chain_hash[32];
-		memcpy(chain_hash, s->audit_hash, 32);
-		int ok = exec(s->writer.db, "BEGIN IMMEDIATE") == SQLITE_OK;
+		int ok = exec(s->writer.db, "BEGIN IMMEDIATE") == SQLITE_OK &&
+			 audit_load_head(s, &s->writer) == SMILE_OK;
 		for (j = batch; j; j = j->next) {
 			if (!ok) {
 				j->rc = SMILE_ERR_STORE;
@@ -875,13 +1050,10 @@ static void *writer_main(void *arg)
 		if (ok && exec(s->writer.db, "COMMIT") != SQLITE_OK) {
 			smile_log(SMILE_LOG_ERROR, "store.commit_failed",
 				  SMILE_KV_INT("sqlite", sqlite3_extended_errcode(s->writer.db)));
-			exec(s->writer.db, "ROLLBACK");
 			ok = 0;
 		}
-		if (!ok) {
-			s->audit_seq = chain_seq;
-			memcpy(s->audit_hash, chain_hash, 32);
-		}
+		if (!ok)
+			exec(s->writer.db, "ROLLBACK");
 		if (!ok)
 			for (j = batch; j; j = j->next) {
 				j->rc = SMILE_ERR_STORE;
@@ -890,12 +1062,7 @@ static void *writer_main(void *arg)
 						j->u.insert.items[i].result = SMILE_ERR_STORE;
 			}
 		if (ok && erased)
-			/* Old page images of the wrapped keys live in the WAL until it
-			 * is checkpointed and reset; do both now. Busy readers can make
-			 * this partial; the next erase or the periodic checkpoint
-			 * finishes it. */
-			sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
-						  NULL, NULL);
+			wal_scrub(s, 1);
 
 		/* Wake the waiting callers; run the async callbacks outside the lock
 		 * (they publish replies) and free their jobs. */
@@ -1096,7 +1263,6 @@ enum smile_err smile_store_open(const char *url, int create, int readers,
 	struct smile_store *s;
 	const char *path = url;
 	enum smile_err rc;
-	sqlite3_stmt *st = NULL;
 
 	*out = NULL;
 	if (strncmp(url, "sqlite:", 7) == 0)
@@ -1115,6 +1281,7 @@ enum smile_err smile_store_open(const char *url, int create, int readers,
 	pthread_mutex_init(&s->rlock, NULL);
 	pthread_cond_init(&s->rcond, NULL);
 	pthread_mutex_init(&s->qlock, NULL);
+	pthread_mutex_init(&s->idlock, NULL);
 	pthread_cond_init(&s->qwork, NULL);
 	pthread_cond_init(&s->qdone, NULL);
 	pthread_cond_init(&s->qspace, NULL);
@@ -1140,25 +1307,6 @@ enum smile_err smile_store_open(const char *url, int create, int readers,
 	if (rc)
 		goto fail;
 
-	if (sqlite3_prepare_v2(s->writer.db, "SELECT COALESCE(MAX(id), 0) FROM shipments", -1,
-			       &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		rc = db_err(s->writer.db, e, "read next id");
-		goto fail;
-	}
-	atomic_store(&s->next_id, (uint64_t)sqlite3_column_int64(st, 0) + 1);
-	sqlite3_finalize(st);
-	st = stmt(&s->writer, ST_AUDIT_HEAD);
-	if (st == NULL) {
-		rc = db_err(s->writer.db, e, "read audit head");
-		goto fail;
-	}
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 32) {
-		s->audit_seq = (uint64_t)sqlite3_column_int64(st, 0);
-		memcpy(s->audit_hash, sqlite3_column_blob(st, 1), 32);
-	}
-	sqlite3_reset(st);
 
 	s->readers = calloc((size_t)readers, sizeof(*s->readers));
 	if (s->readers == NULL) {
@@ -1209,6 +1357,7 @@ void smile_store_close(struct smile_store *s)
 	pthread_mutex_destroy(&s->rlock);
 	pthread_cond_destroy(&s->rcond);
 	pthread_mutex_destroy(&s->qlock);
+	pthread_mutex_destroy(&s->idlock);
 	pthread_cond_destroy(&s->qwork);
 	pthread_cond_destroy(&s->qdone);
 	pthread_cond_destroy(&s->qspace);
@@ -1226,8 +1375,27 @@ enum smile_err smile_store_ping(struct smile_store *s)
 
 enum smile_err smile_store_next_id(struct smile_store *s, uint64_t *id)
 {
-	*id = atomic_fetch_add(&s->next_id, 1);
-	return SMILE_OK;
+	enum smile_err rc = SMILE_OK;
+
+	pthread_mutex_lock(&s->idlock);
+	if (s->id_next == s->id_end) {
+		uint64_t start = 0;
+		struct job j = {.type = JOB_LEASE_IDS, .u.lease_start = &start};
+		rc = submit(s, &j);
+		if (rc == SMILE_OK) {
+			s->id_next = start;
+			s->id_end = start + ID_LEASE;
+		}
+	}
+	if (rc == SMILE_OK)
+		*id = s->id_next++;
+	pthread_mutex_unlock(&s->idlock);
+	return rc;
+}
+
+int smile_store_wal_pending(struct smile_store *s)
+{
+	return atomic_load(&s->wal_pending);
 }
 
 enum smile_err smile_store_insert_shipments(struct smile_store *s,
@@ -1608,6 +1776,8 @@ static enum smile_err read_device_row(sqlite3_stmt *st, struct smile_store_devic
 	}
 	d->created_ms = sqlite3_column_int64(st, 9);
 	d->updated_ms = sqlite3_column_int64(st, 10);
+	d->last_shipment_id = (uint64_t)sqlite3_column_int64(st, 11);
+	d->last_revealed = sqlite3_column_int(st, 12) != 0;
 	return SMILE_OK;
 }
 

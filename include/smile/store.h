@@ -32,7 +32,7 @@ extern "C" {
 
 struct smile_store;
 
-#define SMILE_STORE_SCHEMA_VERSION 4
+#define SMILE_STORE_SCHEMA_VERSION 5
 #define SMILE_STORE_ID_MAX 65        /* merchant names, refs, key ids, device ids + NUL */
 #define SMILE_STORE_WAYBILL_MAX 32
 #define SMILE_STORE_TOKEN_MAX 160
@@ -123,7 +123,9 @@ void smile_store_close(struct smile_store *s);
 /* Is the store answering? SMILE_OK or SMILE_ERR_STORE. */
 enum smile_err smile_store_ping(struct smile_store *s) SMILE_MUST_CHECK;
 
-/* A fresh shipment id, unique for this store, never reused. */
+/* A fresh shipment id, unique for this store across every process that
+ * opens it, never reused: ids are leased from the store in blocks, so a
+ * process that stops leaves a gap, never a duplicate. */
 enum smile_err smile_store_next_id(struct smile_store *s, uint64_t *id) SMILE_MUST_CHECK;
 
 /* One shipment to insert, with its sealed personal part and, optionally, the
@@ -158,8 +160,11 @@ enum smile_err smile_store_get_personal(struct smile_store *s, uint64_t id,
 					struct smile_store_personal *out) SMILE_MUST_CHECK;
 void smile_store_personal_release(struct smile_store_personal *p);
 
-/* Crypto-shred: delete the wrapped data key and ciphertext, set erased_ms and
- * record an "erased" event with `reason` as detail. SMILE_ERR_NOT_FOUND, or
+/* Crypto-shred: delete the wrapped data key and ciphertext, withdraw every
+ * device's stored reply that revealed this shipment, set erased_ms and
+ * record an "erased" event with `reason` as detail. Old page images in the
+ * WAL are then scrubbed by a checkpoint that never waits for readers: while
+ * a reader holds an old snapshot it is retried (smile_store_wal_pending). SMILE_ERR_NOT_FOUND, or
  * SMILE_ERR_SHREDDED when already erased (nothing changes). */
 enum smile_err smile_store_erase_personal(struct smile_store *s, uint64_t id,
 					  int64_t now_ms, const char *reason) SMILE_MUST_CHECK;
@@ -215,7 +220,9 @@ const char *smile_device_status_name(enum smile_device_status s);
 
 /* An enrolled device. `last_reply` (owned; release with
  * smile_store_device_release) is the reply to the last accepted scan, resent
- * on an exact retransmission. */
+ * on an exact retransmission; `last_shipment_id` is the shipment it
+ * concerns and `last_revealed` says whether it carries contact details.
+ * Erasing that shipment withdraws a revealing reply (last_reply NULL). */
 struct smile_store_device {
 	char id[SMILE_STORE_ID_MAX];
 	uint8_t sign_pk[32];
@@ -229,6 +236,8 @@ struct smile_store_device {
 	size_t last_reply_len;
 	int64_t created_ms;
 	int64_t updated_ms;
+	uint64_t last_shipment_id;
+	int last_revealed;
 };
 void smile_store_device_release(struct smile_store_device *d);
 
@@ -269,6 +278,8 @@ enum smile_err smile_store_count_reveals(struct smile_store *s, const char *devi
  *     greater than the stored last_seq and the device is still active:
  *     otherwise SMILE_ERR_REPLAY and nothing changes, so a redelivered scan
  *     never counts twice and a device suspended meanwhile gets nothing);
+ *   - a reveal (`reveal` with an `event`) of a shipment erased meanwhile is
+ *     refused whole: SMILE_ERR_SHREDDED, nothing changes;
  *   - when `event` is set: a tracking event, the shipment's status, and for
  *     custody events the holder;
  *   - when `reveal`: the device's reveal counter for this hour (quota);
@@ -301,6 +312,10 @@ typedef void (*smile_store_done_fn)(void *arg, enum smile_err rc);
 enum smile_err smile_store_commit_scan_async(struct smile_store *s,
 					     const struct smile_store_scan *scan,
 					     smile_store_done_fn done, void *arg) SMILE_MUST_CHECK;
+
+/* 1 while an erasure's old page images may remain in the WAL because a
+ * reader blocked the scrubbing checkpoint (retried every second), else 0. */
+int smile_store_wal_pending(struct smile_store *s);
 
 /* Wait until every async commit submitted so far has called back. */
 void smile_store_drain(struct smile_store *s);

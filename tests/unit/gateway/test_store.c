@@ -415,6 +415,105 @@ static void scans_apply_once(void **state)
 	smile_store_device_release(&got);
 }
 
+/* docs/vault.md "Erasure": a stored reply that revealed a shipment is a
+ * copy of its contact details (sealed to the device, openable with the
+ * gateway's box key). Erasing the shipment withdraws it; a reply without
+ * contact details, and replies about other shipments, stay. */
+static void erasure_withdraws_revealing_replies(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_device d, got;
+	uint8_t digest[32] = {7}, reply[6] = {6, 5, 4, 3, 2, 1};
+	struct smile_store_event ev1 = {.shipment_id = 1, .waybill = "SW2611290000001",
+					.event = "out_for_delivery", .time_ms = 2000,
+					.device_id = "dev-a", .device_role = "courier"};
+	struct smile_store_event ev2 = ev1;
+	struct smile_audit_entry a = {"reveal", "SW2611290000001", "dev-a", "ok"};
+	struct smile_store_scan sa = {"dev-a", 1, digest, reply, 6, 2000, &ev1, 1, 1, 0, &a, 1};
+	struct smile_store_scan sb = {"dev-b", 1, digest, reply, 6, 2000, &ev1, 0, 0, 0, &a, 1};
+	struct smile_store_scan sc = {"dev-c", 1, digest, reply, 6, 2000, &ev2, 1, 1, 0, &a, 1};
+
+	ev2.shipment_id = 2;
+	snprintf(ev2.device_id, sizeof(ev2.device_id), "dev-c");
+	assert_int_equal(insert_one(f->s, 1, "acme", NULL), SMILE_OK);
+	assert_int_equal(insert_one(f->s, 2, "acme", NULL), SMILE_OK);
+	make_device(&d, "dev-a", SMILE_DEV_COURIER);
+	assert_int_equal(smile_store_put_device(f->s, &d, "admin"), SMILE_OK);
+	make_device(&d, "dev-b", SMILE_DEV_HUB);
+	assert_int_equal(smile_store_put_device(f->s, &d, "admin"), SMILE_OK);
+	make_device(&d, "dev-c", SMILE_DEV_COURIER);
+	assert_int_equal(smile_store_put_device(f->s, &d, "admin"), SMILE_OK);
+	assert_int_equal(smile_store_commit_scan(f->s, &sa), SMILE_OK);
+	assert_int_equal(smile_store_commit_scan(f->s, &sb), SMILE_OK);
+	assert_int_equal(smile_store_commit_scan(f->s, &sc), SMILE_OK);
+	assert_int_equal(smile_store_get_device(f->s, "dev-a", &got), SMILE_OK);
+	assert_int_equal(got.last_shipment_id, 1);
+	assert_int_equal(got.last_revealed, 1);
+	assert_non_null(got.last_reply);
+	smile_store_device_release(&got);
+
+	assert_int_equal(smile_store_erase_personal(f->s, 1, 3000, "api"), SMILE_OK);
+	assert_int_equal(smile_store_get_device(f->s, "dev-a", &got), SMILE_OK);
+	assert_null(got.last_reply);
+	assert_int_equal(got.last_revealed, 0);
+	assert_int_equal(got.last_seq, 1); /* the replay rule still holds */
+	smile_store_device_release(&got);
+	/* not revealing: kept */
+	assert_int_equal(smile_store_get_device(f->s, "dev-b", &got), SMILE_OK);
+	assert_non_null(got.last_reply);
+	smile_store_device_release(&got);
+	/* another shipment's reveal: kept */
+	assert_int_equal(smile_store_get_device(f->s, "dev-c", &got), SMILE_OK);
+	assert_non_null(got.last_reply);
+	assert_int_equal(got.last_revealed, 1);
+	smile_store_device_release(&got);
+
+	/* A reveal decided before the erasure but committed after it stores
+	 * nothing at all. */
+	sa.seq = 2;
+	assert_int_equal(smile_store_commit_scan(f->s, &sa), SMILE_ERR_SHREDDED);
+	assert_int_equal(smile_store_get_device(f->s, "dev-a", &got), SMILE_OK);
+	assert_int_equal(got.last_seq, 1);
+	assert_null(got.last_reply);
+	smile_store_device_release(&got);
+}
+
+/* Two processes on one store (the CLI beside `serve`, or two nodes): the
+ * audit chain head and shipment ids are decided in the store, so neither
+ * process's writes break the other's. */
+static void two_processes_share_one_store(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store *other = NULL;
+	struct smile_error e = {0};
+	struct smile_store_device d;
+	struct smile_audit_entry a = {"test", "s", "a", "d"};
+	uint64_t n = 0, bad = 0, ids[6];
+
+	assert_int_equal(smile_store_open(f->path, 0, 1, &other, &e), SMILE_OK);
+	assert_int_equal(smile_store_audit(f->s, &a, 1, 1000), SMILE_OK);
+	assert_int_equal(smile_store_audit(other, &a, 1, 1001), SMILE_OK);
+	make_device(&d, "dev-x", SMILE_DEV_COURIER);
+	assert_int_equal(smile_store_put_device(other, &d, "cli"), SMILE_OK);
+	/* the first process appends after the second one did */
+	assert_int_equal(smile_store_audit(f->s, &a, 1, 1002), SMILE_OK);
+	assert_int_equal(smile_store_set_device_status(f->s, "dev-x", SMILE_DEV_SUSPENDED, "api",
+						       "test"),
+			 SMILE_OK);
+	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, NULL, &e), SMILE_OK);
+	assert_int_equal(n, 5);
+
+	/* ids: leased in blocks, never handed out twice */
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(smile_store_next_id(i % 2 ? other : f->s, &ids[i]), SMILE_OK);
+	for (int i = 0; i < 6; i++)
+		for (int k = i + 1; k < 6; k++)
+			assert_true(ids[i] != ids[k]);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(insert_one(i % 2 ? other : f->s, ids[i], "acme", NULL), SMILE_OK);
+	smile_store_close(other);
+}
+
 struct async_done {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -521,6 +620,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(newer_schema_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(devices_and_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(scans_apply_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(erasure_withdraws_revealing_replies, setup, teardown),
+		cmocka_unit_test_setup_teardown(two_processes_share_one_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_chain_detects_tampering, setup, teardown),
 		cmocka_unit_test_setup_teardown(async_commits_call_back_once_durable, setup, teardown),
 	};
