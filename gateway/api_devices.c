@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "broker.h"
 #include "gateway.h"
 #include "policy.h"
 #include "smile/log.h"
@@ -55,6 +56,12 @@ enum smile_err gateway_device_enrol(struct gateway *g, json_t *j, const char *ac
 		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "id",
 				       "1-32 characters of A-Z a-z 0-9 _ -");
 	snprintf(d->id, sizeof(d->id), "%s", json_string_value(id));
+	if (broker_user_reserved(g, d->id))
+		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "id",
+				       "'%s' is reserved for a broker service account (the "
+				       "gateway's MQTT user, '" BROKER_OBSERVER_USER "', and every "
+				       "id starting with '" BROKER_RESERVED_PREFIX "')",
+				       d->id);
 	if ((rc = get_key(j, "sign_pk", d->sign_pk, e)) || (rc = get_key(j, "box_pk", d->box_pk, e)))
 		return rc;
 	/* a box key must give a usable shared key (not a low-order point) */

@@ -10,6 +10,19 @@
  * DATA/mqtt-observer.password (made on first broker-config). */
 #define BROKER_OBSERVER_USER "smile-observer"
 
+/* Broker user names no device may take: the gateway's own MQTT user name,
+ * the observer, and every name starting with BROKER_RESERVED_PREFIX in any
+ * case (room for future service accounts). mosquitto 2.0.11 lets the last
+ * of two password lines for one user win, so a device named like a service
+ * account would take over that login. */
+#define BROKER_RESERVED_PREFIX "smile-"
+int broker_user_reserved(const struct gateway *g, const char *id);
+
+/* The user mosquitto runs as when started as root ("mosquitto" when that
+ * account exists): broker-config, run as root, gives it the files it
+ * writes and names it in a `user` line. */
+#define BROKER_RUN_USER "mosquitto"
+
 /* Write OUTDIR/{mosquitto.conf,passwd,acl} for a broker listening on
  * listen:port. Revoked devices get no password. */
 enum smile_err gateway_broker_config(struct gateway *g, const char *outdir, const char *listen,

@@ -61,6 +61,85 @@ static enum smile_err store_url(const struct gateway *g, char *out, size_t n,
 	return path_in(g->dir, path, out, n, e);
 }
 
+/* A secret (or the directory holding them) must be ours and closed to
+ * group and others; `path` as the operator gave it, for the message. A
+ * missing file is the caller's business (SMILE_OK). */
+static enum smile_err check_private(const char *path, int want_dir, struct smile_error *e)
+{
+	struct stat st;
+	mode_t perm;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT && !want_dir
+			       ? SMILE_OK
+			       : smile_error_set(e, SMILE_ERR_PERMISSION, "data",
+						 "%s: cannot stat: %s", path, strerror(errno));
+	if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+		return smile_error_set(e, SMILE_ERR_PERMISSION, "data", "%s: not a %s%s", path,
+				       want_dir ? "directory" : "regular file",
+				       S_ISLNK(st.st_mode) ? " (a symlink)" : "");
+	if (st.st_uid != geteuid())
+		return smile_error_set(e, SMILE_ERR_PERMISSION, "data",
+				       "%s: owned by uid %u, not by uid %u running the gateway",
+				       path, (unsigned)st.st_uid, (unsigned)geteuid());
+	perm = st.st_mode & 07777;
+	if (perm & 077)
+		return smile_error_set(e, SMILE_ERR_PERMISSION, "data",
+				       "%s: mode %04o gives group or others access; run: chmod %s %s",
+				       path, (unsigned)perm, want_dir ? "700" : "600", path);
+	return SMILE_OK;
+}
+
+/* The data directory and every secret in it besides keys/ (smile_keys_load
+ * checks those): admin.key, the MQTT passwords, the store. */
+static enum smile_err check_secrets(const struct gateway *g, struct smile_error *e)
+{
+	static const char *const names[] = {"admin.key", "mqtt-observer.password"};
+	char path[PATH_MAX + SMILE_CONFIG_STR_MAX + 2];
+	enum smile_err rc;
+
+	if ((rc = check_private(g->dir, 1, e)))
+		return rc;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if ((rc = path_in(g->dir, names[i], path, sizeof(path), e)) ||
+		    (rc = check_private(path, 0, e)))
+			return rc;
+	}
+	if (g->cfg.mqtt_password_file[0]) {
+		if (g->cfg.mqtt_password_file[0] == '/')
+			snprintf(path, sizeof(path), "%s", g->cfg.mqtt_password_file);
+		else if ((rc = path_in(g->dir, g->cfg.mqtt_password_file, path, sizeof(path), e)))
+			return rc;
+		if ((rc = check_private(path, 0, e)))
+			return rc;
+	}
+	return SMILE_OK;
+}
+
+/* mkdir -p for the parents of `dir` (the directory itself is made 0700 by
+ * smile_keys_create). */
+static enum smile_err make_parents(const char *dir, struct smile_error *e)
+{
+	char p[PATH_MAX];
+	int w = snprintf(p, sizeof(p), "%s", dir);
+
+	if (w < 0 || (size_t)w >= sizeof(p))
+		return smile_error_set(e, SMILE_ERR_INVALID, "data", "data directory path too long");
+	while (w > 1 && p[w - 1] == '/')
+		p[--w] = '\0';
+	for (char *c = p + 1; (c = strchr(c, '/')) != NULL; c++) {
+		*c = '\0';
+		if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+			enum smile_err rc = smile_error_set(e, SMILE_ERR_IO, "data",
+							    "cannot create %s: %s", p,
+							    strerror(errno));
+			return rc;
+		}
+		*c = '/';
+	}
+	return SMILE_OK;
+}
+
 enum smile_err gateway_open(struct gateway *g, const char *dir, struct smile_error *e)
 {
 	char path[PATH_MAX + 32];
@@ -97,6 +176,8 @@ enum smile_err gateway_open(struct gateway *g, const char *dir, struct smile_err
 	if (smile_waybill_prefix_check(g->cfg.waybill_prefix, NULL) != SMILE_OK)
 		return smile_error_set(e, SMILE_ERR_CONFIG, "waybill_prefix",
 				       "must be 2-4 uppercase letters");
+	if ((rc = check_secrets(g, e)))
+		return rc;
 	rc = smile_keys_load(dir, &g->keys, e);
 	if (rc)
 		return rc;
@@ -166,6 +247,8 @@ enum smile_err gateway_init_dir(const char *dir, struct smile_error *e)
 		return smile_error_set(e, SMILE_ERR_EXISTS, "data",
 				       "already initialised (gateway.conf exists)");
 	/* keys first: it creates DIR 0700 and refuses an existing key set */
+	if ((rc = make_parents(dir, e)))
+		return rc;
 	rc = smile_keys_create(dir, e);
 	if (rc)
 		return rc;
