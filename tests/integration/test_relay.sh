@@ -103,8 +103,12 @@ t_ok "an exact retransmission gets the same reply bytes" cmp -s "$T/reply.bin" "
 # --- refusals, each with its reason and no contact ------------------------
 scan courier2 1 delivered "$TOK1"
 t_eq "another courier cannot close it: not the holder" "denied not_holder null" "$(field .status) $(field .reason) $(field .contact)"
-scan courier2 2 pickup "$TOK1"
-t_eq "another courier's custody scan: recorded, not revealed" "recorded not_holder null" "$(field .status) $(field .reason) $(field .contact)"
+scan courier2 2 delivery_failed "$TOK1"
+t_eq "a failed delivery by a courier that never took it: recorded, no contact" "recorded not_holder null" "$(field .status) $(field .reason) $(field .contact)"
+scan courier2 3 pickup "$TOK1"
+t_eq "another courier's pickup takes custody: recorded, pickup needs no contact" "recorded ok null" "$(field .status) $(field .reason) $(field .contact)"
+scan courier2 4 delivery_failed "$TOK1"
+t_eq "... so now its failed delivery reveals" "revealed ok" "$(field .status) $(field .reason)"
 scan courier1 2 out_for_delivery "$TOK1"
 t_eq "(courier1 takes it back)" "revealed" "$(field .status)"
 scan courier3 1 out_for_delivery "$TOK2"
@@ -144,21 +148,21 @@ t_eq "an erased shipment reveals nothing" "recorded erased null" "$(field .statu
 
 # delivered shipment
 scan courier1 10 delivered "$TOK1"
-t_eq "the holder records the delivery" "revealed" "$(field .status)"
+t_eq "the holder records the delivery (no contact: it needs none)" "recorded ok null" "$(field .status) $(field .reason) $(field .contact)"
 scan sup1 1 out_for_delivery "$TOK1"
 t_eq "a delivered shipment is closed" "denied delivered null" "$(field .status) $(field .reason) $(field .contact)"
 
 # suspended, resumed, revoked
 api POST /v1/devices/courier2/suspend "$ADMIN"
 t_eq "admin suspends a device" "200 suspended" "$STATUS $(jq_get "$BODY" .status)"
-scan courier2 3 out_for_delivery "$TOK2"
+scan courier2 5 out_for_delivery "$TOK2"
 t_eq "a suspended device is denied" "denied suspended null" "$(field .status) $(field .reason) $(field .contact)"
 api POST /v1/devices/courier2/resume "$ADMIN"
-scan courier2 4 out_for_delivery "$TOK2"
+scan courier2 6 out_for_delivery "$TOK2"
 t_eq "resumed, it is served again" "revealed" "$(field .status)"
 api DELETE /v1/devices/courier2 "$ADMIN"
 t_eq "admin revokes a device" "200 revoked" "$STATUS $(jq_get "$BODY" .status)"
-scan courier2 5 out_for_delivery "$TOK2"
+scan courier2 7 out_for_delivery "$TOK2"
 t_eq "a revoked device is denied" "denied revoked" "$(field .status) $(field .reason)"
 api POST /v1/devices/courier2/resume "$ADMIN"
 t_eq "revocation is final" "409" "$STATUS"
@@ -205,7 +209,7 @@ t_eq "a pipelining device is suspended at its quota" "suspended" "$(jq_get "$BOD
 
 # --- tracking ----------------------------------------------------------------
 api GET "/v1/shipments/$WB1/events" "$KM"
-t_eq "scans become tracking events" "created hub_in out_for_delivery pickup out_for_delivery delivered" "$(jq_get "$BODY" '[.events[].event]|join(" ")')"
+t_eq "scans become tracking events" "created hub_in out_for_delivery delivery_failed pickup delivery_failed out_for_delivery delivered" "$(jq_get "$BODY" '[.events[].event]|join(" ")')"
 t_eq "... with the device" "courier1" "$(jq_get "$BODY" '.events[2].device')"
 t_match "the merchant stream carries the events" "$(cat "$T/observer.log")" "\"waybill\":\"$WB1\".*\"event\":\"out_for_delivery\""
 t_nomatch "... and no personal data" "$(cat "$T/observer.log")" '张三明|13812345678|1502'
