@@ -180,14 +180,16 @@ static const uint8_t *shared_key(struct worker *w, const struct smile_store_devi
 	return k->key;
 }
 
-/* The masked view a device shows: stored at issue; rebuilt from the label
- * record for shipments stored before that column existed. */
+/* The masked view a device shows (docs/protocol.md 5.3): stored at issue;
+ * rebuilt from the label record for shipments stored before that column
+ * existed, or stored in the shape before 5.3 was followed (the recipient
+ * nested): old data directories keep working without a migration. */
 static size_t masked_view(const struct smile_store_shipment *row, char *out, size_t cap)
 {
 	char *built = NULL;
 	const char *v = row->device_view;
 	size_t n = 0;
-	if (v == NULL) {
+	if (v == NULL || v[0] == '\0' || shipment_device_view_is_old(v)) {
 		json_t *rec = json_loads(row->public_json, 0, NULL);
 		built = rec ? shipment_device_view(rec) : NULL;
 		json_decref(rec);
@@ -209,8 +211,7 @@ static size_t contact_json(struct gateway *g, uint64_t id, char *out, size_t cap
 	struct smile_store_personal p;
 	uint8_t aad[8], *pt = NULL;
 	size_t pt_len = 0, n = 0;
-	json_t *j = NULL, *rc, *a;
-	char *s = NULL;
+	json_t *j = NULL;
 	uint64_t v = id;
 
 	*why = smile_store_get_personal(g->store, id, &p);
@@ -228,44 +229,12 @@ static size_t contact_json(struct gateway *g, uint64_t id, char *out, size_t cap
 	if (*why)
 		goto out;
 	j = json_loadb((const char *)pt, pt_len, 0, NULL);
-	rc = json_object_get(j, "recipient");
-	a = json_object_get(rc, "address");
-	if (rc == NULL || a == NULL) {
+	/* 5.3: name, phone and the address in one line by the page's rule */
+	if (shipment_contact_json(json_object_get(j, "recipient"), out, cap, &n) != SMILE_OK) {
 		*why = SMILE_ERR_INTERNAL;
-		goto out;
+		n = 0;
 	}
-	{
-		/* one line, largest to smallest: what a courier reads aloud */
-		const char *parts[] = {"province", "city", "district", "street", "detail"};
-		char line[1024];
-		size_t used = 0;
-		line[0] = '\0';
-		for (size_t i = 0; i < 5; i++) {
-			const char *t = json_string_value(json_object_get(a, parts[i]));
-			if (t && *t && used < sizeof(line)) {
-				int w = snprintf(line + used, sizeof(line) - used, "%s%s",
-						 used ? " " : "", t);
-				if (w > 0)
-					used += (size_t)w;
-			}
-		}
-		json_t *c = json_pack("{s:O, s:O, s:s}", "name", json_object_get(rc, "name"),
-				      "phone", json_object_get(rc, "phone"), "address", line);
-		s = c ? json_dumps(c, JSON_COMPACT) : NULL;
-		json_decref(c);
-		sodium_memzero(line, sizeof(line));
-	}
-	if (s == NULL || strlen(s) > cap) {
-		*why = SMILE_ERR_TOO_LARGE;
-		goto out;
-	}
-	n = strlen(s);
-	memcpy(out, s, n);
 out:
-	if (s) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
 	json_decref(j); /* jansson frees through the wiping allocator */
 	if (pt) {
 		sodium_memzero(pt, p.ct_len + 1);
