@@ -84,11 +84,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ERASE_PERSONAL] = "DELETE FROM personal WHERE shipment_id = ?",
 	[ST_MARK_ERASED] = "UPDATE shipments SET erased_ms = ? WHERE id = ? AND erased_ms = 0",
 	[ST_INSERT_EVENT] = "INSERT INTO events (shipment_id, waybill, event, time_ms, device_id, "
-			    "device_role, detail) VALUES (?,?,?,?,?,?,?)",
+			    "device_role, detail, recorded_ms) VALUES (?,?,?,?,?,?,?,?)",
 	[ST_UPDATE_STATUS] = "UPDATE shipments SET status = ?, delivered_ms = "
 			     "CASE WHEN ? = 'delivered' THEN ? ELSE delivered_ms END WHERE id = ?",
 	[ST_LIST_EVENTS] = "SELECT id, shipment_id, waybill, event, time_ms, device_id, "
-			   "device_role, detail FROM events WHERE shipment_id = ? ORDER BY id",
+			   "device_role, detail, recorded_ms FROM events WHERE shipment_id = ? "
+			   "ORDER BY id",
 	[ST_RETENTION] = "SELECT id FROM shipments WHERE erased_ms = 0 AND "
 			 "((? > 0 AND delivered_ms > 0 AND delivered_ms < ?) OR "
 			 "(? > 0 AND created_ms < ?)) ORDER BY id LIMIT ?",
@@ -163,6 +164,10 @@ static const char *const migrations[] = {
 	"INSERT INTO reveal_counts SELECT device_id, time_ms / 3600000, COUNT(*) FROM reveals"
 	"  GROUP BY 1, 2;"
 	"DROP TABLE reveals;",
+
+	/* 5: when each event was recorded (merchant events, protocol.md 10.1);
+	 * 0 in older rows, read as time_ms */
+	"ALTER TABLE events ADD COLUMN recorded_ms INTEGER NOT NULL DEFAULT 0;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == SMILE_STORE_SCHEMA_VERSION, "one migration per version");
@@ -401,6 +406,7 @@ static enum smile_err insert_event_row(struct conn *c, const struct smile_store_
 	bind_text(st, 5, ev->device_id);
 	bind_text(st, 6, ev->device_role);
 	bind_text(st, 7, ev->detail);
+	sqlite3_bind_int64(st, 8, ev->recorded_ms ? ev->recorded_ms : ev->time_ms);
 	return map_step(step_done(st));
 }
 
@@ -734,6 +740,7 @@ static enum smile_err run_scan(struct smile_store *s, struct conn *c,
 		rc = run_event(c, sc->event);
 		if (rc)
 			return rc;
+		sc->event->id = (uint64_t)sqlite3_last_insert_rowid(c->db);
 		if (sc->custody) {
 			st = stmt(c, ST_SET_HOLDER);
 			if (st == NULL)
@@ -1436,6 +1443,9 @@ enum smile_err smile_store_list_events(struct smile_store *s, uint64_t shipment_
 		col_text(st, 5, ev.device_id, sizeof(ev.device_id));
 		col_text(st, 6, ev.device_role, sizeof(ev.device_role));
 		col_text(st, 7, ev.detail, sizeof(ev.detail));
+		ev.recorded_ms = sqlite3_column_int64(st, 8);
+		if (ev.recorded_ms == 0)
+			ev.recorded_ms = ev.time_ms;
 		if (cb(ctx, &ev))
 			break;
 	}
