@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "policy.h"
 #include "shipment.h"
 #include "smile/log.h"
@@ -290,35 +291,6 @@ static void audit_refusal(struct gateway *g, const char *device, const char *sub
 		smile_log(SMILE_LOG_ERROR, "audit.write_failed", SMILE_KV_ID("device", device));
 }
 
-/* The merchant's event (never personal data) as JSON, and its topic. Every
- * value is an id, a code or a time from a restricted character set (no
- * quote, backslash or control character), so it is formatted directly. */
-static char *merchant_event(const struct smile_store_shipment *row,
-			    const struct smile_store_event *ev, char *topic, size_t n)
-{
-	char at[GATEWAY_TIME_MAX], buf[512];
-	int w;
-	gateway_iso_time(ev->time_ms, at);
-	w = snprintf(buf, sizeof(buf),
-		     "{\"v\":1,\"waybill\":\"%s\",\"merchant_ref\":\"%s\",\"event\":\"%s\","
-		     "\"time\":\"%s\",\"device_role\":\"%s\"}",
-		     row->waybill, row->merchant_ref, ev->event, at, ev->device_role);
-	snprintf(topic, n, "smile/v1/merchant/%s/events", row->merchant);
-	return w > 0 && (size_t)w < sizeof(buf) ? strdup(buf) : NULL;
-}
-
-static char *quota_alert(struct relay *r, const char *device, uint64_t reveals)
-{
-	char at[GATEWAY_TIME_MAX];
-	gateway_iso_time(gateway_now_ms(), at);
-	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I}", "v", 1, "alert", "quota_exceeded",
-			      "device", device, "time", at, "reveals_24h", (json_int_t)reveals,
-			      "quota", (json_int_t)r->g->cfg.reveal_quota);
-	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	return s;
-}
-
 /* One accepted scan between its commit and its publication. Owns copies of
  * everything the store and the callback need. */
 struct pending {
@@ -331,7 +303,7 @@ struct pending {
 	char subject[SMILE_STORE_WAYBILL_MAX];
 	uint8_t digest[32];
 	uint8_t reply[SMILE_REPLY_MAX_BYTES];
-	char *event_json;
+	char merchant_ref[SMILE_STORE_ID_MAX]; /* for the merchant event */
 	char event_topic[160];
 	char *alert_json;
 	int reveal;
@@ -341,7 +313,6 @@ struct pending {
 
 static void pending_free(struct pending *p)
 {
-	free(p->event_json);
 	free(p->alert_json);
 	/* Nothing here is plaintext personal data (the reply is sealed), but
 	 * wipe it anyway; plain malloc, because sodium_malloc's guard pages cost
@@ -370,8 +341,15 @@ static void on_committed(void *arg, enum smile_err rc)
 	} else {
 		if (smile_proto_topic(topic, sizeof(topic), p->device, SMILE_TOPIC_REPLY) == SMILE_OK)
 			publish(r, topic, p->reply, p->sc.reply_len);
-		if (p->event_json)
-			publish(r, p->event_topic, p->event_json, strlen(p->event_json));
+		if (p->sc.event) {
+			/* 10.1: built now, when the store has named the event: its
+			 * id is the same in every redelivery and in the HTTP listing */
+			char ev[EVENTS_JSON_MAX];
+			size_t n = events_event_json(r->g->keys, p->sc.event, p->merchant_ref, ev,
+						     sizeof(ev));
+			if (n)
+				publish(r, p->event_topic, ev, n);
+		}
 		if (p->alert_json) {
 			publish(r, SMILE_PROTO_TOPIC_ALERTS, p->alert_json, strlen(p->alert_json));
 			smile_log(SMILE_LOG_WARN, "device.quota_exceeded",
@@ -570,14 +548,19 @@ static void process(struct worker *w, const struct scan_msg *m)
 		snprintf(ev->waybill, sizeof(ev->waybill), "%s", row.waybill);
 		snprintf(ev->event, sizeof(ev->event), "%s", smile_proto_event_name(scan.event));
 		ev->time_ms = (int64_t)scan.scanned_ms;
+		ev->recorded_ms = now;
 		snprintf(ev->device_id, sizeof(ev->device_id), "%s", device);
 		snprintf(ev->device_role, sizeof(ev->device_role), "%s",
 			 smile_device_role_name(dev.role));
 		snprintf(ev->detail, sizeof(ev->detail), "scan");
-		p->event_json = merchant_event(&row, ev, p->event_topic, sizeof(p->event_topic));
+		snprintf(p->merchant_ref, sizeof(p->merchant_ref), "%s", row.merchant_ref);
+		snprintf(p->event_topic, sizeof(p->event_topic), "smile/v1/merchant/%s/events",
+			 row.merchant);
 	}
-	if (d.suspend)
-		p->alert_json = quota_alert(r, device, reveals);
+	if (d.suspend) /* 10.2; detail: the reveals counted against the quota */
+		p->alert_json = events_quota_alert(g->keys, device, smile_device_role_name(dev.role),
+						   scan.seq, now, reveals, g->cfg.reveal_quota,
+						   24L * 3600);
 	p->reveal = d.reveal;
 	if (d.reveal) {
 		p->pending_reveal = &w->pending[hash_id(device) % KEY_CACHE];

@@ -193,7 +193,12 @@ t_eq "over quota: denied" "denied quota_exceeded null" "$(field .status) $(field
 api GET /v1/devices "$ADMIN"
 t_eq "... and the device is suspended" "suspended" "$(jq_get "$BODY" '.devices[]|select(.id=="sup1")|.status')"
 sleep 0.3
-t_match "... and an alert is published" "$(cat "$T/observer.log")" 'smile/v1/alerts .*"alert":"quota_exceeded","device":"sup1"'
+alert=$(grep '^smile/v1/alerts ' "$T/observer.log" | tail -n 1 | cut -d' ' -f2-)
+t_eq "... and an alert is published, shaped as protocol.md 10.2" \
+	"alert quota_exceeded sup1 supervisor suspended 5 5 86400 al_" \
+	"$(jq_get "$alert" '[.type, .alert, .device_id, .device_role, .action, .detail.reveals, .detail.limit, .detail.window_s, .alert_id[0:3]]|join(" ")')"
+t_eq "... with exactly the page's members" "action alert alert_id detail device_id device_role time time_ms type v" \
+	"$(jq_get "$alert" 'keys|join(" ")')"
 
 # a device that pipelines signed scans without waiting for replies cannot
 # outrun its quota with reveals still waiting for their commit
@@ -218,9 +223,20 @@ t_eq "a pipelining device is suspended at its quota" "suspended" "$(jq_get "$BOD
 # --- tracking ----------------------------------------------------------------
 api GET "/v1/shipments/$WB1/events" "$KM"
 t_eq "scans become tracking events" "created hub_in out_for_delivery delivery_failed pickup delivery_failed out_for_delivery delivered" "$(jq_get "$BODY" '[.events[].event]|join(" ")')"
-t_eq "... with the device" "courier1" "$(jq_get "$BODY" '.events[2].device')"
-t_match "the merchant stream carries the events" "$(cat "$T/observer.log")" "\"waybill\":\"$WB1\".*\"event\":\"out_for_delivery\""
+t_eq "... with the role, never the device id (protocol.md 10.1)" "courier null" \
+	"$(jq_get "$BODY" '.events[2] | "\(.device_role) \(.device)"')"
+t_nomatch "... no device id anywhere in the listing" "$BODY" 'courier1|courier2|hub1|sup1'
+t_eq "... each the page's event object" "v type event_id waybill merchant_ref event source time time_ms recorded_ms device_role" \
+	"$(jq_get "$BODY" '.events[2]|keys_unsorted|join(" ")')"
+t_eq "... a gateway event has a source and no role" "api null" "$(jq_get "$BODY" '.events[0] | "\(.source) \(.device_role)"')"
+ev=$(grep "^smile/v1/merchant/ziyun/events .*\"waybill\":\"$WB1\".*\"event\":\"hub_in\"" "$T/observer.log" | head -n 1 | cut -d' ' -f2-)
+t_eq "the merchant stream carries the same object as the listing (same event_id)" \
+	"$(jq_get "$BODY" '.events[1]|tojson')" "$(jq_get "$ev" 'tojson')"
+t_ok "... event ids are distinct" test "$(jq_get "$BODY" '[.events[].event_id]|unique|length')" = "$(jq_get "$BODY" '.events|length')"
+t_eq "... time_ms is the scan's time, recorded_ms the gateway's" "true" \
+	"$(jq_get "$ev" '(.time_ms|type) == "number" and .recorded_ms >= .time_ms and (.time|endswith("Z"))')"
 t_nomatch "... and no personal data" "$(cat "$T/observer.log")" '张三明|13812345678|1502'
+t_nomatch "... and no device id in a merchant event" "$(grep '^smile/v1/merchant/' "$T/observer.log")" 'courier1|courier2|hub1|sup1'
 
 # --- broker restart mid-stream -------------------------------------------
 mqtt_stop
