@@ -42,10 +42,16 @@
 #define KEY_CACHE 1024 /* per worker, direct-mapped */
 #define OFFLINE_LIMIT_MS (24ULL * 3600 * 1000)
 
+/* A scan as received. An over-size payload is kept only up to one byte past
+ * the largest scan (enough for the decoder to say "too large", or "version"
+ * first, in the order of docs/protocol.md 4.3), with the digest of all of
+ * it, which the error reply must quote (7.1 step 1). */
 struct scan_msg {
 	char device[SMILE_PROTO_ID_MAX + 1];
 	size_t len;
-	uint8_t data[SMILE_SCAN_MAX_BYTES];
+	int truncated;
+	uint8_t digest[32]; /* only when truncated */
+	uint8_t data[SMILE_SCAN_MAX_BYTES + 1];
 };
 
 struct key_slot {
@@ -126,11 +132,13 @@ static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_me
 
 	if (smile_proto_topic_parse(msg->topic, id, &kind) != SMILE_OK || kind != SMILE_TOPIC_SCAN)
 		return;
-	if (msg->payloadlen <= 0 || (size_t)msg->payloadlen > SMILE_SCAN_MAX_BYTES) {
+	/* Empty and over-size scans are answered too (error / bad_message,
+	 * docs/protocol.md 7.1 step 1): the device id is the topic's. */
+	if (msg->payloadlen < 0)
+		return;
+	if ((size_t)msg->payloadlen > SMILE_SCAN_MAX_BYTES)
 		smile_log(SMILE_LOG_WARN, "scan.oversize", SMILE_KV_ID("device", id),
 			  SMILE_KV_INT("bytes", msg->payloadlen));
-		return;
-	}
 	w = &r->workers[hash_id(id) % (uint32_t)r->n_workers];
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_nsec += 200 * 1000000L;
@@ -150,8 +158,13 @@ static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_me
 	}
 	struct scan_msg *slot = &w->ring[(w->head + w->count) % w->cap];
 	memcpy(slot->device, id, sizeof(id));
-	slot->len = (size_t)msg->payloadlen;
-	memcpy(slot->data, msg->payload, slot->len);
+	slot->truncated = (size_t)msg->payloadlen > sizeof(slot->data);
+	slot->len = slot->truncated ? sizeof(slot->data) : (size_t)msg->payloadlen;
+	if (slot->len)
+		memcpy(slot->data, msg->payload, slot->len);
+	if (slot->truncated)
+		crypto_generichash(slot->digest, 32, msg->payload, (unsigned long long)msg->payloadlen,
+				   NULL, 0);
 	w->count++;
 	pthread_cond_signal(&w->nonempty);
 	pthread_mutex_unlock(&w->lock);
@@ -388,8 +401,13 @@ static void process(struct worker *w, const struct scan_msg *m)
 	smile_metrics_add(SMILE_COUNTER_SCANS, 1);
 	rc = smile_scan_decode(m->data, m->len, &scan, NULL);
 	if (rc) {
+		/* 7.1 step 1: to the topic's device, seq 0, the digest of every
+		 * byte received */
 		enum smile_reason why = smile_proto_reason_from_err(rc);
-		reply_only(w, m->device, m->data, m->len, 0, SMILE_STATUS_ERROR, why);
+		if (m->truncated)
+			reply_digest(r, m->device, m->digest, 0, SMILE_STATUS_ERROR, why);
+		else
+			reply_only(w, m->device, m->data, m->len, 0, SMILE_STATUS_ERROR, why);
 		audit_refusal(g, m->device, "-", why);
 		smile_metrics_add(SMILE_COUNTER_DENIALS, 1);
 		return;

@@ -455,7 +455,7 @@ def live():
 
     # 10.2: over the quota, the alert
     got = []
-    for i in range(quota + 1):
+    for i in range(quota):
         msg, _ = live_scan(4)
         r = exchange(msg, 'reveal %d' % (i + 2))
         got.append((r or {}).get('reason_name'))
