@@ -82,7 +82,21 @@ struct relay {
 	int n_workers;
 	atomic_int connected;
 	atomic_ullong dropped;
+	/* the network thread (net_main) and its reconnect backoff */
+	pthread_t net_thread;
+	int net_started;
+	atomic_int net_stop;
+	atomic_int backoff_reset; /* set by on_connect on a CONNACK that accepted */
+	pthread_mutex_t net_lock;
+	pthread_cond_t net_wake;
+	mosquitto_property *connect_props;
 };
+
+/* Reconnecting: first retry after 0.5 s, doubling to 8 s. libmosquitto's own
+ * backoff counts whole seconds and grows quadratically, so a broker that was
+ * down when the gateway started was found up to half a minute late. */
+#define RECONNECT_FIRST_MS 500
+#define RECONNECT_MAX_MS 8000
 
 static uint32_t hash_id(const char *s)
 {
@@ -107,6 +121,7 @@ static void on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 	/* Debian's mosquitto 2.0.11 needs the subscription renewed every time. */
 	rc = mosquitto_subscribe_v5(m, NULL, SMILE_PROTO_TOPIC_SCAN_SUB, 1, 0, NULL);
 	atomic_store(&r->connected, rc == MOSQ_ERR_SUCCESS);
+	atomic_store(&r->backoff_reset, 1);
 	smile_log(SMILE_LOG_INFO, "mqtt.connected", SMILE_KV_INT("subscribe", rc));
 }
 
@@ -646,6 +661,72 @@ static void *worker_main(void *arg)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* Wait ms, or less if the relay is stopping. */
+static void net_sleep(struct relay *r, long ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&r->net_lock);
+	while (!atomic_load(&r->net_stop))
+		if (pthread_cond_timedwait(&r->net_wake, &r->net_lock, &until) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&r->net_lock);
+}
+
+/* The MQTT network thread: connect, run the client, and on any failure wait
+ * (0.5 s doubling to 8 s, back to 0.5 s once a connection is accepted) and
+ * connect again. Used instead of mosquitto_loop_start for that backoff; the
+ * client is in threaded mode, so workers and the store's callbacks publish
+ * from their own threads as before. */
+static void *net_main(void *arg)
+{
+	struct relay *r = arg;
+	struct gateway *g = r->g;
+	long delay = RECONNECT_FIRST_MS;
+	int have_socket = 0, warned = 0, rc;
+
+	while (!atomic_load(&r->net_stop)) {
+		if (!have_socket) {
+			rc = mosquitto_connect_bind_v5(r->mosq, g->cfg.mqtt_host,
+						       (int)g->cfg.mqtt_port, 30, NULL,
+						       r->connect_props);
+			if (rc != MOSQ_ERR_SUCCESS) {
+				/* once per outage at warn level, then quietly */
+				smile_log(warned ? SMILE_LOG_DEBUG : SMILE_LOG_WARN,
+					  "mqtt.connect_failed", SMILE_KV_INT("rc", rc),
+					  SMILE_KV_INT("retry_ms", delay));
+				warned = 1;
+				net_sleep(r, delay);
+				delay = delay * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : delay * 2;
+				continue;
+			}
+			have_socket = 1;
+		}
+		rc = mosquitto_loop(r->mosq, 1000, 1);
+		if (atomic_exchange(&r->backoff_reset, 0)) {
+			delay = RECONNECT_FIRST_MS;
+			warned = 0;
+		}
+		if (rc != MOSQ_ERR_SUCCESS && !atomic_load(&r->net_stop)) {
+			/* connection lost (or refused): the socket is closed */
+			have_socket = 0;
+			net_sleep(r, delay);
+			delay = delay * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : delay * 2;
+		}
+	}
+	/* relay_stop queued a DISCONNECT: let it out before the client goes */
+	for (int i = 0; have_socket && i < 10; i++)
+		if (mosquitto_loop(r->mosq, 100, 1) != MOSQ_ERR_SUCCESS)
+			break;
+	return NULL;
+}
+
 static enum smile_err read_password(const struct gateway *g, char *out, size_t cap,
 				    struct smile_error *e)
 {
@@ -674,8 +755,6 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 	struct relay *r;
 	char password[256] = "", client_id[96];
 	enum smile_err rc;
-	mosquitto_property *props = NULL;
-	int mrc;
 
 	*out = NULL;
 	if (g->cfg.mqtt_host[0] == '\0')
@@ -686,6 +765,8 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 	if (r == NULL)
 		return smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
 	r->g = g;
+	pthread_mutex_init(&r->net_lock, NULL);
+	pthread_cond_init(&r->net_wake, NULL);
 	r->n_workers = (int)g->cfg.scan_workers;
 	r->workers = calloc((size_t)r->n_workers, sizeof(*r->workers));
 	if (r->workers == NULL) {
@@ -730,7 +811,7 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 	mosquitto_connect_v5_callback_set(r->mosq, on_connect);
 	mosquitto_disconnect_v5_callback_set(r->mosq, on_disconnect);
 	mosquitto_message_v5_callback_set(r->mosq, on_message);
-	mosquitto_reconnect_delay_set(r->mosq, 1, 30, true);
+	mosquitto_threaded_set(r->mosq, true); /* net_main runs the client */
 	mosquitto_max_inflight_messages_set(r->mosq, 0);
 	if (g->cfg.mqtt_username[0] &&
 	    mosquitto_username_pw_set(r->mosq, g->cfg.mqtt_username,
@@ -749,17 +830,14 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 		return smile_error_set(e, SMILE_ERR_CONFIG, "mqtt_cafile",
 				       "TLS files could not be loaded");
 	}
-	mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 86400);
-	/* A broker that is down now is retried by the loop thread with backoff. */
-	mrc = mosquitto_connect_bind_v5(r->mosq, g->cfg.mqtt_host, (int)g->cfg.mqtt_port, 30, NULL,
-					props);
-	mosquitto_property_free_all(&props);
-	if (mrc != MOSQ_ERR_SUCCESS)
-		smile_log(SMILE_LOG_WARN, "mqtt.connect_failed", SMILE_KV_INT("rc", mrc));
-	if (mosquitto_loop_start(r->mosq) != MOSQ_ERR_SUCCESS) {
+	mosquitto_property_add_int32(&r->connect_props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 86400);
+	/* A broker that is down now is retried by net_main with backoff. */
+	if (pthread_create(&r->net_thread, NULL, net_main, r) != 0) {
 		relay_stop(r);
 		return smile_error_set(e, SMILE_ERR_MQTT, NULL, "cannot start the MQTT thread");
 	}
+	r->net_started = 1;
+	pthread_setname_np(r->net_thread, "smile-mqtt");
 	*out = r;
 	return SMILE_OK;
 }
@@ -787,9 +865,18 @@ void relay_stop(struct relay *r)
 		smile_store_drain(r->g->store);
 	if (r->mosq) {
 		mosquitto_disconnect_v5(r->mosq, 0, NULL);
-		mosquitto_loop_stop(r->mosq, false);
+		if (r->net_started) {
+			pthread_mutex_lock(&r->net_lock);
+			atomic_store(&r->net_stop, 1);
+			pthread_cond_broadcast(&r->net_wake);
+			pthread_mutex_unlock(&r->net_lock);
+			pthread_join(r->net_thread, NULL);
+		}
 		mosquitto_destroy(r->mosq);
 	}
+	mosquitto_property_free_all(&r->connect_props);
+	pthread_mutex_destroy(&r->net_lock);
+	pthread_cond_destroy(&r->net_wake);
 	mosquitto_lib_cleanup();
 	for (int i = 0; i < r->n_workers; i++) {
 		struct worker *w = &r->workers[i];
