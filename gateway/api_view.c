@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "events.h"
 #include "gateway.h"
 #include "smile/label.h"
 #include "smile/log.h"
@@ -78,21 +79,27 @@ void api_shipment_get(struct gateway *g, struct http_req *r, struct http_resp *o
 
 /* ------------------------------------------------------------ events */
 
-static int add_event(void *ctx, const struct smile_store_event *ev)
+struct events_ctx {
+	const struct smile_keys *keys;
+	const char *merchant_ref;
+	json_t *events;
+	int failed;
+};
+
+/* Each listed event is the very object the relay published on MQTT
+ * (protocol.md 10.1, events.c): the same event_id, the role and never the
+ * device id - couriers' identities are not the merchant's business. */
+static int add_event(void *arg, const struct smile_store_event *ev)
 {
-	char at[GATEWAY_TIME_MAX];
-	json_t *e;
-	gateway_iso_time(ev->time_ms, at);
-	e = json_pack("{s:s, s:s}", "event", ev->event, "time", at);
-	if (e == NULL)
+	struct events_ctx *c = arg;
+	char buf[EVENTS_JSON_MAX];
+	size_t n = events_event_json(c->keys, ev, c->merchant_ref, buf, sizeof(buf));
+	json_t *e = n ? json_loadb(buf, n, 0, NULL) : NULL;
+	if (e == NULL) {
+		c->failed = 1;
 		return 1;
-	if (ev->device_id[0])
-		json_object_set_new(e, "device", json_string(ev->device_id));
-	if (ev->device_role[0])
-		json_object_set_new(e, "device_role", json_string(ev->device_role));
-	if (ev->detail[0])
-		json_object_set_new(e, "source", json_string(ev->detail));
-	json_array_append_new(ctx, e);
+	}
+	json_array_append_new(c->events, e);
 	return 0;
 }
 
@@ -100,11 +107,13 @@ void api_shipment_events(struct gateway *g, struct http_req *r, struct http_resp
 {
 	struct smile_store_shipment row;
 	json_t *events;
+	struct events_ctx c;
 
 	if (!load_visible(g, r, o, &row))
 		return;
 	events = json_array();
-	if (smile_store_list_events(g->store, row.id, add_event, events) != SMILE_OK) {
+	c = (struct events_ctx){g->keys, row.merchant_ref, events, 0};
+	if (smile_store_list_events(g->store, row.id, add_event, &c) != SMILE_OK || c.failed) {
 		json_decref(events);
 		http_resp_error(o, 500, "store", NULL, "could not read the events");
 	} else {

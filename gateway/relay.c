@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "policy.h"
 #include "shipment.h"
 #include "smile/log.h"
@@ -41,10 +42,16 @@
 #define KEY_CACHE 1024 /* per worker, direct-mapped */
 #define OFFLINE_LIMIT_MS (24ULL * 3600 * 1000)
 
+/* A scan as received. An over-size payload is kept only up to one byte past
+ * the largest scan (enough for the decoder to say "too large", or "version"
+ * first, in the order of docs/protocol.md 4.3), with the digest of all of
+ * it, which the error reply must quote (7.1 step 1). */
 struct scan_msg {
 	char device[SMILE_PROTO_ID_MAX + 1];
 	size_t len;
-	uint8_t data[SMILE_SCAN_MAX_BYTES];
+	int truncated;
+	uint8_t digest[32]; /* only when truncated */
+	uint8_t data[SMILE_SCAN_MAX_BYTES + 1];
 };
 
 struct key_slot {
@@ -75,7 +82,21 @@ struct relay {
 	int n_workers;
 	atomic_int connected;
 	atomic_ullong dropped;
+	/* the network thread (net_main) and its reconnect backoff */
+	pthread_t net_thread;
+	int net_started;
+	atomic_int net_stop;
+	atomic_int backoff_reset; /* set by on_connect on a CONNACK that accepted */
+	pthread_mutex_t net_lock;
+	pthread_cond_t net_wake;
+	mosquitto_property *connect_props;
 };
+
+/* Reconnecting: first retry after 0.5 s, doubling to 8 s. libmosquitto's own
+ * backoff counts whole seconds and grows quadratically, so a broker that was
+ * down when the gateway started was found up to half a minute late. */
+#define RECONNECT_FIRST_MS 500
+#define RECONNECT_MAX_MS 8000
 
 static uint32_t hash_id(const char *s)
 {
@@ -100,6 +121,7 @@ static void on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 	/* Debian's mosquitto 2.0.11 needs the subscription renewed every time. */
 	rc = mosquitto_subscribe_v5(m, NULL, SMILE_PROTO_TOPIC_SCAN_SUB, 1, 0, NULL);
 	atomic_store(&r->connected, rc == MOSQ_ERR_SUCCESS);
+	atomic_store(&r->backoff_reset, 1);
 	smile_log(SMILE_LOG_INFO, "mqtt.connected", SMILE_KV_INT("subscribe", rc));
 }
 
@@ -125,11 +147,13 @@ static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_me
 
 	if (smile_proto_topic_parse(msg->topic, id, &kind) != SMILE_OK || kind != SMILE_TOPIC_SCAN)
 		return;
-	if (msg->payloadlen <= 0 || (size_t)msg->payloadlen > SMILE_SCAN_MAX_BYTES) {
+	/* Empty and over-size scans are answered too (error / bad_message,
+	 * docs/protocol.md 7.1 step 1): the device id is the topic's. */
+	if (msg->payloadlen < 0)
+		return;
+	if ((size_t)msg->payloadlen > SMILE_SCAN_MAX_BYTES)
 		smile_log(SMILE_LOG_WARN, "scan.oversize", SMILE_KV_ID("device", id),
 			  SMILE_KV_INT("bytes", msg->payloadlen));
-		return;
-	}
 	w = &r->workers[hash_id(id) % (uint32_t)r->n_workers];
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_nsec += 200 * 1000000L;
@@ -149,8 +173,13 @@ static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_me
 	}
 	struct scan_msg *slot = &w->ring[(w->head + w->count) % w->cap];
 	memcpy(slot->device, id, sizeof(id));
-	slot->len = (size_t)msg->payloadlen;
-	memcpy(slot->data, msg->payload, slot->len);
+	slot->truncated = (size_t)msg->payloadlen > sizeof(slot->data);
+	slot->len = slot->truncated ? sizeof(slot->data) : (size_t)msg->payloadlen;
+	if (slot->len)
+		memcpy(slot->data, msg->payload, slot->len);
+	if (slot->truncated)
+		crypto_generichash(slot->digest, 32, msg->payload, (unsigned long long)msg->payloadlen,
+				   NULL, 0);
 	w->count++;
 	pthread_cond_signal(&w->nonempty);
 	pthread_mutex_unlock(&w->lock);
@@ -180,14 +209,16 @@ static const uint8_t *shared_key(struct worker *w, const struct smile_store_devi
 	return k->key;
 }
 
-/* The masked view a device shows: stored at issue; rebuilt from the label
- * record for shipments stored before that column existed. */
+/* The masked view a device shows (docs/protocol.md 5.3): stored at issue;
+ * rebuilt from the label record for shipments stored before that column
+ * existed, or stored in the shape before 5.3 was followed (the recipient
+ * nested): old data directories keep working without a migration. */
 static size_t masked_view(const struct smile_store_shipment *row, char *out, size_t cap)
 {
 	char *built = NULL;
 	const char *v = row->device_view;
 	size_t n = 0;
-	if (v == NULL) {
+	if (v == NULL || v[0] == '\0' || shipment_device_view_is_old(v)) {
 		json_t *rec = json_loads(row->public_json, 0, NULL);
 		built = rec ? shipment_device_view(rec) : NULL;
 		json_decref(rec);
@@ -209,8 +240,7 @@ static size_t contact_json(struct gateway *g, uint64_t id, char *out, size_t cap
 	struct smile_store_personal p;
 	uint8_t aad[8], *pt = NULL;
 	size_t pt_len = 0, n = 0;
-	json_t *j = NULL, *rc, *a;
-	char *s = NULL;
+	json_t *j = NULL;
 	uint64_t v = id;
 
 	*why = smile_store_get_personal(g->store, id, &p);
@@ -228,44 +258,12 @@ static size_t contact_json(struct gateway *g, uint64_t id, char *out, size_t cap
 	if (*why)
 		goto out;
 	j = json_loadb((const char *)pt, pt_len, 0, NULL);
-	rc = json_object_get(j, "recipient");
-	a = json_object_get(rc, "address");
-	if (rc == NULL || a == NULL) {
+	/* 5.3: name, phone and the address in one line by the page's rule */
+	if (shipment_contact_json(json_object_get(j, "recipient"), out, cap, &n) != SMILE_OK) {
 		*why = SMILE_ERR_INTERNAL;
-		goto out;
+		n = 0;
 	}
-	{
-		/* one line, largest to smallest: what a courier reads aloud */
-		const char *parts[] = {"province", "city", "district", "street", "detail"};
-		char line[1024];
-		size_t used = 0;
-		line[0] = '\0';
-		for (size_t i = 0; i < 5; i++) {
-			const char *t = json_string_value(json_object_get(a, parts[i]));
-			if (t && *t && used < sizeof(line)) {
-				int w = snprintf(line + used, sizeof(line) - used, "%s%s",
-						 used ? " " : "", t);
-				if (w > 0)
-					used += (size_t)w;
-			}
-		}
-		json_t *c = json_pack("{s:O, s:O, s:s}", "name", json_object_get(rc, "name"),
-				      "phone", json_object_get(rc, "phone"), "address", line);
-		s = c ? json_dumps(c, JSON_COMPACT) : NULL;
-		json_decref(c);
-		sodium_memzero(line, sizeof(line));
-	}
-	if (s == NULL || strlen(s) > cap) {
-		*why = SMILE_ERR_TOO_LARGE;
-		goto out;
-	}
-	n = strlen(s);
-	memcpy(out, s, n);
 out:
-	if (s) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
 	json_decref(j); /* jansson frees through the wiping allocator */
 	if (pt) {
 		sodium_memzero(pt, p.ct_len + 1);
@@ -321,35 +319,6 @@ static void audit_refusal(struct gateway *g, const char *device, const char *sub
 		smile_log(SMILE_LOG_ERROR, "audit.write_failed", SMILE_KV_ID("device", device));
 }
 
-/* The merchant's event (never personal data) as JSON, and its topic. Every
- * value is an id, a code or a time from a restricted character set (no
- * quote, backslash or control character), so it is formatted directly. */
-static char *merchant_event(const struct smile_store_shipment *row,
-			    const struct smile_store_event *ev, char *topic, size_t n)
-{
-	char at[GATEWAY_TIME_MAX], buf[512];
-	int w;
-	gateway_iso_time(ev->time_ms, at);
-	w = snprintf(buf, sizeof(buf),
-		     "{\"v\":1,\"waybill\":\"%s\",\"merchant_ref\":\"%s\",\"event\":\"%s\","
-		     "\"time\":\"%s\",\"device_role\":\"%s\"}",
-		     row->waybill, row->merchant_ref, ev->event, at, ev->device_role);
-	snprintf(topic, n, "smile/v1/merchant/%s/events", row->merchant);
-	return w > 0 && (size_t)w < sizeof(buf) ? strdup(buf) : NULL;
-}
-
-static char *quota_alert(struct relay *r, const char *device, uint64_t reveals)
-{
-	char at[GATEWAY_TIME_MAX];
-	gateway_iso_time(gateway_now_ms(), at);
-	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I}", "v", 1, "alert", "quota_exceeded",
-			      "device", device, "time", at, "reveals_24h", (json_int_t)reveals,
-			      "quota", (json_int_t)r->g->cfg.reveal_quota);
-	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	return s;
-}
-
 /* One accepted scan between its commit and its publication. Owns copies of
  * everything the store and the callback need. */
 struct pending {
@@ -362,7 +331,7 @@ struct pending {
 	char subject[SMILE_STORE_WAYBILL_MAX];
 	uint8_t digest[32];
 	uint8_t reply[SMILE_REPLY_MAX_BYTES];
-	char *event_json;
+	char merchant_ref[SMILE_STORE_ID_MAX]; /* for the merchant event */
 	char event_topic[160];
 	char *alert_json;
 	int reveal;
@@ -372,7 +341,6 @@ struct pending {
 
 static void pending_free(struct pending *p)
 {
-	free(p->event_json);
 	free(p->alert_json);
 	/* Nothing here is plaintext personal data (the reply is sealed), but
 	 * wipe it anyway; plain malloc, because sodium_malloc's guard pages cost
@@ -406,8 +374,15 @@ static void on_committed(void *arg, enum smile_err rc)
 	} else {
 		if (smile_proto_topic(topic, sizeof(topic), p->device, SMILE_TOPIC_REPLY) == SMILE_OK)
 			publish(r, topic, p->reply, p->sc.reply_len);
-		if (p->event_json)
-			publish(r, p->event_topic, p->event_json, strlen(p->event_json));
+		if (p->sc.event) {
+			/* 10.1: built now, when the store has named the event: its
+			 * id is the same in every redelivery and in the HTTP listing */
+			char ev[EVENTS_JSON_MAX];
+			size_t n = events_event_json(r->g->keys, p->sc.event, p->merchant_ref, ev,
+						     sizeof(ev));
+			if (n)
+				publish(r, p->event_topic, ev, n);
+		}
 		if (p->alert_json) {
 			publish(r, SMILE_PROTO_TOPIC_ALERTS, p->alert_json, strlen(p->alert_json));
 			smile_log(SMILE_LOG_WARN, "device.quota_exceeded",
@@ -498,8 +473,13 @@ static void process(struct worker *w, const struct scan_msg *m)
 	smile_metrics_add(SMILE_COUNTER_SCANS, 1);
 	rc = smile_scan_decode(m->data, m->len, &scan, NULL);
 	if (rc) {
+		/* 7.1 step 1: to the topic's device, seq 0, the digest of every
+		 * byte received */
 		enum smile_reason why = smile_proto_reason_from_err(rc);
-		reply_only(w, m->device, m->data, m->len, 0, SMILE_STATUS_ERROR, why);
+		if (m->truncated)
+			reply_digest(r, m->device, m->digest, 0, SMILE_STATUS_ERROR, why);
+		else
+			reply_only(w, m->device, m->data, m->len, 0, SMILE_STATUS_ERROR, why);
 		audit_refusal(g, m->device, "-", why);
 		smile_metrics_add(SMILE_COUNTER_DENIALS, 1);
 		return;
@@ -655,14 +635,19 @@ static void process(struct worker *w, const struct scan_msg *m)
 		snprintf(ev->waybill, sizeof(ev->waybill), "%s", row.waybill);
 		snprintf(ev->event, sizeof(ev->event), "%s", smile_proto_event_name(scan.event));
 		ev->time_ms = (int64_t)scan.scanned_ms;
+		ev->recorded_ms = now;
 		snprintf(ev->device_id, sizeof(ev->device_id), "%s", device);
 		snprintf(ev->device_role, sizeof(ev->device_role), "%s",
 			 smile_device_role_name(dev.role));
 		snprintf(ev->detail, sizeof(ev->detail), "scan");
-		p->event_json = merchant_event(&row, ev, p->event_topic, sizeof(p->event_topic));
+		snprintf(p->merchant_ref, sizeof(p->merchant_ref), "%s", row.merchant_ref);
+		snprintf(p->event_topic, sizeof(p->event_topic), "smile/v1/merchant/%s/events",
+			 row.merchant);
 	}
-	if (d.suspend)
-		p->alert_json = quota_alert(r, device, reveals);
+	if (d.suspend) /* 10.2; detail: the reveals counted against the quota */
+		p->alert_json = events_quota_alert(g->keys, device, smile_device_role_name(dev.role),
+						   scan.seq, now, reveals, g->cfg.reveal_quota,
+						   24L * 3600);
 	p->reveal = d.reveal;
 	if (d.reveal) {
 		p->pending_reveal = &w->pending[hash_id(device) % KEY_CACHE];
@@ -730,6 +715,72 @@ static void *worker_main(void *arg)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* Wait ms, or less if the relay is stopping. */
+static void net_sleep(struct relay *r, long ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&r->net_lock);
+	while (!atomic_load(&r->net_stop))
+		if (pthread_cond_timedwait(&r->net_wake, &r->net_lock, &until) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&r->net_lock);
+}
+
+/* The MQTT network thread: connect, run the client, and on any failure wait
+ * (0.5 s doubling to 8 s, back to 0.5 s once a connection is accepted) and
+ * connect again. Used instead of mosquitto_loop_start for that backoff; the
+ * client is in threaded mode, so workers and the store's callbacks publish
+ * from their own threads as before. */
+static void *net_main(void *arg)
+{
+	struct relay *r = arg;
+	struct gateway *g = r->g;
+	long delay = RECONNECT_FIRST_MS;
+	int have_socket = 0, warned = 0, rc;
+
+	while (!atomic_load(&r->net_stop)) {
+		if (!have_socket) {
+			rc = mosquitto_connect_bind_v5(r->mosq, g->cfg.mqtt_host,
+						       (int)g->cfg.mqtt_port, 30, NULL,
+						       r->connect_props);
+			if (rc != MOSQ_ERR_SUCCESS) {
+				/* once per outage at warn level, then quietly */
+				smile_log(warned ? SMILE_LOG_DEBUG : SMILE_LOG_WARN,
+					  "mqtt.connect_failed", SMILE_KV_INT("rc", rc),
+					  SMILE_KV_INT("retry_ms", delay));
+				warned = 1;
+				net_sleep(r, delay);
+				delay = delay * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : delay * 2;
+				continue;
+			}
+			have_socket = 1;
+		}
+		rc = mosquitto_loop(r->mosq, 1000, 1);
+		if (atomic_exchange(&r->backoff_reset, 0)) {
+			delay = RECONNECT_FIRST_MS;
+			warned = 0;
+		}
+		if (rc != MOSQ_ERR_SUCCESS && !atomic_load(&r->net_stop)) {
+			/* connection lost (or refused): the socket is closed */
+			have_socket = 0;
+			net_sleep(r, delay);
+			delay = delay * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : delay * 2;
+		}
+	}
+	/* relay_stop queued a DISCONNECT: let it out before the client goes */
+	for (int i = 0; have_socket && i < 10; i++)
+		if (mosquitto_loop(r->mosq, 100, 1) != MOSQ_ERR_SUCCESS)
+			break;
+	return NULL;
+}
+
 static enum smile_err read_password(const struct gateway *g, char *out, size_t cap,
 				    struct smile_error *e)
 {
@@ -758,8 +809,6 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 	struct relay *r;
 	char password[256] = "", client_id[96];
 	enum smile_err rc;
-	mosquitto_property *props = NULL;
-	int mrc;
 
 	*out = NULL;
 	if (g->cfg.mqtt_host[0] == '\0')
@@ -770,6 +819,8 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 	if (r == NULL)
 		return smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
 	r->g = g;
+	pthread_mutex_init(&r->net_lock, NULL);
+	pthread_cond_init(&r->net_wake, NULL);
 	r->n_workers = (int)g->cfg.scan_workers;
 	r->workers = calloc((size_t)r->n_workers, sizeof(*r->workers));
 	if (r->workers == NULL) {
@@ -814,7 +865,7 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 	mosquitto_connect_v5_callback_set(r->mosq, on_connect);
 	mosquitto_disconnect_v5_callback_set(r->mosq, on_disconnect);
 	mosquitto_message_v5_callback_set(r->mosq, on_message);
-	mosquitto_reconnect_delay_set(r->mosq, 1, 30, true);
+	mosquitto_threaded_set(r->mosq, true); /* net_main runs the client */
 	mosquitto_max_inflight_messages_set(r->mosq, 0);
 	if (g->cfg.mqtt_username[0] &&
 	    mosquitto_username_pw_set(r->mosq, g->cfg.mqtt_username,
@@ -833,17 +884,14 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 		return smile_error_set(e, SMILE_ERR_CONFIG, "mqtt_cafile",
 				       "TLS files could not be loaded");
 	}
-	mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 86400);
-	/* A broker that is down now is retried by the loop thread with backoff. */
-	mrc = mosquitto_connect_bind_v5(r->mosq, g->cfg.mqtt_host, (int)g->cfg.mqtt_port, 30, NULL,
-					props);
-	mosquitto_property_free_all(&props);
-	if (mrc != MOSQ_ERR_SUCCESS)
-		smile_log(SMILE_LOG_WARN, "mqtt.connect_failed", SMILE_KV_INT("rc", mrc));
-	if (mosquitto_loop_start(r->mosq) != MOSQ_ERR_SUCCESS) {
+	mosquitto_property_add_int32(&r->connect_props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 86400);
+	/* A broker that is down now is retried by net_main with backoff. */
+	if (pthread_create(&r->net_thread, NULL, net_main, r) != 0) {
 		relay_stop(r);
 		return smile_error_set(e, SMILE_ERR_MQTT, NULL, "cannot start the MQTT thread");
 	}
+	r->net_started = 1;
+	pthread_setname_np(r->net_thread, "smile-mqtt");
 	*out = r;
 	return SMILE_OK;
 }
@@ -871,9 +919,18 @@ void relay_stop(struct relay *r)
 		smile_store_drain(r->g->store);
 	if (r->mosq) {
 		mosquitto_disconnect_v5(r->mosq, 0, NULL);
-		mosquitto_loop_stop(r->mosq, false);
+		if (r->net_started) {
+			pthread_mutex_lock(&r->net_lock);
+			atomic_store(&r->net_stop, 1);
+			pthread_cond_broadcast(&r->net_wake);
+			pthread_mutex_unlock(&r->net_lock);
+			pthread_join(r->net_thread, NULL);
+		}
 		mosquitto_destroy(r->mosq);
 	}
+	mosquitto_property_free_all(&r->connect_props);
+	pthread_mutex_destroy(&r->net_lock);
+	pthread_cond_destroy(&r->net_wake);
 	mosquitto_lib_cleanup();
 	for (int i = 0; i < r->n_workers; i++) {
 		struct worker *w = &r->workers[i];

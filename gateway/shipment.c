@@ -291,11 +291,132 @@ json_t *shipment_label_record(const struct shipment_req *r, const struct shipmen
 
 char *shipment_device_view(json_t *record)
 {
-	json_t *v = json_pack("{s:O?, s:O?, s:O?, s:O?}", "waybill", json_object_get(record, "waybill"),
-			      "sort_code", json_object_get(record, "sort_code"), "recipient",
-			      json_object_get(record, "recipient"), "parcel",
-			      json_object_get(record, "parcel"));
+	json_t *rc = json_object_get(record, "recipient");
+	json_t *lines = json_object_get(rc, "address");
+	char address[SMILE_MASK_MAX * SMILE_MASK_ADDR_LINES + SMILE_MASK_ADDR_LINES];
+	size_t used = 0, i;
+	json_t *line;
+
+	if (!json_is_string(json_object_get(rc, "name")) ||
+	    !json_is_string(json_object_get(rc, "phone")))
+		return NULL;
+	/* the label's address lines, joined by one space (5.3) */
+	address[0] = '\0';
+	json_array_foreach(lines, i, line) {
+		const char *t = json_string_value(line);
+		int w;
+		if (t == NULL || *t == '\0' || used >= sizeof(address))
+			continue;
+		w = snprintf(address + used, sizeof(address) - used, "%s%s", used ? " " : "", t);
+		if (w > 0)
+			used += (size_t)w;
+	}
+	json_t *v = json_pack("{s:O?, s:O?, s:O, s:O, s:s, s:O?}", "waybill",
+			      json_object_get(record, "waybill"), "sort_code",
+			      json_object_get(record, "sort_code"), "name",
+			      json_object_get(rc, "name"), "phone", json_object_get(rc, "phone"),
+			      "address", address, "parcel", json_object_get(record, "parcel"));
 	char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
 	json_decref(v);
 	return s;
+}
+
+int shipment_device_view_is_old(const char *view)
+{
+	/* An unescaped quote before a key can only start a key: inside a JSON
+	 * string a quote is always escaped, so this never matches a value. */
+	return view != NULL && strstr(view, "\"recipient\":") != NULL;
+}
+
+/* Append part t, trimmed of U+0020 at both ends, with one space before it
+ * unless it is the first. */
+static void append_part(char *out, size_t cap, size_t *used, const char *t, size_t n)
+{
+	while (n > 0 && *t == ' ') {
+		t++;
+		n--;
+	}
+	while (n > 0 && t[n - 1] == ' ')
+		n--;
+	if (n == 0 || *used + n + 1 >= cap) {
+		if (n)
+			*used = cap; /* too long: reported by the caller */
+		return;
+	}
+	if (*used)
+		out[(*used)++] = ' ';
+	memcpy(out + *used, t, n);
+	*used += n;
+	out[*used] = '\0';
+}
+
+/* Trimmed view of a string: pointer and length. */
+static size_t trimmed(const char *s, const char **start)
+{
+	size_t n = s ? strlen(s) : 0;
+	while (n > 0 && *s == ' ') {
+		s++;
+		n--;
+	}
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	*start = s;
+	return n;
+}
+
+enum smile_err shipment_contact_json(json_t *recipient, char *out, size_t cap, size_t *len)
+{
+	static const char *const region[] = {"province", "city", "district"};
+	json_t *a = json_object_get(recipient, "address");
+	json_t *name = json_object_get(recipient, "name"), *phone = json_object_get(recipient, "phone");
+	char line[1024];
+	const char *prev = NULL, *t;
+	size_t used = 0, prev_n = 0, n;
+	enum smile_err rc = SMILE_OK;
+	char *s = NULL;
+	json_t *c = NULL;
+
+	*len = 0;
+	if (!json_is_string(name) || !json_is_string(phone) || !json_is_object(a))
+		return SMILE_ERR_INVALID;
+	line[0] = '\0';
+	/* province, city, district: a part equal to the one kept before it is
+	 * written once (北京市 北京市 朝阳区 -> 北京市 朝阳区) */
+	for (size_t i = 0; i < 3; i++) {
+		n = trimmed(json_string_value(json_object_get(a, region[i])), &t);
+		if (n == 0 || (prev && n == prev_n && memcmp(t, prev, n) == 0))
+			continue;
+		append_part(line, sizeof(line), &used, t, n);
+		prev = t;
+		prev_n = n;
+	}
+	n = trimmed(json_string_value(json_object_get(a, "street")), &t);
+	append_part(line, sizeof(line), &used, t, n);
+	n = trimmed(json_string_value(json_object_get(a, "detail")), &t);
+	append_part(line, sizeof(line), &used, t, n);
+	if (used >= sizeof(line)) {
+		rc = SMILE_ERR_TOO_LARGE;
+		goto out;
+	}
+	c = json_pack("{s:O, s:O, s:s}", "name", name, "phone", phone, "address", line);
+	s = c ? json_dumps(c, JSON_COMPACT) : NULL;
+	if (s == NULL) {
+		rc = SMILE_ERR_NOMEM;
+		goto out;
+	}
+	n = strlen(s);
+	if (n > cap) {
+		rc = SMILE_ERR_TOO_LARGE;
+		goto out;
+	}
+	memcpy(out, s, n);
+	*len = n;
+out:
+	if (s) {
+		sodium_memzero(s, strlen(s));
+		free(s);
+	}
+	json_decref(c); /* jansson frees through the wiping allocator */
+	sodium_memzero(line, sizeof(line));
+	return rc;
 }

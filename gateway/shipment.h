@@ -73,9 +73,26 @@ json_t *shipment_label_record(const struct shipment_req *r, const struct shipmen
 			      const char *waybill, const char *token, const char *sort_code,
 			      const char *date, long index);
 
-/* What a scanning device is shown (masked): waybill, sort code, the masked
- * recipient and the parcel, from a label record. Compact JSON, caller frees;
- * NULL on allocation failure. Built once at issue, stored with the shipment. */
+/* What a scanning device is shown (masked), docs/protocol.md 5.3:
+ * {"waybill","sort_code","name","phone","address","parcel"} with the masked
+ * recipient's name and phone and its address lines joined by one space, from
+ * a label record. Compact JSON, caller frees; NULL on allocation failure or a
+ * record without a recipient. Built once at issue, stored with the shipment. */
 char *shipment_device_view(json_t *record);
+
+/* Is `view` a stored device view of the shape before 5.3 was followed (the
+ * masked recipient nested under "recipient")? Such a view is rebuilt from
+ * the label record with shipment_device_view before it is sent. */
+int shipment_device_view_is_old(const char *view);
+
+/* The contact details a device may be shown, docs/protocol.md 5.3:
+ * {"name","phone","address"} from the personal record's recipient object
+ * ({"name","phone","address":{"province",...,"detail"}}), the address in one
+ * line by the page's rule. Compact JSON into out (no NUL), its length in
+ * *len. SMILE_OK, SMILE_ERR_INVALID (recipient malformed) or
+ * SMILE_ERR_TOO_LARGE (over cap). Personal data: the caller wipes out; every
+ * temporary is wiped here. */
+enum smile_err shipment_contact_json(json_t *recipient, char *out, size_t cap, size_t *len)
+	SMILE_MUST_CHECK;
 
 #endif

@@ -90,11 +90,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ERASE_PERSONAL] = "DELETE FROM personal WHERE shipment_id = ?",
 	[ST_MARK_ERASED] = "UPDATE shipments SET erased_ms = ? WHERE id = ? AND erased_ms = 0",
 	[ST_INSERT_EVENT] = "INSERT INTO events (shipment_id, waybill, event, time_ms, device_id, "
-			    "device_role, detail) VALUES (?,?,?,?,?,?,?)",
+			    "device_role, detail, recorded_ms) VALUES (?,?,?,?,?,?,?,?)",
 	[ST_UPDATE_STATUS] = "UPDATE shipments SET status = ?, delivered_ms = "
 			     "CASE WHEN ? = 'delivered' THEN ? ELSE delivered_ms END WHERE id = ?",
 	[ST_LIST_EVENTS] = "SELECT id, shipment_id, waybill, event, time_ms, device_id, "
-			   "device_role, detail FROM events WHERE shipment_id = ? ORDER BY id",
+			   "device_role, detail, recorded_ms FROM events WHERE shipment_id = ? "
+			   "ORDER BY id",
 	[ST_RETENTION] = "SELECT id FROM shipments WHERE erased_ms = 0 AND "
 			 "((? > 0 AND delivered_ms > 0 AND delivered_ms < ?) OR "
 			 "(? > 0 AND created_ms < ?)) ORDER BY id LIMIT ?",
@@ -180,13 +181,16 @@ static const char *const migrations[] = {
 	"DROP TABLE reveals;",
 
 	/* 5: a stored reply names its shipment and whether it reveals, so
-	 * erasure can withdraw it. Replies stored before cannot be attributed
-	 * and may hold contact details: they are dropped. */
+	 * erasure can withdraw it (replies stored before cannot be attributed
+	 * and may hold contact details: they are dropped); and when each event
+	 * was recorded (merchant events, protocol.md 10.1; 0 in older rows,
+	 * read as time_ms) */
 	"ALTER TABLE devices ADD COLUMN last_shipment_id INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE devices ADD COLUMN last_revealed INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE devices SET last_reply = NULL;"
 	"CREATE INDEX devices_last_shipment ON devices (last_shipment_id) "
-	"  WHERE last_revealed = 1;",
+	"  WHERE last_revealed = 1;"
+	"ALTER TABLE events ADD COLUMN recorded_ms INTEGER NOT NULL DEFAULT 0;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == SMILE_STORE_SCHEMA_VERSION, "one migration per version");
@@ -443,6 +447,7 @@ static enum smile_err insert_event_row(struct conn *c, const struct smile_store_
 	bind_text(st, 5, ev->device_id);
 	bind_text(st, 6, ev->device_role);
 	bind_text(st, 7, ev->detail);
+	sqlite3_bind_int64(st, 8, ev->recorded_ms ? ev->recorded_ms : ev->time_ms);
 	return map_step(step_done(st));
 }
 
@@ -801,6 +806,7 @@ static enum smile_err run_scan(struct smile_store *s, struct conn *c,
 		rc = run_event(c, sc->event);
 		if (rc)
 			return rc;
+		sc->event->id = (uint64_t)sqlite3_last_insert_rowid(c->db);
 		if (sc->custody) {
 			st = stmt(c, ST_SET_HOLDER);
 			if (st == NULL)
@@ -1604,6 +1610,9 @@ enum smile_err smile_store_list_events(struct smile_store *s, uint64_t shipment_
 		col_text(st, 5, ev.device_id, sizeof(ev.device_id));
 		col_text(st, 6, ev.device_role, sizeof(ev.device_role));
 		col_text(st, 7, ev.detail, sizeof(ev.detail));
+		ev.recorded_ms = sqlite3_column_int64(st, 8);
+		if (ev.recorded_ms == 0)
+			ev.recorded_ms = ev.time_ms;
 		if (cb(ctx, &ev))
 			break;
 	}

@@ -10,6 +10,7 @@
  *                                            msg = "smile/v1 mqtt-password\0" || D ) )
  *
  * 43 characters of [A-Za-z0-9_-]. The MQTT user name is the device id.
+ * This is docs/protocol.md section 9.1; its vector is in 13.2.
  * `smile-gateway broker-config` writes the broker's password file from it;
  * `smile-bridge` derives its own. Revoking a device removes its entry at the
  * next broker-config.

@@ -98,13 +98,18 @@ struct smile_store_apikey {
 	int64_t revoked_ms; /* 0 when active */
 };
 
-/* A tracking event (masked: never personal data). */
+/* A tracking event (masked: never personal data). `id` is the store's, unique
+ * and never reused: set when the event is read, and by a successful scan
+ * commit (smile_store_scan). */
 struct smile_store_event {
 	uint64_t id;
 	uint64_t shipment_id;
 	char waybill[SMILE_STORE_WAYBILL_MAX];
 	char event[SMILE_STORE_STATUS_MAX];
-	int64_t time_ms;
+	int64_t time_ms;     /* when it happened (a scan's scanned_ms) */
+	int64_t recorded_ms; /* when the gateway recorded it; 0 on writing means
+			      * time_ms, and rows from before schema 5 read as
+			      * time_ms */
 	char device_id[SMILE_STORE_ID_MAX];   /* "" for gateway events */
 	char device_role[SMILE_STORE_STATUS_MAX];
 	char detail[SMILE_STORE_ID_MAX];      /* e.g. "api", "retention" */
@@ -292,7 +297,10 @@ struct smile_store_scan {
 	const uint8_t *reply;
 	size_t reply_len;
 	int64_t time_ms;
-	const struct smile_store_event *event; /* NULL: no tracking event */
+	/* NULL: no tracking event. Written by the store: its `id` is set once
+	 * the commit succeeds, before smile_store_commit_scan returns or the
+	 * async commit's done() is called. */
+	struct smile_store_event *event;
 	int custody;
 	int reveal;
 	int suspend;

@@ -55,7 +55,7 @@ printf '%s\n' "SMILE:MODE:DELIVERED" "$TOK1" "SMILE:MODE:NOPE" | timeout 30 "$BR
 	--config "$T/courier-01.conf" >"$T/run2.out" 2>"$T/run2.err"
 t_eq "a mode barcode gives a mode notice" "delivered" \
 	"$(jq -r 'select(.notice == "mode") | .event' "$T/run2.out")"
-t_eq "the next scan uses the new mode" "delivered revealed" \
+t_eq "the next scan uses the new mode" "delivered recorded" \
 	"$(jq -r 'select(.status) | "\(.event) \(.status)"' "$T/run2.out")"
 t_eq "an unknown mode is refused" "unknown_mode" \
 	"$(jq -r 'select(.notice == "refused") | .reason' "$T/run2.out")"

@@ -89,7 +89,7 @@ t_eq "courier's out_for_delivery scan: revealed" "revealed ok" "$(field .status)
 t_eq "... the exact name" "张三明" "$(field .contact.name)"
 t_eq "... the exact phone" "13812345678" "$(field .contact.phone)"
 t_match "... the full address with the room" "$(field .contact.address)" '建设大道568号 3栋2单元1502室$'
-t_eq "... the masked view" "138*******8" "$(field .masked.recipient.phone)"
+t_eq "... the masked view" "138*******8" "$(field .masked.phone)"
 cp "$T/scan.bin" "$T/c1-scan1.bin"; cp "$T/reply.bin" "$T/c1-reply1.bin"
 out=$("$DT" open --key "$T/courier2.key" --gw-sign-pk "$GW_SIGN_PK" --gw-box-pk "$GW_BOX_PK" \
 	--scan "$T/c1-scan1.bin" --reply "$T/c1-reply1.bin" 2>&1)
@@ -103,14 +103,26 @@ t_ok "an exact retransmission gets the same reply bytes" cmp -s "$T/reply.bin" "
 # --- refusals, each with its reason and no contact ------------------------
 scan courier2 1 delivered "$TOK1"
 t_eq "another courier cannot close it: not the holder" "denied not_holder null" "$(field .status) $(field .reason) $(field .contact)"
-scan courier2 2 pickup "$TOK1"
-t_eq "another courier's custody scan: recorded, not revealed" "recorded not_holder null" "$(field .status) $(field .reason) $(field .contact)"
+scan courier2 2 delivery_failed "$TOK1"
+t_eq "a failed delivery by a courier that never took it: recorded, no contact" "recorded not_holder null" "$(field .status) $(field .reason) $(field .contact)"
+scan courier2 3 pickup "$TOK1"
+t_eq "another courier's pickup takes custody: recorded, pickup needs no contact" "recorded ok null" "$(field .status) $(field .reason) $(field .contact)"
+scan courier2 4 delivery_failed "$TOK1"
+t_eq "... so now its failed delivery reveals" "revealed ok" "$(field .status) $(field .reason)"
 scan courier1 2 out_for_delivery "$TOK1"
 t_eq "(courier1 takes it back)" "revealed" "$(field .status)"
+# a data directory from before protocol.md 5.3 was followed stores the masked
+# view with the recipient nested: the device still gets the page's shape
+sqlite3 "$D/store.db" ".timeout 5000" "UPDATE shipments SET device_view = json_object('waybill', waybill,
+	'recipient', json_object('name', 'old', 'phone', 'old', 'address', json_array('old')))
+	WHERE waybill = '$WB2'"
 scan courier3 1 out_for_delivery "$TOK2"
 t_eq "a courier outside its zone" "recorded out_of_zone null" "$(field .status) $(field .reason) $(field .contact)"
 scan courier1 5 out_for_delivery "$TOK2"
 t_eq "(courier1 seq 5 revealed)" "revealed" "$(field .status)"
+t_eq "an old stored view is sent in the page's shape" "张** 138*******8 湖北省 武汉市 江汉区 建设大道568号 ****" \
+	"$(field '[.masked.name, .masked.phone, .masked.address]|join(" ")')"
+t_eq "... and has no nested recipient" "null" "$(field .masked.recipient)"
 scan courier1 4 out_for_delivery "$TOK2"
 t_eq "a replayed (lower) sequence is denied" "denied replay null" "$(field .status) $(field .reason) $(field .contact)"
 scan courier1 6 out_for_delivery "$TOK2" --time-ms $(( $(date +%s%3N) - 600000 ))
@@ -144,21 +156,21 @@ t_eq "an erased shipment reveals nothing" "recorded erased null" "$(field .statu
 
 # delivered shipment
 scan courier1 10 delivered "$TOK1"
-t_eq "the holder records the delivery" "revealed" "$(field .status)"
+t_eq "the holder records the delivery (no contact: it needs none)" "recorded ok null" "$(field .status) $(field .reason) $(field .contact)"
 scan sup1 1 out_for_delivery "$TOK1"
 t_eq "a delivered shipment is closed" "denied delivered null" "$(field .status) $(field .reason) $(field .contact)"
 
 # suspended, resumed, revoked
 api POST /v1/devices/courier2/suspend "$ADMIN"
 t_eq "admin suspends a device" "200 suspended" "$STATUS $(jq_get "$BODY" .status)"
-scan courier2 3 out_for_delivery "$TOK2"
+scan courier2 5 out_for_delivery "$TOK2"
 t_eq "a suspended device is denied" "denied suspended null" "$(field .status) $(field .reason) $(field .contact)"
 api POST /v1/devices/courier2/resume "$ADMIN"
-scan courier2 4 out_for_delivery "$TOK2"
+scan courier2 6 out_for_delivery "$TOK2"
 t_eq "resumed, it is served again" "revealed" "$(field .status)"
 api DELETE /v1/devices/courier2 "$ADMIN"
 t_eq "admin revokes a device" "200 revoked" "$STATUS $(jq_get "$BODY" .status)"
-scan courier2 5 out_for_delivery "$TOK2"
+scan courier2 7 out_for_delivery "$TOK2"
 t_eq "a revoked device is denied" "denied revoked" "$(field .status) $(field .reason)"
 api POST /v1/devices/courier2/resume "$ADMIN"
 t_eq "revocation is final" "409" "$STATUS"
@@ -181,7 +193,12 @@ t_eq "over quota: denied" "denied quota_exceeded null" "$(field .status) $(field
 api GET /v1/devices "$ADMIN"
 t_eq "... and the device is suspended" "suspended" "$(jq_get "$BODY" '.devices[]|select(.id=="sup1")|.status')"
 sleep 0.3
-t_match "... and an alert is published" "$(cat "$T/observer.log")" 'smile/v1/alerts .*"alert":"quota_exceeded","device":"sup1"'
+alert=$(grep '^smile/v1/alerts ' "$T/observer.log" | tail -n 1 | cut -d' ' -f2-)
+t_eq "... and an alert is published, shaped as protocol.md 10.2" \
+	"alert quota_exceeded sup1 supervisor suspended 5 5 86400 al_" \
+	"$(jq_get "$alert" '[.type, .alert, .device_id, .device_role, .action, .detail.reveals, .detail.limit, .detail.window_s, .alert_id[0:3]]|join(" ")')"
+t_eq "... with exactly the page's members" "action alert alert_id detail device_id device_role time time_ms type v" \
+	"$(jq_get "$alert" 'keys|join(" ")')"
 
 # a device that pipelines signed scans without waiting for replies cannot
 # outrun its quota with reveals still waiting for their commit
@@ -205,10 +222,21 @@ t_eq "a pipelining device is suspended at its quota" "suspended" "$(jq_get "$BOD
 
 # --- tracking ----------------------------------------------------------------
 api GET "/v1/shipments/$WB1/events" "$KM"
-t_eq "scans become tracking events" "created hub_in out_for_delivery pickup out_for_delivery delivered" "$(jq_get "$BODY" '[.events[].event]|join(" ")')"
-t_eq "... with the device" "courier1" "$(jq_get "$BODY" '.events[2].device')"
-t_match "the merchant stream carries the events" "$(cat "$T/observer.log")" "\"waybill\":\"$WB1\".*\"event\":\"out_for_delivery\""
+t_eq "scans become tracking events" "created hub_in out_for_delivery delivery_failed pickup delivery_failed out_for_delivery delivered" "$(jq_get "$BODY" '[.events[].event]|join(" ")')"
+t_eq "... with the role, never the device id (protocol.md 10.1)" "courier null" \
+	"$(jq_get "$BODY" '.events[2] | "\(.device_role) \(.device)"')"
+t_nomatch "... no device id anywhere in the listing" "$BODY" 'courier1|courier2|hub1|sup1'
+t_eq "... each the page's event object" "v type event_id waybill merchant_ref event source time time_ms recorded_ms device_role" \
+	"$(jq_get "$BODY" '.events[2]|keys_unsorted|join(" ")')"
+t_eq "... a gateway event has a source and no role" "api null" "$(jq_get "$BODY" '.events[0] | "\(.source) \(.device_role)"')"
+ev=$(grep "^smile/v1/merchant/ziyun/events .*\"waybill\":\"$WB1\".*\"event\":\"hub_in\"" "$T/observer.log" | head -n 1 | cut -d' ' -f2-)
+t_eq "the merchant stream carries the same object as the listing (same event_id)" \
+	"$(jq_get "$BODY" '.events[1]|tojson')" "$(jq_get "$ev" 'tojson')"
+t_ok "... event ids are distinct" test "$(jq_get "$BODY" '[.events[].event_id]|unique|length')" = "$(jq_get "$BODY" '.events|length')"
+t_eq "... time_ms is the scan's time, recorded_ms the gateway's" "true" \
+	"$(jq_get "$ev" '(.time_ms|type) == "number" and .recorded_ms >= .time_ms and (.time|endswith("Z"))')"
 t_nomatch "... and no personal data" "$(cat "$T/observer.log")" '张三明|13812345678|1502'
+t_nomatch "... and no device id in a merchant event" "$(grep '^smile/v1/merchant/' "$T/observer.log")" 'courier1|courier2|hub1|sup1'
 
 # --- broker restart mid-stream -------------------------------------------
 mqtt_stop

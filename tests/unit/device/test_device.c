@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "smile/credentials.h"
 #include "smile/device.h"
 #include "smile/proto.h"
 #include "unit/device/proto_vectors.h"
@@ -637,6 +638,29 @@ static void open_reply_rejections(void **state)
 	smile_device_wipe(&r.d);
 }
 
+/* docs/protocol.md 9.1: the broker password of the vector device, from the
+ * shared key of 13.2, is the page's string (and the gateway derives the same
+ * from its side of the key). */
+static void mqtt_password_vector(void **state)
+{
+	struct smile_device_keys dev, gwk;
+	uint8_t k_dev[32], k_gw[32];
+	char pw[SMILE_MQTT_PASSWORD_MAX];
+	(void)state;
+
+	assert_int_equal(v_vector_keys(&dev, &gwk), 0);
+	assert_int_equal(smile_proto_shared_key(dev.box_sk, gwk.box_pk, k_dev), SMILE_OK);
+	assert_int_equal(smile_proto_shared_key(gwk.box_sk, dev.box_pk, k_gw), SMILE_OK);
+	assert_int_equal(smile_mqtt_password(k_dev, V_DEVICE_ID, pw), SMILE_OK);
+	assert_string_equal(pw, V_MQTT_PASSWORD);
+	assert_int_equal(smile_mqtt_password(k_gw, V_DEVICE_ID, pw), SMILE_OK);
+	assert_string_equal(pw, V_MQTT_PASSWORD);
+	assert_int_equal(strlen(pw), SMILE_MQTT_PASSWORD_LEN);
+	assert_int_equal(smile_mqtt_password(k_dev, "courier/01", pw), SMILE_ERR_INVALID);
+	smile_device_keys_wipe(&dev);
+	smile_device_keys_wipe(&gwk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -653,6 +677,7 @@ int main(void)
 		cmocka_unit_test(open_reply_reveals_to_this_device),
 		cmocka_unit_test(open_reply_vector),
 		cmocka_unit_test(open_reply_rejections),
+		cmocka_unit_test(mqtt_password_vector),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

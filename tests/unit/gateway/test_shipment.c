@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../../gateway/shipment.h"
@@ -78,12 +79,82 @@ static void region_keeps_no_more_than_the_label(void **state)
 	assert_string_equal(out, "CN/湖北省/武汉市"); /* strict labels stop at the city */
 }
 
+/* docs/protocol.md 5.3: the contact details, the address in one line. */
+static void contact_json_follows_the_page(void **state)
+{
+	char out[1024];
+	size_t n;
+	json_t *r;
+	(void)state;
+
+	/* the recipient of the page's vectors (13.1) gives the page's bytes */
+	r = json_loads("{\"name\":\"张三明\",\"phone\":\"13812345678\",\"address\":{\"country\":\"CN\","
+		       "\"province\":\"上海市\",\"city\":\"上海市\",\"district\":\"浦东新区\","
+		       "\"street\":\"世纪大道100号\",\"detail\":\"12楼 1203室\"}}",
+		       0, NULL);
+	assert_non_null(r);
+	assert_int_equal(shipment_contact_json(r, out, sizeof(out), &n), SMILE_OK);
+	out[n] = '\0';
+	assert_string_equal(out, "{\"name\":\"张三明\",\"phone\":\"13812345678\",\"address\":"
+				 "\"上海市 浦东新区 世纪大道100号 12楼 1203室\"}");
+	json_decref(r);
+
+	/* spaces trimmed, empty parts dropped, a repeat written once, no country */
+	r = json_loads("{\"name\":\"Ann\",\"phone\":\"+442079460000\",\"address\":{\"country\":\"GB\","
+		       "\"province\":\"\",\"city\":\" London \",\"district\":\"London\","
+		       "\"street\":\"Baker Street\",\"detail\":\"  Flat 2, 221B \"}}",
+		       0, NULL);
+	assert_int_equal(shipment_contact_json(r, out, sizeof(out), &n), SMILE_OK);
+	out[n] = '\0';
+	assert_string_equal(out, "{\"name\":\"Ann\",\"phone\":\"+442079460000\",\"address\":"
+				 "\"London Baker Street Flat 2, 221B\"}");
+	/* too small a buffer, or no address, is an error, never half a line */
+	assert_int_equal(shipment_contact_json(r, out, 20, &n), SMILE_ERR_TOO_LARGE);
+	assert_int_equal(n, 0);
+	json_object_del(r, "address");
+	assert_int_equal(shipment_contact_json(r, out, sizeof(out), &n), SMILE_ERR_INVALID);
+	json_decref(r);
+}
+
+/* docs/protocol.md 5.3: name, phone, address at the top of the masked view. */
+static void device_view_follows_the_page(void **state)
+{
+	json_t *rec, *v;
+	char *s;
+	(void)state;
+
+	rec = json_loads("{\"waybill\":\"SW1\",\"sort_code\":\"A-B\",\"recipient\":{\"name\":\"张**\","
+			 "\"phone\":\"138*******8\",\"address\":[\"上海市 浦东新区\",\"世纪大道100号 ****\"]},"
+			 "\"parcel\":{\"index\":1,\"count\":2}}",
+			 0, NULL);
+	assert_non_null(rec);
+	s = shipment_device_view(rec);
+	assert_non_null(s);
+	assert_string_equal(s, "{\"waybill\":\"SW1\",\"sort_code\":\"A-B\",\"name\":\"张**\","
+			       "\"phone\":\"138*******8\",\"address\":\"上海市 浦东新区 世纪大道100号 ****\","
+			       "\"parcel\":{\"index\":1,\"count\":2}}");
+	assert_false(shipment_device_view_is_old(s));
+	/* the shape stored before (recipient nested) is recognised as old */
+	v = json_pack("{s:O, s:O}", "waybill", json_object_get(rec, "waybill"), "recipient",
+		      json_object_get(rec, "recipient"));
+	char *old = json_dumps(v, JSON_COMPACT);
+	assert_true(shipment_device_view_is_old(old));
+	/* ... but a value that merely contains the word is not */
+	assert_false(shipment_device_view_is_old("{\"name\":\"\\\"recipient\\\":\"}"));
+	free(old);
+	free(s);
+	json_decref(v);
+	json_decref(rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parses_and_defaults),
 		cmocka_unit_test(errors_name_the_field),
 		cmocka_unit_test(region_keeps_no_more_than_the_label),
+		cmocka_unit_test(contact_json_follows_the_page),
+		cmocka_unit_test(device_view_follows_the_page),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

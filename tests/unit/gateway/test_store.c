@@ -368,6 +368,13 @@ static void devices_and_status(void **state)
 			 SMILE_ERR_NOT_FOUND);
 }
 
+/* The last event listed. */
+static int last_event(void *ctx, const struct smile_store_event *ev)
+{
+	*(struct smile_store_event *)ctx = *ev;
+	return 0;
+}
+
 static void scans_apply_once(void **state)
 {
 	struct fixture *f = *state;
@@ -377,7 +384,9 @@ static void scans_apply_once(void **state)
 	uint64_t n;
 	struct smile_store_event ev = {.shipment_id = 1, .waybill = "SW2611290000001",
 				       .event = "out_for_delivery", .time_ms = 2000,
-				       .device_id = "dev-2", .device_role = "courier"};
+				       .recorded_ms = 2500, .device_id = "dev-2",
+				       .device_role = "courier"};
+	struct smile_store_event listed;
 	struct smile_audit_entry a = {"reveal", "SW2611290000001", "dev-2", "ok"};
 	struct smile_store_scan sc = {"dev-2", 5, digest, reply, 5, 2000, &ev, 1, 1, 0, &a, 1};
 	int events = 0;
@@ -386,6 +395,14 @@ static void scans_apply_once(void **state)
 	assert_int_equal(smile_store_put_device(f->s, &d, "admin"), SMILE_OK);
 	assert_int_equal(insert_one(f->s, 1, "acme", NULL), SMILE_OK);
 	assert_int_equal(smile_store_commit_scan(f->s, &sc), SMILE_OK);
+	/* the commit names the event it stored, as the listing does (the
+	 * merchant event's id is derived from it, protocol.md 10.1) */
+	assert_true(ev.id != 0);
+	memset(&listed, 0, sizeof(listed));
+	assert_int_equal(smile_store_list_events(f->s, 1, last_event, &listed), SMILE_OK);
+	assert_int_equal(listed.id, ev.id);
+	assert_int_equal(listed.time_ms, 2000);
+	assert_int_equal(listed.recorded_ms, 2500);
 	/* redelivered: nothing applies twice */
 	assert_int_equal(smile_store_commit_scan(f->s, &sc), SMILE_ERR_REPLAY);
 	sc.seq = 4;
