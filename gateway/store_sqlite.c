@@ -16,6 +16,7 @@
 #include "smile/store.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -2020,10 +2021,28 @@ enum smile_err smile_store_each_personal(const char *url, smile_store_personal_c
 	if (stat(path, &sb) != 0)
 		return smile_error_set(e, errno == ENOENT ? SMILE_ERR_NOT_FOUND : SMILE_ERR_IO,
 				       "store", "cannot read the store file: %s", strerror(errno));
-	/* read-only: a backup is looked at, never migrated, checkpointed or
-	 * changed in any way */
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
+	/* Read-only: a backup is looked at, never migrated, checkpointed or
+	 * changed. Without a -wal file beside it, open it immutable, so SQLite
+	 * does not even create -wal and -shm files next to a copy that is in
+	 * WAL mode; with one, its frames are part of the copy and must be read. */
+	char wal[PATH_MAX + 8], uri[3 * PATH_MAX + 32];
+	const char *open_as = path;
+	int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (stat(wal, &sb) != 0 && errno == ENOENT) {
+		size_t u = (size_t)snprintf(uri, sizeof(uri), "file:");
+		for (const char *p = path; *p && u + 4 < sizeof(uri); p++) {
+			if (*p == '%' || *p == '?' || *p == '#')
+				u += (size_t)snprintf(uri + u, sizeof(uri) - u, "%%%02X",
+						      (unsigned)(unsigned char)*p);
+			else
+				uri[u++] = *p;
+		}
+		snprintf(uri + u, sizeof(uri) - u, "?immutable=1");
+		open_as = uri;
+		flags |= SQLITE_OPEN_URI;
+	}
+	if (sqlite3_open_v2(open_as, &db, flags, NULL) != SQLITE_OK) {
 		rc = db_err(db, e, "open store read-only");
 		goto out;
 	}

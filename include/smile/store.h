@@ -377,7 +377,10 @@ enum smile_err smile_store_rewrap(struct smile_store *s, struct smile_store_wrap
 /* Every personal row of the store file at `url` ("sqlite:PATH" or a path),
  * ascending by shipment id, opened read-only: never created, migrated,
  * checkpointed or written, so it can look at a backup copy (or at the live
- * store while a gateway serves it). The blobs are borrowed for the call.
+ * store while a gateway serves it). A file with no -wal file beside it is
+ * opened immutable, so not even -wal/-shm files appear next to a copy; a
+ * writer starting meanwhile can then make the pass fail (SMILE_ERR_STORE),
+ * never change what it reads. The blobs are borrowed for the call.
  * `cb` returns non-zero to stop. Returns SMILE_OK, SMILE_ERR_NOT_FOUND (no
  * such file), SMILE_ERR_UNSUPPORTED, SMILE_ERR_IO, SMILE_ERR_STORE (not a
  * store: e->message says what SQLite said). */
