@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "ratelimit.h"
 #include "relay.h"
 #include "gateway.h"
+#include "vault_rotate.h"
 #include "smile/log.h"
 #include "smile/waybill.h"
 
@@ -147,6 +149,7 @@ enum smile_err gateway_open(struct gateway *g, const char *dir, struct smile_err
 	int level;
 
 	memset(g, 0, sizeof(*g));
+	g->serve_lock_fd = -1;
 	pthread_mutex_init(&g->stop_lock, NULL);
 	pthread_cond_init(&g->stop_cond, NULL);
 	json_set_alloc_funcs(json_alloc, json_wipe_free);
@@ -205,6 +208,7 @@ void gateway_close(struct gateway *g)
 	gateway_http_stop(g);
 	relay_stop(g->relay);
 	g->relay = NULL;
+	vault_rotate_watch_stop(g);
 	smile_store_close(g->store);
 	g->store = NULL;
 	smile_keys_free(g->keys);
@@ -212,6 +216,70 @@ void gateway_close(struct gateway *g)
 	ratelimit_free(g->ratelimit);
 	g->ratelimit = NULL;
 	gateway_label_pool_free();
+	if (g->serve_locked) {
+		close(g->serve_lock_fd); /* releases serve.lock */
+		g->serve_locked = 0;
+		g->serve_lock_fd = -1;
+	}
+}
+
+/* ------------------------------------------------------------ serve lock */
+
+enum smile_err gateway_lock_dir(const char *dir, const char *who, int *fd, struct smile_error *e)
+{
+	char path[PATH_MAX + 32], holder[64], line[96];
+	enum smile_err rc;
+	ssize_t n;
+	int f;
+
+	*fd = -1;
+	if ((rc = path_in(dir, "serve.lock", path, sizeof(path), e)))
+		return rc;
+	f = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (f < 0)
+		return smile_error_set(e, SMILE_ERR_IO, "serve.lock", "cannot open: %s",
+				       strerror(errno));
+	if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+		int err = errno;
+		if (err != EWOULDBLOCK) {
+			close(f);
+			return smile_error_set(e, SMILE_ERR_IO, "serve.lock", "cannot lock: %s",
+					       strerror(err));
+		}
+		/* who holds it: "serve pid 1234", as the holder wrote it */
+		n = pread(f, holder, sizeof(holder) - 1, 0);
+		close(f);
+		holder[n > 0 ? n : 0] = '\0';
+		for (char *p = holder; *p; p++)
+			if (*p == '\n' || (unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+				*p = *p == '\n' ? '\0' : '?';
+		return smile_error_set(e, SMILE_ERR_BUSY, "serve.lock",
+				       "the data directory is in use by %s",
+				       holder[0] ? holder : "another process");
+	}
+	n = snprintf(line, sizeof(line), "%s pid %ld\n", who, (long)getpid());
+	if (ftruncate(f, 0) != 0 || pwrite(f, line, (size_t)n, 0) != n) {
+		close(f);
+		return smile_error_set(e, SMILE_ERR_IO, "serve.lock", "cannot write: %s",
+				       strerror(errno));
+	}
+	*fd = f;
+	return SMILE_OK;
+}
+
+enum smile_err gateway_serve_begin(struct gateway *g, struct smile_error *e)
+{
+	enum smile_err rc = gateway_lock_dir(g->dir, "serve", &g->serve_lock_fd, e);
+	if (rc)
+		return rc;
+	g->serve_locked = 1;
+	return vault_rotate_watch_start(g, e);
+}
+
+enum smile_err gateway_store_url(const struct gateway *g, char *out, size_t n,
+				 struct smile_error *e)
+{
+	return store_url(g, out, n, e);
 }
 
 static enum smile_err write_file(const char *path, mode_t mode, const char *data,

@@ -40,12 +40,58 @@ struct gateway {
 	pthread_mutex_t stop_lock;
 	pthread_cond_t stop_cond;
 	int stopping;
+
+	/* serve: DIR/serve.lock, held for the life of the process */
+	int serve_lock_fd;
+	int serve_locked;
+	/* online vault key rotation (vault_rotate.c): the key-file watcher, and
+	 * the request epochs it waits on before saying it seals with a new key */
+	struct vault_watch *vault_watch;
+	atomic_uint req_epoch;
+	atomic_int req_active[2];
 };
 
 /* Load config, keys and store from DIR (refusing unsafe key permissions). */
 enum smile_err gateway_open(struct gateway *g, const char *dir, struct smile_error *e)
 	SMILE_MUST_CHECK;
 void gateway_close(struct gateway *g);
+
+/* `serve`, after gateway_open: take DIR/serve.lock (SMILE_ERR_BUSY, naming
+ * the holder, when another serve or a `keys rotate-vault` holds it) and start
+ * watching the vault key files (vault_rotate.c). gateway_close undoes both. */
+enum smile_err gateway_serve_begin(struct gateway *g, struct smile_error *e) SMILE_MUST_CHECK;
+
+/* Try to take DIR/serve.lock (flock, exclusive, never waiting) for `who`
+ * ("serve", "keys rotate-vault"): *fd holds it until closed (or the process
+ * ends, however it ends). SMILE_ERR_BUSY when someone holds it (the message
+ * names the holder), SMILE_ERR_IO. */
+enum smile_err gateway_lock_dir(const char *dir, const char *who, int *fd, struct smile_error *e)
+	SMILE_MUST_CHECK;
+
+/* The store file of an opened gateway (its config's `store`, relative to DIR). */
+enum smile_err gateway_store_url(const struct gateway *g, char *out, size_t n,
+				 struct smile_error *e) SMILE_MUST_CHECK;
+
+/* Every HTTP handler runs inside a request epoch: a vault key change waits
+ * until the requests that began before it have finished, so no row sealed
+ * with a key being retired is still on its way to the store (vault_rotate.c).
+ * The epoch is read again after counting in, so a request counted in an epoch
+ * always saw that epoch current. */
+static inline unsigned gateway_epoch_enter(struct gateway *g)
+{
+	for (;;) {
+		unsigned e = atomic_load(&g->req_epoch) & 1u;
+		atomic_fetch_add(&g->req_active[e], 1);
+		if ((atomic_load(&g->req_epoch) & 1u) == e)
+			return e;
+		atomic_fetch_sub(&g->req_active[e], 1);
+	}
+}
+
+static inline void gateway_epoch_leave(struct gateway *g, unsigned e)
+{
+	atomic_fetch_sub(&g->req_active[e], 1);
+}
 
 /* `init`: create DIR with keys, config, store and the first admin key. */
 enum smile_err gateway_init_dir(const char *dir, struct smile_error *e) SMILE_MUST_CHECK;

@@ -488,7 +488,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct http_resp o;
 	memset(&o, 0, sizeof(o));
 	smile_buf_init(&o.body, 64u << 20);
+	unsigned epoch = gateway_epoch_enter(g);
 	dispatch(g, r, &o);
+	gateway_epoch_leave(g, epoch);
 	if (o.status == 0)
 		http_resp_error(&o, 500, "internal", NULL, "no response");
 	enum MHD_Result ret = queue(c, &o);

@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -36,6 +37,7 @@
 
 static const char keys_subdir[] = "keys";
 static const char vault_name[] = "vault.key";
+static const char vault_next_name[] = "vault.next.key";
 static const char sign_name[] = "sign.key";
 static const char box_name[] = "box.key";
 static const char current_name[] = "token.current";
@@ -376,6 +378,84 @@ void smile_keys_free(struct smile_keys *k)
 	free(k);
 }
 
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+/* Is keys/<name> there at all (whatever it is)? */
+static bool keys_exists(int kfd, const char *name)
+{
+	struct stat st;
+	return fstatat(kfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
+}
+
+/*
+ * The vault from keys/vault.key and, during a rotation, keys/vault.next.key
+ * (docs/vault.md, "Rotating the vault key"). An all-zero vault.key is a key
+ * the rotation destroyed just before renaming vault.next.key over it (a crash
+ * in between): the next key is then the only one. *old_destroyed (may be
+ * NULL) says so.
+ */
+static enum smile_err keys_read_vault(int kfd, struct smile_vault **out, bool *old_destroyed,
+				      struct smile_error *e)
+{
+	uint8_t cur[KEY_BYTES], next[KEY_BYTES];
+	bool has_next = keys_exists(kfd, vault_next_name);
+	struct smile_vault *v = NULL;
+	enum smile_err rc;
+
+	*out = NULL;
+	if (old_destroyed != NULL)
+		*old_destroyed = false;
+	memset(next, 0, sizeof(next));
+	rc = keys_read_key(kfd, vault_name, cur, e);
+	if (rc == SMILE_OK && has_next)
+		rc = keys_read_key(kfd, vault_next_name, next, e);
+	if (rc != SMILE_OK)
+		goto out;
+	if (has_next && all_zero(next, sizeof(next))) {
+		rc = keys_fail(e, SMILE_ERR_CONFIG, vault_next_name, "all zero bytes: not a key");
+		goto out;
+	}
+	if (all_zero(cur, sizeof(cur))) {
+		if (!has_next) {
+			rc = keys_fail(e, SMILE_ERR_CONFIG, vault_name,
+				       "destroyed by a vault key rotation, and keys/%s is missing",
+				       vault_next_name);
+			goto out;
+		}
+		if (old_destroyed != NULL)
+			*old_destroyed = true;
+		v = smile_vault_new(next, e);
+	} else {
+		v = smile_vault_new(cur, e);
+		if (v != NULL && has_next &&
+		    (rc = smile_vault_add_next(v, next, e)) != SMILE_OK) {
+			if (rc == SMILE_ERR_INVALID)
+				rc = keys_fail(e, SMILE_ERR_CONFIG, vault_next_name,
+					       "has the key id of keys/%s", vault_name);
+			goto out;
+		}
+	}
+	if (v == NULL) {
+		rc = e != NULL && e->code != SMILE_OK ? e->code : SMILE_ERR_CRYPTO;
+		goto out;
+	}
+	rc = SMILE_OK;
+out:
+	sodium_memzero(cur, sizeof(cur));
+	sodium_memzero(next, sizeof(next));
+	if (rc != SMILE_OK)
+		smile_vault_free(v);
+	else
+		*out = v;
+	return rc;
+}
+
 /* Load from an opened, checked, locked keys/ directory. */
 static enum smile_err keys_load_at(int kfd, struct smile_keys **out, struct smile_error *e)
 {
@@ -400,15 +480,10 @@ static enum smile_err keys_load_at(int kfd, struct smile_keys **out, struct smil
 		goto out;
 	}
 
-	/* vault */
-	rc = keys_read_key(kfd, vault_name, key, e);
+	/* vault (and the next vault key during a rotation) */
+	rc = keys_read_vault(kfd, &k->vault, NULL, e);
 	if (rc != SMILE_OK)
 		goto out;
-	k->vault = smile_vault_new(key, e);
-	if (k->vault == NULL) {
-		rc = e != NULL && e->code != SMILE_OK ? e->code : SMILE_ERR_CRYPTO;
-		goto out;
-	}
 	/* signing key: the file holds the seed */
 	rc = keys_read_key(kfd, sign_name, key, e);
 	if (rc != SMILE_OK)
@@ -697,4 +772,231 @@ out:
 	smile_keys_free(k);
 	close(kfd);
 	return rc;
+}
+
+/* ------------------------------------------------------------ vault rotation */
+
+enum smile_err smile_keys_reload_vault(const char *dir, struct smile_keys *k, int *changed,
+				       struct smile_error *e)
+{
+	struct smile_vault *fresh = NULL;
+	uint32_t c0, n0, c1, n1;
+	enum smile_err rc;
+	int kfd;
+
+	if (changed != NULL)
+		*changed = 0;
+	if (k == NULL)
+		return smile_error_set(e, SMILE_ERR_INVALID, NULL, "key set missing");
+	rc = keys_open_dir(dir, LOCK_SH, &kfd, e);
+	if (rc != SMILE_OK)
+		return rc;
+	rc = keys_read_vault(kfd, &fresh, NULL, e);
+	close(kfd);
+	if (rc != SMILE_OK)
+		return rc;
+	int had = smile_vault_key_ids(k->vault, &c0, &n0);
+	int has = smile_vault_key_ids(fresh, &c1, &n1);
+	if (had != has || c0 != c1 || n0 != n1) {
+		smile_vault_exchange(k->vault, fresh);
+		if (changed != NULL)
+			*changed = 1;
+	}
+	smile_vault_free(fresh); /* wipes whichever keys are no longer used */
+	return SMILE_OK;
+}
+
+enum smile_err smile_keys_vault_begin(const char *dir, uint32_t *old_kid, uint32_t *new_kid,
+				      int *created, struct smile_error *e)
+{
+	struct smile_vault *v = NULL, *nv = NULL;
+	uint8_t key[KEY_BYTES];
+	uint32_t cur = 0, next = 0;
+	bool destroyed = false;
+	enum smile_err rc;
+	int kfd;
+
+	*old_kid = *new_kid = 0;
+	if (created != NULL)
+		*created = 0;
+	if (sodium_init() < 0)
+		return smile_error_set(e, SMILE_ERR_CRYPTO, NULL, "libsodium cannot initialise");
+	rc = keys_open_dir(dir, LOCK_EX, &kfd, e);
+	if (rc != SMILE_OK)
+		return rc;
+	rc = keys_read_vault(kfd, &v, &destroyed, e);
+	if (rc != SMILE_OK)
+		goto out;
+	if (smile_vault_key_ids(v, &cur, &next) == 2) {
+		*old_kid = cur; /* resumed: the next key is already there */
+		*new_kid = next;
+		goto out;
+	}
+	if (destroyed) {
+		*new_kid = cur; /* only the rename is left to do */
+		goto out;
+	}
+	/* a fresh key whose id differs from the current one (ids are 32 bits) */
+	for (int tries = 0; tries < 8 && rc == SMILE_OK; tries++) {
+		randombytes_buf(key, sizeof(key));
+		smile_vault_free(nv);
+		nv = smile_vault_new(key, e);
+		if (nv == NULL)
+			rc = e != NULL && e->code != SMILE_OK ? e->code : SMILE_ERR_CRYPTO;
+		else if (smile_vault_key_id(nv) != cur)
+			break;
+	}
+	if (rc != SMILE_OK)
+		goto out;
+	rc = keys_write(kfd, vault_next_name, key, sizeof(key), false, e);
+	if (rc != SMILE_OK)
+		goto out;
+	*old_kid = cur;
+	*new_kid = smile_vault_key_id(nv);
+	if (created != NULL)
+		*created = 1;
+out:
+	sodium_memzero(key, sizeof(key));
+	smile_vault_free(nv);
+	smile_vault_free(v);
+	close(kfd);
+	return rc;
+}
+
+/* The id of the 32-byte key in keys/<name>; *zero when it is all zero. */
+static enum smile_err keys_kid_of(int kfd, const char *name, uint32_t *kid, bool *zero,
+				  struct smile_error *e)
+{
+	uint8_t key[KEY_BYTES];
+	struct smile_vault *v;
+	enum smile_err rc = keys_read_key(kfd, name, key, e);
+
+	*kid = 0;
+	*zero = false;
+	if (rc != SMILE_OK)
+		return rc;
+	if (all_zero(key, sizeof(key))) {
+		*zero = true;
+		return SMILE_OK;
+	}
+	v = smile_vault_new(key, e);
+	sodium_memzero(key, sizeof(key));
+	if (v == NULL)
+		return e != NULL && e->code != SMILE_OK ? e->code : SMILE_ERR_CRYPTO;
+	*kid = smile_vault_key_id(v);
+	smile_vault_free(v);
+	return SMILE_OK;
+}
+
+enum smile_err smile_keys_vault_finish(const char *dir, uint32_t old_kid, uint32_t new_kid,
+				       struct smile_error *e)
+{
+	static const uint8_t zeros[KEY_BYTES];
+	uint32_t cur, next;
+	bool cur_zero, next_zero;
+	enum smile_err rc;
+	int kfd, fd;
+
+	if (sodium_init() < 0)
+		return smile_error_set(e, SMILE_ERR_CRYPTO, NULL, "libsodium cannot initialise");
+	rc = keys_open_dir(dir, LOCK_EX, &kfd, e);
+	if (rc != SMILE_OK)
+		return rc;
+	rc = keys_kid_of(kfd, vault_name, &cur, &cur_zero, e);
+	if (rc != SMILE_OK)
+		goto out;
+	if (!keys_exists(kfd, vault_next_name)) {
+		/* finished already (a rerun after a crash past the rename)? */
+		if (!cur_zero && cur == new_kid)
+			goto out;
+		rc = keys_fail(e, SMILE_ERR_CONFLICT, vault_next_name,
+			       "missing, and keys/%s is not vault key %08x: was the rotation "
+			       "undone by hand?", vault_name, (unsigned)new_kid);
+		goto out;
+	}
+	rc = keys_kid_of(kfd, vault_next_name, &next, &next_zero, e);
+	if (rc != SMILE_OK)
+		goto out;
+	if (next_zero || next != new_kid) {
+		rc = keys_fail(e, SMILE_ERR_CONFLICT, vault_next_name,
+			       "is not vault key %08x any more: another rotation replaced it",
+			       (unsigned)new_kid);
+		goto out;
+	}
+	if (!cur_zero && old_kid != 0 && cur != old_kid) {
+		rc = keys_fail(e, SMILE_ERR_CONFLICT, vault_name,
+			       "is vault key %08x, not %08x that this rotation replaces",
+			       (unsigned)cur, (unsigned)old_kid);
+		goto out;
+	}
+	/* Destroy the old key where it lies first (the rename alone would only
+	 * unlink it; see retire for what overwriting does and does not reach),
+	 * then put the new key in its place. A crash in between leaves an
+	 * all-zero vault.key beside vault.next.key, which loading understands
+	 * and a rerun finishes. */
+	if (!cur_zero) {
+		ssize_t w;
+		fd = openat(kfd, vault_name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			rc = keys_fail(e, SMILE_ERR_IO, vault_name, "cannot open to destroy: %s",
+				       strerror(errno));
+			goto out;
+		}
+		do
+			w = pwrite(fd, zeros, sizeof(zeros), 0);
+		while (w < 0 && errno == EINTR);
+		if (w != (ssize_t)sizeof(zeros) || keys_fsync(fd) != 0) {
+			rc = keys_fail(e, SMILE_ERR_IO, vault_name, "cannot overwrite: %s",
+				       strerror(errno));
+			close(fd);
+			goto out;
+		}
+		close(fd);
+	}
+	if (renameat(kfd, vault_next_name, kfd, vault_name) != 0) {
+		rc = keys_fail(e, SMILE_ERR_IO, vault_next_name, "cannot rename into place: %s",
+			       strerror(errno));
+		goto out;
+	}
+	if (keys_fsync(kfd) != 0)
+		rc = keys_fail(e, SMILE_ERR_IO, "", "cannot fsync: %s", strerror(errno));
+out:
+	close(kfd);
+	return rc;
+}
+
+uint64_t smile_keys_vault_stamp(const char *dir)
+{
+	static const char *const names[] = {vault_name, vault_next_name};
+	crypto_generichash_state h;
+	uint8_t out[8];
+	uint64_t stamp = 0;
+	char path[PATH_MAX];
+
+	if (dir == NULL)
+		return 0;
+	crypto_generichash_init(&h, NULL, 0, sizeof(out));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct stat st;
+		int64_t f[7] = {0};
+		if (snprintf(path, sizeof(path), "%s/%s/%s", dir, keys_subdir, names[i]) >=
+		    (int)sizeof(path))
+			return 0;
+		if (lstat(path, &st) == 0) {
+			f[0] = 1;
+			f[1] = (int64_t)st.st_ino;
+			f[2] = (int64_t)st.st_size;
+			f[3] = (int64_t)st.st_mtim.tv_sec;
+			f[4] = (int64_t)st.st_mtim.tv_nsec;
+			f[5] = (int64_t)st.st_ctim.tv_sec;
+			f[6] = (int64_t)st.st_ctim.tv_nsec;
+		} else if (errno != ENOENT) {
+			f[0] = 2;
+		}
+		crypto_generichash_update(&h, (const uint8_t *)f, sizeof(f));
+	}
+	crypto_generichash_final(&h, out, sizeof(out));
+	for (size_t i = 0; i < sizeof(out); i++)
+		stamp = stamp << 8 | out[i];
+	return stamp;
 }

@@ -14,6 +14,7 @@
 #include "broker.h"
 #include "gateway.h"
 #include "relay.h"
+#include "vault_rotate.h"
 #include "smile/keys.h"
 #include "smile/log.h"
 
@@ -29,6 +30,9 @@ static const char usage_top[] =
 	"  serve  --data DIR [--listen H:P]  serve the HTTP API until SIGTERM/SIGINT\n"
 	"  keys rotate --data DIR            new token key for new labels (old ones still open)\n"
 	"  keys retire --data DIR --kid N    destroy token key N (its labels stop opening)\n"
+	"  keys rotate-vault --data DIR      new vault key, online (old backups stop opening)\n"
+	"  vault check --data DIR [--store FILE]\n"
+	"                                    count the personal rows DIR's vault keys open\n"
 	"  retention --data DIR              run the retention job once and exit\n"
 	"  device add --data DIR --role R [--zone Z] [--in FILE]\n"
 	"                                    enrol a handheld from its enrolment JSON\n"
@@ -181,6 +185,10 @@ static int cmd_serve(int argc, char **argv)
 
 	if (gateway_open(&g, o.data, &e) != SMILE_OK)
 		return fail("serve", &e);
+	if (gateway_serve_begin(&g, &e) != SMILE_OK) {
+		gateway_close(&g);
+		return fail("serve", &e);
+	}
 	if (gateway_http_start(&g, o.listen, &e) != SMILE_OK) {
 		gateway_close(&g);
 		return fail("serve", &e);
@@ -230,12 +238,15 @@ static int cmd_keys(int argc, char **argv)
 	static const char usage[] =
 		"usage: smile-gateway keys rotate --data DIR\n"
 		"       smile-gateway keys retire --data DIR --kid N\n"
+		"       smile-gateway keys rotate-vault --data DIR [--timeout S] [--batch N]\n"
 		"\n"
 		"rotate: create a new token key and mint new labels with it; labels\n"
 		"        printed with older keys still open until those are retired.\n"
 		"retire: destroy token key N; labels minted with it no longer open.\n"
 		"        The current key cannot be retired (rotate first).\n"
-		"Restart 'serve' afterwards to use the new key set.\n";
+		"Restart 'serve' afterwards to use the new key set.\n"
+		"rotate-vault: replace the vault key while 'serve' runs (see\n"
+		"        'keys rotate-vault --help').\n";
 	struct opts o;
 	struct smile_error e = {0};
 	int rc;
@@ -244,6 +255,8 @@ static int cmd_keys(int argc, char **argv)
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (strcmp(argv[1], "rotate-vault") == 0)
+		return cli_keys_rotate_vault(argc - 1, argv + 1);
 	rc = parse_opts(argc - 1, argv + 1, &o, usage);
 	if (rc || o.help)
 		return rc;
@@ -491,6 +504,8 @@ int main(int argc, char **argv)
 		return cmd_audit(argc - 1, argv + 1);
 	if (strcmp(argv[1], "broker-config") == 0)
 		return cmd_broker_config(argc - 1, argv + 1);
+	if (strcmp(argv[1], "vault") == 0)
+		return cli_vault(argc - 1, argv + 1);
 	fprintf(stderr, "smile-gateway: unknown command '%s'\n\n%s", argv[1], usage_top);
 	return 2;
 }

@@ -16,6 +16,7 @@
 #include "smile/store.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -61,9 +62,13 @@ enum stmt_id {
 	ST_AUDIT_ALL,
 	ST_FORGET_REPLIES,
 	ST_SCAN_SHIPMENT_ERASED,
+	ST_MAX_SHIPMENT_ID,
+	/* vault key rotation (the block at the end of this file) */
 	ST_META_GET,
 	ST_META_PUT,
-	ST_MAX_SHIPMENT_ID,
+	ST_META_DELETE,
+	ST_LIST_WRAPPED,
+	ST_REWRAP,
 	ST_COUNT
 };
 
@@ -128,9 +133,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_FORGET_REPLIES] = "UPDATE devices SET last_reply = NULL, last_revealed = 0 "
 			      "WHERE last_shipment_id = ? AND last_revealed = 1",
 	[ST_SCAN_SHIPMENT_ERASED] = "SELECT erased_ms FROM shipments WHERE id = ?",
-	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?",
-	[ST_META_PUT] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
 	[ST_MAX_SHIPMENT_ID] = "SELECT COALESCE(MAX(id), 0) FROM shipments",
+	/* vault key rotation */
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?",
+	[ST_META_PUT] = "INSERT INTO meta (key, value) VALUES (?, ?) "
+			"ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[ST_META_DELETE] = "DELETE FROM meta WHERE key = ?",
+	[ST_LIST_WRAPPED] = "SELECT shipment_id, wrapped_key FROM personal WHERE shipment_id > ? "
+			    "ORDER BY shipment_id LIMIT ?",
+	/* compare-and-set: a row erased or changed meanwhile is left alone */
+	[ST_REWRAP] = "UPDATE personal SET wrapped_key = ? WHERE shipment_id = ? AND wrapped_key = ?",
 };
 
 /* Schema migrations: index i brings the schema from version i to i + 1. */
@@ -213,7 +225,10 @@ enum job_type {
 	JOB_DEVICE_STATUS,
 	JOB_SCAN,
 	JOB_AUDIT,
-	JOB_LEASE_IDS
+	JOB_LEASE_IDS,
+	/* vault key rotation */
+	JOB_META_SET,
+	JOB_REWRAP
 };
 
 struct job {
@@ -251,6 +266,17 @@ struct job {
 			int64_t time_ms;
 		} audit;
 		uint64_t *lease_start; /* out: the first id of a fresh lease */
+		/* vault key rotation */
+		struct {
+			const char *key, *expect, *value;
+			const struct smile_audit_entry *a;
+			size_t n;
+			int64_t time_ms;
+		} meta;
+		struct {
+			struct smile_store_wrapped *rows;
+			size_t n;
+		} rewrap;
 	} u;
 	enum smile_err rc;
 	int done;
@@ -413,6 +439,9 @@ static enum smile_err migrate(sqlite3 *db, struct smile_error *e)
 
 static enum smile_err audit_append(struct smile_store *s, struct conn *c,
 				   const struct smile_audit_entry *a, int64_t time_ms);
+/* vault key rotation: the writer's side, at the end of this file */
+static enum smile_err run_meta_set(struct smile_store *s, struct conn *c, const struct job *j);
+static enum smile_err run_rewrap(struct conn *c, struct smile_store_wrapped *rows, size_t n);
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
@@ -936,6 +965,15 @@ static void run_job(struct smile_store *s, struct conn *c, struct job *j)
 		j->rc = SMILE_OK;
 		for (size_t i = 0; i < j->u.audit.n && j->rc == SMILE_OK; i++)
 			j->rc = audit_append(s, c, &j->u.audit.a[i], j->u.audit.time_ms);
+		break;
+	/* vault key rotation */
+	case JOB_META_SET:
+		exec(c->db, "SAVEPOINT job");
+		j->rc = run_meta_set(s, c, j);
+		break;
+	case JOB_REWRAP:
+		exec(c->db, "SAVEPOINT job");
+		j->rc = run_rewrap(c, j->u.rewrap.rows, j->u.rewrap.n);
 		break;
 	}
 	if (j->rc) {
@@ -1971,5 +2009,239 @@ enum smile_err smile_store_audit_verify(struct smile_store *s, uint64_t *n_entri
 		memcpy(head, prev, 32);
 	sqlite3_reset(st);
 	reader_put(s, c);
+	return rc;
+}
+
+/* ================================================================ vault key rotation
+ * Added for `keys rotate-vault` (gateway/vault_rotate.c, docs/vault.md): meta
+ * rows with compare-and-set, paging through wrapped keys, compare-and-set
+ * rewrapping, and a read-only pass over a store file for checking backups.
+ * Kept in one block, after everything else, so it stays apart from the rest
+ * of the backend. */
+
+enum smile_err smile_store_meta_get(struct smile_store *s, const char *key, char *out, size_t n)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	enum smile_err rc;
+	int step;
+
+	if (out == NULL || n == 0 || key == NULL)
+		return SMILE_ERR_INVALID;
+	out[0] = '\0';
+	st = reader_stmt(s, ST_META_GET, &c);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, key);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(st, 0);
+		size_t len = v ? (size_t)sqlite3_column_bytes(st, 0) : 0;
+		if (len >= n) {
+			rc = SMILE_ERR_TOO_LARGE;
+		} else {
+			memcpy(out, v ? (const char *)v : "", len);
+			out[len] = '\0';
+			rc = SMILE_OK;
+		}
+	} else {
+		rc = step == SQLITE_DONE ? SMILE_ERR_NOT_FOUND : SMILE_ERR_STORE;
+	}
+	sqlite3_reset(st);
+	reader_put(s, c);
+	return rc;
+}
+
+static enum smile_err run_meta_set(struct smile_store *s, struct conn *c, const struct job *j)
+{
+	sqlite3_stmt *st;
+	enum smile_err rc;
+
+	if (j->u.meta.expect != NULL) {
+		int step, same;
+		st = stmt(c, ST_META_GET);
+		if (st == NULL)
+			return SMILE_ERR_STORE;
+		bind_text(st, 1, j->u.meta.key);
+		step = sqlite3_step(st);
+		same = step == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL &&
+		       strcmp((const char *)sqlite3_column_text(st, 0), j->u.meta.expect) == 0;
+		sqlite3_reset(st);
+		if (step != SQLITE_ROW && step != SQLITE_DONE)
+			return SMILE_ERR_STORE;
+		if (!same)
+			return SMILE_ERR_CONFLICT;
+	}
+	st = stmt(c, j->u.meta.value != NULL ? ST_META_PUT : ST_META_DELETE);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, j->u.meta.key);
+	if (j->u.meta.value != NULL)
+		bind_text(st, 2, j->u.meta.value);
+	rc = map_step(step_done(st));
+	for (size_t i = 0; rc == SMILE_OK && i < j->u.meta.n; i++)
+		rc = audit_append(s, c, &j->u.meta.a[i], j->u.meta.time_ms);
+	return rc;
+}
+
+enum smile_err smile_store_meta_set(struct smile_store *s, const char *key, const char *expect,
+				    const char *value, const struct smile_audit_entry *a,
+				    size_t n_audit, int64_t time_ms)
+{
+	struct job j = {.type = JOB_META_SET,
+			.u.meta = {key, expect, value, a, a ? n_audit : 0, time_ms}};
+
+	/* the schema version belongs to migrate() alone */
+	if (key == NULL || key[0] == '\0' || strcmp(key, "schema_version") == 0)
+		return SMILE_ERR_INVALID;
+	if ((value && strlen(value) >= SMILE_STORE_META_MAX) ||
+	    (expect && strlen(expect) >= SMILE_STORE_META_MAX))
+		return SMILE_ERR_TOO_LARGE;
+	return submit(s, &j);
+}
+
+enum smile_err smile_store_list_wrapped(struct smile_store *s, uint64_t after_id,
+					struct smile_store_wrapped *rows, size_t max, size_t *n)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	enum smile_err rc = SMILE_OK;
+	int step;
+
+	*n = 0;
+	if (rows == NULL || max == 0)
+		return SMILE_ERR_INVALID;
+	st = reader_stmt(s, ST_LIST_WRAPPED, &c);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)after_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	while (*n < max && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct smile_store_wrapped *r = &rows[*n];
+		const void *wk = sqlite3_column_blob(st, 1);
+		int wn = sqlite3_column_bytes(st, 1);
+		memset(r, 0, sizeof(*r));
+		r->shipment_id = (uint64_t)sqlite3_column_int64(st, 0);
+		if (wk == NULL || wn <= 0 || (size_t)wn > sizeof(r->wrapped_key)) {
+			rc = SMILE_ERR_STORE;
+			break;
+		}
+		memcpy(r->wrapped_key, wk, (size_t)wn);
+		r->wrapped_len = (size_t)wn;
+		(*n)++;
+	}
+	if (rc == SMILE_OK && *n < max && step != SQLITE_DONE)
+		rc = SMILE_ERR_STORE;
+	sqlite3_reset(st);
+	reader_put(s, c);
+	return rc;
+}
+
+static enum smile_err run_rewrap(struct conn *c, struct smile_store_wrapped *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct smile_store_wrapped *r = &rows[i];
+		sqlite3_stmt *st = stmt(c, ST_REWRAP);
+		if (st == NULL)
+			return SMILE_ERR_STORE;
+		sqlite3_bind_blob(st, 1, r->new_key, (int)r->new_len, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)r->shipment_id);
+		sqlite3_bind_blob(st, 3, r->wrapped_key, (int)r->wrapped_len, SQLITE_STATIC);
+		if (step_done(st) != SQLITE_DONE)
+			return SMILE_ERR_STORE;
+		r->result = sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_CONFLICT;
+	}
+	return SMILE_OK;
+}
+
+enum smile_err smile_store_rewrap(struct smile_store *s, struct smile_store_wrapped *rows, size_t n)
+{
+	struct job j = {.type = JOB_REWRAP, .u.rewrap = {rows, n}};
+	enum smile_err rc;
+
+	if (n == 0)
+		return SMILE_OK;
+	if (rows == NULL)
+		return SMILE_ERR_INVALID;
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].wrapped_len == 0 || rows[i].wrapped_len > SMILE_STORE_WRAPPED_MAX ||
+		    rows[i].new_len == 0 || rows[i].new_len > SMILE_STORE_WRAPPED_MAX)
+			return SMILE_ERR_INVALID;
+		rows[i].result = SMILE_ERR_STORE;
+	}
+	rc = submit(s, &j);
+	if (rc != SMILE_OK)
+		for (size_t i = 0; i < n; i++)
+			rows[i].result = rc;
+	return rc;
+}
+
+enum smile_err smile_store_each_personal(const char *url, smile_store_personal_cb cb, void *ctx,
+					 struct smile_error *e)
+{
+	const char *path = url;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	struct stat sb;
+	enum smile_err rc = SMILE_OK;
+	int step;
+
+	if (url == NULL || cb == NULL)
+		return smile_error_set(e, SMILE_ERR_INVALID, NULL, "argument missing");
+	if (strncmp(url, "sqlite:", 7) == 0)
+		path = url + 7;
+	else if (strstr(url, "://"))
+		return smile_error_set(e, SMILE_ERR_UNSUPPORTED, "store",
+				       "only sqlite: stores are supported by this build");
+	if (stat(path, &sb) != 0)
+		return smile_error_set(e, errno == ENOENT ? SMILE_ERR_NOT_FOUND : SMILE_ERR_IO,
+				       "store", "cannot read the store file: %s", strerror(errno));
+	/* Read-only: a backup is looked at, never migrated, checkpointed or
+	 * changed. Without a -wal file beside it, open it immutable, so SQLite
+	 * does not even create -wal and -shm files next to a copy that is in
+	 * WAL mode; with one, its frames are part of the copy and must be read. */
+	char wal[PATH_MAX + 8], uri[3 * PATH_MAX + 32];
+	const char *open_as = path;
+	int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (stat(wal, &sb) != 0 && errno == ENOENT) {
+		size_t u = (size_t)snprintf(uri, sizeof(uri), "file:");
+		for (const char *p = path; *p && u + 4 < sizeof(uri); p++) {
+			if (*p == '%' || *p == '?' || *p == '#')
+				u += (size_t)snprintf(uri + u, sizeof(uri) - u, "%%%02X",
+						      (unsigned)(unsigned char)*p);
+			else
+				uri[u++] = *p;
+		}
+		snprintf(uri + u, sizeof(uri) - u, "?immutable=1");
+		open_as = uri;
+		flags |= SQLITE_OPEN_URI;
+	}
+	if (sqlite3_open_v2(open_as, &db, flags, NULL) != SQLITE_OK) {
+		rc = db_err(db, e, "open store read-only");
+		goto out;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	if (sqlite3_prepare_v2(db,
+			       "SELECT shipment_id, wrapped_key, ciphertext FROM personal "
+			       "ORDER BY shipment_id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = db_err(db, e, "read the personal table");
+		goto out;
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const uint8_t *wk = sqlite3_column_blob(st, 1);
+		size_t wn = (size_t)sqlite3_column_bytes(st, 1);
+		const uint8_t *ct = sqlite3_column_blob(st, 2);
+		size_t cn = (size_t)sqlite3_column_bytes(st, 2);
+		if (cb(ctx, (uint64_t)sqlite3_column_int64(st, 0), wk, wk ? wn : 0, ct,
+		       ct ? cn : 0))
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = db_err(db, e, "read the personal table");
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
 	return rc;
 }

@@ -16,9 +16,17 @@
  *                AD = 'D' | 0x01 | shipment aad
  * AEAD is XChaCha20-Poly1305-IETF throughout; nonces are random (24 bytes
  * make collisions negligible without any counter state).
+ *
+ * Rotation (docs/vault.md, "Rotating the vault key"): a vault holds its
+ * current key and, while a rotation runs, a next key. Seals use the next key
+ * when there is one; opens pick the key by the id in the wrapped key. Keys
+ * are replaced inside the struct under a reader-writer lock, so callers keep
+ * one stable pointer while a running gateway takes up a new key or drops the
+ * old one; a dropped key is wiped (sodium_free) as soon as it is replaced.
  */
 #include "smile/vault.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -39,18 +47,103 @@ _Static_assert(SMILE_VAULT_WRAPPED_KEY_BYTES == WK_CT_OFF + VAULT_DK + VAULT_TAG
 _Static_assert(SMILE_VAULT_CT_OVERHEAD == CT_BODY_OFF + VAULT_TAG, "ciphertext overhead");
 _Static_assert(SMILE_VAULT_KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "key");
 
+struct vault_key {
+	uint8_t *key; /* SMILE_VAULT_KEY_BYTES in sodium_malloc memory: locked, read-only;
+		       * NULL: no key in this slot */
+	uint32_t kid; /* public identifier of the key */
+};
+
 struct smile_vault {
-	uint8_t *key;  /* SMILE_VAULT_KEY_BYTES in sodium_malloc memory: locked, read-only */
-	uint32_t kid;  /* public identifier of the key */
+	/* Taken for reading around every use of a key, for writing to replace
+	 * keys. Locked through const pointers too: the lock is the one part of
+	 * a vault that changes while callers only read (the object itself is
+	 * never const, it comes from calloc). */
+	pthread_rwlock_t lock;
+	struct vault_key cur;
+	struct vault_key next; /* during a rotation: seals use it */
 };
 
 static const char kid_label[] = "smile vault key id v1";
+
+static void vault_rdlock(const struct smile_vault *v)
+{
+	pthread_rwlock_rdlock((pthread_rwlock_t *)&v->lock);
+}
+
+static void vault_unlock(const struct smile_vault *v)
+{
+	pthread_rwlock_unlock((pthread_rwlock_t *)&v->lock);
+}
+
+static uint32_t wk_kid(const uint8_t wk[SMILE_VAULT_WRAPPED_KEY_BYTES])
+{
+	return (uint32_t)wk[1] << 24 | (uint32_t)wk[2] << 16 | (uint32_t)wk[3] << 8 | wk[4];
+}
+
+static void key_wipe(struct vault_key *k)
+{
+	if (k->key != NULL)
+		sodium_free(k->key); /* makes writable, wipes, unlocks, frees */
+	k->key = NULL;
+	k->kid = 0;
+}
+
+/* Copy `key` into fresh locked, read-only memory and derive its id. */
+static enum smile_err key_load(struct vault_key *k, const uint8_t key[SMILE_VAULT_KEY_BYTES],
+			       struct smile_error *e)
+{
+	uint8_t h[crypto_generichash_BYTES_MIN];
+	enum smile_err rc = SMILE_OK;
+
+	k->kid = 0;
+	k->key = sodium_malloc(SMILE_VAULT_KEY_BYTES);
+	if (k->key == NULL)
+		return smile_error_set(e, SMILE_ERR_NOMEM, NULL, "cannot allocate guarded memory");
+	/* sodium_malloc already tries mlock but ignores failure: insist on it */
+	if (sodium_mlock(k->key, SMILE_VAULT_KEY_BYTES) != 0) {
+		rc = smile_error_set(e, SMILE_ERR_CRYPTO, "key",
+				     "cannot lock vault key memory (raise RLIMIT_MEMLOCK)");
+		goto out;
+	}
+	memcpy(k->key, key, SMILE_VAULT_KEY_BYTES);
+	if (sodium_mprotect_readonly(k->key) != 0) {
+		rc = smile_error_set(e, SMILE_ERR_CRYPTO, "key", "cannot protect vault key memory");
+		goto out;
+	}
+	if (crypto_generichash(h, sizeof(h), (const uint8_t *)kid_label, sizeof(kid_label) - 1,
+			       k->key, SMILE_VAULT_KEY_BYTES) != 0) {
+		rc = smile_error_set(e, SMILE_ERR_CRYPTO, "key", "cannot derive the vault key id");
+		goto out;
+	}
+	k->kid = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+out:
+	sodium_memzero(h, sizeof(h));
+	if (rc != SMILE_OK)
+		key_wipe(k);
+	return rc;
+}
+
+/* The key sealing uses: the next one during a rotation. Under the lock. */
+static const struct vault_key *seal_key(const struct smile_vault *v)
+{
+	return v->next.key != NULL ? &v->next : &v->cur;
+}
+
+/* The key with id `kid`, or NULL. Under the lock. */
+static const struct vault_key *key_by_id(const struct smile_vault *v, uint32_t kid)
+{
+	if (v->cur.key != NULL && v->cur.kid == kid)
+		return &v->cur;
+	if (v->next.key != NULL && v->next.kid == kid)
+		return &v->next;
+	return NULL;
+}
 
 struct smile_vault *smile_vault_new(const uint8_t key[SMILE_VAULT_KEY_BYTES],
 				    struct smile_error *e)
 {
 	struct smile_vault *v = NULL;
-	uint8_t h[crypto_generichash_BYTES_MIN];
+	pthread_rwlockattr_t attr;
 
 	if (key == NULL) {
 		smile_error_set(e, SMILE_ERR_INVALID, "key", "vault key missing");
@@ -65,48 +158,134 @@ struct smile_vault *smile_vault_new(const uint8_t key[SMILE_VAULT_KEY_BYTES],
 		smile_error_set(e, SMILE_ERR_NOMEM, NULL, "out of memory");
 		return NULL;
 	}
-	v->key = sodium_malloc(SMILE_VAULT_KEY_BYTES);
-	if (v->key == NULL) {
-		smile_error_set(e, SMILE_ERR_NOMEM, NULL, "cannot allocate guarded memory");
-		goto fail;
+	/* Readers (every seal and open) must not starve the rare writer that
+	 * swaps keys in: glibc prefers readers unless told otherwise. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	if (pthread_rwlock_init(&v->lock, &attr) != 0) {
+		pthread_rwlockattr_destroy(&attr);
+		free(v);
+		smile_error_set(e, SMILE_ERR_NOMEM, NULL, "cannot create the vault lock");
+		return NULL;
 	}
-	/* sodium_malloc already tries mlock but ignores failure: insist on it */
-	if (sodium_mlock(v->key, SMILE_VAULT_KEY_BYTES) != 0) {
-		smile_error_set(e, SMILE_ERR_CRYPTO, "key",
-				"cannot lock vault key memory (raise RLIMIT_MEMLOCK)");
-		goto fail;
+	pthread_rwlockattr_destroy(&attr);
+	if (key_load(&v->cur, key, e) != SMILE_OK) {
+		smile_vault_free(v);
+		return NULL;
 	}
-	memcpy(v->key, key, SMILE_VAULT_KEY_BYTES);
-	if (sodium_mprotect_readonly(v->key) != 0) {
-		smile_error_set(e, SMILE_ERR_CRYPTO, "key", "cannot protect vault key memory");
-		goto fail;
-	}
-	if (crypto_generichash(h, sizeof(h), (const uint8_t *)kid_label, sizeof(kid_label) - 1,
-			       v->key, SMILE_VAULT_KEY_BYTES) != 0) {
-		smile_error_set(e, SMILE_ERR_CRYPTO, "key", "cannot derive the vault key id");
-		goto fail;
-	}
-	v->kid = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
-	sodium_memzero(h, sizeof(h));
 	return v;
-fail:
-	sodium_memzero(h, sizeof(h));
-	smile_vault_free(v);
-	return NULL;
 }
 
 void smile_vault_free(struct smile_vault *v)
 {
 	if (v == NULL)
 		return;
-	if (v->key != NULL)
-		sodium_free(v->key); /* makes writable, wipes, unlocks, frees */
+	key_wipe(&v->cur);
+	key_wipe(&v->next);
+	pthread_rwlock_destroy(&v->lock);
 	free(v);
 }
 
 uint32_t smile_vault_key_id(const struct smile_vault *v)
 {
-	return v == NULL ? 0 : v->kid;
+	uint32_t kid;
+	if (v == NULL)
+		return 0;
+	vault_rdlock(v);
+	kid = seal_key(v)->kid;
+	vault_unlock(v);
+	return kid;
+}
+
+int smile_vault_key_ids(const struct smile_vault *v, uint32_t *current, uint32_t *next)
+{
+	int n;
+	if (current != NULL)
+		*current = 0;
+	if (next != NULL)
+		*next = 0;
+	if (v == NULL)
+		return 0;
+	vault_rdlock(v);
+	if (current != NULL)
+		*current = v->cur.kid;
+	if (next != NULL)
+		*next = v->next.kid;
+	n = v->next.key != NULL ? 2 : 1;
+	vault_unlock(v);
+	return n;
+}
+
+uint32_t smile_vault_wrapped_key_id(const uint8_t wrapped_key[SMILE_VAULT_WRAPPED_KEY_BYTES])
+{
+	return wrapped_key == NULL ? 0 : wk_kid(wrapped_key);
+}
+
+enum smile_err smile_vault_add_next(struct smile_vault *v, const uint8_t key[SMILE_VAULT_KEY_BYTES],
+				    struct smile_error *e)
+{
+	struct vault_key k = {0}, old;
+	enum smile_err rc;
+
+	if (v == NULL || key == NULL)
+		return smile_error_set(e, SMILE_ERR_INVALID, "key", "vault or key missing");
+	rc = key_load(&k, key, e);
+	if (rc != SMILE_OK)
+		return rc;
+	pthread_rwlock_wrlock(&v->lock);
+	if (k.kid == v->cur.kid) {
+		pthread_rwlock_unlock(&v->lock);
+		key_wipe(&k);
+		return smile_error_set(e, SMILE_ERR_INVALID, "key",
+				       "the next vault key has the id of the current one");
+	}
+	old = v->next;
+	v->next = k;
+	pthread_rwlock_unlock(&v->lock);
+	key_wipe(&old);
+	return SMILE_OK;
+}
+
+enum smile_err smile_vault_promote_next(struct smile_vault *v, struct smile_error *e)
+{
+	struct vault_key old;
+
+	if (v == NULL)
+		return smile_error_set(e, SMILE_ERR_INVALID, NULL, "vault missing");
+	pthread_rwlock_wrlock(&v->lock);
+	if (v->next.key == NULL) {
+		pthread_rwlock_unlock(&v->lock);
+		return smile_error_set(e, SMILE_ERR_NOT_FOUND, "key", "no next vault key to promote");
+	}
+	old = v->cur;
+	v->cur = v->next;
+	v->next = (struct vault_key){0};
+	pthread_rwlock_unlock(&v->lock);
+	key_wipe(&old); /* outside the lock: sodium_free is not quick */
+	return SMILE_OK;
+}
+
+void smile_vault_exchange(struct smile_vault *a, struct smile_vault *b)
+{
+	struct smile_vault *first, *second;
+	struct vault_key cur, next;
+
+	if (a == NULL || b == NULL || a == b)
+		return;
+	/* a fixed order: two exchanges never wait for each other in a circle
+	 * (seal, open and rewrap hold one vault's lock at a time) */
+	first = (uintptr_t)a < (uintptr_t)b ? a : b;
+	second = first == a ? b : a;
+	pthread_rwlock_wrlock(&first->lock);
+	pthread_rwlock_wrlock(&second->lock);
+	cur = a->cur;
+	next = a->next;
+	a->cur = b->cur;
+	a->next = b->next;
+	b->cur = cur;
+	b->next = next;
+	pthread_rwlock_unlock(&second->lock);
+	pthread_rwlock_unlock(&first->lock);
 }
 
 /* purpose | header | aad into ad; returns its length. */
@@ -124,8 +303,8 @@ static bool aad_ok(const uint8_t *aad, size_t aad_len)
 	return aad != NULL && aad_len > 0 && aad_len <= SMILE_VAULT_AAD_MAX;
 }
 
-/* Wrap dk for aad under v into wk. */
-static enum smile_err vault_wrap(const struct smile_vault *v, const uint8_t *aad, size_t aad_len,
+/* Wrap dk for aad under key v into wk. */
+static enum smile_err vault_wrap(const struct vault_key *v, const uint8_t *aad, size_t aad_len,
 				 const uint8_t dk[VAULT_DK],
 				 uint8_t wk[SMILE_VAULT_WRAPPED_KEY_BYTES], struct smile_error *e)
 {
@@ -149,28 +328,47 @@ static enum smile_err vault_wrap(const struct smile_vault *v, const uint8_t *aad
 	return SMILE_OK;
 }
 
-/* Unwrap wk for aad under v into dk (wiped on failure). */
-static enum smile_err vault_unwrap(const struct smile_vault *v, const uint8_t *aad,
+/* Unwrap wk for aad under whichever key of v wrapped it, into dk (wiped on
+ * failure). Takes v's lock for reading. */
+static enum smile_err vault_unwrap(const struct smile_vault *vault, const uint8_t *aad,
 				   size_t aad_len, const uint8_t wk[SMILE_VAULT_WRAPPED_KEY_BYTES],
 				   uint8_t dk[VAULT_DK], struct smile_error *e)
 {
 	uint8_t ad[AD_MAX];
 	size_t adl;
 	unsigned long long dlen = 0;
-	uint32_t kid = (uint32_t)wk[1] << 24 | (uint32_t)wk[2] << 16 | (uint32_t)wk[3] << 8 | wk[4];
+	uint32_t kid = wk_kid(wk);
+	const struct vault_key *v;
+	int ok;
 
 	if (wk[0] != VAULT_VERSION)
 		return smile_error_set(e, SMILE_ERR_DECRYPT, "wrapped_key",
 				       "unknown wrapped key version %u", (unsigned)wk[0]);
-	if (kid != v->kid)
-		return smile_error_set(e, SMILE_ERR_DECRYPT, "wrapped_key",
-				       "wrapped by vault key %08x, this vault holds %08x",
-				       (unsigned)kid, (unsigned)v->kid);
+	vault_rdlock(vault);
+	v = key_by_id(vault, kid);
+	if (v == NULL) {
+		enum smile_err rc =
+			vault->next.key != NULL
+				? smile_error_set(e, SMILE_ERR_DECRYPT, "wrapped_key",
+						  "wrapped by vault key %08x, which is not held "
+						  "(this vault holds %08x and %08x)",
+						  (unsigned)kid, (unsigned)vault->cur.kid,
+						  (unsigned)vault->next.kid)
+				: smile_error_set(e, SMILE_ERR_DECRYPT, "wrapped_key",
+						  "wrapped by vault key %08x, which is not held "
+						  "(this vault holds %08x; a key rotated away "
+						  "opens nothing)",
+						  (unsigned)kid, (unsigned)vault->cur.kid);
+		vault_unlock(vault);
+		return rc;
+	}
 	adl = vault_ad(ad, 'K', wk, WK_HDR, aad, aad_len);
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(dk, &dlen, NULL, wk + WK_CT_OFF,
-						       VAULT_DK + VAULT_TAG, ad, adl,
-						       wk + WK_NONCE_OFF, v->key) != 0 ||
-	    dlen != VAULT_DK) {
+	ok = crypto_aead_xchacha20poly1305_ietf_decrypt(dk, &dlen, NULL, wk + WK_CT_OFF,
+							 VAULT_DK + VAULT_TAG, ad, adl,
+							 wk + WK_NONCE_OFF, v->key) == 0 &&
+	     dlen == VAULT_DK;
+	vault_unlock(vault);
+	if (!ok) {
 		sodium_memzero(dk, VAULT_DK);
 		return smile_error_set(e, SMILE_ERR_DECRYPT, "wrapped_key",
 				       "wrapped key failed authentication for this shipment");
@@ -217,7 +415,9 @@ enum smile_err smile_vault_seal(const struct smile_vault *v, const uint8_t *aad,
 		rc = smile_error_set(e, SMILE_ERR_CRYPTO, "ct", "encryption failed");
 		goto out;
 	}
-	rc = vault_wrap(v, aad, aad_len, dk, wrapped_key, e);
+	vault_rdlock(v);
+	rc = vault_wrap(seal_key(v), aad, aad_len, dk, wrapped_key, e);
+	vault_unlock(v);
 	if (rc == SMILE_OK)
 		*ct_len = pt_len + SMILE_VAULT_CT_OVERHEAD;
 out:
@@ -289,15 +489,19 @@ enum smile_err smile_vault_rewrap(const struct smile_vault *old_v, const struct 
 	uint8_t dk[VAULT_DK];
 	uint8_t tmp[SMILE_VAULT_WRAPPED_KEY_BYTES];
 	enum smile_err rc;
-	uint32_t kid;
+	uint32_t kid, target;
 
 	if (old_v == NULL || new_v == NULL || in == NULL || out == NULL)
 		return smile_error_set(e, SMILE_ERR_INVALID, NULL, "argument missing");
 	if (!aad_ok(aad, aad_len))
 		return smile_error_set(e, SMILE_ERR_INVALID, "aad", "%zu bytes, need 1-%d", aad_len,
 				       SMILE_VAULT_AAD_MAX);
-	kid = (uint32_t)in[1] << 24 | (uint32_t)in[2] << 16 | (uint32_t)in[3] << 8 | in[4];
-	if (kid == new_v->kid && kid != old_v->kid) {
+	kid = wk_kid(in);
+	target = smile_vault_key_id(new_v);
+	/* One vault's lock at a time (unwrap, then wrap): never two at once, so
+	 * rewrap cannot deadlock with a key exchange. The data key waits on the
+	 * stack in between. */
+	if (kid == target) {
 		/* already rotated: verify, then leave it as it is */
 		rc = vault_unwrap(new_v, aad, aad_len, in, dk, e);
 		if (rc == SMILE_OK && out != in)
@@ -307,7 +511,9 @@ enum smile_err smile_vault_rewrap(const struct smile_vault *old_v, const struct 
 	rc = vault_unwrap(old_v, aad, aad_len, in, dk, e);
 	if (rc != SMILE_OK)
 		goto done;
-	rc = vault_wrap(new_v, aad, aad_len, dk, tmp, e);
+	vault_rdlock(new_v);
+	rc = vault_wrap(seal_key(new_v), aad, aad_len, dk, tmp, e);
+	vault_unlock(new_v);
 	if (rc == SMILE_OK)
 		memcpy(out, tmp, sizeof(tmp));
 done:

@@ -8,6 +8,8 @@
  *   token-NNN.key   32 bytes: token key with id NNN (000-255, three digits)
  *   token.current   text: the id of the key new tokens are minted with, "7\n"
  *   vault.key       32 bytes: vault key (wraps per-shipment data keys)
+ *   vault.next.key  32 bytes: only while `keys rotate-vault` runs: the key the
+ *                   vault moves to (docs/vault.md, "Rotating the vault key")
  *   sign.key        32 bytes: Ed25519 seed of the gateway signing key
  *   box.key         32 bytes: X25519 secret key of the gateway
  *
@@ -19,7 +21,9 @@
  *
  * A running daemon keeps what it loaded: after `keys rotate` or `keys retire`
  * it must load again (restart, or load a new struct smile_keys and swap it
- * in) to mint with the new key or to stop opening a retired one.
+ * in) to mint with the new key or to stop opening a retired one. The vault
+ * keys alone can be reloaded in place (smile_keys_reload_vault), which is
+ * what lets `keys rotate-vault` run while `serve` does.
  */
 #ifndef SMILE_KEYS_H
 #define SMILE_KEYS_H
@@ -59,7 +63,11 @@ struct smile_keys;
 enum smile_err smile_keys_create(const char *dir, struct smile_error *e);
 
 /*
- * Load every key from DIR/keys/ into locked memory. *out is set only on
+ * Load every key from DIR/keys/ into locked memory. The vault gets
+ * vault.key and, during a rotation, vault.next.key as its next key (seals
+ * then use it). An all-zero vault.key beside vault.next.key is an old key a
+ * rotation destroyed just before it could rename the next key into place:
+ * the next key is then the vault's only key. *out is set only on
  * success; free it with smile_keys_free. Before reading anything secret,
  * each of keys/ and the files it reads must be: not a symlink, a directory /
  * regular file, owned by the effective user, with no permission bits for
@@ -116,6 +124,56 @@ enum smile_err smile_keys_rotate_token(const char *dir, uint8_t *new_kid, struct
  * smile_keys_load, SMILE_ERR_IO.
  */
 enum smile_err smile_keys_retire_token(const char *dir, uint8_t kid, struct smile_error *e);
+
+/* ------------------------------------------------------------ vault rotation
+ * The file steps of `keys rotate-vault` (gateway/vault_rotate.c runs them
+ * with the store work in between; docs/vault.md has the whole procedure).
+ * Each takes the exclusive lock on keys/ for its own duration only.
+ */
+
+/*
+ * Step 1: make sure keys/vault.next.key exists. A fresh random key (with an
+ * id other than the current key's) is written create-only, atomically and
+ * durably, unless a next key is already there (a rotation being resumed):
+ * then that one is kept. *old_kid gets the current key's id (0 when a crash
+ * left it destroyed: only step 3 is left), *new_kid the next key's id,
+ * *created (may be NULL) 1 when this call wrote the next key.
+ *
+ * Returns SMILE_OK, every error of smile_keys_load for the vault files,
+ * SMILE_ERR_IO.
+ */
+enum smile_err smile_keys_vault_begin(const char *dir, uint32_t *old_kid, uint32_t *new_kid,
+				      int *created, struct smile_error *e) SMILE_MUST_CHECK;
+
+/*
+ * Step 3, once no row is wrapped by the old key: overwrite keys/vault.key
+ * (key `old_kid`) with zeros in place and fsync it, rename vault.next.key
+ * (key `new_kid`) over it, fsync keys/. Idempotent: when vault.key already is
+ * `new_kid` and no next key is left, nothing is done.
+ *
+ * Returns SMILE_OK, SMILE_ERR_CONFLICT (the files are not the keys named:
+ * another rotation, or a change by hand; nothing was changed), the
+ * directory checks of smile_keys_load, SMILE_ERR_IO.
+ */
+enum smile_err smile_keys_vault_finish(const char *dir, uint32_t old_kid, uint32_t new_kid,
+				       struct smile_error *e) SMILE_MUST_CHECK;
+
+/*
+ * Load the vault files again (as smile_keys_load does) and, when the key ids
+ * differ from those k's vault holds, exchange the keys into it (the pointer
+ * smile_keys_vault returns stays valid; keys no longer used are wiped).
+ * *changed (may be NULL) is 1 when the keys changed. On error k is unchanged.
+ *
+ * Returns SMILE_OK, SMILE_ERR_INVALID (k NULL), and the errors of
+ * smile_keys_load for keys/ and the vault files.
+ */
+enum smile_err smile_keys_reload_vault(const char *dir, struct smile_keys *k, int *changed,
+				       struct smile_error *e) SMILE_MUST_CHECK;
+
+/* A number that changes whenever keys/vault.key or keys/vault.next.key is
+ * created, written, replaced or removed (inode, size, times): a cheap poll
+ * for whether smile_keys_reload_vault is worth calling. Reads no key. */
+uint64_t smile_keys_vault_stamp(const char *dir);
 
 #ifdef __cplusplus
 }

@@ -340,6 +340,79 @@ enum smile_err smile_store_audit_verify(struct smile_store *s, uint64_t *n_entri
 					uint64_t *first_bad, uint8_t head[32],
 					struct smile_error *e) SMILE_MUST_CHECK;
 
+/* ================================================================ vault key rotation
+ * What `keys rotate-vault` needs (docs/vault.md, "Rotating the vault key").
+ * It runs in its own process beside a serving gateway, so everything here is
+ * safe against another process writing the same store, except audit entries:
+ * each store handle keeps the audit chain head in memory, so only the process
+ * that owns the store's writes (serve, or a command holding DIR/serve.lock)
+ * may pass audit entries to smile_store_meta_set.
+ */
+
+#define SMILE_STORE_META_MAX 128 /* a meta value, with its NUL */
+
+/* The meta row `key` into out[0..n) (NUL-terminated). Returns SMILE_OK,
+ * SMILE_ERR_NOT_FOUND (no such row), SMILE_ERR_TOO_LARGE (does not fit in n),
+ * SMILE_ERR_INVALID, SMILE_ERR_STORE. */
+enum smile_err smile_store_meta_get(struct smile_store *s, const char *key, char *out, size_t n)
+	SMILE_MUST_CHECK;
+
+/* Set the meta row `key` to `value`, or delete it (value NULL), durably.
+ * When `expect` is not NULL, only if the row holds exactly `expect` now
+ * (compare-and-set): otherwise, also when the row is absent,
+ * SMILE_ERR_CONFLICT and nothing changes. The n_audit entries `a` (NULL when
+ * none) are appended in the same transaction (see above for who may).
+ * Returns SMILE_OK, SMILE_ERR_CONFLICT, SMILE_ERR_INVALID (no key, or
+ * "schema_version", which belongs to the migrations), SMILE_ERR_TOO_LARGE
+ * (a value of SMILE_STORE_META_MAX bytes or more), SMILE_ERR_STORE. */
+enum smile_err smile_store_meta_set(struct smile_store *s, const char *key, const char *expect,
+				    const char *value, const struct smile_audit_entry *a,
+				    size_t n_audit, int64_t time_ms) SMILE_MUST_CHECK;
+
+/* One held personal row's wrapped data key, and what to replace it with. */
+struct smile_store_wrapped {
+	uint64_t shipment_id;
+	uint8_t wrapped_key[SMILE_STORE_WRAPPED_MAX]; /* as stored */
+	size_t wrapped_len;
+	uint8_t new_key[SMILE_STORE_WRAPPED_MAX];     /* smile_store_rewrap: the replacement */
+	size_t new_len;
+	enum smile_err result;                        /* set by smile_store_rewrap */
+};
+
+/* Wrapped keys of the personal rows still held (erasure deletes the row)
+ * with shipment id > after_id, ascending, at most max into rows; *n gets how
+ * many (fewer than max: the end). Returns SMILE_OK, SMILE_ERR_INVALID,
+ * SMILE_ERR_STORE. */
+enum smile_err smile_store_list_wrapped(struct smile_store *s, uint64_t after_id,
+					struct smile_store_wrapped *rows, size_t max, size_t *n)
+	SMILE_MUST_CHECK;
+
+/* Replace wrapped keys in one durable transaction, each by compare-and-set:
+ * a row's key becomes new_key only if the row still holds exactly
+ * wrapped_key, so a row erased (or rewrapped by someone else) meanwhile is
+ * left as it is and an erasure is never undone. Per row, result is SMILE_OK
+ * (replaced) or SMILE_ERR_CONFLICT (left alone). Returns SMILE_OK once
+ * committed, SMILE_ERR_INVALID (a length of 0 or over the cap),
+ * SMILE_ERR_STORE or SMILE_ERR_BUSY (closing; every result says so too). */
+enum smile_err smile_store_rewrap(struct smile_store *s, struct smile_store_wrapped *rows,
+				  size_t n) SMILE_MUST_CHECK;
+
+/* Every personal row of the store file at `url` ("sqlite:PATH" or a path),
+ * ascending by shipment id, opened read-only: never created, migrated,
+ * checkpointed or written, so it can look at a backup copy (or at the live
+ * store while a gateway serves it). A file with no -wal file beside it is
+ * opened immutable, so not even -wal/-shm files appear next to a copy; a
+ * writer starting meanwhile can then make the pass fail (SMILE_ERR_STORE),
+ * never change what it reads. The blobs are borrowed for the call.
+ * `cb` returns non-zero to stop. Returns SMILE_OK, SMILE_ERR_NOT_FOUND (no
+ * such file), SMILE_ERR_UNSUPPORTED, SMILE_ERR_IO, SMILE_ERR_STORE (not a
+ * store: e->message says what SQLite said). */
+typedef int (*smile_store_personal_cb)(void *ctx, uint64_t shipment_id,
+				       const uint8_t *wrapped_key, size_t wrapped_len,
+				       const uint8_t *ct, size_t ct_len);
+enum smile_err smile_store_each_personal(const char *url, smile_store_personal_cb cb, void *ctx,
+					 struct smile_error *e) SMILE_MUST_CHECK;
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,8 +17,16 @@
  * into RAM (mlock; smile_vault_new fails if it cannot be locked), excluded
  * from core dumps, read-only, and wiped by smile_vault_free.
  *
- * Threads: a vault is never modified after smile_vault_new; seal, open and
- * rewrap may run concurrently on one vault from any number of threads.
+ * Rotation: a vault holds its current key and, while a rotation runs, a
+ * next key. Seals use the next key when there is one; opens and rewraps pick
+ * the key by the vault key id written into the wrapped key (bytes 1-4).
+ * smile_vault_add_next, smile_vault_promote_next and smile_vault_exchange
+ * change the keys inside the struct, so callers keep one pointer for the life
+ * of the process; a key that is dropped is wiped at once.
+ *
+ * Threads: seal, open, rewrap and the key changes may run concurrently on
+ * one vault from any number of threads (a reader-writer lock inside, held
+ * only for the key operation itself).
  */
 #ifndef SMILE_VAULT_H
 #define SMILE_VAULT_H
@@ -57,11 +65,53 @@ struct smile_vault *smile_vault_new(const uint8_t key[SMILE_VAULT_KEY_BYTES],
 void smile_vault_free(struct smile_vault *v);
 
 /*
- * A 32-bit identifier of the vault key (a keyed BLAKE2b of a fixed label, so
- * it reveals nothing about the key). Written into every wrapped key so a
+ * A 32-bit identifier of the key new seals use (the next key during a
+ * rotation, else the current one): a keyed BLAKE2b of a fixed label, so it
+ * reveals nothing about the key. Written into every wrapped key so a
  * rotation can tell which vault key wrapped a row. 0 when v is NULL.
  */
 uint32_t smile_vault_key_id(const struct smile_vault *v);
+
+/*
+ * The ids of the keys v holds: *current, and *next (0 when there is none).
+ * Either pointer may be NULL. Returns how many keys v holds: 1, or 2 during a
+ * rotation (0 when v is NULL).
+ */
+int smile_vault_key_ids(const struct smile_vault *v, uint32_t *current, uint32_t *next);
+
+/* The vault key id written in a wrapped key (bytes 1-4, big-endian); 0 for
+ * NULL. Says which key wrapped a row without opening anything. */
+uint32_t smile_vault_wrapped_key_id(const uint8_t wrapped_key[SMILE_VAULT_WRAPPED_KEY_BYTES]);
+
+/*
+ * Rotation, step 1: give v a next key (a copy in locked memory, like
+ * smile_vault_new); from now on seals use it, and rows of both keys open.
+ * Replaces (and wipes) a next key v already held.
+ *
+ * Returns SMILE_OK, SMILE_ERR_INVALID (v or key NULL, or the key has the id of
+ * the current key), and the errors of smile_vault_new.
+ */
+enum smile_err smile_vault_add_next(struct smile_vault *v, const uint8_t key[SMILE_VAULT_KEY_BYTES],
+				    struct smile_error *e) SMILE_MUST_CHECK;
+
+/*
+ * Rotation, last step: drop the current key (wiped at once) and make the
+ * next key current. Rows still wrapped by the dropped key no longer open
+ * (SMILE_ERR_DECRYPT, "wrapped by vault key ..., which is not held").
+ *
+ * Returns SMILE_OK, SMILE_ERR_INVALID (v NULL), SMILE_ERR_NOT_FOUND (no next
+ * key: nothing changed).
+ */
+enum smile_err smile_vault_promote_next(struct smile_vault *v, struct smile_error *e)
+	SMILE_MUST_CHECK;
+
+/*
+ * Swap every key of a with every key of b, atomically for the users of each:
+ * a running gateway builds a vault from its key files and exchanges it into
+ * the vault its threads use, then frees the other (which wipes the keys it
+ * no longer needs). NULL or a == b: nothing happens.
+ */
+void smile_vault_exchange(struct smile_vault *a, struct smile_vault *b);
 
 /*
  * Seal `pt_len` bytes of `pt` for the shipment named by `aad` (aad_len bytes,
@@ -108,11 +158,13 @@ enum smile_err smile_vault_open(const struct smile_vault *v, const uint8_t *aad,
 	SMILE_MUST_CHECK;
 
 /*
- * Rotation of the vault key: unwrap a data key with `old_v` and wrap it again
- * with `new_v` (fresh nonce), for the shipment `aad`. The ciphertext does not
- * change. Idempotent: a key already wrapped by `new_v` is verified and copied,
- * so an interrupted `keys rotate-vault` can simply run again. `out` may equal
- * `in`.
+ * Rotation of the vault key: unwrap a data key with whichever key of `old_v`
+ * wrapped it and wrap it again with the key `new_v` seals with (fresh nonce),
+ * for the shipment `aad`. The ciphertext does not change. Idempotent: a key
+ * already wrapped by new_v's sealing key is verified and copied, so an
+ * interrupted `keys rotate-vault` can simply run again. `old_v` may equal
+ * `new_v` (a vault holding both keys moves rows from the current key to the
+ * next). `out` may equal `in`.
  *
  * Returns:
  *   SMILE_OK

@@ -1,7 +1,9 @@
 /* Unit tests for gateway/keys.c against a real temporary directory: create,
  * load, refusal of every unsafe file (group/other bits, symlinks, FIFOs,
  * other owners, wrong sizes), rotation keeping old tokens open, retirement
- * making them unknown, atomic writes leaving no stray files, and id wrap. */
+ * making them unknown, atomic writes leaving no stray files, id wrap, and the
+ * file steps of a vault key rotation (next key, reload in place, finish,
+ * a crash between destroying the old key and renaming the new one). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 #include "smile/keys.h"
+#include "smile/vault.h"
 
 static char base[256]; /* per-test scratch: <tmp>/smile-keys.XXXXXX */
 static char data[300]; /* base/data: the gateway's data directory */
@@ -438,6 +442,117 @@ static void rotation_skips_used_ids_and_wraps(void **state)
 	assert_string_equal(e.field, "keys/token-100.key");
 }
 
+static bool exists(const char *name)
+{
+	char p[512];
+	struct stat st;
+	path_of(p, sizeof(p), name);
+	return lstat(p, &st) == 0;
+}
+
+static void vault_rotation_files(void **state)
+{
+	struct smile_error e = {0};
+	struct smile_keys *k = NULL;
+	uint8_t old_key[32], next_key[32], now[32], wk[SMILE_VAULT_WRAPPED_KEY_BYTES], ct[64];
+	uint32_t old_kid, new_kid, kid2, cur, next;
+	size_t ct_len, n;
+	int created = -1, changed = -1;
+	(void)state;
+	assert_int_equal(smile_keys_create(data, &e), SMILE_OK);
+	read_file("vault.key", old_key, 32);
+	assert_int_equal(smile_keys_load(data, &k, &e), SMILE_OK);
+	const struct smile_vault *v = smile_keys_vault(k);
+	old_kid = smile_vault_key_id(v);
+	uint64_t stamp = smile_keys_vault_stamp(data);
+	assert_int_equal(smile_keys_vault_stamp(data), stamp);
+	assert_int_equal(smile_keys_reload_vault(data, k, &changed, &e), SMILE_OK);
+	assert_int_equal(changed, 0);
+
+	/* step 1: a next key, 0600, with an id of its own; a rerun keeps it */
+	assert_int_equal(smile_keys_vault_begin(data, &kid2, &new_kid, &created, &e), SMILE_OK);
+	assert_int_equal(kid2, old_kid);
+	assert_int_not_equal(new_kid, old_kid);
+	assert_int_equal(created, 1);
+	assert_int_equal(mode_of("vault.next.key"), 0600);
+	read_file("vault.next.key", next_key, 32);
+	assert_int_not_equal(smile_keys_vault_stamp(data), stamp);
+	assert_int_equal(smile_keys_vault_begin(data, &kid2, &cur, &created, &e), SMILE_OK);
+	assert_int_equal(created, 0);
+	assert_int_equal(cur, new_kid);
+	assert_int_equal(kid2, old_kid);
+
+	/* a running gateway reloads in place: same pointer, both keys, seals
+	 * with the next one */
+	assert_int_equal(smile_keys_reload_vault(data, k, &changed, &e), SMILE_OK);
+	assert_int_equal(changed, 1);
+	assert_ptr_equal(smile_keys_vault(k), v);
+	assert_int_equal(smile_vault_key_ids(v, &cur, &next), 2);
+	assert_int_equal(cur, old_kid);
+	assert_int_equal(next, new_kid);
+	assert_int_equal(smile_vault_seal(v, (const uint8_t *)"s1", 2, (const uint8_t *)"x", 1, wk,
+					  ct, sizeof(ct), &ct_len, &e),
+			 SMILE_OK);
+	assert_int_equal(smile_vault_wrapped_key_id(wk), new_kid);
+	assert_int_equal(load_code(&e), SMILE_OK); /* every command loads both too */
+
+	/* a mismatched finish changes nothing */
+	assert_int_equal(smile_keys_vault_finish(data, old_kid, new_kid ^ 1, &e), SMILE_ERR_CONFLICT);
+	assert_int_equal(smile_keys_vault_finish(data, old_kid ^ 1, new_kid, &e), SMILE_ERR_CONFLICT);
+	read_file("vault.key", now, 32);
+	assert_memory_equal(now, old_key, 32);
+
+	/* step 3: the next key takes the old one's place */
+	assert_int_equal(smile_keys_vault_finish(data, old_kid, new_kid, &e), SMILE_OK);
+	assert_false(exists("vault.next.key"));
+	assert_int_equal(mode_of("vault.key"), 0600);
+	read_file("vault.key", now, 32);
+	assert_memory_equal(now, next_key, 32);
+	assert_int_equal(smile_keys_vault_finish(data, old_kid, new_kid, &e), SMILE_OK);
+	assert_int_equal(smile_keys_reload_vault(data, k, &changed, &e), SMILE_OK);
+	assert_int_equal(changed, 1);
+	assert_int_equal(smile_vault_key_ids(v, &cur, &next), 1);
+	assert_int_equal(cur, new_kid);
+	uint8_t pt[8];
+	assert_int_equal(smile_vault_open(v, (const uint8_t *)"s1", 2, wk, ct, ct_len, pt,
+					  sizeof(pt), &n, &e),
+			 SMILE_OK);
+
+	/* a crash between destroying the old key and the rename: vault.key is
+	 * all zeros beside vault.next.key; loading uses the next key alone, and
+	 * step 1 says only the finish is left */
+	uint8_t zero[32] = {0}, third[32];
+	randombytes_buf(third, sizeof(third));
+	write_file("vault.next.key", third, 32, 0600);
+	write_file("vault.key", zero, 32, 0600);
+	assert_int_equal(smile_keys_reload_vault(data, k, &changed, &e), SMILE_OK);
+	assert_int_equal(smile_vault_key_ids(v, &cur, NULL), 1);
+	assert_int_equal(smile_keys_vault_begin(data, &kid2, &new_kid, &created, &e), SMILE_OK);
+	assert_int_equal(kid2, 0);
+	assert_int_equal(new_kid, cur);
+	assert_int_equal(created, 0);
+	assert_int_equal(smile_keys_vault_finish(data, 0, new_kid, &e), SMILE_OK);
+	read_file("vault.key", now, 32);
+	assert_memory_equal(now, third, 32);
+	/* without the next key, a destroyed vault.key is an error that says so */
+	write_file("vault.key", zero, 32, 0600);
+	assert_int_equal(load_code(&e), SMILE_ERR_CONFIG);
+	assert_string_equal(e.field, "keys/vault.key");
+	assert_non_null(strstr(e.message, "destroyed by a vault key rotation"));
+	/* a next key with bad permissions is refused like any key */
+	write_file("vault.key", third, 32, 0600);
+	write_file("vault.next.key", next_key, 32, 0640);
+	assert_int_equal(load_code(&e), SMILE_ERR_PERMISSION);
+	assert_string_equal(e.field, "keys/vault.next.key");
+	assert_int_equal(smile_keys_reload_vault(data, k, &changed, &e), SMILE_ERR_PERMISSION);
+	assert_int_equal(smile_vault_key_id(v), new_kid); /* unchanged on error */
+	/* a next key equal to the current one is no rotation */
+	write_file("vault.next.key", third, 32, 0600);
+	assert_int_equal(load_code(&e), SMILE_ERR_CONFIG);
+	assert_string_equal(e.field, "keys/vault.next.key");
+	smile_keys_free(k);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -449,6 +564,7 @@ int main(void)
 		T(load_checks_token_current),
 		T(rotation_and_retirement),
 		T(rotation_skips_used_ids_and_wraps),
+		T(vault_rotation_files),
 	};
 	if (sodium_init() < 0)
 		return 1;

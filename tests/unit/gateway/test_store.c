@@ -1,5 +1,8 @@
 /* Unit tests for the SQLite store: round trips, group commit under
- * concurrency, idempotency conflicts, erasure, retention, reopen, schema. */
+ * concurrency, idempotency conflicts, erasure, retention, reopen, schema;
+ * and, for vault key rotation, meta compare-and-set with audit entries,
+ * paging wrapped keys, compare-and-set rewrapping from a second handle that
+ * never undoes an erasure, and a read-only pass over a store file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -622,6 +625,143 @@ static void audit_chain_detects_tampering(void **state)
 	assert_int_equal(bad, 4);
 }
 
+/* ---------------------------------------------------------------- vault key rotation */
+
+static void meta_compare_and_set(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_error e = {0};
+	struct smile_audit_entry a = {"vault.rotate", "vault", "cli", "old=0a0b0c0d new=01020304"};
+	char v[SMILE_STORE_META_MAX], big[SMILE_STORE_META_MAX + 1];
+	uint64_t n, bad;
+
+	assert_int_equal(smile_store_meta_get(f->s, "vault.rotation", v, sizeof(v)),
+			 SMILE_ERR_NOT_FOUND);
+	assert_int_equal(smile_store_meta_set(f->s, "vault.rotation", NULL, "0a0b0c0d 01020304",
+					      NULL, 0, 0),
+			 SMILE_OK);
+	assert_int_equal(smile_store_meta_get(f->s, "vault.rotation", v, sizeof(v)), SMILE_OK);
+	assert_string_equal(v, "0a0b0c0d 01020304");
+	assert_int_equal(smile_store_meta_get(f->s, "vault.rotation", v, 5), SMILE_ERR_TOO_LARGE);
+	/* a stale expectation changes nothing and appends nothing */
+	assert_int_equal(smile_store_meta_set(f->s, "vault.rotation", "0a0b0c0d ffffffff", NULL, &a,
+					      1, 5),
+			 SMILE_ERR_CONFLICT);
+	assert_int_equal(smile_store_meta_set(f->s, "vault.other", "x", "y", NULL, 0, 0),
+			 SMILE_ERR_CONFLICT);
+	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, NULL, &e), SMILE_OK);
+	assert_int_equal(n, 0);
+	/* the right one deletes the row and audits in the same transaction */
+	assert_int_equal(smile_store_meta_set(f->s, "vault.rotation", "0a0b0c0d 01020304", NULL, &a,
+					      1, 5),
+			 SMILE_OK);
+	assert_int_equal(smile_store_meta_get(f->s, "vault.rotation", v, sizeof(v)),
+			 SMILE_ERR_NOT_FOUND);
+	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, NULL, &e), SMILE_OK);
+	assert_int_equal(n, 1);
+	/* the schema version is the migrations' alone; values are capped */
+	assert_int_equal(smile_store_meta_set(f->s, "schema_version", NULL, "99", NULL, 0, 0),
+			 SMILE_ERR_INVALID);
+	assert_int_equal(smile_store_meta_get(f->s, "schema_version", v, sizeof(v)), SMILE_OK);
+	assert_int_equal(strtol(v, NULL, 10), SMILE_STORE_SCHEMA_VERSION);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(smile_store_meta_set(f->s, "vault.x", NULL, big, NULL, 0, 0),
+			 SMILE_ERR_TOO_LARGE);
+}
+
+struct seen {
+	int rows;
+	uint64_t ids[16];
+	int wk_new;
+};
+
+static int count_personal(void *ctx, uint64_t id, const uint8_t *wk, size_t wn, const uint8_t *ct,
+			  size_t cn)
+{
+	struct seen *s = ctx;
+	(void)ct;
+	assert_true(cn > 0);
+	if (s->rows < 16)
+		s->ids[s->rows] = id;
+	s->rows++;
+	if (wn > 0 && wk[0] == 0x11)
+		s->wk_new++;
+	return 0;
+}
+
+static void rewrap_never_undoes_an_erasure(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_error e = {0};
+	struct smile_store_wrapped rows[8];
+	struct smile_store_personal p;
+	struct smile_store *other = NULL;
+	struct seen seen = {0};
+	struct stat before, after;
+	size_t n;
+
+	for (uint64_t id = 1; id <= 5; id++)
+		assert_int_equal(insert_one(f->s, id, "acme", NULL), SMILE_OK);
+	/* pages, ascending, erased rows left out */
+	assert_int_equal(smile_store_erase_personal(f->s, 3, 1, "api"), SMILE_OK);
+	assert_int_equal(smile_store_list_wrapped(f->s, 0, rows, 2, &n), SMILE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(rows[0].shipment_id, 1);
+	assert_int_equal(rows[1].shipment_id, 2);
+	assert_int_equal(rows[0].wrapped_len, 72);
+	assert_int_equal(smile_store_list_wrapped(f->s, 2, rows, 8, &n), SMILE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(rows[0].shipment_id, 4);
+	assert_int_equal(rows[1].shipment_id, 5);
+
+	/* the rotation reads every row, then (as another process would, with
+	 * its own handle) rewraps; meanwhile row 4 is erased by the first */
+	assert_int_equal(smile_store_open(f->path, 0, 1, &other, &e), SMILE_OK);
+	assert_int_equal(smile_store_list_wrapped(other, 0, rows, 8, &n), SMILE_OK);
+	assert_int_equal(n, 4);
+	for (size_t i = 0; i < n; i++) {
+		memset(rows[i].new_key, 0x11, 77);
+		rows[i].new_len = 77;
+	}
+	assert_int_equal(smile_store_erase_personal(f->s, 4, 2, "api"), SMILE_OK);
+	assert_int_equal(smile_store_rewrap(other, rows, n), SMILE_OK);
+	assert_int_equal(rows[0].result, SMILE_OK);
+	assert_int_equal(rows[1].result, SMILE_OK);
+	assert_int_equal(rows[2].result, SMILE_ERR_CONFLICT); /* 4: erased meanwhile */
+	assert_int_equal(rows[3].result, SMILE_OK);
+	assert_int_equal(smile_store_get_personal(f->s, 4, &p), SMILE_ERR_SHREDDED);
+	assert_int_equal(smile_store_get_personal(f->s, 3, &p), SMILE_ERR_SHREDDED);
+	assert_int_equal(smile_store_get_personal(f->s, 1, &p), SMILE_OK);
+	assert_int_equal(p.wrapped_len, 77);
+	assert_int_equal(p.wrapped_key[0], 0x11);
+	smile_store_personal_release(&p);
+	/* run again with the same (now stale) expectations: nothing changes */
+	assert_int_equal(smile_store_rewrap(other, rows, n), SMILE_OK);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(rows[i].result, SMILE_ERR_CONFLICT);
+	rows[0].new_len = 0;
+	assert_int_equal(smile_store_rewrap(other, rows, 1), SMILE_ERR_INVALID);
+	smile_store_close(other);
+
+	/* a read-only pass over the file sees the held rows and changes nothing */
+	assert_int_equal(stat(f->path, &before), 0);
+	assert_int_equal(smile_store_each_personal(f->path, count_personal, &seen, &e), SMILE_OK);
+	assert_int_equal(seen.rows, 3);
+	assert_int_equal(seen.ids[0], 1);
+	assert_int_equal(seen.ids[2], 5);
+	assert_int_equal(seen.wk_new, 3);
+	assert_int_equal(stat(f->path, &after), 0);
+	assert_int_equal(before.st_size, after.st_size);
+	assert_int_equal(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
+	assert_int_equal(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+	char missing[128];
+	snprintf(missing, sizeof(missing), "%s/none.db", f->dir);
+	assert_int_equal(smile_store_each_personal(missing, count_personal, &seen, &e),
+			 SMILE_ERR_NOT_FOUND);
+	assert_int_equal(stat(missing, &after), -1); /* not created */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -641,6 +781,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(two_processes_share_one_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_chain_detects_tampering, setup, teardown),
 		cmocka_unit_test_setup_teardown(async_commits_call_back_once_durable, setup, teardown),
+		cmocka_unit_test_setup_teardown(meta_compare_and_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(rewrap_never_undoes_an_erasure, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

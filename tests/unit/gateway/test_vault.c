@@ -1,8 +1,9 @@
 /* Unit tests for gateway/vault.c: seal/open round trips, every byte of both
  * blobs altered, blobs swapped between shipments, erasure (nothing the
  * gateway holds opens a shredded row), a different vault key, rotation by
- * rewrapping, argument caps, and the vault key kept in locked memory and out
- * of the struct's own fields. */
+ * rewrapping, argument caps, the vault key kept in locked memory and out
+ * of the struct's own fields, and a vault holding two keys during an online
+ * rotation (seal with the next key, open both, drop the old one). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <cmocka.h>
 
 #include <malloc.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -358,6 +360,156 @@ static void key_lives_in_locked_memory_only(void **state)
 	assert_int_equal(locked_kb(), before);
 }
 
+/* A running gateway's rotation: the vault gains a next key, seals with it,
+ * opens rows of both keys, rewraps old rows in place, then drops the old key;
+ * what the old key wrapped (an old backup's rows) no longer opens, with a
+ * message that says why. */
+static void two_keys_during_a_rotation(void **state)
+{
+	uint8_t ka[32], kb[32], kc[32], moved[W];
+	struct sealed r_old, r_new, r_backup;
+	struct smile_error e = {0};
+	uint32_t cur = 1, next = 1;
+	char want[64];
+	(void)state;
+	test_key(ka, 20);
+	test_key(kb, 21);
+	test_key(kc, 22);
+	long at_start = locked_kb();
+	struct smile_vault *v = smile_vault_new(ka, NULL);
+	struct smile_vault *only_b = smile_vault_new(kb, NULL);
+	assert_non_null(v);
+	const uint32_t kid_a = smile_vault_key_id(v), kid_b = smile_vault_key_id(only_b);
+	smile_vault_free(only_b);
+	assert_int_equal(smile_vault_key_ids(v, &cur, &next), 1);
+	assert_int_equal(cur, kid_a);
+	assert_int_equal(next, 0);
+	seal(v, "shipment:31", &r_old);
+	assert_int_equal(smile_vault_wrapped_key_id(r_old.wk), kid_a);
+	r_backup = r_old; /* a backup taken before the rotation */
+
+	/* the next key: new seals use it, both keys open */
+	long before = locked_kb();
+	assert_int_equal(smile_vault_add_next(v, kb, &e), SMILE_OK);
+	if (mlock_is_real())
+		assert_true(locked_kb() > before); /* the next key is locked too */
+	assert_int_equal(smile_vault_key_ids(v, &cur, &next), 2);
+	assert_int_equal(cur, kid_a);
+	assert_int_equal(next, kid_b);
+	assert_int_equal(smile_vault_key_id(v), kid_b);
+	seal(v, "shipment:32", &r_new);
+	assert_int_equal(smile_vault_wrapped_key_id(r_new.wk), kid_b);
+	assert_int_equal(open_code(v, "shipment:31", r_old.wk, r_old.ct, r_old.ct_len, NULL), SMILE_OK);
+	assert_int_equal(open_code(v, "shipment:32", r_new.wk, r_new.ct, r_new.ct_len, NULL), SMILE_OK);
+	/* the same key again as next, or the current key as next: refused */
+	assert_int_equal(smile_vault_add_next(v, ka, &e), SMILE_ERR_INVALID);
+	assert_int_equal(smile_vault_key_id(v), kid_b);
+
+	/* rewrap with one vault holding both keys: old rows move to the next key */
+	assert_int_equal(smile_vault_rewrap(v, v, (const uint8_t *)"shipment:31", 11, r_old.wk, moved,
+					    &e),
+			 SMILE_OK);
+	assert_int_equal(smile_vault_wrapped_key_id(moved), kid_b);
+	memcpy(r_old.wk, moved, W);
+	/* a row already under the next key is verified and left as it is */
+	assert_int_equal(smile_vault_rewrap(v, v, (const uint8_t *)"shipment:32", 11, r_new.wk, moved,
+					    &e),
+			 SMILE_OK);
+	assert_memory_equal(moved, r_new.wk, W);
+
+	/* drop the old key: it is wiped and unlocked, its rows stop opening */
+	long two_keys = locked_kb();
+	assert_int_equal(smile_vault_promote_next(v, &e), SMILE_OK);
+	if (mlock_is_real())
+		assert_true(locked_kb() < two_keys);
+	assert_int_equal(smile_vault_key_ids(v, &cur, &next), 1);
+	assert_int_equal(cur, kid_b);
+	assert_int_equal(smile_vault_promote_next(v, &e), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(open_code(v, "shipment:31", r_old.wk, r_old.ct, r_old.ct_len, NULL), SMILE_OK);
+	assert_int_equal(open_code(v, "shipment:32", r_new.wk, r_new.ct, r_new.ct_len, NULL), SMILE_OK);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(open_code(v, "shipment:31", r_backup.wk, r_backup.ct, r_backup.ct_len, &e),
+			 SMILE_ERR_DECRYPT);
+	assert_string_equal(e.field, "wrapped_key");
+	snprintf(want, sizeof(want), "wrapped by vault key %08x, which is not held", kid_a);
+	assert_non_null(strstr(e.message, want));
+	/* nor does rewrapping bring it back */
+	assert_int_equal(smile_vault_rewrap(v, v, (const uint8_t *)"shipment:31", 11, r_backup.wk,
+					    moved, &e),
+			 SMILE_ERR_DECRYPT);
+
+	/* exchange: a reloaded key set replaces the one in use; the pointer stays */
+	struct smile_vault *w = smile_vault_new(kc, NULL);
+	const uint32_t kid_c = smile_vault_key_id(w);
+	smile_vault_exchange(v, w);
+	assert_int_equal(smile_vault_key_id(v), kid_c);
+	assert_int_equal(smile_vault_key_id(w), kid_b);
+	smile_vault_free(w); /* wipes key B */
+	assert_int_equal(open_code(v, "shipment:32", r_new.wk, r_new.ct, r_new.ct_len, NULL),
+			 SMILE_ERR_DECRYPT);
+	smile_vault_exchange(v, NULL);
+	smile_vault_exchange(v, v);
+	smile_vault_free(v);
+	assert_int_equal(locked_kb(), at_start);
+}
+
+struct churn {
+	struct smile_vault *v;
+	int stop;
+	int opened, dropped, bad; /* counted here, asserted by the main thread */
+};
+
+/* Seal and open at once, over and over, while the main thread changes keys:
+ * a row always names a key that wrapped it whole; if it does not open, the
+ * reason is only that its key was dropped in between. */
+static void *churn_main(void *arg)
+{
+	struct churn *c = arg;
+	struct sealed s;
+	for (int i = 0; i < 3000 && !__atomic_load_n(&c->stop, __ATOMIC_RELAXED); i++) {
+		struct smile_error e = {0};
+		uint8_t pt[sizeof(personal)];
+		size_t n = 0;
+		enum smile_err rc = smile_vault_seal(c->v, (const uint8_t *)"s77", 3,
+						     (const uint8_t *)personal, sizeof(personal) - 1,
+						     s.wk, s.ct, sizeof(s.ct), &s.ct_len, NULL);
+		if (rc == SMILE_OK)
+			rc = smile_vault_open(c->v, (const uint8_t *)"s77", 3, s.wk, s.ct, s.ct_len,
+					      pt, sizeof(pt), &n, &e);
+		if (rc == SMILE_OK && n == sizeof(personal) - 1 && memcmp(pt, personal, n) == 0)
+			__atomic_add_fetch(&c->opened, 1, __ATOMIC_RELAXED);
+		else if (rc == SMILE_ERR_DECRYPT && strstr(e.message, "which is not held"))
+			__atomic_add_fetch(&c->dropped, 1, __ATOMIC_RELAXED);
+		else
+			__atomic_add_fetch(&c->bad, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void key_changes_while_sealing(void **state)
+{
+	uint8_t key[32];
+	pthread_t t[3];
+	struct churn c = {0};
+	(void)state;
+	test_key(key, 40);
+	c.v = smile_vault_new(key, NULL);
+	assert_non_null(c.v);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, churn_main, &c), 0);
+	for (int round = 0; round < 200; round++) {
+		test_key(key, (uint8_t)(41 + round));
+		assert_int_equal(smile_vault_add_next(c.v, key, NULL), SMILE_OK);
+		assert_int_equal(smile_vault_promote_next(c.v, NULL), SMILE_OK);
+	}
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(c.bad, 0);
+	assert_true(c.opened > 0);
+	smile_vault_free(c.v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +520,8 @@ int main(void)
 		cmocka_unit_test(rewrap_rotates_the_vault_key),
 		cmocka_unit_test(arguments_are_capped),
 		cmocka_unit_test(key_lives_in_locked_memory_only),
+		cmocka_unit_test(two_keys_during_a_rotation),
+		cmocka_unit_test(key_changes_while_sealing),
 	};
 	if (sodium_init() < 0)
 		return 1;
