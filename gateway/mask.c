@@ -15,6 +15,8 @@
  */
 #include "smile/mask.h"
 
+#include "smile/unicode.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,46 +34,6 @@
 /* Bytes beyond which a text certainly exceeds its cap (4 bytes a code point):
  * measured with strnlen so hostile input is never scanned further. */
 #define TEXT_MAX_BYTES (4 * TEXT_MAX_CP)
-
-/* ------------------------------------------------------------------ UTF-8 */
-
-/* Decode one code point from s[0..len); returns its length, or 0 when the
- * bytes are not well-formed UTF-8 (overlong, surrogate, > U+10FFFF, cut). */
-static size_t u8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	uint32_t c;
-	size_t need, i;
-
-	if (len == 0)
-		return 0;
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	} else if ((s[0] & 0xE0) == 0xC0) {
-		c = s[0] & 0x1F;
-		need = 2;
-	} else if ((s[0] & 0xF0) == 0xE0) {
-		c = s[0] & 0x0F;
-		need = 3;
-	} else if ((s[0] & 0xF8) == 0xF0) {
-		c = s[0] & 0x07;
-		need = 4;
-	} else {
-		return 0;
-	}
-	if (len < need)
-		return 0;
-	for (i = 1; i < need; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3F);
-	}
-	if ((need == 2 && c < 0x80) || (need == 3 && c < 0x800) ||
-	    (need == 4 && c < 0x10000) || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		return 0;
-	*cp = c;
-	return need;
-}
 
 /* ------------------------------------------------------- character classes */
 
@@ -111,31 +73,6 @@ static int is_name_dot_cp(uint32_t c)
 {
 	return c == '.' || c == 0xB7 || c == 0x2022 || c == 0x2027 || c == 0x2219 ||
 	       c == 0x22C5 || c == 0x30FB || c == 0xFF0E || c == 0xFF65;
-}
-
-static int is_ascii_digit(uint32_t c) { return c >= '0' && c <= '9'; }
-
-/* A decimal digit of any script (Unicode Nd: every such block is ten code
- * points from 0 to 9), as the label library counts them: "１３８" and "١٣٨"
- * are phone digits as much as "138". */
-static int is_digit_cp(uint32_t c)
-{
-	static const uint32_t zeros[] = {
-		0x30,    0x660,   0x6F0,   0x7C0,   0x966,   0x9E6,   0xA66,   0xAE6,
-		0xB66,   0xBE6,   0xC66,   0xCE6,   0xD66,   0xDE6,   0xE50,   0xED0,
-		0xF20,   0x1040,  0x1090,  0x17E0,  0x1810,  0x1946,  0x19D0,  0x1A80,
-		0x1A90,  0x1B50,  0x1BB0,  0x1C40,  0x1C50,  0xA620,  0xA8D0,  0xA900,
-		0xA9D0,  0xA9F0,  0xAA50,  0xABF0,  0xFF10,  0x104A0, 0x11066, 0x110F0,
-		0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0, 0x11650, 0x116C0, 0x11730,
-		0x118E0, 0x16A60, 0x16B50, 0x1E140, 0x1E2F0, 0x1E950, 0x1FBF0,
-	};
-
-	if (c >= 0x1D7CE && c <= 0x1D7FF) /* mathematical digits */
-		return 1;
-	for (size_t i = 0; i < sizeof(zeros) / sizeof(zeros[0]); i++)
-		if (c >= zeros[i] && c <= zeros[i] + 9)
-			return 1;
-	return 0;
 }
 
 /* A letter for our purposes: A-Z, a-z, or any non-ASCII code point that is not
@@ -179,7 +116,6 @@ static enum smile_err text_load(struct text *t, const char *s, size_t max_cp,
 				const char *field, struct smile_error *e)
 {
 	size_t len = strnlen(s, TEXT_MAX_BYTES + 1), i = 0, start, end;
-	const unsigned char *u;
 
 	t->n = 0;
 	if (len > TEXT_MAX_BYTES)
@@ -193,13 +129,12 @@ static enum smile_err text_load(struct text *t, const char *s, size_t max_cp,
 	while (len > 0 && s[len - 1] == ' ')
 		len--;
 	t->s = s;
-	u = (const unsigned char *)s;
 	if (len > 4 * max_cp)
 		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, field,
 				       "over %zu characters", max_cp);
 	while (i < len) {
 		uint32_t c;
-		size_t k = u8_decode(u + i, len - i, &c);
+		size_t k = smile_unicode_utf8_decode(s + i, len - i, &c);
 
 		if (k == 0)
 			return smile_error_set(e, SMILE_ERR_UTF8, field,
@@ -525,24 +460,7 @@ enum smile_err smile_mask_name(enum smile_mask_policy p, const char *name, char 
 
 size_t smile_mask_count_digits(const char *s)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t k = 0, len;
-
-	if (s == NULL)
-		return 0;
-	len = strlen(s);
-	for (size_t i = 0; i < len;) {
-		uint32_t c;
-		size_t m = u8_decode(u + i, len - i, &c);
-
-		if (m == 0) { /* not UTF-8: that byte is no digit */
-			i++;
-			continue;
-		}
-		k += is_digit_cp(c);
-		i += m;
-	}
-	return k;
+	return s == NULL ? 0 : smile_unicode_count_numeric(s, strlen(s));
 }
 
 /*
@@ -804,20 +722,6 @@ static int word_at(const struct text *t, size_t i, const char *w)
 	return 1;
 }
 
-static int is_cjk_numeral(uint32_t c)
-{
-	static const uint32_t nums[] = {0x3007, 0x96F6, 0x4E00, 0x4E8C, 0x4E24, 0x4E09, 0x56DB,
-					0x4E94, 0x516D, 0x4E03, 0x516B, 0x4E5D, 0x5341, 0x767E,
-					0x5343}; /* 〇零一二两三四五六七八九十百千 */
-
-	if (is_ascii_digit(c) || (c >= 0xFF10 && c <= 0xFF19))
-		return 1;
-	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
-		if (nums[i] == c)
-			return 1;
-	return 0;
-}
-
 /*
  * Does a street carry a unit or room number? Only unambiguous patterns: a
  * number right before 室 / 单元 / 單元, or a unit word ("flat", "apt", "unit",
@@ -835,14 +739,14 @@ static int street_has_unit(const struct text *t)
 
 		if ((c == 0x5BA4 /* 室 */ ||
 		     ((c == 0x5355 || c == 0x55AE) && i + 1 < t->n && t->cp[i + 1] == 0x5143)) &&
-		    i > 0 && is_cjk_numeral(t->cp[i - 1]))
+		    i > 0 && smile_unicode_is_numeric(t->cp[i - 1]))
 			return 1; /* 2301室, 3单元 */
 		if (c == '#' || c == 0xFF03) {
 			size_t j = i + 1;
 
 			while (j < t->n && t->cp[j] == ' ')
 				j++;
-			if (j < t->n && is_cjk_numeral(t->cp[j]))
+			if (j < t->n && smile_unicode_is_numeric(t->cp[j]))
 				return 1;
 		}
 		if (i > 0 && is_letter_cp(t->cp[i - 1]))
@@ -860,39 +764,17 @@ static int street_has_unit(const struct text *t)
 				j += 3;
 			while (j < t->n && (t->cp[j] == ' ' || t->cp[j] == '#'))
 				j++;
-			if (j < t->n && is_ascii_digit(t->cp[j]))
+			if (j < t->n && smile_unicode_is_numeric(t->cp[j]))
 				return 1;
 		}
 	}
 	return 0;
 }
 
-/*
- * Longest run of digits, a single space or '-' between two digits not
- * breaking it ("138 1234 5678" is one run of 11), the way the label library
- * measures a free-text line.
- */
-static size_t longest_digit_run(const struct text *t)
+/* The phone-number rule (smile_unicode_number_run) over a trimmed text. */
+static size_t number_run(const struct text *t)
 {
-	size_t best = 0, run = 0;
-	int gap = 0;
-
-	for (size_t i = 0; i < t->n; i++) {
-		uint32_t c = t->cp[i];
-
-		if (is_digit_cp(c)) {
-			run++;
-			gap = 0;
-			if (run > best)
-				best = run;
-		} else if ((c == ' ' || c == '-') && run > 0 && !gap) {
-			gap = 1;
-		} else {
-			run = 0;
-			gap = 0;
-		}
-	}
-	return best;
+	return smile_unicode_number_run(t->s + t->off[0], (size_t)(t->off[t->n] - t->off[0]));
 }
 
 /* China, written any of the usual ways: a domestic address prints no country. */
@@ -979,11 +861,29 @@ enum smile_err smile_mask_address(enum smile_mask_policy p, const struct smile_a
 	if (parts[A_CITY].n == 0)
 		return smile_error_set(e, SMILE_ERR_MISSING_FIELD, "address.city", "missing");
 	for (int i = A_COUNTRY; i < A_DETAIL; i++) { /* the printed parts */
-		size_t run = longest_digit_run(&parts[i]);
+		size_t run = number_run(&parts[i]);
 
 		if (run > SMILE_MASK_ADDR_DIGIT_RUN_MAX)
 			return smile_error_set(e, SMILE_ERR_FIELD_VALUE, addr_fields[i],
 					       "a run of %zu digits looks like a phone number "
+					       "(at most %d)", run, SMILE_MASK_ADDR_DIGIT_RUN_MAX);
+	}
+	{
+		/* Parts are printed joined on one line, and the label library
+		 * checks that line: "138" / "1234" / "5678" as province, city and
+		 * district is one run of 11. Checked on the longest form of the
+		 * line (cn-gbt41833's) under both policies, so that validation
+		 * does not depend on the policy. */
+		struct out o;
+		size_t run;
+
+		out_init(&o, buf[0], sizeof(buf[0]));
+		out_region(&o, parts, A_PROVINCE, A_DISTRICT);
+		run = smile_unicode_number_run(buf[0], o.len);
+		if (run > SMILE_MASK_ADDR_DIGIT_RUN_MAX)
+			return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "address",
+					       "province, city and district together hold a run "
+					       "of %zu digits that looks like a phone number "
 					       "(at most %d)", run, SMILE_MASK_ADDR_DIGIT_RUN_MAX);
 	}
 	if (street_has_unit(&parts[A_STREET]))
@@ -1022,5 +922,26 @@ enum smile_err smile_mask_address(enum smile_mask_policy p, const struct smile_a
 	for (size_t i = 0; i < nl; i++)
 		memcpy(lines[i], buf[i], strlen(buf[i]) + 1);
 	*n_lines = nl;
+	return SMILE_OK;
+}
+
+/* -------------------------------------------------------------------- notes */
+
+enum smile_err smile_mask_note(const char *note, struct smile_error *e)
+{
+	struct text t;
+	enum smile_err rc;
+	size_t run;
+
+	if (note == NULL)
+		return SMILE_OK;
+	rc = text_load(&t, note, SMILE_MASK_NOTE_MAX, "note", e);
+	if (rc != SMILE_OK)
+		return rc;
+	run = number_run(&t);
+	if (run > SMILE_MASK_NOTE_DIGIT_RUN_MAX)
+		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "note",
+				       "a run of %zu digits looks like a phone number (at most %d)",
+				       run, SMILE_MASK_NOTE_DIGIT_RUN_MAX);
 	return SMILE_OK;
 }

@@ -13,7 +13,7 @@
 
 #define SHIPMENT_MERCHANT_MAX 64
 #define SHIPMENT_REF_MAX 64
-#define SHIPMENT_NOTE_MAX 120 /* code points */
+#define SHIPMENT_NOTE_MAX SMILE_MASK_NOTE_MAX /* code points */
 #define SHIPMENT_WEIGHT_MAX 1000000 /* grams */
 #define SHIPMENT_PARCELS_MAX 99
 

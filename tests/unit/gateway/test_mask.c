@@ -220,6 +220,12 @@ static int run_row(int num, const char *field, enum smile_mask_policy p, char *i
 				if (echoes(e.message, parts[i]))
 					*echo_bad = num;
 		}
+	} else if (strcmp(field, "note") == 0) {
+		rc = smile_mask_note(input, &e);
+		if (rc == SMILE_OK) /* printed as it is */
+			snprintf(got, sizeof(got), "%s", input);
+		else if (echoes(e.message, input))
+			*echo_bad = num;
 	} else if (strcmp(field, "policy") == 0) {
 		enum smile_mask_policy q = (enum smile_mask_policy)77;
 		rc = smile_mask_policy_parse(input, &q);
@@ -272,7 +278,7 @@ static void docs_table_matches_the_code(void **state)
 {
 	struct smile_buf line;
 	FILE *f = open_doc();
-	int in_table = 0, rows = 0, failed = 0, echo_bad = 0, kinds[4] = {0}, errors = 0;
+	int in_table = 0, rows = 0, failed = 0, echo_bad = 0, kinds[5] = {0}, errors = 0;
 	(void)state;
 
 	assert_non_null(f);
@@ -305,8 +311,11 @@ static void docs_table_matches_the_code(void **state)
 		unescape(c[4]);
 		if (strncmp(c[4], "ERR", 3) == 0)
 			errors++;
-		kinds[strcmp(c[1], "name") == 0 ? 0 : strcmp(c[1], "phone") == 0 ? 1
-					   : strcmp(c[1], "address") == 0 ? 2 : 3]++;
+		kinds[strcmp(c[1], "name") == 0      ? 0
+		      : strcmp(c[1], "phone") == 0   ? 1
+		      : strcmp(c[1], "address") == 0 ? 2
+		      : strcmp(c[1], "note") == 0    ? 4
+						     : 3]++;
 		for (int p = 0; p < 2; p++) {
 			char input[1024];
 			enum smile_mask_policy pol = p ? SMILE_MASK_STRICT : SMILE_MASK_CN_GBT41833;
@@ -327,7 +336,8 @@ static void docs_table_matches_the_code(void **state)
 	assert_int_equal(failed, 0);
 	assert_int_equal(echo_bad, 0);
 	assert_true(rows >= 40);
-	assert_true(kinds[0] >= 10 && kinds[1] >= 10 && kinds[2] >= 5 && kinds[3] >= 1);
+	assert_true(kinds[0] >= 10 && kinds[1] >= 10 && kinds[2] >= 5 && kinds[3] >= 1 &&
+		    kinds[4] >= 5);
 	assert_true(errors >= 10);
 }
 
@@ -693,6 +703,64 @@ static void policy_names_and_digit_count(void **state)
 	assert_int_equal(smile_mask_count_digits("1\xff" "2\xE0\xA5"), 2); /* bad bytes skipped */
 }
 
+/* Every decimal digit of Unicode (UnicodeData.txt, category Nd) is a digit
+ * to the masker: counted on a phone, and 8 of them in any printed address
+ * part or 6 in a note are a phone number. The UCD comes with `make deps`
+ * (package unicode-data); $SMILE_UCD_DIR overrides where it is read. */
+static void every_unicode_digit_is_a_digit_to_the_masker(void **state)
+{
+	static const char *const fields[] = {"address.country", "address.province",
+					     "address.city", "address.district",
+					     "address.street"};
+	char path[1024], line[512];
+	const char *dir = getenv("SMILE_UCD_DIR");
+	size_t nd = 0;
+	FILE *f;
+	(void)state;
+
+	snprintf(path, sizeof(path), "%s/UnicodeData.txt", dir ? dir : "/usr/share/unicode");
+	f = fopen(path, "r");
+	if (f == NULL)
+		fail_msg("%s: cannot open (run `make deps`: package unicode-data)", path);
+	while (fgets(line, sizeof(line), f)) {
+		char one[5] = {0}, run[64], lines[SMILE_MASK_ADDR_LINES][SMILE_MASK_MAX];
+		char *semi = strchr(line, ';');
+		uint32_t c = (uint32_t)strtoul(line, NULL, 16);
+		size_t k, nl;
+		struct smile_error e = {0};
+
+		/* Nd has no <First>..<Last> ranges: one line per digit */
+		if (semi == NULL || (semi = strchr(semi + 1, ';')) == NULL ||
+		    strncmp(semi, ";Nd;", 4) != 0)
+			continue;
+		nd++;
+		k = put_utf8(one, c);
+		if (smile_mask_count_digits(one) != 1)
+			fail_msg("U+%04X (Nd) is not counted as a digit", c);
+		for (int i = 0; i < 8; i++) { /* "d d d d d d d d" */
+			memcpy(run + (size_t)i * (k + 1), one, k);
+			run[(size_t)i * (k + 1) + k] = ' ';
+		}
+		run[8 * (k + 1) - 1] = '\0';
+		for (int part = 0; part < 5; part++) {
+			struct smile_address a = {"CN", "湖北省", "武汉市", "江汉区", "建设大道", NULL};
+			const char **slot[] = {&a.country, &a.province, &a.city, &a.district,
+					       &a.street};
+
+			*slot[part] = run;
+			if (smile_mask_address(SMILE_MASK_CN_GBT41833, &a, lines, 3, &nl, &e) !=
+				    SMILE_ERR_FIELD_VALUE ||
+			    strcmp(e.field, fields[part]) != 0)
+				fail_msg("U+%04X x 8 in %s: not refused", c, fields[part]);
+		}
+		run[6 * (k + 1) - 1] = '\0';
+		if (smile_mask_note(run, &e) != SMILE_ERR_FIELD_VALUE)
+			fail_msg("U+%04X x 6 in a note: not refused", c);
+	}
+	fclose(f);
+	assert_true(nd >= 680);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -704,6 +772,7 @@ int main(void)
 		cmocka_unit_test(buffers_and_misuse),
 		cmocka_unit_test(address_detail_never_printed),
 		cmocka_unit_test(policy_names_and_digit_count),
+		cmocka_unit_test(every_unicode_digit_is_a_digit_to_the_masker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,6 +43,11 @@ static void errors_name_the_field(void **state)
 		{"merchant", "\"a/b\"", "merchant", SMILE_ERR_FIELD_VALUE},
 		{"merchant_ref", "\"order 1\"", "merchant_ref", SMILE_ERR_FIELD_VALUE},
 		{"note", "\"call 138123456\"", "note", SMILE_ERR_FIELD_VALUE},
+		/* any digits, any separators (issue 11) */
+		{"note", "\"call 138.1234.5678\"", "note", SMILE_ERR_FIELD_VALUE},
+		{"note", "\"电话 ①③⑧①②③④⑤⑥⑦⑧\"", "note", SMILE_ERR_FIELD_VALUE},
+		{"note", "\"电话一三八一二三四五六七八\"", "note", SMILE_ERR_FIELD_VALUE},
+		{"note", "\"\\u202Efragile\"", "note", SMILE_ERR_FIELD_VALUE},
 		{"recipient", "[]", "recipient", SMILE_ERR_FIELD_TYPE},
 		{"sender", "null", "sender", SMILE_ERR_MISSING_FIELD},
 	};
