@@ -5,8 +5,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "smile/unicode.h"
 #include "../../../gateway/shipment.h"
 
 static const char good[] =
@@ -83,12 +86,120 @@ static void region_keeps_no_more_than_the_label(void **state)
 	assert_string_equal(out, "CN/湖北省/武汉市"); /* strict labels stop at the city */
 }
 
+/* Two gateways' signing keys (64 bytes: seed + public key) and their
+ * sort-code keys. */
+static void two_keys(uint8_t ka[SHIPMENT_SORT_KEY_BYTES], uint8_t kb[SHIPMENT_SORT_KEY_BYTES])
+{
+	uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+	uint8_t seed[crypto_sign_SEEDBYTES];
+
+	memset(seed, 0x11, sizeof(seed));
+	crypto_sign_seed_keypair(pk, sk, seed);
+	shipment_sort_key(sk, ka);
+	memset(seed, 0x22, sizeof(seed));
+	crypto_sign_seed_keypair(pk, sk, seed);
+	shipment_sort_key(sk, kb);
+}
+
+static int sort_code_shape_ok(const char *c)
+{
+	/* "PPP-CCC-XY": digits, digits, two letters without I and O */
+	for (int i = 0; i < 10; i++) {
+		char ch = c[i];
+		int ok = (i == 3 || i == 7) ? ch == '-'
+			 : i < 7	    ? (ch >= '0' && ch <= '9')
+					    : (ch >= 'A' && ch <= 'Z' && ch != 'I' && ch != 'O');
+		if (!ok)
+			return 0;
+	}
+	return c[10] == '\0';
+}
+
+static void sort_code_never_depends_on_the_street(void **state)
+{
+	static const char *const streets[] = {"建设大道568号", "建设大道570号", "建设大道1号",
+					      "解放大道1号", "Baker Street", "", NULL};
+	uint8_t ka[SHIPMENT_SORT_KEY_BYTES], kb[SHIPMENT_SORT_KEY_BYTES];
+	char first[SHIPMENT_SORT_CODE_MAX], code[SHIPMENT_SORT_CODE_MAX];
+	(void)state;
+
+	two_keys(ka, kb);
+	for (size_t i = 0; i < sizeof(streets) / sizeof(streets[0]); i++) {
+		for (int house = 0; house < 50; house++) {
+			char street[64], detail[32];
+			struct smile_address a = {"CN", "湖北省", "武汉市", "江汉区", street, detail};
+
+			snprintf(street, sizeof(street), "%s%s%d", streets[i] ? streets[i] : "",
+				 house ? " " : "", house);
+			if (streets[i] == NULL)
+				a.street = NULL;
+			snprintf(detail, sizeof(detail), "%d栋%d室", house, 100 + house);
+			shipment_sort_code(ka, &a, code);
+			if (i == 0 && house == 0)
+				memcpy(first, code, sizeof(first));
+			assert_string_equal(code, first);
+		}
+	}
+	assert_true(sort_code_shape_ok(first));
+	/* the label library refuses a run over 7 digits in any printed text */
+	assert_true(smile_unicode_number_run(first, strlen(first)) <= 7);
+	/* spaces around a routing part do not change the code */
+	struct smile_address sp = {"CN", " 湖北省 ", "武汉市 ", " 江汉区", "x", NULL};
+	shipment_sort_code(ka, &sp, code);
+	assert_string_equal(code, first);
+}
+
+static void sort_code_district_is_keyed_and_stable(void **state)
+{
+	uint8_t ka[SHIPMENT_SORT_KEY_BYTES], kb[SHIPMENT_SORT_KEY_BYTES], k2[SHIPMENT_SORT_KEY_BYTES];
+	struct smile_address a = {"CN", "湖北省", "武汉市", "江汉区", "建设大道568号", NULL};
+	char c1[SHIPMENT_SORT_CODE_MAX], c2[SHIPMENT_SORT_CODE_MAX];
+	int differ = 0, districts_differ = 0;
+	(void)state;
+
+	two_keys(ka, kb);
+	/* stable: the same key twice, and the key derived again from the same
+	 * signing key (a restarted gateway) */
+	shipment_sort_code(ka, &a, c1);
+	shipment_sort_code(ka, &a, c2);
+	assert_string_equal(c1, c2);
+	two_keys(k2, kb);
+	assert_memory_equal(k2, ka, sizeof(ka));
+	shipment_sort_code(k2, &a, c2);
+	assert_string_equal(c1, c2);
+	assert_true(sodium_memcmp(ka, kb, sizeof(ka)) != 0);
+
+	/* another gateway's secret: the same district gets another code, while
+	 * province and city (printed on the label anyway) keep theirs */
+	shipment_sort_code(kb, &a, c2);
+	assert_string_not_equal(c1, c2);
+	assert_memory_equal(c1, c2, 8);
+	for (int i = 0; i < 100; i++) {
+		char district[32], p[SHIPMENT_SORT_CODE_MAX], q[SHIPMENT_SORT_CODE_MAX];
+		struct smile_address d = {"CN", "湖北省", "武汉市", district, "", NULL};
+
+		snprintf(district, sizeof(district), "第%d区", i);
+		shipment_sort_code(ka, &d, p);
+		shipment_sort_code(kb, &d, q);
+		differ += strcmp(p, q) != 0;
+		districts_differ += strcmp(p, c1) != 0;
+	}
+	assert_true(differ >= 95);           /* 1/576 collide by chance */
+	assert_true(districts_differ >= 95); /* the district is in the code */
+	/* the key is not the seed it came from */
+	uint8_t seed[32];
+	memset(seed, 0x11, sizeof(seed));
+	assert_true(sodium_memcmp(ka, seed, sizeof(seed)) != 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parses_and_defaults),
 		cmocka_unit_test(errors_name_the_field),
 		cmocka_unit_test(region_keeps_no_more_than_the_label),
+		cmocka_unit_test(sort_code_never_depends_on_the_street),
+		cmocka_unit_test(sort_code_district_is_keyed_and_stable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
