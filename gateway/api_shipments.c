@@ -80,8 +80,7 @@ static enum smile_err issue_prepare(struct gateway *g, const struct smile_store_
 	struct shipment_req req;
 	struct shipment_masked *rm = NULL, *sm = NULL;
 	const char *merchant = NULL;
-	char token[SMILE_TOKEN_MAX], waybill[SMILE_WAYBILL_MAX], sort[SHIPMENT_SORT_CODE_MAX];
-	char date[48];
+	char token[SMILE_TOKEN_MAX], waybill[SMILE_WAYBILL_MAX], sort[16], date[48];
 	uint8_t sort_key[SHIPMENT_SORT_KEY_BYTES];
 	char created[GATEWAY_TIME_MAX];
 	char *personal = NULL;

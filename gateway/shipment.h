@@ -69,7 +69,7 @@ void shipment_sort_key(const uint8_t *sign_sk, uint8_t key[SHIPMENT_SORT_KEY_BYT
  * PPP and CCC hash the province and the city, which every label prints; XY
  * (two letters, 576 values) is a hash of the district keyed with `key`. The
  * street, the house number and the detail are never used. */
-#define SHIPMENT_SORT_CODE_MAX 16
+#define SHIPMENT_SORT_CODE_MAX 16 /* "PPP-CCC-XY" and its NUL fit with room */
 void shipment_sort_code(const uint8_t key[SHIPMENT_SORT_KEY_BYTES],
 			const struct smile_address *a, char out[SHIPMENT_SORT_CODE_MAX]);
 
