@@ -31,6 +31,11 @@ static void parses_and_defaults(void **state)
 	assert_int_equal(req.parcels, 1);
 	assert_string_equal(req.note, "");
 	json_decref(j);
+	/* a merchant name may hold digits, just not a phone number's worth */
+	j = json_loads(good, 0, NULL);
+	json_object_set_new(j, "merchant", json_string("shop-2024.11"));
+	assert_int_equal(shipment_parse(j, &req, &e), SMILE_OK);
+	json_decref(j);
 }
 
 static void errors_name_the_field(void **state)
@@ -44,6 +49,8 @@ static void errors_name_the_field(void **state)
 		{"parcels", "100", "parcels", SMILE_ERR_FIELD_VALUE},
 		{"service", "\"TELEPORT\"", "service", SMILE_ERR_FIELD_VALUE},
 		{"merchant", "\"a/b\"", "merchant", SMILE_ERR_FIELD_VALUE},
+		/* printed on the label, which refuses a phone-like run */
+		{"merchant", "\"shop-138.1234.5678\"", "merchant", SMILE_ERR_FIELD_VALUE},
 		{"merchant_ref", "\"order 1\"", "merchant_ref", SMILE_ERR_FIELD_VALUE},
 		{"note", "\"call 138123456\"", "note", SMILE_ERR_FIELD_VALUE},
 		/* any digits, any separators (issue 11) */
