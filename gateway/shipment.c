@@ -139,7 +139,7 @@ enum smile_err shipment_parse(json_t *obj, struct shipment_req *out, struct smil
 		return rc;
 	if (out->merchant && !apikey_merchant_ok(out->merchant))
 		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "merchant",
-				       "1-64 characters from A-Z a-z 0-9 _ . -");
+				       "1-64 characters from A-Z a-z 0-9 _ . -, at most 7 digits in a row");
 	if (out->merchant_ref == NULL)
 		out->merchant_ref = "";
 	else if (!ref_ok(out->merchant_ref))
