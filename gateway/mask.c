@@ -43,8 +43,14 @@ static int is_space_cp(uint32_t c)
 	       c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
-/* Control, bidi-override, invisible and non-characters: nothing a label may
- * print, and the usual tools for making two strings look alike. */
+#define ZWNJ 0x200C
+#define ZWJ 0x200D
+
+/* Control, bidi-override, invisible (format, Cf) and non-characters: nothing
+ * a label may print, and the usual tools for making two strings look alike.
+ * ZWJ and ZWNJ are allowed here, in addresses: Persian and Indic spelling
+ * needs them, and the street is printed whole anyway. Names refuse them too
+ * (text_load). */
 static int is_forbidden_cp(uint32_t c)
 {
 	return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0xAD || c == 0x061C ||
@@ -52,20 +58,18 @@ static int is_forbidden_cp(uint32_t c)
 	       c == 0x200F || (c >= 0x2028 && c <= 0x202E) || (c >= 0x2060 && c <= 0x206F) ||
 	       c == 0x3164 || c == 0xFEFF || c == 0xFFA0 || (c >= 0xFFF9 && c <= 0xFFFB) ||
 	       (c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE ||
-	       (c >= 0xE0000 && c <= 0xE007F);
+	       (c >= 0xE0000 && c <= 0xE007F) ||
+	       (smile_unicode_is_format(c) && c != ZWNJ && c != ZWJ);
 }
 
-/* Marks that belong to the code point before them: combining diacritics,
- * variation selectors, joiners, kana voicing marks. A shown initial carries
- * them along so no character is printed half. */
-static int is_mark_cp(uint32_t c)
-{
-	return (c >= 0x0300 && c <= 0x036F) || (c >= 0x1AB0 && c <= 0x1AFF) ||
-	       (c >= 0x1DC0 && c <= 0x1DFF) || (c >= 0x20D0 && c <= 0x20FF) ||
-	       (c >= 0xFE00 && c <= 0xFE0F) || (c >= 0xFE20 && c <= 0xFE2F) ||
-	       c == 0x200C || c == 0x200D || c == 0x3099 || c == 0x309A ||
-	       (c >= 0xE0100 && c <= 0xE01EF);
-}
+/* Marks (M*) belong to the code point before them: letters are counted, and
+ * words told apart, by grapheme. */
+static int is_mark_cp(uint32_t c) { return smile_unicode_is_mark(c); }
+
+/* Most combining marks a shown initial keeps. Enough for every real letter
+ * (Vietnamese ệ is e + two), and a bound on what an initial can carry: an
+ * initial is one letter, not a place to hide data in a stack of marks. */
+#define INITIAL_MARKS_MAX 2
 
 /* Separators written between the parts of a transliterated name (买买提·艾力):
  * middle dot and the look-alikes people type for it. */
@@ -75,18 +79,9 @@ static int is_name_dot_cp(uint32_t c)
 	       c == 0x22C5 || c == 0x30FB || c == 0xFF0E || c == 0xFF65;
 }
 
-/* A letter for our purposes: A-Z, a-z, or any non-ASCII code point that is not
- * a space, a mark, a dot or a fullwidth digit. Scripts need no tables: what is
- * not clearly punctuation counts as part of a name. */
-static int is_letter_cp(uint32_t c)
-{
-	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
-		return 1;
-	if (c < 0x80)
-		return 0;
-	return !is_space_cp(c) && !is_mark_cp(c) && !is_name_dot_cp(c) &&
-	       !(c >= 0xFF10 && c <= 0xFF19);
-}
+/* A letter: Unicode L* (the generated table). Digits of any script, symbols
+ * and emoji are not, so a name of Arabic-Indic digits has no letter. */
+static int is_letter_cp(uint32_t c) { return smile_unicode_is_letter(c); }
 
 /* CJK unified ideographs (all blocks and extensions) and compatibility ones. */
 static int is_han_cp(uint32_t c)
@@ -109,10 +104,11 @@ struct text {
 /*
  * Decode and check `s` into t, dropping leading and trailing spaces.
  * Empty input gives t->n == 0 and SMILE_OK (callers decide if that is
- * allowed). Errors: SMILE_ERR_UTF8, SMILE_ERR_FIELD_VALUE (too long,
- * forbidden character) with `field`.
+ * allowed). A name (is_name) also refuses every format character (ZWJ,
+ * ZWNJ) and variation selector. Errors: SMILE_ERR_UTF8,
+ * SMILE_ERR_FIELD_VALUE (too long, forbidden character) with `field`.
  */
-static enum smile_err text_load(struct text *t, const char *s, size_t max_cp,
+static enum smile_err text_load(struct text *t, const char *s, size_t max_cp, int is_name,
 				const char *field, struct smile_error *e)
 {
 	size_t len = strnlen(s, TEXT_MAX_BYTES + 1), i = 0, start, end;
@@ -139,10 +135,16 @@ static enum smile_err text_load(struct text *t, const char *s, size_t max_cp,
 		if (k == 0)
 			return smile_error_set(e, SMILE_ERR_UTF8, field,
 					       "invalid UTF-8 at byte %zu", i + 1);
-		if (is_forbidden_cp(c))
+		/* names: no joiner or other format character either, and no
+		 * variation selector, each invisible and able to carry data
+		 * past the mask behind a shown initial */
+		if (is_forbidden_cp(c) || (is_name && smile_unicode_is_format(c)))
 			return smile_error_set(e, SMILE_ERR_FIELD_VALUE, field,
 					       "character %zu is a control or invisible character",
 					       t->n + 1);
+		if (is_name && smile_unicode_is_variation_selector(c))
+			return smile_error_set(e, SMILE_ERR_FIELD_VALUE, field,
+					       "character %zu is a variation selector", t->n + 1);
 		if (t->n == max_cp)
 			return smile_error_set(e, SMILE_ERR_FIELD_VALUE, field,
 					       "over %zu characters", max_cp);
@@ -176,6 +178,21 @@ static size_t grapheme_end(const struct text *t, size_t i)
 	for (i++; i < t->n && is_mark_cp(t->cp[i]); i++)
 		;
 	return i;
+}
+
+/* Index just past what an initial at i shows: the letter and the canonical
+ * combining marks right after it (combining class not 0: diacritics, not
+ * spacing vowel signs or enclosing marks), at most INITIAL_MARKS_MAX. The
+ * rest of the grapheme is dropped: the initial is shown plainer, never with
+ * more than a letter's worth. */
+static size_t initial_end(const struct text *t, size_t i)
+{
+	size_t end = i + 1;
+
+	while (end < t->n && end - i - 1 < INITIAL_MARKS_MAX &&
+	       smile_unicode_is_combining(t->cp[end]))
+		end++;
+	return end;
 }
 
 /* ------------------------------------------------------------ output buffer */
@@ -319,7 +336,7 @@ static void out_word(struct out *o, const struct text *t, size_t from, size_t to
 		out_str(o, NAME_HIDDEN);
 		return;
 	}
-	out_span(o, t, i, grapheme_end(t, i));
+	out_span(o, t, i, initial_end(t, i));
 	out_str(o, NAME_MASK);
 }
 
@@ -352,14 +369,14 @@ static size_t check_dots(const struct text *t, enum smile_err *rc, struct smile_
 /* Chinese names: surname + "**"; middle-dot names: first char + "**·**". */
 static void mask_han(struct out *o, const struct text *t, size_t dots)
 {
-	size_t g[3], ng = 0;
+	size_t g[3] = {0, 0, 0}, ng = 0;
 
 	/* the first three letters (spaces, dots and punctuation skipped) */
 	for (size_t i = 0; i < t->n && ng < 3; i = grapheme_end(t, i))
 		if (is_letter_cp(t->cp[i]))
 			g[ng++] = i;
 	if (dots > 0) { /* two parts or more, so at least two letters */
-		out_span(o, t, g[0], grapheme_end(t, g[0]));
+		out_span(o, t, g[0], initial_end(t, g[0]));
 		out_str(o, NAME_MASK MIDDLE_DOT NAME_MASK);
 		return;
 	}
@@ -372,7 +389,7 @@ static void mask_han(struct out *o, const struct text *t, size_t dots)
 	    grapheme_end(t, g[1]) == g[1] + 1)
 		out_span(o, t, g[0], g[1] + 1);
 	else
-		out_span(o, t, g[0], grapheme_end(t, g[0]));
+		out_span(o, t, g[0], initial_end(t, g[0]));
 	out_str(o, NAME_MASK);
 }
 
@@ -421,7 +438,7 @@ enum smile_err smile_mask_name(enum smile_mask_policy p, const char *name, char 
 		return smile_error_set(e, SMILE_ERR_INVALID, "name", "unknown masking policy");
 	if (name == NULL)
 		return smile_error_set(e, SMILE_ERR_MISSING_FIELD, "name", "missing");
-	rc = text_load(&t, name, SMILE_MASK_NAME_MAX, "name", e);
+	rc = text_load(&t, name, SMILE_MASK_NAME_MAX, 1, "name", e);
 	if (rc != SMILE_OK)
 		return rc;
 	if (t.n == 0)
@@ -440,7 +457,7 @@ enum smile_err smile_mask_name(enum smile_mask_policy p, const char *name, char 
 		if (count_letters(&t, 0, t.n) < 2) {
 			out_str(&o, NAME_HIDDEN);
 		} else {
-			out_span(&o, &t, first, grapheme_end(&t, first));
+			out_span(&o, &t, first, initial_end(&t, first));
 			out_str(&o, NAME_MASK);
 		}
 	} else if (han) {
@@ -853,7 +870,7 @@ enum smile_err smile_mask_address(enum smile_mask_policy p, const struct smile_a
 	src[A_DETAIL] = a->detail;
 	for (int i = 0; i < A_PARTS; i++) {
 		rc = text_load(&parts[i], src[i] ? src[i] : "",
-			       i == A_DETAIL ? SMILE_MASK_ADDR_DETAIL_MAX : SMILE_MASK_ADDR_PART_MAX,
+			       i == A_DETAIL ? SMILE_MASK_ADDR_DETAIL_MAX : SMILE_MASK_ADDR_PART_MAX, 0,
 			       addr_fields[i], e);
 		if (rc != SMILE_OK)
 			return rc;
@@ -935,7 +952,7 @@ enum smile_err smile_mask_note(const char *note, struct smile_error *e)
 
 	if (note == NULL)
 		return SMILE_OK;
-	rc = text_load(&t, note, SMILE_MASK_NOTE_MAX, "note", e);
+	rc = text_load(&t, note, SMILE_MASK_NOTE_MAX, 0, "note", e);
 	if (rc != SMILE_OK)
 		return rc;
 	run = number_run(&t);

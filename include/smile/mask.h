@@ -87,10 +87,13 @@ const char *smile_mask_policy_name(enum smile_mask_policy p);
 
 /*
  * Mask a person's name into out[n] (NUL-terminated; SMILE_MASK_MAX is always
- * enough). Leading and trailing spaces are ignored.
- * Valid names: 1-64 code points, at least one letter (any non-ASCII code point
- * or A-Z a-z counts), no control, bidi-override, zero-width-space or other
- * invisible format characters, no noncharacters.
+ * enough). Leading and trailing spaces are ignored. A shown initial is its
+ * letter and at most two canonical combining marks after it (combining class
+ * not 0), nothing else.
+ * Valid names: 1-64 code points, at least one letter (Unicode L*), no
+ * control, bidi-override, zero-width or other invisible format character
+ * (Unicode Cf, ZWJ and ZWNJ included), no variation selector (U+FE00-FE0F,
+ * U+E0100-E01EF), no noncharacters.
  * Returns:
  *   SMILE_OK
  *   SMILE_ERR_MISSING_FIELD  name is NULL                     (field "name")

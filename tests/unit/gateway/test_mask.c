@@ -18,6 +18,7 @@
 #include "smile/buf.h"
 #include "smile/error.h"
 #include "smile/mask.h"
+#include "smile/unicode.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -472,6 +473,83 @@ static void name_masks_always_hide_and_never_split(void **state)
 	assert_true(ok > 10000);
 }
 
+/* Issue 12: whatever follows a letter, a shown initial is that letter and at
+ * most two canonical combining marks; invisible selectors and joiners are
+ * refused, not carried; every shown character is a letter. */
+static void name_initials_carry_no_hidden_data(void **state)
+{
+	static const uint32_t pools[][2] = {
+		{'a', 'z'},       {0x4E00, 0x9FA5}, {0x5D0, 0x5EA},   {0x627, 0x64A},
+		{0xE01, 0xE2E},   {0x300, 0x36F},   {0x591, 0x5C7},   {0x64B, 0x65F},
+		{0xE31, 0xE3A},   {0x20D0, 0x20F0}, {0x1AB0, 0x1ACE}, {0x3099, 0x309A},
+		{0x93E, 0x94D},   {0x660, 0x669},   {0x2460, 0x2473}, {0x4E00, 0x4E00},
+		{' ', ' '},
+	};
+	static const uint32_t hidden[] = {0xFE00, 0xFE0F, 0xE0100, 0xE01EF, 0x200D, 0x200C,
+					  0x2060, 0x180E, 0xFEFF, 0x200B};
+	int ok = 0, refused = 0;
+	(void)state;
+
+	for (int iter = 0; iter < 20000; iter++) {
+		char in[512], out[SMILE_MASK_MAX];
+		size_t n = 1 + rnd(12), k = 0;
+		int inject = rnd(4) == 0;
+		struct smile_error e = {0};
+
+		for (size_t i = 0; i < n; i++) {
+			size_t pi = i == 0 ? rnd(5) : rnd(sizeof(pools) / sizeof(pools[0]));
+			k += put_utf8(in + k, pools[pi][0] + rnd(pools[pi][1] - pools[pi][0] + 1));
+		}
+		if (inject) /* after the first character: right behind an initial */
+			k += put_utf8(in + k, hidden[rnd(sizeof(hidden) / sizeof(hidden[0]))]);
+		for (size_t i = 0; inject && i < 3; i++)
+			k += put_utf8(in + k, 'a' + rnd(26));
+		in[k] = '\0';
+		for (int p = 0; p < 2; p++) {
+			enum smile_err rc = smile_mask_name(p ? SMILE_MASK_STRICT : SMILE_MASK_CN_GBT41833,
+							    in, out, sizeof(out), &e);
+			const unsigned char *u = (const unsigned char *)out;
+			int marks = -1; /* marks after the last shown letter; -1: none shown */
+
+			if (inject) {
+				assert_int_equal(rc, SMILE_ERR_FIELD_VALUE);
+				assert_string_equal(e.field, "name");
+				assert_true(strstr(e.message, "variation selector") != NULL ||
+					    strstr(e.message, "invisible") != NULL);
+				refused++;
+				continue;
+			}
+			if (rc != SMILE_OK) {
+				assert_int_equal(rc, SMILE_ERR_FIELD_VALUE);
+				continue;
+			}
+			ok++;
+			while (*u) {
+				uint32_t c;
+				size_t m = dec(u, &c);
+
+				assert_true(m > 0);
+				if (is_mask_punct(c)) {
+					marks = -1;
+				} else if (smile_unicode_is_letter(c)) {
+					/* one letter per initial; two bare ideographs
+					 * for a compound surname (欧阳**) */
+					assert_true(marks == -1 || (marks == 0 && c >= 0x3400));
+					marks = 0;
+				} else {
+					if (marks < 0 || !smile_unicode_is_combining(c) || ++marks > 2) {
+						print_message("input [%s] -> [%s]: U+%04X shown\n", in,
+							      out, c);
+						fail();
+					}
+				}
+				u += m;
+			}
+		}
+	}
+	assert_true(ok > 5000 && refused > 5000);
+}
+
 /* -------------------------------------------------------- the named rules */
 
 static void every_compound_surname_is_kept(void **state)
@@ -767,6 +845,7 @@ int main(void)
 		cmocka_unit_test(docs_table_matches_the_code),
 		cmocka_unit_test(phone_masks_never_show_too_much),
 		cmocka_unit_test(name_masks_always_hide_and_never_split),
+		cmocka_unit_test(name_initials_carry_no_hidden_data),
 		cmocka_unit_test(every_compound_surname_is_kept),
 		cmocka_unit_test(caps_are_enforced),
 		cmocka_unit_test(buffers_and_misuse),
