@@ -11,6 +11,10 @@
  * to return and refuses (SMILE_ERR_INTERNAL) rather than show more than the
  * standard allows.
  *
+ * What is a letter, a digit, a mark or an invisible character comes from the
+ * tables generated from the Unicode Character Database (smile/unicode.h),
+ * the same ones the label library's fail-closed check uses.
+ *
  * Pure functions over caller buffers: no heap, no globals, thread-safe.
  */
 #include "smile/mask.h"
