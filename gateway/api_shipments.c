@@ -81,6 +81,7 @@ static enum smile_err issue_prepare(struct gateway *g, const struct smile_store_
 	struct shipment_masked *rm = NULL, *sm = NULL;
 	const char *merchant = NULL;
 	char token[SMILE_TOKEN_MAX], waybill[SMILE_WAYBILL_MAX], sort[16], date[48];
+	uint8_t sort_key[SHIPMENT_SORT_KEY_BYTES];
 	char created[GATEWAY_TIME_MAX];
 	char *personal = NULL;
 	size_t personal_len = 0;
@@ -123,7 +124,9 @@ static enum smile_err issue_prepare(struct gateway *g, const struct smile_store_
 		goto out;
 	snprintf(date, sizeof(date), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday);
-	shipment_sort_code(&req.recipient.addr, sort);
+	shipment_sort_key(smile_keys_sign_sk(g->keys), sort_key);
+	shipment_sort_code(sort_key, &req.recipient.addr, sort);
+	sodium_memzero(sort_key, sizeof(sort_key));
 
 	/* The personal part: sealed, then wiped. */
 	personal = shipment_personal_json(&req, &personal_len);

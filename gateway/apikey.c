@@ -8,20 +8,24 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "smile/mask.h"
+#include "smile/unicode.h"
 
 int apikey_merchant_ok(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
 	if (n == 0 || n > 64)
 		return 0;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
 		/* merchant names become MQTT topic levels: no / + # */
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '_' || c == '.' || c == '-'))
 			return 0;
 	}
-	return 1;
+	/* the merchant is printed on every label, where the label library
+	 * refuses a phone-like run of digits (docs/masking.md) */
+	return smile_unicode_number_run(s, n) <= SMILE_MASK_ADDR_DIGIT_RUN_MAX;
 }
 
 enum smile_err apikey_create(struct smile_store *s, enum smile_role role, const char *merchant,
@@ -37,7 +41,7 @@ enum smile_err apikey_create(struct smile_store *s, enum smile_role role, const 
 	memset(&k, 0, sizeof(k));
 	if (role == SMILE_ROLE_MERCHANT && !apikey_merchant_ok(merchant))
 		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "merchant",
-				       "1-64 characters from A-Z a-z 0-9 _ . -");
+				       "1-64 characters from A-Z a-z 0-9 _ . -, at most 7 digits in a row");
 	if (n_bindings < 0 || n_bindings > SMILE_STORE_MAX_BINDINGS)
 		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "merchants", "at most %d",
 				       SMILE_STORE_MAX_BINDINGS);
@@ -47,7 +51,7 @@ enum smile_err apikey_create(struct smile_store *s, enum smile_role role, const 
 	for (int i = 0; i < n_bindings; i++)
 		if (!apikey_merchant_ok(bindings[i]))
 			return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "merchants",
-					       "entry %d: 1-64 characters from A-Z a-z 0-9 _ . -", i);
+					       "entry %d: 1-64 characters from A-Z a-z 0-9 _ . -, at most 7 digits in a row", i);
 	randombytes_buf(id, sizeof(id));
 	randombytes_buf(secret, sizeof(secret));
 	sodium_bin2hex(id_hex, sizeof(id_hex), id, sizeof(id));

@@ -20,7 +20,7 @@ enum smile_err apikey_create(struct smile_store *s, enum smile_role role, const 
 			     struct smile_error *e) SMILE_MUST_CHECK;
 
 /* Is `s` an acceptable merchant name (1-64 of A-Z a-z 0-9 _ . -: it becomes an
- * MQTT topic level)? */
+ * MQTT topic level; no run of more than 7 digits: it is printed on labels)? */
 int apikey_merchant_ok(const char *s);
 
 #endif

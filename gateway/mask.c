@@ -11,9 +11,15 @@
  * to return and refuses (SMILE_ERR_INTERNAL) rather than show more than the
  * standard allows.
  *
+ * What is a letter, a digit, a mark or an invisible character comes from the
+ * tables generated from the Unicode Character Database (smile/unicode.h),
+ * the same ones the label library's fail-closed check uses.
+ *
  * Pure functions over caller buffers: no heap, no globals, thread-safe.
  */
 #include "smile/mask.h"
+
+#include "smile/unicode.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -33,46 +39,6 @@
  * measured with strnlen so hostile input is never scanned further. */
 #define TEXT_MAX_BYTES (4 * TEXT_MAX_CP)
 
-/* ------------------------------------------------------------------ UTF-8 */
-
-/* Decode one code point from s[0..len); returns its length, or 0 when the
- * bytes are not well-formed UTF-8 (overlong, surrogate, > U+10FFFF, cut). */
-static size_t u8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	uint32_t c;
-	size_t need, i;
-
-	if (len == 0)
-		return 0;
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	} else if ((s[0] & 0xE0) == 0xC0) {
-		c = s[0] & 0x1F;
-		need = 2;
-	} else if ((s[0] & 0xF0) == 0xE0) {
-		c = s[0] & 0x0F;
-		need = 3;
-	} else if ((s[0] & 0xF8) == 0xF0) {
-		c = s[0] & 0x07;
-		need = 4;
-	} else {
-		return 0;
-	}
-	if (len < need)
-		return 0;
-	for (i = 1; i < need; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3F);
-	}
-	if ((need == 2 && c < 0x80) || (need == 3 && c < 0x800) ||
-	    (need == 4 && c < 0x10000) || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		return 0;
-	*cp = c;
-	return need;
-}
-
 /* ------------------------------------------------------- character classes */
 
 static int is_space_cp(uint32_t c)
@@ -81,8 +47,14 @@ static int is_space_cp(uint32_t c)
 	       c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
-/* Control, bidi-override, invisible and non-characters: nothing a label may
- * print, and the usual tools for making two strings look alike. */
+#define ZWNJ 0x200C
+#define ZWJ 0x200D
+
+/* Control, bidi-override, invisible (format, Cf) and non-characters: nothing
+ * a label may print, and the usual tools for making two strings look alike.
+ * ZWJ and ZWNJ are allowed here, in addresses: Persian and Indic spelling
+ * needs them, and the street is printed whole anyway. Names refuse them too
+ * (text_load). */
 static int is_forbidden_cp(uint32_t c)
 {
 	return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0xAD || c == 0x061C ||
@@ -90,20 +62,18 @@ static int is_forbidden_cp(uint32_t c)
 	       c == 0x200F || (c >= 0x2028 && c <= 0x202E) || (c >= 0x2060 && c <= 0x206F) ||
 	       c == 0x3164 || c == 0xFEFF || c == 0xFFA0 || (c >= 0xFFF9 && c <= 0xFFFB) ||
 	       (c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE ||
-	       (c >= 0xE0000 && c <= 0xE007F);
+	       (c >= 0xE0000 && c <= 0xE007F) ||
+	       (smile_unicode_is_format(c) && c != ZWNJ && c != ZWJ);
 }
 
-/* Marks that belong to the code point before them: combining diacritics,
- * variation selectors, joiners, kana voicing marks. A shown initial carries
- * them along so no character is printed half. */
-static int is_mark_cp(uint32_t c)
-{
-	return (c >= 0x0300 && c <= 0x036F) || (c >= 0x1AB0 && c <= 0x1AFF) ||
-	       (c >= 0x1DC0 && c <= 0x1DFF) || (c >= 0x20D0 && c <= 0x20FF) ||
-	       (c >= 0xFE00 && c <= 0xFE0F) || (c >= 0xFE20 && c <= 0xFE2F) ||
-	       c == 0x200C || c == 0x200D || c == 0x3099 || c == 0x309A ||
-	       (c >= 0xE0100 && c <= 0xE01EF);
-}
+/* Marks (M*) belong to the code point before them: letters are counted, and
+ * words told apart, by grapheme. */
+static int is_mark_cp(uint32_t c) { return smile_unicode_is_mark(c); }
+
+/* Most combining marks a shown initial keeps. Enough for every real letter
+ * (Vietnamese ệ is e + two), and a bound on what an initial can carry: an
+ * initial is one letter, not a place to hide data in a stack of marks. */
+#define INITIAL_MARKS_MAX 2
 
 /* Separators written between the parts of a transliterated name (买买提·艾力):
  * middle dot and the look-alikes people type for it. */
@@ -113,43 +83,9 @@ static int is_name_dot_cp(uint32_t c)
 	       c == 0x22C5 || c == 0x30FB || c == 0xFF0E || c == 0xFF65;
 }
 
-static int is_ascii_digit(uint32_t c) { return c >= '0' && c <= '9'; }
-
-/* A decimal digit of any script (Unicode Nd: every such block is ten code
- * points from 0 to 9), as the label library counts them: "１３８" and "١٣٨"
- * are phone digits as much as "138". */
-static int is_digit_cp(uint32_t c)
-{
-	static const uint32_t zeros[] = {
-		0x30,    0x660,   0x6F0,   0x7C0,   0x966,   0x9E6,   0xA66,   0xAE6,
-		0xB66,   0xBE6,   0xC66,   0xCE6,   0xD66,   0xDE6,   0xE50,   0xED0,
-		0xF20,   0x1040,  0x1090,  0x17E0,  0x1810,  0x1946,  0x19D0,  0x1A80,
-		0x1A90,  0x1B50,  0x1BB0,  0x1C40,  0x1C50,  0xA620,  0xA8D0,  0xA900,
-		0xA9D0,  0xA9F0,  0xAA50,  0xABF0,  0xFF10,  0x104A0, 0x11066, 0x110F0,
-		0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0, 0x11650, 0x116C0, 0x11730,
-		0x118E0, 0x16A60, 0x16B50, 0x1E140, 0x1E2F0, 0x1E950, 0x1FBF0,
-	};
-
-	if (c >= 0x1D7CE && c <= 0x1D7FF) /* mathematical digits */
-		return 1;
-	for (size_t i = 0; i < sizeof(zeros) / sizeof(zeros[0]); i++)
-		if (c >= zeros[i] && c <= zeros[i] + 9)
-			return 1;
-	return 0;
-}
-
-/* A letter for our purposes: A-Z, a-z, or any non-ASCII code point that is not
- * a space, a mark, a dot or a fullwidth digit. Scripts need no tables: what is
- * not clearly punctuation counts as part of a name. */
-static int is_letter_cp(uint32_t c)
-{
-	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
-		return 1;
-	if (c < 0x80)
-		return 0;
-	return !is_space_cp(c) && !is_mark_cp(c) && !is_name_dot_cp(c) &&
-	       !(c >= 0xFF10 && c <= 0xFF19);
-}
+/* A letter: Unicode L* (the generated table). Digits of any script, symbols
+ * and emoji are not, so a name of Arabic-Indic digits has no letter. */
+static int is_letter_cp(uint32_t c) { return smile_unicode_is_letter(c); }
 
 /* CJK unified ideographs (all blocks and extensions) and compatibility ones. */
 static int is_han_cp(uint32_t c)
@@ -172,14 +108,14 @@ struct text {
 /*
  * Decode and check `s` into t, dropping leading and trailing spaces.
  * Empty input gives t->n == 0 and SMILE_OK (callers decide if that is
- * allowed). Errors: SMILE_ERR_UTF8, SMILE_ERR_FIELD_VALUE (too long,
- * forbidden character) with `field`.
+ * allowed). A name (is_name) also refuses every format character (ZWJ,
+ * ZWNJ) and variation selector. Errors: SMILE_ERR_UTF8,
+ * SMILE_ERR_FIELD_VALUE (too long, forbidden character) with `field`.
  */
-static enum smile_err text_load(struct text *t, const char *s, size_t max_cp,
+static enum smile_err text_load(struct text *t, const char *s, size_t max_cp, int is_name,
 				const char *field, struct smile_error *e)
 {
 	size_t len = strnlen(s, TEXT_MAX_BYTES + 1), i = 0, start, end;
-	const unsigned char *u;
 
 	t->n = 0;
 	if (len > TEXT_MAX_BYTES)
@@ -193,21 +129,26 @@ static enum smile_err text_load(struct text *t, const char *s, size_t max_cp,
 	while (len > 0 && s[len - 1] == ' ')
 		len--;
 	t->s = s;
-	u = (const unsigned char *)s;
 	if (len > 4 * max_cp)
 		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, field,
 				       "over %zu characters", max_cp);
 	while (i < len) {
 		uint32_t c;
-		size_t k = u8_decode(u + i, len - i, &c);
+		size_t k = smile_unicode_utf8_decode(s + i, len - i, &c);
 
 		if (k == 0)
 			return smile_error_set(e, SMILE_ERR_UTF8, field,
 					       "invalid UTF-8 at byte %zu", i + 1);
-		if (is_forbidden_cp(c))
+		/* names: no joiner or other format character either, and no
+		 * variation selector, each invisible and able to carry data
+		 * past the mask behind a shown initial */
+		if (is_forbidden_cp(c) || (is_name && smile_unicode_is_format(c)))
 			return smile_error_set(e, SMILE_ERR_FIELD_VALUE, field,
 					       "character %zu is a control or invisible character",
 					       t->n + 1);
+		if (is_name && smile_unicode_is_variation_selector(c))
+			return smile_error_set(e, SMILE_ERR_FIELD_VALUE, field,
+					       "character %zu is a variation selector", t->n + 1);
 		if (t->n == max_cp)
 			return smile_error_set(e, SMILE_ERR_FIELD_VALUE, field,
 					       "over %zu characters", max_cp);
@@ -241,6 +182,21 @@ static size_t grapheme_end(const struct text *t, size_t i)
 	for (i++; i < t->n && is_mark_cp(t->cp[i]); i++)
 		;
 	return i;
+}
+
+/* Index just past what an initial at i shows: the letter and the canonical
+ * combining marks right after it (combining class not 0: diacritics, not
+ * spacing vowel signs or enclosing marks), at most INITIAL_MARKS_MAX. The
+ * rest of the grapheme is dropped: the initial is shown plainer, never with
+ * more than a letter's worth. */
+static size_t initial_end(const struct text *t, size_t i)
+{
+	size_t end = i + 1;
+
+	while (end < t->n && end - i - 1 < INITIAL_MARKS_MAX &&
+	       smile_unicode_is_combining(t->cp[end]))
+		end++;
+	return end;
 }
 
 /* ------------------------------------------------------------ output buffer */
@@ -384,7 +340,7 @@ static void out_word(struct out *o, const struct text *t, size_t from, size_t to
 		out_str(o, NAME_HIDDEN);
 		return;
 	}
-	out_span(o, t, i, grapheme_end(t, i));
+	out_span(o, t, i, initial_end(t, i));
 	out_str(o, NAME_MASK);
 }
 
@@ -417,14 +373,14 @@ static size_t check_dots(const struct text *t, enum smile_err *rc, struct smile_
 /* Chinese names: surname + "**"; middle-dot names: first char + "**·**". */
 static void mask_han(struct out *o, const struct text *t, size_t dots)
 {
-	size_t g[3], ng = 0;
+	size_t g[3] = {0, 0, 0}, ng = 0;
 
 	/* the first three letters (spaces, dots and punctuation skipped) */
 	for (size_t i = 0; i < t->n && ng < 3; i = grapheme_end(t, i))
 		if (is_letter_cp(t->cp[i]))
 			g[ng++] = i;
 	if (dots > 0) { /* two parts or more, so at least two letters */
-		out_span(o, t, g[0], grapheme_end(t, g[0]));
+		out_span(o, t, g[0], initial_end(t, g[0]));
 		out_str(o, NAME_MASK MIDDLE_DOT NAME_MASK);
 		return;
 	}
@@ -437,7 +393,7 @@ static void mask_han(struct out *o, const struct text *t, size_t dots)
 	    grapheme_end(t, g[1]) == g[1] + 1)
 		out_span(o, t, g[0], g[1] + 1);
 	else
-		out_span(o, t, g[0], grapheme_end(t, g[0]));
+		out_span(o, t, g[0], initial_end(t, g[0]));
 	out_str(o, NAME_MASK);
 }
 
@@ -486,7 +442,7 @@ enum smile_err smile_mask_name(enum smile_mask_policy p, const char *name, char 
 		return smile_error_set(e, SMILE_ERR_INVALID, "name", "unknown masking policy");
 	if (name == NULL)
 		return smile_error_set(e, SMILE_ERR_MISSING_FIELD, "name", "missing");
-	rc = text_load(&t, name, SMILE_MASK_NAME_MAX, "name", e);
+	rc = text_load(&t, name, SMILE_MASK_NAME_MAX, 1, "name", e);
 	if (rc != SMILE_OK)
 		return rc;
 	if (t.n == 0)
@@ -505,7 +461,7 @@ enum smile_err smile_mask_name(enum smile_mask_policy p, const char *name, char 
 		if (count_letters(&t, 0, t.n) < 2) {
 			out_str(&o, NAME_HIDDEN);
 		} else {
-			out_span(&o, &t, first, grapheme_end(&t, first));
+			out_span(&o, &t, first, initial_end(&t, first));
 			out_str(&o, NAME_MASK);
 		}
 	} else if (han) {
@@ -525,24 +481,7 @@ enum smile_err smile_mask_name(enum smile_mask_policy p, const char *name, char 
 
 size_t smile_mask_count_digits(const char *s)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t k = 0, len;
-
-	if (s == NULL)
-		return 0;
-	len = strlen(s);
-	for (size_t i = 0; i < len;) {
-		uint32_t c;
-		size_t m = u8_decode(u + i, len - i, &c);
-
-		if (m == 0) { /* not UTF-8: that byte is no digit */
-			i++;
-			continue;
-		}
-		k += is_digit_cp(c);
-		i += m;
-	}
-	return k;
+	return s == NULL ? 0 : smile_unicode_count_numeric(s, strlen(s));
 }
 
 /*
@@ -804,20 +743,6 @@ static int word_at(const struct text *t, size_t i, const char *w)
 	return 1;
 }
 
-static int is_cjk_numeral(uint32_t c)
-{
-	static const uint32_t nums[] = {0x3007, 0x96F6, 0x4E00, 0x4E8C, 0x4E24, 0x4E09, 0x56DB,
-					0x4E94, 0x516D, 0x4E03, 0x516B, 0x4E5D, 0x5341, 0x767E,
-					0x5343}; /* 〇零一二两三四五六七八九十百千 */
-
-	if (is_ascii_digit(c) || (c >= 0xFF10 && c <= 0xFF19))
-		return 1;
-	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
-		if (nums[i] == c)
-			return 1;
-	return 0;
-}
-
 /*
  * Does a street carry a unit or room number? Only unambiguous patterns: a
  * number right before 室 / 单元 / 單元, or a unit word ("flat", "apt", "unit",
@@ -835,14 +760,14 @@ static int street_has_unit(const struct text *t)
 
 		if ((c == 0x5BA4 /* 室 */ ||
 		     ((c == 0x5355 || c == 0x55AE) && i + 1 < t->n && t->cp[i + 1] == 0x5143)) &&
-		    i > 0 && is_cjk_numeral(t->cp[i - 1]))
+		    i > 0 && smile_unicode_is_numeric(t->cp[i - 1]))
 			return 1; /* 2301室, 3单元 */
 		if (c == '#' || c == 0xFF03) {
 			size_t j = i + 1;
 
 			while (j < t->n && t->cp[j] == ' ')
 				j++;
-			if (j < t->n && is_cjk_numeral(t->cp[j]))
+			if (j < t->n && smile_unicode_is_numeric(t->cp[j]))
 				return 1;
 		}
 		if (i > 0 && is_letter_cp(t->cp[i - 1]))
@@ -860,39 +785,17 @@ static int street_has_unit(const struct text *t)
 				j += 3;
 			while (j < t->n && (t->cp[j] == ' ' || t->cp[j] == '#'))
 				j++;
-			if (j < t->n && is_ascii_digit(t->cp[j]))
+			if (j < t->n && smile_unicode_is_numeric(t->cp[j]))
 				return 1;
 		}
 	}
 	return 0;
 }
 
-/*
- * Longest run of digits, a single space or '-' between two digits not
- * breaking it ("138 1234 5678" is one run of 11), the way the label library
- * measures a free-text line.
- */
-static size_t longest_digit_run(const struct text *t)
+/* The phone-number rule (smile_unicode_number_run) over a trimmed text. */
+static size_t number_run(const struct text *t)
 {
-	size_t best = 0, run = 0;
-	int gap = 0;
-
-	for (size_t i = 0; i < t->n; i++) {
-		uint32_t c = t->cp[i];
-
-		if (is_digit_cp(c)) {
-			run++;
-			gap = 0;
-			if (run > best)
-				best = run;
-		} else if ((c == ' ' || c == '-') && run > 0 && !gap) {
-			gap = 1;
-		} else {
-			run = 0;
-			gap = 0;
-		}
-	}
-	return best;
+	return smile_unicode_number_run(t->s + t->off[0], (size_t)(t->off[t->n] - t->off[0]));
 }
 
 /* China, written any of the usual ways: a domestic address prints no country. */
@@ -971,7 +874,7 @@ enum smile_err smile_mask_address(enum smile_mask_policy p, const struct smile_a
 	src[A_DETAIL] = a->detail;
 	for (int i = 0; i < A_PARTS; i++) {
 		rc = text_load(&parts[i], src[i] ? src[i] : "",
-			       i == A_DETAIL ? SMILE_MASK_ADDR_DETAIL_MAX : SMILE_MASK_ADDR_PART_MAX,
+			       i == A_DETAIL ? SMILE_MASK_ADDR_DETAIL_MAX : SMILE_MASK_ADDR_PART_MAX, 0,
 			       addr_fields[i], e);
 		if (rc != SMILE_OK)
 			return rc;
@@ -979,11 +882,29 @@ enum smile_err smile_mask_address(enum smile_mask_policy p, const struct smile_a
 	if (parts[A_CITY].n == 0)
 		return smile_error_set(e, SMILE_ERR_MISSING_FIELD, "address.city", "missing");
 	for (int i = A_COUNTRY; i < A_DETAIL; i++) { /* the printed parts */
-		size_t run = longest_digit_run(&parts[i]);
+		size_t run = number_run(&parts[i]);
 
 		if (run > SMILE_MASK_ADDR_DIGIT_RUN_MAX)
 			return smile_error_set(e, SMILE_ERR_FIELD_VALUE, addr_fields[i],
 					       "a run of %zu digits looks like a phone number "
+					       "(at most %d)", run, SMILE_MASK_ADDR_DIGIT_RUN_MAX);
+	}
+	{
+		/* Parts are printed joined on one line, and the label library
+		 * checks that line: "138" / "1234" / "5678" as province, city and
+		 * district is one run of 11. Checked on the longest form of the
+		 * line (cn-gbt41833's) under both policies, so that validation
+		 * does not depend on the policy. */
+		struct out o;
+		size_t run;
+
+		out_init(&o, buf[0], sizeof(buf[0]));
+		out_region(&o, parts, A_PROVINCE, A_DISTRICT);
+		run = smile_unicode_number_run(buf[0], o.len);
+		if (run > SMILE_MASK_ADDR_DIGIT_RUN_MAX)
+			return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "address",
+					       "province, city and district together hold a run "
+					       "of %zu digits that looks like a phone number "
 					       "(at most %d)", run, SMILE_MASK_ADDR_DIGIT_RUN_MAX);
 	}
 	if (street_has_unit(&parts[A_STREET]))
@@ -1022,5 +943,26 @@ enum smile_err smile_mask_address(enum smile_mask_policy p, const struct smile_a
 	for (size_t i = 0; i < nl; i++)
 		memcpy(lines[i], buf[i], strlen(buf[i]) + 1);
 	*n_lines = nl;
+	return SMILE_OK;
+}
+
+/* -------------------------------------------------------------------- notes */
+
+enum smile_err smile_mask_note(const char *note, struct smile_error *e)
+{
+	struct text t;
+	enum smile_err rc;
+	size_t run;
+
+	if (note == NULL)
+		return SMILE_OK;
+	rc = text_load(&t, note, SMILE_MASK_NOTE_MAX, 0, "note", e);
+	if (rc != SMILE_OK)
+		return rc;
+	run = number_run(&t);
+	if (run > SMILE_MASK_NOTE_DIGIT_RUN_MAX)
+		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "note",
+				       "a run of %zu digits looks like a phone number (at most %d)",
+				       run, SMILE_MASK_NOTE_DIGIT_RUN_MAX);
 	return SMILE_OK;
 }

@@ -27,14 +27,6 @@ static size_t utf8_len(const char *s)
 	return n;
 }
 
-static int has_control(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 static enum smile_err get_string(json_t *obj, const char *key, int required, size_t max_cp,
 				 const char **out, struct smile_error *e)
 {
@@ -117,17 +109,6 @@ out:
 	return rc;
 }
 
-static int long_digit_run(const char *s, int limit)
-{
-	int run = 0;
-	for (; *s; s++) {
-		run = (*s >= '0' && *s <= '9') ? run + 1 : 0;
-		if (run >= limit)
-			return 1;
-	}
-	return 0;
-}
-
 static int ref_ok(const char *s)
 {
 	for (; *s; s++) {
@@ -158,7 +139,7 @@ enum smile_err shipment_parse(json_t *obj, struct shipment_req *out, struct smil
 		return rc;
 	if (out->merchant && !apikey_merchant_ok(out->merchant))
 		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "merchant",
-				       "1-64 characters from A-Z a-z 0-9 _ . -");
+				       "1-64 characters from A-Z a-z 0-9 _ . -, at most 7 digits in a row");
 	if (out->merchant_ref == NULL)
 		out->merchant_ref = "";
 	else if (!ref_ok(out->merchant_ref))
@@ -174,16 +155,10 @@ enum smile_err shipment_parse(json_t *obj, struct shipment_req *out, struct smil
 				       "must be STANDARD, EXPRESS, ECONOMY or SAME_DAY");
 	if (out->note == NULL)
 		out->note = "";
-	if (has_control(out->note))
-		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "note",
-				       "contains a control character");
-	/* The note is printed in clear on the label: refuse what looks like a
-	 * phone number rather than print one. */
-	if (long_digit_run(out->note, 6))
-		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "note",
-				       "contains 6 or more digits in a row (a phone number "
-				       "must not be printed)");
-	return SMILE_OK;
+	/* The note is printed in clear on the label: the masking policy's rule
+	 * for free text refuses what looks like a phone number, in any script
+	 * and with any separators, rather than print one. */
+	return smile_mask_note(out->note, e);
 }
 
 enum smile_err shipment_mask(enum smile_mask_policy policy, const struct shipment_party *p,
@@ -234,24 +209,76 @@ void shipment_personal_free(char *s, size_t len)
 	}
 }
 
-static unsigned code_of(const char *s, unsigned mod)
+/* Domain of the sort-code key: no other use of the gateway's keys hashes
+ * with this context, so the key says nothing about them and they nothing
+ * about it (crypto_kdf: keyed BLAKE2b, the context as its personalisation). */
+#define SORT_KDF_CONTEXT "smsort01" /* crypto_kdf_CONTEXTBYTES = 8 */
+#define SORT_KDF_ID 1
+
+void shipment_sort_key(const uint8_t *sign_sk, uint8_t key[SHIPMENT_SORT_KEY_BYTES])
 {
+	/* sign_sk is seed (32 bytes) + public key: the seed is the secret */
+	_Static_assert(crypto_kdf_KEYBYTES == 32, "the Ed25519 seed is the KDF key");
+	_Static_assert(SHIPMENT_SORT_KEY_BYTES >= crypto_kdf_BYTES_MIN &&
+			       SHIPMENT_SORT_KEY_BYTES <= crypto_kdf_BYTES_MAX,
+		       "sort-code key size");
+	crypto_kdf_derive_from_key(key, SHIPMENT_SORT_KEY_BYTES, SORT_KDF_ID, SORT_KDF_CONTEXT,
+				   sign_sk);
+}
+
+/* A routing part as typed, without the ASCII spaces around it. */
+static void hash_part(crypto_generichash_state *st, const char *s)
+{
+	size_t n;
+	static const unsigned char end = 0; /* parts cannot hold NUL: no ambiguity */
+
+	s = s ? s : "";
+	while (*s == ' ')
+		s++;
+	n = strlen(s);
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	crypto_generichash_update(st, (const unsigned char *)s, n);
+	crypto_generichash_update(st, &end, 1);
+}
+
+/* Hash of the first `parts` routing parts (province, city, district), keyed
+ * or not, reduced mod `mod`. */
+static unsigned route_code(const uint8_t *key, const struct smile_address *a, int parts,
+			   unsigned mod)
+{
+	crypto_generichash_state st;
 	unsigned char h[8];
 	uint64_t v = 0;
-	crypto_generichash(h, sizeof(h), (const unsigned char *)(s ? s : ""), s ? strlen(s) : 0,
-			   NULL, 0);
+
+	crypto_generichash_init(&st, key, key ? SHIPMENT_SORT_KEY_BYTES : 0, sizeof(h));
+	hash_part(&st, a->province);
+	if (parts > 1)
+		hash_part(&st, a->city);
+	if (parts > 2)
+		hash_part(&st, a->district);
+	crypto_generichash_final(&st, h, sizeof(h));
 	for (int i = 0; i < 8; i++)
 		v = (v << 8) | h[i];
+	sodium_memzero(&st, sizeof(st));
 	return (unsigned)(v % mod);
 }
 
-void shipment_sort_code(const struct smile_address *a, char out[16])
+void shipment_sort_code(const uint8_t key[SHIPMENT_SORT_KEY_BYTES],
+			const struct smile_address *a, char out[SHIPMENT_SORT_CODE_MAX])
 {
-	char city[200], district[300];
-	snprintf(city, sizeof(city), "%s/%s", a->province ? a->province : "", a->city);
-	snprintf(district, sizeof(district), "%s/%s", city, a->district ? a->district : "");
-	snprintf(out, 16, "%03u-%03u-%02u %03u", code_of(a->province, 1000), code_of(city, 1000),
-		 code_of(district, 100), code_of(a->street, 1000));
+	/* no I or O, which read as 1 and 0 */
+	static const char letters[] = "ABCDEFGHJKLMNPQRSTUVWXYZ";
+	unsigned d = route_code(key, a, 3, 24 * 24);
+
+	/* Province and city are printed on every label, under every policy:
+	 * their parts need no key and stay the same across gateways. The
+	 * district is not printed under `strict`: keyed, so nobody without the
+	 * gateway's key can tell which district a code stands for. The street
+	 * is not an input at all. Letters for the district keep the code's
+	 * longest number run at 6, under the label library's limit of 7. */
+	snprintf(out, SHIPMENT_SORT_CODE_MAX, "%03u-%03u-%c%c", route_code(NULL, a, 1, 1000),
+		 route_code(NULL, a, 2, 1000), letters[d / 24], letters[d % 24]);
 }
 
 void shipment_region(enum smile_mask_policy policy, const struct smile_address *a, char *out,

@@ -13,7 +13,7 @@
 
 #define SHIPMENT_MERCHANT_MAX 64
 #define SHIPMENT_REF_MAX 64
-#define SHIPMENT_NOTE_MAX 120 /* code points */
+#define SHIPMENT_NOTE_MAX SMILE_MASK_NOTE_MAX /* code points */
 #define SHIPMENT_WEIGHT_MAX 1000000 /* grams */
 #define SHIPMENT_PARCELS_MAX 99
 
@@ -57,9 +57,21 @@ enum smile_err shipment_mask(enum smile_mask_policy policy, const struct shipmen
 char *shipment_personal_json(const struct shipment_req *r, size_t *len);
 void shipment_personal_free(char *s, size_t len);
 
-/* A deterministic sort code "PPP-CCC-DD SSS" from the destination region and
- * street (stand-in for a carrier routing table: same destination, same code). */
-void shipment_sort_code(const struct smile_address *a, char out[16]);
+/* The key sort codes are made with: derived from the gateway's signing key
+ * (smile_keys_sign_sk, 64 bytes; its 32-byte seed is the secret) with a
+ * domain-separated keyed BLAKE2b (crypto_kdf), so it is as stable as that
+ * key and tells nothing about it. The caller wipes it (sodium_memzero). */
+#define SHIPMENT_SORT_KEY_BYTES 32
+void shipment_sort_key(const uint8_t *sign_sk, uint8_t key[SHIPMENT_SORT_KEY_BYTES]);
+
+/* A deterministic sort code "PPP-CCC-XY" from routing data only (a stand-in
+ * for a carrier routing table: same destination, same code; docs/masking.md):
+ * PPP and CCC hash the province and the city, which every label prints; XY
+ * (two letters, 576 values) is a hash of the district keyed with `key`. The
+ * street, the house number and the detail are never used. */
+#define SHIPMENT_SORT_CODE_MAX 16 /* "PPP-CCC-XY" and its NUL fit with room */
+void shipment_sort_code(const uint8_t key[SHIPMENT_SORT_KEY_BYTES],
+			const struct smile_address *a, char out[SHIPMENT_SORT_CODE_MAX]);
 
 /* The destination region used for device zones: "country/province/city/district"
  * under cn-gbt41833; under strict only "country/province/city" (what its label

@@ -34,9 +34,10 @@
 #define LABEL_NOTE_MAX 140
 #define LABEL_WEIGHT_MAX 1000000L /* grams: 1 t */
 #define LABEL_PARCELS_MAX 9999
-/* Most digits in a row (single spaces or '-' between them allowed) that an
- * address line or a note may carry: 8 or more look like a phone number.
- * 7 lets postal codes through (JP 100-0001, CN 430000). */
+/* Longest number run (digits of any kind with no letter between them:
+ * label_longest_digit_run) that any printed text may carry: 8 or more look
+ * like a phone number. 7 lets postal codes through (JP 100-0001, CN 430000).
+ * The same limit as SMILE_MASK_ADDR_DIGIT_RUN_MAX. */
 #define LABEL_DIGIT_RUN_MAX 7
 
 #define LABEL_UTF8_BYTES(n) ((n) * 4 + 1)
@@ -63,15 +64,24 @@ struct smile_label_record {
 	int parcel_count;
 };
 
-/* privacy.c: the fail-closed test on what a party would print. Fields in `e`
- * are "name" / "phone" (the caller prefixes "recipient" or "sender"). */
+/* privacy.c: the fail-closed test on what a record would print
+ * (SMILE_ERR_LABEL_UNMASKED naming the field: "note", "recipient.phone",
+ * "sender.address[1]", ...). A record that exists has passed it. */
+enum smile_err label_privacy_check_record(const struct smile_label_record *rec,
+					  struct smile_error *e) SMILE_MUST_CHECK;
+/* One party; fields "name", "phone", "address[i]" (the caller prefixes
+ * "recipient" or "sender"). */
 enum smile_err label_privacy_check_party(const struct label_party *p, struct smile_error *e)
 	SMILE_MUST_CHECK;
-/* Decimal digits of any script (Unicode Nd) in s. */
+/* One printed free text: no run over LABEL_DIGIT_RUN_MAX. */
+enum smile_err label_privacy_check_text(const char *s, const char *field,
+					struct smile_error *e) SMILE_MUST_CHECK;
+/* Characters with a numeric value (smile_unicode_is_numeric) in s. */
 size_t label_count_digits(const char *s);
 /* 1 when s contains '*' or U+FF0A. */
 int label_has_mask(const char *s);
-/* Most digits in one run where digits may be split by single ' ' or '-'. */
+/* The longest number run in s (smile_unicode_number_run): digits of any
+ * kind with no letter between them. */
 size_t label_longest_digit_run(const char *s);
 
 /* ------------------------------------------------------------ page model */

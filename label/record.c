@@ -10,10 +10,12 @@
  * they are never passed on; our messages describe, never echo.
  *
  * The struct has fixed-size arrays (one allocation, wiped on free), and the
- * fail-closed privacy test (privacy.c) runs on both parties before a record
- * is handed out: a record that exists has passed it.
+ * fail-closed privacy test (privacy.c) runs on every printed text of the
+ * record before it is handed out: a record that exists has passed it.
  */
 #include "label_internal.h"
+
+#include "smile/unicode.h"
 
 #include <glib.h>
 #include <jansson.h>
@@ -312,23 +314,12 @@ static enum smile_err check_phone_chars(const char *s, struct smile_error *e)
 {
 	for (const char *p = s; *p; p = g_utf8_next_char(p)) {
 		gunichar c = g_utf8_get_char(p);
-		if (g_unichar_isdigit(c) || c == '*' || c == 0xFF0A || c == '+' || c == '-' ||
+		if (smile_unicode_is_decimal(c) || c == '*' || c == 0xFF0A || c == '+' || c == '-' ||
 		    c == ' ' || c == '(' || c == ')')
 			continue;
 		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "phone",
 				       "only digits, '*', '+', '-', spaces and parentheses are allowed");
 	}
-	return SMILE_OK;
-}
-
-/* A free-text line that carries a phone-number-like run of digits. */
-static enum smile_err check_digit_run(const char *s, const char *field, struct smile_error *e)
-{
-	size_t run = label_longest_digit_run(s);
-	if (run > LABEL_DIGIT_RUN_MAX)
-		return smile_error_set(e, SMILE_ERR_LABEL_UNMASKED, field,
-				       "a run of %zu digits looks like a phone number (at most %d)",
-				       run, LABEL_DIGIT_RUN_MAX);
 	return SMILE_OK;
 }
 
@@ -381,16 +372,9 @@ static enum smile_err take_party(const json_t *root, const char *key, struct lab
 				sizeof(p->address[i]), e);
 		if (err)
 			return err;
-		err = check_digit_run(p->address[i], field, e);
-		if (err)
-			return err;
 	}
 	p->n_address = (int)n;
-	/* fail closed: what would be printed must be masked */
-	err = label_privacy_check_party(p, e);
-	if (err)
-		smile_error_prefix(e, key);
-	return err;
+	return SMILE_OK;
 }
 
 static enum smile_err json_failure(const char *json, size_t len, const json_error_t *je,
@@ -534,10 +518,11 @@ enum smile_err smile_label_record_parse(const char *json, size_t len,
 		      strspn(json_string_value(n), " ") == json_string_length(n))) {
 			err = take_text(n, "note", LABEL_NOTE_MAX, rec->note, sizeof(rec->note),
 					e);
-			if (!err)
-				err = check_digit_run(rec->note, "note", e);
 		}
 	}
+	/* fail closed: nothing printed may carry personal data */
+	if (!err)
+		err = label_privacy_check_record(rec, e);
 	if (!err) {
 		*out = rec;
 		rec = NULL;

@@ -57,10 +57,15 @@ enum smile_mask_policy {
 #define SMILE_MASK_NAME_MAX 64        /* name: 1-64 characters */
 #define SMILE_MASK_ADDR_PART_MAX 64   /* country, province, city, district, street */
 #define SMILE_MASK_ADDR_DETAIL_MAX 128
-/* Longest run of digits a printed address part may hold (a single space or
- * '-' between digits does not break a run): longer looks like a phone number,
- * and the label library would refuse to print it. */
+/* Longest *number run* (smile_unicode_number_run: characters with a numeric
+ * value, of any script, with no letter between them; spaces and punctuation
+ * do not break a run) that free text printed whole may hold: longer looks
+ * like a phone number. Address parts allow 7 for postal codes (430000,
+ * 100-0001), which the label library accepts too; a note, which needs none,
+ * allows 5, no more digits than a masked phone shows. */
 #define SMILE_MASK_ADDR_DIGIT_RUN_MAX 7
+#define SMILE_MASK_NOTE_DIGIT_RUN_MAX 5
+#define SMILE_MASK_NOTE_MAX 120 /* code points */
 /* Phone: 5-15 digits (E.164 allows 15), at most 32 bytes with formatting. */
 #define SMILE_MASK_PHONE_DIGITS_MIN 5
 #define SMILE_MASK_PHONE_DIGITS_MAX 15
@@ -82,10 +87,13 @@ const char *smile_mask_policy_name(enum smile_mask_policy p);
 
 /*
  * Mask a person's name into out[n] (NUL-terminated; SMILE_MASK_MAX is always
- * enough). Leading and trailing spaces are ignored.
- * Valid names: 1-64 code points, at least one letter (any non-ASCII code point
- * or A-Z a-z counts), no control, bidi-override, zero-width-space or other
- * invisible format characters, no noncharacters.
+ * enough). Leading and trailing spaces are ignored. A shown initial is its
+ * letter and at most two canonical combining marks after it (combining class
+ * not 0), nothing else.
+ * Valid names: 1-64 code points, at least one letter (Unicode L*), no
+ * control, bidi-override, zero-width or other invisible format character
+ * (Unicode Cf, ZWJ and ZWNJ included), no variation selector (U+FE00-FE0F,
+ * U+E0100-E01EF), no noncharacters.
  * Returns:
  *   SMILE_OK
  *   SMILE_ERR_MISSING_FIELD  name is NULL                     (field "name")
@@ -146,9 +154,10 @@ struct smile_address {
  * empty are domestic) and for any country under strict.
  * Each part: leading/trailing spaces ignored, valid UTF-8, no control or
  * invisible format characters, at most SMILE_MASK_ADDR_PART_MAX code points
- * (detail: SMILE_MASK_ADDR_DETAIL_MAX). The printed parts (all but detail)
- * hold no run of more than SMILE_MASK_ADDR_DIGIT_RUN_MAX digits (a phone
- * number typed into the street would otherwise be printed). The street must
+ * (detail: SMILE_MASK_ADDR_DETAIL_MAX). The printed parts (all but detail),
+ * each alone and province + city + district as one line, hold no number run
+ * over SMILE_MASK_ADDR_DIGIT_RUN_MAX (a phone number typed into the street,
+ * "138.1234.5678" or "一三八一二三四五六七八", would otherwise be printed). The street must
  * not carry a unit or room number ("2301室", "3单元", "Flat 4", "Apt 12",
  * "Unit 3", "Suite 200", "Room 101", "#12"): it is printed, so those belong
  * in detail.
@@ -158,7 +167,8 @@ struct smile_address {
  *   SMILE_ERR_UTF8           a part is not valid UTF-8        (field "address.<part>")
  *   SMILE_ERR_FIELD_VALUE    a part too long, a forbidden character, a run of
  *                            digits like a phone number, or a unit or room
- *                            number in the street             (field "address.<part>")
+ *                            number in the street             (field "address.<part>";
+ *                            "address" for a run across the region parts)
  *   SMILE_ERR_BUFFER_SMALL   max_lines too small for the result (field "address")
  *   SMILE_ERR_INVALID        a, lines or n_lines is NULL, or p is not a policy
  * On any error *n_lines is 0 (when n_lines is not NULL). `e` may be NULL.
@@ -168,10 +178,24 @@ enum smile_err smile_mask_address(enum smile_mask_policy p, const struct smile_a
 				  size_t *n_lines, struct smile_error *e) SMILE_MUST_CHECK;
 
 /*
- * How many decimal digits of any script (Unicode Nd: ASCII, fullwidth,
- * Arabic-Indic, Devanagari, ...) UTF-8 `s` contains: the figure that must
- * stay <= SMILE_MASK_PHONE_SHOWN_MAX on a printed phone. Bytes that are not
- * UTF-8 count as no digit; NULL counts as 0.
+ * Check a note, which is printed whole on the label: NULL or "" is no note;
+ * otherwise valid UTF-8, at most SMILE_MASK_NOTE_MAX code points, no control
+ * or invisible format character, and no number run over
+ * SMILE_MASK_NOTE_DIGIT_RUN_MAX ("call 138 1234 5678", "①③⑧...").
+ * Returns:
+ *   SMILE_OK
+ *   SMILE_ERR_UTF8           not valid UTF-8                  (field "note")
+ *   SMILE_ERR_FIELD_VALUE    too long, a forbidden character, or a run of
+ *                            digits like a phone number       (field "note")
+ * `e` may be NULL.
+ */
+enum smile_err smile_mask_note(const char *note, struct smile_error *e) SMILE_MUST_CHECK;
+
+/*
+ * How many characters with a numeric value UTF-8 `s` contains (digits of
+ * every script, ① ¹ Ⅻ, CJK numerals 一 壹 ...: smile_unicode_is_numeric):
+ * the figure that must stay <= SMILE_MASK_PHONE_SHOWN_MAX on a printed
+ * phone. Bytes that are not UTF-8 count as no digit; NULL counts as 0.
  */
 size_t smile_mask_count_digits(const char *s);
 

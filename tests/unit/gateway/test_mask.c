@@ -18,6 +18,7 @@
 #include "smile/buf.h"
 #include "smile/error.h"
 #include "smile/mask.h"
+#include "smile/unicode.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -220,6 +221,12 @@ static int run_row(int num, const char *field, enum smile_mask_policy p, char *i
 				if (echoes(e.message, parts[i]))
 					*echo_bad = num;
 		}
+	} else if (strcmp(field, "note") == 0) {
+		rc = smile_mask_note(input, &e);
+		if (rc == SMILE_OK) /* printed as it is */
+			snprintf(got, sizeof(got), "%s", input);
+		else if (echoes(e.message, input))
+			*echo_bad = num;
 	} else if (strcmp(field, "policy") == 0) {
 		enum smile_mask_policy q = (enum smile_mask_policy)77;
 		rc = smile_mask_policy_parse(input, &q);
@@ -272,7 +279,7 @@ static void docs_table_matches_the_code(void **state)
 {
 	struct smile_buf line;
 	FILE *f = open_doc();
-	int in_table = 0, rows = 0, failed = 0, echo_bad = 0, kinds[4] = {0}, errors = 0;
+	int in_table = 0, rows = 0, failed = 0, echo_bad = 0, kinds[5] = {0}, errors = 0;
 	(void)state;
 
 	assert_non_null(f);
@@ -305,8 +312,11 @@ static void docs_table_matches_the_code(void **state)
 		unescape(c[4]);
 		if (strncmp(c[4], "ERR", 3) == 0)
 			errors++;
-		kinds[strcmp(c[1], "name") == 0 ? 0 : strcmp(c[1], "phone") == 0 ? 1
-					   : strcmp(c[1], "address") == 0 ? 2 : 3]++;
+		kinds[strcmp(c[1], "name") == 0      ? 0
+		      : strcmp(c[1], "phone") == 0   ? 1
+		      : strcmp(c[1], "address") == 0 ? 2
+		      : strcmp(c[1], "note") == 0    ? 4
+						     : 3]++;
 		for (int p = 0; p < 2; p++) {
 			char input[1024];
 			enum smile_mask_policy pol = p ? SMILE_MASK_STRICT : SMILE_MASK_CN_GBT41833;
@@ -327,7 +337,8 @@ static void docs_table_matches_the_code(void **state)
 	assert_int_equal(failed, 0);
 	assert_int_equal(echo_bad, 0);
 	assert_true(rows >= 40);
-	assert_true(kinds[0] >= 10 && kinds[1] >= 10 && kinds[2] >= 5 && kinds[3] >= 1);
+	assert_true(kinds[0] >= 10 && kinds[1] >= 10 && kinds[2] >= 5 && kinds[3] >= 1 &&
+		    kinds[4] >= 5);
 	assert_true(errors >= 10);
 }
 
@@ -460,6 +471,83 @@ static void name_masks_always_hide_and_never_split(void **state)
 		}
 	}
 	assert_true(ok > 10000);
+}
+
+/* Issue 12: whatever follows a letter, a shown initial is that letter and at
+ * most two canonical combining marks; invisible selectors and joiners are
+ * refused, not carried; every shown character is a letter. */
+static void name_initials_carry_no_hidden_data(void **state)
+{
+	static const uint32_t pools[][2] = {
+		{'a', 'z'},       {0x4E00, 0x9FA5}, {0x5D0, 0x5EA},   {0x627, 0x64A},
+		{0xE01, 0xE2E},   {0x300, 0x36F},   {0x591, 0x5C7},   {0x64B, 0x65F},
+		{0xE31, 0xE3A},   {0x20D0, 0x20F0}, {0x1AB0, 0x1ACE}, {0x3099, 0x309A},
+		{0x93E, 0x94D},   {0x660, 0x669},   {0x2460, 0x2473}, {0x4E00, 0x4E00},
+		{' ', ' '},
+	};
+	static const uint32_t hidden[] = {0xFE00, 0xFE0F, 0xE0100, 0xE01EF, 0x200D, 0x200C,
+					  0x2060, 0x180E, 0xFEFF, 0x200B};
+	int ok = 0, refused = 0;
+	(void)state;
+
+	for (int iter = 0; iter < 20000; iter++) {
+		char in[512], out[SMILE_MASK_MAX];
+		size_t n = 1 + rnd(12), k = 0;
+		int inject = rnd(4) == 0;
+		struct smile_error e = {0};
+
+		for (size_t i = 0; i < n; i++) {
+			size_t pi = i == 0 ? rnd(5) : rnd(sizeof(pools) / sizeof(pools[0]));
+			k += put_utf8(in + k, pools[pi][0] + rnd(pools[pi][1] - pools[pi][0] + 1));
+		}
+		if (inject) /* after the first character: right behind an initial */
+			k += put_utf8(in + k, hidden[rnd(sizeof(hidden) / sizeof(hidden[0]))]);
+		for (size_t i = 0; inject && i < 3; i++)
+			k += put_utf8(in + k, 'a' + rnd(26));
+		in[k] = '\0';
+		for (int p = 0; p < 2; p++) {
+			enum smile_err rc = smile_mask_name(p ? SMILE_MASK_STRICT : SMILE_MASK_CN_GBT41833,
+							    in, out, sizeof(out), &e);
+			const unsigned char *u = (const unsigned char *)out;
+			int marks = -1; /* marks after the last shown letter; -1: none shown */
+
+			if (inject) {
+				assert_int_equal(rc, SMILE_ERR_FIELD_VALUE);
+				assert_string_equal(e.field, "name");
+				assert_true(strstr(e.message, "variation selector") != NULL ||
+					    strstr(e.message, "invisible") != NULL);
+				refused++;
+				continue;
+			}
+			if (rc != SMILE_OK) {
+				assert_int_equal(rc, SMILE_ERR_FIELD_VALUE);
+				continue;
+			}
+			ok++;
+			while (*u) {
+				uint32_t c;
+				size_t m = dec(u, &c);
+
+				assert_true(m > 0);
+				if (is_mask_punct(c)) {
+					marks = -1;
+				} else if (smile_unicode_is_letter(c)) {
+					/* one letter per initial; two bare ideographs
+					 * for a compound surname (欧阳**) */
+					assert_true(marks == -1 || (marks == 0 && c >= 0x3400));
+					marks = 0;
+				} else {
+					if (marks < 0 || !smile_unicode_is_combining(c) || ++marks > 2) {
+						print_message("input [%s] -> [%s]: U+%04X shown\n", in,
+							      out, c);
+						fail();
+					}
+				}
+				u += m;
+			}
+		}
+	}
+	assert_true(ok > 5000 && refused > 5000);
 }
 
 /* -------------------------------------------------------- the named rules */
@@ -693,17 +781,77 @@ static void policy_names_and_digit_count(void **state)
 	assert_int_equal(smile_mask_count_digits("1\xff" "2\xE0\xA5"), 2); /* bad bytes skipped */
 }
 
+/* Every decimal digit of Unicode (UnicodeData.txt, category Nd) is a digit
+ * to the masker: counted on a phone, and 8 of them in any printed address
+ * part or 6 in a note are a phone number. The UCD comes with `make deps`
+ * (package unicode-data); $SMILE_UCD_DIR overrides where it is read. */
+static void every_unicode_digit_is_a_digit_to_the_masker(void **state)
+{
+	static const char *const fields[] = {"address.country", "address.province",
+					     "address.city", "address.district",
+					     "address.street"};
+	char path[1024], line[512];
+	const char *dir = getenv("SMILE_UCD_DIR");
+	size_t nd = 0;
+	FILE *f;
+	(void)state;
+
+	snprintf(path, sizeof(path), "%s/UnicodeData.txt", dir ? dir : "/usr/share/unicode");
+	f = fopen(path, "r");
+	if (f == NULL)
+		fail_msg("%s: cannot open (run `make deps`: package unicode-data)", path);
+	while (fgets(line, sizeof(line), f)) {
+		char one[5] = {0}, run[64], lines[SMILE_MASK_ADDR_LINES][SMILE_MASK_MAX];
+		char *semi = strchr(line, ';');
+		uint32_t c = (uint32_t)strtoul(line, NULL, 16);
+		size_t k, nl;
+		struct smile_error e = {0};
+
+		/* Nd has no <First>..<Last> ranges: one line per digit */
+		if (semi == NULL || (semi = strchr(semi + 1, ';')) == NULL ||
+		    strncmp(semi, ";Nd;", 4) != 0)
+			continue;
+		nd++;
+		k = put_utf8(one, c);
+		if (smile_mask_count_digits(one) != 1)
+			fail_msg("U+%04X (Nd) is not counted as a digit", c);
+		for (int i = 0; i < 8; i++) { /* "d d d d d d d d" */
+			memcpy(run + (size_t)i * (k + 1), one, k);
+			run[(size_t)i * (k + 1) + k] = ' ';
+		}
+		run[8 * (k + 1) - 1] = '\0';
+		for (int part = 0; part < 5; part++) {
+			struct smile_address a = {"CN", "湖北省", "武汉市", "江汉区", "建设大道", NULL};
+			const char **slot[] = {&a.country, &a.province, &a.city, &a.district,
+					       &a.street};
+
+			*slot[part] = run;
+			if (smile_mask_address(SMILE_MASK_CN_GBT41833, &a, lines, 3, &nl, &e) !=
+				    SMILE_ERR_FIELD_VALUE ||
+			    strcmp(e.field, fields[part]) != 0)
+				fail_msg("U+%04X x 8 in %s: not refused", c, fields[part]);
+		}
+		run[6 * (k + 1) - 1] = '\0';
+		if (smile_mask_note(run, &e) != SMILE_ERR_FIELD_VALUE)
+			fail_msg("U+%04X x 6 in a note: not refused", c);
+	}
+	fclose(f);
+	assert_true(nd >= 680);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(docs_table_matches_the_code),
 		cmocka_unit_test(phone_masks_never_show_too_much),
 		cmocka_unit_test(name_masks_always_hide_and_never_split),
+		cmocka_unit_test(name_initials_carry_no_hidden_data),
 		cmocka_unit_test(every_compound_surname_is_kept),
 		cmocka_unit_test(caps_are_enforced),
 		cmocka_unit_test(buffers_and_misuse),
 		cmocka_unit_test(address_detail_never_printed),
 		cmocka_unit_test(policy_names_and_digit_count),
+		cmocka_unit_test(every_unicode_digit_is_a_digit_to_the_masker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

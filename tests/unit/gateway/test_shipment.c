@@ -6,8 +6,11 @@
 #include <cmocka.h>
 
 #include <stdlib.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "smile/unicode.h"
 #include "../../../gateway/shipment.h"
 
 static const char good[] =
@@ -29,6 +32,11 @@ static void parses_and_defaults(void **state)
 	assert_int_equal(req.parcels, 1);
 	assert_string_equal(req.note, "");
 	json_decref(j);
+	/* a merchant name may hold digits, just not a phone number's worth */
+	j = json_loads(good, 0, NULL);
+	json_object_set_new(j, "merchant", json_string("shop-2024.11"));
+	assert_int_equal(shipment_parse(j, &req, &e), SMILE_OK);
+	json_decref(j);
 }
 
 static void errors_name_the_field(void **state)
@@ -42,8 +50,15 @@ static void errors_name_the_field(void **state)
 		{"parcels", "100", "parcels", SMILE_ERR_FIELD_VALUE},
 		{"service", "\"TELEPORT\"", "service", SMILE_ERR_FIELD_VALUE},
 		{"merchant", "\"a/b\"", "merchant", SMILE_ERR_FIELD_VALUE},
+		/* printed on the label, which refuses a phone-like run */
+		{"merchant", "\"shop-138.1234.5678\"", "merchant", SMILE_ERR_FIELD_VALUE},
 		{"merchant_ref", "\"order 1\"", "merchant_ref", SMILE_ERR_FIELD_VALUE},
 		{"note", "\"call 138123456\"", "note", SMILE_ERR_FIELD_VALUE},
+		/* any digits, any separators (issue 11) */
+		{"note", "\"call 138.1234.5678\"", "note", SMILE_ERR_FIELD_VALUE},
+		{"note", "\"电话 ①③⑧①②③④⑤⑥⑦⑧\"", "note", SMILE_ERR_FIELD_VALUE},
+		{"note", "\"电话一三八一二三四五六七八\"", "note", SMILE_ERR_FIELD_VALUE},
+		{"note", "\"\\u202Efragile\"", "note", SMILE_ERR_FIELD_VALUE},
 		{"recipient", "[]", "recipient", SMILE_ERR_FIELD_TYPE},
 		{"sender", "null", "sender", SMILE_ERR_MISSING_FIELD},
 	};
@@ -147,6 +162,112 @@ static void device_view_follows_the_page(void **state)
 	json_decref(rec);
 }
 
+/* Two gateways' signing keys (64 bytes: seed + public key) and their
+ * sort-code keys. */
+static void two_keys(uint8_t ka[SHIPMENT_SORT_KEY_BYTES], uint8_t kb[SHIPMENT_SORT_KEY_BYTES])
+{
+	uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+	uint8_t seed[crypto_sign_SEEDBYTES];
+
+	memset(seed, 0x11, sizeof(seed));
+	crypto_sign_seed_keypair(pk, sk, seed);
+	shipment_sort_key(sk, ka);
+	memset(seed, 0x22, sizeof(seed));
+	crypto_sign_seed_keypair(pk, sk, seed);
+	shipment_sort_key(sk, kb);
+}
+
+static int sort_code_shape_ok(const char *c)
+{
+	/* "PPP-CCC-XY": digits, digits, two letters without I and O */
+	for (int i = 0; i < 10; i++) {
+		char ch = c[i];
+		int ok = (i == 3 || i == 7) ? ch == '-'
+			 : i < 7	    ? (ch >= '0' && ch <= '9')
+					    : (ch >= 'A' && ch <= 'Z' && ch != 'I' && ch != 'O');
+		if (!ok)
+			return 0;
+	}
+	return c[10] == '\0';
+}
+
+static void sort_code_never_depends_on_the_street(void **state)
+{
+	static const char *const streets[] = {"建设大道568号", "建设大道570号", "建设大道1号",
+					      "解放大道1号", "Baker Street", "", NULL};
+	uint8_t ka[SHIPMENT_SORT_KEY_BYTES], kb[SHIPMENT_SORT_KEY_BYTES];
+	char first[SHIPMENT_SORT_CODE_MAX], code[SHIPMENT_SORT_CODE_MAX];
+	(void)state;
+
+	two_keys(ka, kb);
+	for (size_t i = 0; i < sizeof(streets) / sizeof(streets[0]); i++) {
+		for (int house = 0; house < 50; house++) {
+			char street[64], detail[32];
+			struct smile_address a = {"CN", "湖北省", "武汉市", "江汉区", street, detail};
+
+			snprintf(street, sizeof(street), "%s%s%d", streets[i] ? streets[i] : "",
+				 house ? " " : "", house);
+			if (streets[i] == NULL)
+				a.street = NULL;
+			snprintf(detail, sizeof(detail), "%d栋%d室", house, 100 + house);
+			shipment_sort_code(ka, &a, code);
+			if (i == 0 && house == 0)
+				memcpy(first, code, sizeof(first));
+			assert_string_equal(code, first);
+		}
+	}
+	assert_true(sort_code_shape_ok(first));
+	/* the label library refuses a run over 7 digits in any printed text */
+	assert_true(smile_unicode_number_run(first, strlen(first)) <= 7);
+	/* spaces around a routing part do not change the code */
+	struct smile_address sp = {"CN", " 湖北省 ", "武汉市 ", " 江汉区", "x", NULL};
+	shipment_sort_code(ka, &sp, code);
+	assert_string_equal(code, first);
+}
+
+static void sort_code_district_is_keyed_and_stable(void **state)
+{
+	uint8_t ka[SHIPMENT_SORT_KEY_BYTES], kb[SHIPMENT_SORT_KEY_BYTES], k2[SHIPMENT_SORT_KEY_BYTES];
+	struct smile_address a = {"CN", "湖北省", "武汉市", "江汉区", "建设大道568号", NULL};
+	char c1[SHIPMENT_SORT_CODE_MAX], c2[SHIPMENT_SORT_CODE_MAX];
+	int differ = 0, districts_differ = 0;
+	(void)state;
+
+	two_keys(ka, kb);
+	/* stable: the same key twice, and the key derived again from the same
+	 * signing key (a restarted gateway) */
+	shipment_sort_code(ka, &a, c1);
+	shipment_sort_code(ka, &a, c2);
+	assert_string_equal(c1, c2);
+	two_keys(k2, kb);
+	assert_memory_equal(k2, ka, sizeof(ka));
+	shipment_sort_code(k2, &a, c2);
+	assert_string_equal(c1, c2);
+	assert_true(sodium_memcmp(ka, kb, sizeof(ka)) != 0);
+
+	/* another gateway's secret: the same district gets another code, while
+	 * province and city (printed on the label anyway) keep theirs */
+	shipment_sort_code(kb, &a, c2);
+	assert_string_not_equal(c1, c2);
+	assert_memory_equal(c1, c2, 8);
+	for (int i = 0; i < 100; i++) {
+		char district[32], p[SHIPMENT_SORT_CODE_MAX], q[SHIPMENT_SORT_CODE_MAX];
+		struct smile_address d = {"CN", "湖北省", "武汉市", district, "", NULL};
+
+		snprintf(district, sizeof(district), "第%d区", i);
+		shipment_sort_code(ka, &d, p);
+		shipment_sort_code(kb, &d, q);
+		differ += strcmp(p, q) != 0;
+		districts_differ += strcmp(p, c1) != 0;
+	}
+	assert_true(differ >= 95);           /* 1/576 collide by chance */
+	assert_true(districts_differ >= 95); /* the district is in the code */
+	/* the key is not the seed it came from */
+	uint8_t seed[32];
+	memset(seed, 0x11, sizeof(seed));
+	assert_true(sodium_memcmp(ka, seed, sizeof(seed)) != 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +276,8 @@ int main(void)
 		cmocka_unit_test(region_keeps_no_more_than_the_label),
 		cmocka_unit_test(contact_json_follows_the_page),
 		cmocka_unit_test(device_view_follows_the_page),
+		cmocka_unit_test(sort_code_never_depends_on_the_street),
+		cmocka_unit_test(sort_code_district_is_keyed_and_stable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

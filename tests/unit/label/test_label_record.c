@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <glib.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +17,10 @@
 #include "smile/buf.h"
 #include "smile/error.h"
 #include "smile/label.h"
+#include "smile/unicode.h"
 
 static const char base_json[] =
-	"{\"waybill\":\"SW2611290000017\",\"sort_code\":\"342-081-00 052\","
+	"{\"waybill\":\"SW2611290000017\",\"sort_code\":\"342-081-KM\","
 	"\"service\":\"STANDARD\",\"date\":\"2026-11-29\","
 	"\"token\":\"SW1:NCFOXN*TDP5ZA8OM2L9V4A$QHSW7 .9J/V+P5GQ%0FYPAS0KKA6\","
 	"\"merchant\":\"Ziyun Store\","
@@ -375,6 +377,94 @@ static void unmasked_parties_fail_closed(void **state)
 	assert_null(strstr(e.message, "张"));
 }
 
+/* Issue 11: a phone number in any printed text, in any digits, with any
+ * separators, fails closed, naming the field. */
+static void every_printed_text_fails_closed(void **state)
+{
+	static const char *const phones[] = {
+		"①③⑧①②③④⑤⑥⑦⑧",        "¹³⁸¹²³⁴⁵⁶⁷⁸",
+		"一三八一二三四五六七八",  "壹叁捌壹贰叁肆伍陆柒捌",
+		"138.1234.5678",         "138/1234/5678",
+		"(415) 555-2671",        "call 138  1234  5678",
+		"幺三八 两〇零〇 五六七八",  "١٣٨.١٢٣٤.٥٦٧٨",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(phones) / sizeof(phones[0]); i++) {
+		char text[128];
+		const char *ph = phones[i];
+
+		snprintf(text, sizeof(text), "x %s", ph);
+		EXPECT(SMILE_ERR_LABEL_UNMASKED, "note", set(base(), "note", json_string(ph)));
+		EXPECT(SMILE_ERR_LABEL_UNMASKED, "sort_code",
+		       set(base(), "sort_code", json_string(ph)));
+		EXPECT(SMILE_ERR_LABEL_UNMASKED, "service", set(base(), "service", json_string(ph)));
+		EXPECT(SMILE_ERR_LABEL_UNMASKED, "merchant",
+		       set(base(), "merchant", json_string(text)));
+		snprintf(text, sizeof(text), "张** %s", ph);
+		EXPECT(SMILE_ERR_LABEL_UNMASKED, "recipient.name",
+		       set_in(base(), "recipient", "name", json_string(text)));
+		EXPECT(SMILE_ERR_LABEL_UNMASKED, "sender.address[1]",
+		       set_in(base(), "sender", "address", json_pack("[s,s]", "湖北省", ph)));
+		EXPECT(SMILE_ERR_LABEL_UNMASKED, "recipient.address[0]",
+		       set_in(base(), "recipient", "address", json_pack("[s]", ph)));
+	}
+	/* letters end a run; postal codes and the gateway's sort codes pass */
+	EXPECT(SMILE_OK, "", set(base(), "note", json_string("Room 1234 Floor 5678")));
+	EXPECT(SMILE_OK, "", set(base(), "note", json_string("〒100-0001 東京都千代田区")));
+	EXPECT(SMILE_OK, "", set(base(), "sort_code", json_string("999-999-ZZ")));
+	EXPECT(SMILE_OK, "", set_in(base(), "recipient", "address",
+				    json_pack("[s,s]", "江西省 南昌市 东湖区", "八一大道333号 ****")));
+}
+
+/* Every decimal digit of Unicode (UnicodeData.txt, Nd) counts: six of them
+ * are too many on a phone, eight joined by dots too many in a note. And the
+ * shared table agrees with GLib's independent Unicode database, which this
+ * check used before: whatever GLib calls a digit or a number, it is one. */
+static void every_unicode_digit_fails_closed(void **state)
+{
+	char path[1024], line[512];
+	const char *dir = getenv("SMILE_UCD_DIR");
+	size_t nd = 0;
+	FILE *f;
+	(void)state;
+
+	for (gunichar c = 0; c < 0x110000; c++) {
+		GUnicodeType t = g_unichar_type(c);
+
+		if (g_unichar_isdigit(c) && !smile_unicode_is_decimal(c))
+			fail_msg("U+%04X: GLib says Nd, the table does not", c);
+		if ((t == G_UNICODE_DECIMAL_NUMBER || t == G_UNICODE_LETTER_NUMBER ||
+		     t == G_UNICODE_OTHER_NUMBER) &&
+		    !smile_unicode_is_numeric(c))
+			fail_msg("U+%04X: GLib says a number, the table does not", c);
+	}
+	snprintf(path, sizeof(path), "%s/UnicodeData.txt", dir ? dir : "/usr/share/unicode");
+	f = fopen(path, "r");
+	if (f == NULL)
+		fail_msg("%s: cannot open (run `make deps`: package unicode-data)", path);
+	while (fgets(line, sizeof(line), f)) {
+		char *semi = strchr(line, ';'), d[5] = {0}, text[64];
+		gunichar c = (gunichar)strtoul(line, NULL, 16);
+		int k;
+
+		if (semi == NULL || (semi = strchr(semi + 1, ';')) == NULL ||
+		    strncmp(semi, ";Nd;", 4) != 0)
+			continue;
+		nd++;
+		k = g_unichar_to_utf8(c, d);
+		snprintf(text, sizeof(text), "%s%s %s%s-*", d, d, d, d); /* 4 digits + */
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%s", d, d);
+		EXPECT(SMILE_ERR_LABEL_UNMASKED, "recipient.phone",
+		       set_in(base(), "recipient", "phone", json_string(text)));
+		text[0] = '\0';
+		for (int i = 0; i < 8; i++)
+			snprintf(text + strlen(text), sizeof(text) - strlen(text), "%.*s.", k, d);
+		EXPECT(SMILE_ERR_LABEL_UNMASKED, "note", set(base(), "note", json_string(text)));
+	}
+	fclose(f);
+	assert_true(nd >= 680);
+}
+
 static void samples_are_valid_and_reproducible(void **state)
 {
 	struct smile_buf a, b;
@@ -416,6 +506,8 @@ int main(void)
 		cmocka_unit_test(invalid_utf8_names_the_value),
 		cmocka_unit_test(json_errors_never_echo_input),
 		cmocka_unit_test(unmasked_parties_fail_closed),
+		cmocka_unit_test(every_printed_text_fails_closed),
+		cmocka_unit_test(every_unicode_digit_fails_closed),
 		cmocka_unit_test(samples_are_valid_and_reproducible),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
