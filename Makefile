@@ -103,7 +103,7 @@ endif
 # Objects are never intermediate: keep them so relinks stay cheap.
 .SECONDARY:
 
-.PHONY: all test check test-common test-device test-label test-gateway test-bridge bench demo deps install uninstall clean test-build core-size fuzz fuzz-bins
+.PHONY: all test check test-common test-device test-label test-gateway test-bridge bench demo deps install uninstall clean test-build core-size fuzz fuzz-smoke fuzz-bins
 .DEFAULT_GOAL := all
 
 all: $(ALL_LIBS) $(BINS) core-size
@@ -206,10 +206,14 @@ deps:
 # build/fuzz/fuzz_*, against the libraries rebuilt by clang in build/fuzz/.
 # Each also links tests/fuzz/sanitizer_defaults.c, which embeds
 # tests/lsan.supp, so a target run plainly (no LSAN_OPTIONS) still ignores
-# system libraries' one-time caches. docs/HACKING.md.
+# system libraries' one-time caches. `make fuzz-smoke` runs every target from
+# its seeds (tests/fuzz/corpus/TARGET/, dictionary tests/fuzz/TARGET.dict) for
+# FUZZ_SECONDS each, FUZZ_JOBS at a time (tests/fuzz/run). docs/HACKING.md.
 FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
 FUZZ_SAN     := fuzzer-no-link,address,undefined
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 2
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
 
@@ -225,6 +229,13 @@ fuzz:
 	    "clang and its runtimes; 'make deps' installs them (Debian: clang libclang-rt-dev)" >&2; exit 1; }
 	@rm -f $(FUZZ_BUILD)/.probe
 	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) SANITIZE=$(FUZZ_SAN) BUILD=$(FUZZ_BUILD) fuzz-bins
+
+# Build and run every target from its seeds; fails on a crash, a leak, a
+# timeout or a target without seeds. `make fuzz-smoke FUZZ_SECONDS=10`.
+fuzz-smoke: deps
+	@$(MAKE) --no-print-directory fuzz
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) \
+	  bash tests/fuzz/run $(notdir $(FUZZ_BINS))
 
 # These rules exist only in the sub-make above (clang, BUILD=build/fuzz), so a
 # plain `make` never builds a fuzz object with the wrong compiler.

@@ -12,7 +12,7 @@
  * tests/fuzz/corpus/fuzz_proto/) are valid all the way: reply 1 verifies,
  * matches the outstanding scan and decrypts, and mutations start from there.
  *
- *   make fuzz CC=clang && build/fuzz/fuzz_proto -max_total_time=60
+ *   make fuzz && build/fuzz/fuzz_proto -max_total_time=60    (or make fuzz-smoke)
  */
 #include <stddef.h>
 #include <stdint.h>

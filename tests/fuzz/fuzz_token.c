@@ -12,7 +12,7 @@
  * under ids 0 and 1, key B under id 200, so vectors V1-V4 (seeds in
  * tests/fuzz/corpus/fuzz_token/) open and mutations start from real tokens.
  *
- *   make fuzz CC=clang && build/fuzz/fuzz_token -max_total_time=60
+ *   make fuzz && build/fuzz/fuzz_token -max_total_time=60    (or make fuzz-smoke)
  */
 #include <stdint.h>
 #include <stdlib.h>
