@@ -1024,3 +1024,25 @@ enum smile_err smile_mask_address(enum smile_mask_policy p, const struct smile_a
 	*n_lines = nl;
 	return SMILE_OK;
 }
+
+/* ------------------------------------------------------------- printed text */
+
+enum smile_err smile_mask_check_text(const char *s, size_t max_cp, size_t max_digit_run,
+				     const char *field, struct smile_error *e)
+{
+	struct text t;
+	enum smile_err rc;
+	size_t run;
+
+	if (s == NULL || field == NULL || max_cp > TEXT_MAX_CP)
+		return smile_error_set(e, SMILE_ERR_INVALID, field, "bad argument");
+	rc = text_load(&t, s, max_cp, field, e);
+	if (rc != SMILE_OK)
+		return rc;
+	run = longest_digit_run(&t);
+	if (run > max_digit_run)
+		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, field,
+				       "a run of %zu digits looks like a phone number (at most %zu)",
+				       run, max_digit_run);
+	return SMILE_OK;
+}

@@ -27,14 +27,6 @@ static size_t utf8_len(const char *s)
 	return n;
 }
 
-static int has_control(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 static enum smile_err get_string(json_t *obj, const char *key, int required, size_t max_cp,
 				 const char **out, struct smile_error *e)
 {
@@ -117,17 +109,6 @@ out:
 	return rc;
 }
 
-static int long_digit_run(const char *s, int limit)
-{
-	int run = 0;
-	for (; *s; s++) {
-		run = (*s >= '0' && *s <= '9') ? run + 1 : 0;
-		if (run >= limit)
-			return 1;
-	}
-	return 0;
-}
-
 static int ref_ok(const char *s)
 {
 	for (; *s; s++) {
@@ -174,16 +155,12 @@ enum smile_err shipment_parse(json_t *obj, struct shipment_req *out, struct smil
 				       "must be STANDARD, EXPRESS, ECONOMY or SAME_DAY");
 	if (out->note == NULL)
 		out->note = "";
-	if (has_control(out->note))
-		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "note",
-				       "contains a control character");
 	/* The note is printed in clear on the label: refuse what looks like a
-	 * phone number rather than print one. */
-	if (long_digit_run(out->note, 6))
-		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "note",
-				       "contains 6 or more digits in a row (a phone number "
-				       "must not be printed)");
-	return SMILE_OK;
+	 * phone number rather than print one, measured as the label library
+	 * measures it (digits of any script, "12345 678" is one run), and any
+	 * character it would refuse to print. */
+	return smile_mask_check_text(out->note, SHIPMENT_NOTE_MAX, SHIPMENT_NOTE_DIGIT_RUN_MAX,
+				     "note", e);
 }
 
 enum smile_err shipment_mask(enum smile_mask_policy policy, const struct shipment_party *p,

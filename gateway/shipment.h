@@ -14,6 +14,7 @@
 #define SHIPMENT_MERCHANT_MAX 64
 #define SHIPMENT_REF_MAX 64
 #define SHIPMENT_NOTE_MAX 120 /* code points */
+#define SHIPMENT_NOTE_DIGIT_RUN_MAX 5 /* a longer run of digits may be a phone number */
 #define SHIPMENT_WEIGHT_MAX 1000000 /* grams */
 #define SHIPMENT_PARCELS_MAX 99
 

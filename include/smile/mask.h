@@ -175,6 +175,25 @@ enum smile_err smile_mask_address(enum smile_mask_policy p, const struct smile_a
  */
 size_t smile_mask_count_digits(const char *s);
 
+/*
+ * Check free text that is printed in clear as given (a shipment's note) by
+ * the rules of a printed address part: valid UTF-8, no control, bidi-override
+ * or invisible format character, at most max_cp code points (max_cp <=
+ * SMILE_MASK_ADDR_DETAIL_MAX), leading/trailing spaces ignored, and no run
+ * of more than max_digit_run digits of any script, a single space or '-'
+ * between two digits not breaking the run (the measure the label library
+ * applies before it prints: "138 1234 5678" and "１３８..." are phone numbers).
+ * Returns:
+ *   SMILE_OK
+ *   SMILE_ERR_UTF8           s is not valid UTF-8             (field `field`)
+ *   SMILE_ERR_FIELD_VALUE    too long, a forbidden character, or a run of
+ *                            digits like a phone number      (field `field`)
+ *   SMILE_ERR_INVALID        s or field is NULL, or max_cp is over the bound
+ * `e` may be NULL.
+ */
+enum smile_err smile_mask_check_text(const char *s, size_t max_cp, size_t max_digit_run,
+				     const char *field, struct smile_error *e) SMILE_MUST_CHECK;
+
 #ifdef __cplusplus
 }
 #endif
