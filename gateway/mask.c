@@ -945,6 +945,35 @@ static void out_region(struct out *o, const struct text *parts, int from, int to
 	}
 }
 
+/* longest_digit_run over a line as printed: parts joined by a space can make
+ * one run of two short ones ("深圳市 44" then "430000 南山区"). */
+static size_t line_digit_run(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t len = strlen(s), best = 0, run = 0, k;
+	int gap = 0;
+
+	for (size_t i = 0; i < len; i += k) {
+		uint32_t c = 0;
+
+		k = u8_decode(u + i, len - i, &c);
+		if (k == 0) /* cannot happen: lines are built from validated parts */
+			k = 1;
+		if (is_digit_cp(c)) {
+			run++;
+			gap = 0;
+			if (run > best)
+				best = run;
+		} else if ((c == ' ' || c == '-') && run > 0 && !gap) {
+			gap = 1;
+		} else {
+			run = 0;
+			gap = 0;
+		}
+	}
+	return best;
+}
+
 enum smile_err smile_mask_address(enum smile_mask_policy p, const struct smile_address *a,
 				  char lines[][SMILE_MASK_MAX], size_t max_lines,
 				  size_t *n_lines, struct smile_error *e)
@@ -1015,6 +1044,15 @@ enum smile_err smile_mask_address(enum smile_mask_policy p, const struct smile_a
 			return smile_error_set(e, SMILE_ERR_INTERNAL, "address",
 					       "line over its bound");
 		nl++;
+	}
+	for (size_t i = 0; i < nl; i++) {
+		size_t run = line_digit_run(buf[i]);
+
+		if (run > SMILE_MASK_ADDR_DIGIT_RUN_MAX)
+			return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "address",
+					       "parts joined on line %zu make a run of %zu digits, "
+					       "which looks like a phone number (at most %d)",
+					       i + 1, run, SMILE_MASK_ADDR_DIGIT_RUN_MAX);
 	}
 	if (nl > max_lines)
 		return smile_error_set(e, SMILE_ERR_BUFFER_SMALL, "address",

@@ -146,9 +146,11 @@ struct smile_address {
  * empty are domestic) and for any country under strict.
  * Each part: leading/trailing spaces ignored, valid UTF-8, no control or
  * invisible format characters, at most SMILE_MASK_ADDR_PART_MAX code points
- * (detail: SMILE_MASK_ADDR_DETAIL_MAX). The printed parts (all but detail)
- * hold no run of more than SMILE_MASK_ADDR_DIGIT_RUN_MAX digits (a phone
- * number typed into the street would otherwise be printed). The street must
+ * (detail: SMILE_MASK_ADDR_DETAIL_MAX). The printed parts (all but detail),
+ * and the lines they are joined into, hold no run of more than
+ * SMILE_MASK_ADDR_DIGIT_RUN_MAX digits (a phone number typed into the street
+ * would otherwise be printed; "44" ending the city and "430000" starting the
+ * district print as one run of 8). The street must
  * not carry a unit or room number ("2301室", "3单元", "Flat 4", "Apt 12",
  * "Unit 3", "Suite 200", "Room 101", "#12"): it is printed, so those belong
  * in detail.
@@ -158,7 +160,8 @@ struct smile_address {
  *   SMILE_ERR_UTF8           a part is not valid UTF-8        (field "address.<part>")
  *   SMILE_ERR_FIELD_VALUE    a part too long, a forbidden character, a run of
  *                            digits like a phone number, or a unit or room
- *                            number in the street             (field "address.<part>")
+ *                            number in the street             (field "address.<part>";
+ *                            "address" for a run across joined parts)
  *   SMILE_ERR_BUFFER_SMALL   max_lines too small for the result (field "address")
  *   SMILE_ERR_INVALID        a, lines or n_lines is NULL, or p is not a policy
  * On any error *n_lines is 0 (when n_lines is not NULL). `e` may be NULL.

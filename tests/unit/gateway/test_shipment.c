@@ -157,6 +157,17 @@ static void what_is_issued_prints(void **state)
 		{"", "{\"note\":\"１２３４５６\"}", SMILE_ERR_FIELD_VALUE, "note", -1},
 		{"", "{\"note\":\"gate 12345, door 678\"}", SMILE_OK, NULL, -1},
 		{"", "{\"note\":\"请于１８:００前送达\"}", SMILE_OK, NULL, -1},
+		/* address: parts joined on the region line make one run of digits */
+		{"sender.address", "{\"city\":\"深圳市+44\",\"district\":\"430000 南山区\"}",
+		 SMILE_ERR_FIELD_VALUE, "sender.address", SMILE_MASK_CN_GBT41833},
+		{"recipient.address", "{\"province\":\"广东省1234\",\"city\":\"5678深圳市\"}",
+		 SMILE_ERR_FIELD_VALUE, "recipient.address", -1},
+		{"recipient.address", "{\"province\":\"1234\",\"city\":\"1234\",\"district\":\"5678\"}",
+		 SMILE_ERR_FIELD_VALUE, "recipient.address", SMILE_MASK_CN_GBT41833}, /* city dropped */
+		{"recipient.address", "{\"province\":\"1234\",\"district\":\"5678\"}", SMILE_OK, NULL,
+		 -1}, /* the city stands between them */
+		{"recipient.address", "{\"city\":\"武汉市 1234-5678\"}", SMILE_ERR_FIELD_VALUE,
+		 "recipient.address.city", -1},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
