@@ -518,6 +518,17 @@ enum smile_err smile_mask_name(enum smile_mask_policy p, const char *name, char 
 		return smile_error_set(e, SMILE_ERR_BUFFER_SMALL, "name",
 				       "output buffer of %zu bytes too small", n);
 	}
+	/* An initial is shown with all its marks: with dozens of them the masked
+	 * name outgrows the 64 characters a label record's name may hold. */
+	size_t shown = 0;
+	for (const char *q = out; *q; q++)
+		shown += ((unsigned char)*q & 0xC0) != 0x80;
+	if (shown > SMILE_MASK_NAME_MAX) {
+		out[0] = '\0';
+		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "name",
+				       "shown initials with their combining marks come to %zu "
+				       "characters, at most %d", shown, SMILE_MASK_NAME_MAX);
+	}
 	return SMILE_OK;
 }
 

@@ -85,13 +85,16 @@ const char *smile_mask_policy_name(enum smile_mask_policy p);
  * enough). Leading and trailing spaces are ignored.
  * Valid names: 1-64 code points, at least one letter (any non-ASCII code point
  * or A-Z a-z counts), no control, bidi-override, zero-width-space or other
- * invisible format characters, no noncharacters.
+ * invisible format characters, no noncharacters; masked, at most 64 code
+ * points, what a label record's name holds (an initial is shown with its
+ * combining marks, so only a name piling dozens on them can exceed it).
  * Returns:
  *   SMILE_OK
  *   SMILE_ERR_MISSING_FIELD  name is NULL                     (field "name")
  *   SMILE_ERR_UTF8           name is not valid UTF-8          (field "name")
  *   SMILE_ERR_FIELD_VALUE    empty, too long, no letter, a forbidden character,
- *                            or a misplaced middle dot        (field "name")
+ *                            a misplaced middle dot, or too long once masked
+ *                                                             (field "name")
  *   SMILE_ERR_BUFFER_SMALL   out cannot hold the result       (field "name")
  *   SMILE_ERR_INVALID        out is NULL or n is 0, or p is not a policy
  * On any error out (when n > 0) holds "". `e` may be NULL.

@@ -168,6 +168,14 @@ static void what_is_issued_prints(void **state)
 		 -1}, /* the city stands between them */
 		{"recipient.address", "{\"city\":\"武汉市 1234-5678\"}", SMILE_ERR_FIELD_VALUE,
 		 "recipient.address.city", -1},
+		/* name: an initial shown with its combining marks (U+0301 x 29 each) */
+		{"sender", "{\"name\":\"E\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301"
+		 "\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301"
+		 "\u0301\u0301\u0301\u0301\u0301\u0301x Z\u0301\u0301\u0301\u0301\u0301\u0301\u0301"
+		 "\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301"
+		 "\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301y\"}",
+		 SMILE_ERR_FIELD_VALUE, "sender.name", SMILE_MASK_CN_GBT41833},
+		{"sender", "{\"name\":\"E\u0301\u0301 Z\u0301\u0301y\"}", SMILE_OK, NULL, -1},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
