@@ -103,7 +103,7 @@ endif
 # Objects are never intermediate: keep them so relinks stay cheap.
 .SECONDARY:
 
-.PHONY: all test check test-common test-device test-label test-gateway test-bridge bench demo deps install uninstall clean test-build core-size fuzz
+.PHONY: all test check test-common test-device test-label test-gateway test-bridge bench demo deps install uninstall clean test-build core-size fuzz fuzz-smoke fuzz-bins
 .DEFAULT_GOAL := all
 
 all: $(ALL_LIBS) $(BINS) core-size
@@ -201,18 +201,64 @@ demo: deps
 deps:
 	@bash scripts/deps
 
-# Fuzz targets need clang's libFuzzer. `make fuzz` builds every
-# tests/fuzz/fuzz_*.c into build/fuzz/; run one with e.g.
-#   build/fuzz/fuzz_shipment -max_total_time=60
-FUZZ_CC ?= clang
-FUZZ_BUILD := build/fuzz
+# ---------------------------------------------------------------- fuzz
+# libFuzzer targets, one per parser of outside input: tests/fuzz/fuzz_*.c ->
+# build/fuzz/fuzz_*, against the libraries rebuilt by clang in build/fuzz/.
+# Each also links tests/fuzz/sanitizer_defaults.c, which embeds
+# tests/lsan.supp, so a target run plainly (no LSAN_OPTIONS) still ignores
+# system libraries' one-time caches. `make fuzz-smoke` runs every target from
+# its seeds (tests/fuzz/corpus/TARGET/, dictionary tests/fuzz/TARGET.dict) for
+# FUZZ_SECONDS each, FUZZ_JOBS at a time (tests/fuzz/run). docs/HACKING.md.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build/fuzz
+FUZZ_SAN     := fuzzer-no-link,address,undefined
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 2
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+
 fuzz:
-	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) SANITIZE=fuzzer-no-link,address,undefined \
-	  BUILD=$(FUZZ_BUILD) $(subst $(BUILD),$(FUZZ_BUILD),$(ALL_LIBS))
-	@for f in tests/fuzz/fuzz_*.c; do n=$$(basename $$f .c); echo "  FUZZ   $$n"; \
-	  $(FUZZ_CC) $(CPPFLAGS_ALL) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-	    $(PKG_CFLAGS) $$f $(subst $(BUILD),$(FUZZ_BUILD),$(LIB_BRIDGE) $(LIBS_gateway)) \
-	    $(PKG_LIBS) -o $(FUZZ_BUILD)/$$n || exit 1; done
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { \
+	  echo "fuzz: '$(FUZZ_CC)' not found: the fuzz targets need clang and its libFuzzer" \
+	    "runtime; 'make deps' installs them (Debian: clang libclang-rt-dev)" >&2; exit 1; }
+	@mkdir -p $(FUZZ_BUILD)
+	@printf '%s\n' 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n);' \
+	  'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }' | \
+	  $(FUZZ_CC) -x c -fsanitize=fuzzer,address,undefined - -o $(FUZZ_BUILD)/.probe 2>/dev/null || { \
+	  echo "fuzz: '$(FUZZ_CC)' cannot link a libFuzzer target (-fsanitize=fuzzer): it takes" \
+	    "clang and its runtimes; 'make deps' installs them (Debian: clang libclang-rt-dev)" >&2; exit 1; }
+	@rm -f $(FUZZ_BUILD)/.probe
+	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) SANITIZE=$(FUZZ_SAN) BUILD=$(FUZZ_BUILD) fuzz-bins
+
+# Build and run every target from its seeds; fails on a crash, a leak, a
+# timeout or a target without seeds. `make fuzz-smoke FUZZ_SECONDS=10`.
+fuzz-smoke: deps
+	@$(MAKE) --no-print-directory fuzz
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) \
+	  bash tests/fuzz/run $(notdir $(FUZZ_BINS))
+
+# These rules exist only in the sub-make above (clang, BUILD=build/fuzz), so a
+# plain `make` never builds a fuzz object with the wrong compiler.
+ifeq ($(BUILD),$(FUZZ_BUILD))
+fuzz-bins: $(FUZZ_BINS)
+
+# tests/lsan.supp as C string literals, one per suppression.
+$(FUZZ_BUILD)/gen/lsan_supp.inc: tests/lsan.supp
+	@mkdir -p $(@D)
+	$(Q)sed -e '/^[[:space:]]*#/d' -e 's/[[:space:]]*$$//' -e '/^$$/d' \
+	  -e 's/[\\"]/\\&/g' -e 's/.*/"&\\n"/' $< > $@
+$(FUZZ_BUILD)/obj/tests/fuzz/sanitizer_defaults.o: $(FUZZ_BUILD)/gen/lsan_supp.inc
+
+$(FUZZ_BUILD)/obj/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS_ALL) -I$(FUZZ_BUILD)/gen $(CFLAGS_C11) $(PKG_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o \
+		$(FUZZ_BUILD)/obj/tests/fuzz/sanitizer_defaults.o $(LIB_BRIDGE) $(LIBS_gateway)
+	$(call msg,FUZZ,$@)
+	$(Q)$(LINK) -fsanitize=fuzzer $(filter %.o,$^) $(LIB_BRIDGE) $(LIBS_gateway) $(PKG_LIBS) -o $@
+endif
 
 # ---------------------------------------------------------------- install
 $(BUILD)/smile.pc: Makefile

@@ -474,6 +474,17 @@ enum smile_err smile_mask_name(enum smile_mask_policy p, const char *name, char 
 		return smile_error_set(e, SMILE_ERR_BUFFER_SMALL, "name",
 				       "output buffer of %zu bytes too small", n);
 	}
+	/* An initial is shown with all its marks: with dozens of them the masked
+	 * name outgrows the 64 characters a label record's name may hold. */
+	size_t shown = 0;
+	for (const char *q = out; *q; q++)
+		shown += ((unsigned char)*q & 0xC0) != 0x80;
+	if (shown > SMILE_MASK_NAME_MAX) {
+		out[0] = '\0';
+		return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "name",
+				       "shown initials with their combining marks come to %zu "
+				       "characters, at most %d", shown, SMILE_MASK_NAME_MAX);
+	}
 	return SMILE_OK;
 }
 
@@ -936,6 +947,17 @@ enum smile_err smile_mask_address(enum smile_mask_policy p, const struct smile_a
 			return smile_error_set(e, SMILE_ERR_INTERNAL, "address",
 					       "line over its bound");
 		nl++;
+	}
+	for (size_t i = 0; i < nl; i++) {
+		/* parts joined by a space can make one run of two short ones
+		 * ("深圳市 44" then "430000 南山区") */
+		size_t run = smile_unicode_number_run(buf[i], strlen(buf[i]));
+
+		if (run > SMILE_MASK_ADDR_DIGIT_RUN_MAX)
+			return smile_error_set(e, SMILE_ERR_FIELD_VALUE, "address",
+					       "parts joined on line %zu make a run of %zu digits, "
+					       "which looks like a phone number (at most %d)",
+					       i + 1, run, SMILE_MASK_ADDR_DIGIT_RUN_MAX);
 	}
 	if (nl > max_lines)
 		return smile_error_set(e, SMILE_ERR_BUFFER_SMALL, "address",

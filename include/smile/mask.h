@@ -99,7 +99,8 @@ const char *smile_mask_policy_name(enum smile_mask_policy p);
  *   SMILE_ERR_MISSING_FIELD  name is NULL                     (field "name")
  *   SMILE_ERR_UTF8           name is not valid UTF-8          (field "name")
  *   SMILE_ERR_FIELD_VALUE    empty, too long, no letter, a forbidden character,
- *                            or a misplaced middle dot        (field "name")
+ *                            a misplaced middle dot, or too long once masked
+ *                                                             (field "name")
  *   SMILE_ERR_BUFFER_SMALL   out cannot hold the result       (field "name")
  *   SMILE_ERR_INVALID        out is NULL or n is 0, or p is not a policy
  * On any error out (when n > 0) holds "". `e` may be NULL.

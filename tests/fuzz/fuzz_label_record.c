@@ -8,7 +8,7 @@
  * fail-closed check, so it is also laid out (fitting text with Pango,
  * encoding both codes) to reach the code that consumes parsed values.
  *
- *   make fuzz CC=clang && build/fuzz/fuzz_label_record -max_total_time=60
+ *   make fuzz && build/fuzz/fuzz_label_record -max_total_time=60    (or make fuzz-smoke)
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -7,7 +7,12 @@
  * (non-revealed) reply that decodes re-encodes to the very same bytes, so one
  * message has one meaning and signatures cover exactly what was parsed.
  *
- *   make fuzz CC=clang && build/fuzz/fuzz_proto -max_total_time=60
+ * The keys are those of docs/protocol.md's test vectors and the device's
+ * outstanding scan is the spec's scan A, so the vectors (the seeds in
+ * tests/fuzz/corpus/fuzz_proto/) are valid all the way: reply 1 verifies,
+ * matches the outstanding scan and decrypts, and mutations start from there.
+ *
+ *   make fuzz && build/fuzz/fuzz_proto -max_total_time=60    (or make fuzz-smoke)
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +23,8 @@
 
 #include "smile/device.h"
 #include "smile/proto.h"
+
+#include "../unit/device/proto_vectors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,35 +37,18 @@ static size_t scan_len;
 static void init_once(void)
 {
 	static int done;
-	uint8_t a[32], b[32];
-	struct smile_scan s;
+	struct smile_scan a;
 
 	if (done)
 		return;
 	done = 1;
-	if (smile_proto_init() != SMILE_OK)
-		abort();
-	memset(a, 1, sizeof(a));
-	memset(b, 2, sizeof(b));
-	if (smile_device_keys_from_seeds("courier-01", a, b, &dev, NULL) != SMILE_OK)
-		abort();
-	memset(a, 3, sizeof(a));
-	memset(b, 4, sizeof(b));
-	if (smile_device_keys_from_seeds("gateway", a, b, &gw, NULL) != SMILE_OK)
+	if (smile_proto_init() != SMILE_OK || v_vector_keys(&dev, &gw) != 0)
 		abort();
 	if (smile_device_init(&device, &dev, gw.sign_pk, gw.box_pk, NULL) != SMILE_OK ||
 	    smile_proto_shared_key(gw.box_sk, dev.box_pk, shared) != SMILE_OK)
 		abort();
-	memset(&s, 0, sizeof(s));
-	s.device_id = "courier-01";
-	s.device_id_len = 10;
-	s.seq = 1;
-	s.time_ms = s.scanned_ms = 1;
-	s.event = SMILE_EVENT_PICKUP;
-	s.token = (const uint8_t *)"SW1:FUZZ";
-	s.token_len = 8;
-	if (smile_scan_encode(&s, dev.sign_sk, scan_msg, sizeof(scan_msg), &scan_len, NULL) !=
-	    SMILE_OK)
+	scan_len = v_hex(V_SCAN_A, scan_msg, sizeof(scan_msg));
+	if (smile_scan_decode(scan_msg, scan_len, &a, NULL) != SMILE_OK)
 		abort();
 }
 

@@ -8,7 +8,11 @@
  *     fuzzer's key (re-minting with the nonce it carries gives it back);
  *   - an altered vault blob never opens.
  *
- *   make fuzz CC=clang && build/fuzz/fuzz_token -max_total_time=60
+ * The keyring is the one docs/token.md's vectors and rejections use: key A
+ * under ids 0 and 1, key B under id 200, so vectors V1-V4 (seeds in
+ * tests/fuzz/corpus/fuzz_token/) open and mutations start from real tokens.
+ *
+ *   make fuzz && build/fuzz/fuzz_token -max_total_time=60    (or make fuzz-smoke)
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,19 +26,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct smile_token_keyring *kr;
 static struct smile_vault *vault;
-static uint8_t key[32];
+static uint8_t key[32], key_b[32]; /* docs/token.md: key A, key B */
 static uint8_t wk[SMILE_VAULT_WRAPPED_KEY_BYTES];
 static uint8_t ct[16 + SMILE_VAULT_CT_OVERHEAD];
 static size_t ct_len;
 
 static void init(void)
 {
-	for (int i = 0; i < 32; i++)
+	for (int i = 0; i < 32; i++) {
 		key[i] = (uint8_t)i;
+		key_b[i] = (uint8_t)(0x80 + i);
+	}
 	kr = smile_token_keyring_new();
 	vault = smile_vault_new(key, NULL);
-	if (kr == NULL || vault == NULL || smile_token_keyring_add(kr, 1, key, NULL) != SMILE_OK ||
-	    smile_token_keyring_add(kr, 200, key, NULL) != SMILE_OK ||
+	if (kr == NULL || vault == NULL || smile_token_keyring_add(kr, 0, key, NULL) != SMILE_OK ||
+	    smile_token_keyring_add(kr, 1, key, NULL) != SMILE_OK ||
+	    smile_token_keyring_add(kr, 200, key_b, NULL) != SMILE_OK ||
 	    smile_token_keyring_set_current(kr, 1, NULL) != SMILE_OK ||
 	    smile_vault_seal(vault, (const uint8_t *)"s", 1, (const uint8_t *)"0123456789abcdef", 16,
 			     wk, ct, sizeof(ct), &ct_len, NULL) != SMILE_OK)
@@ -73,7 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (size != SMILE_TOKEN_LEN ||
 			    smile_base45_decode((const char *)data + 4, size - 4, bin, sizeof(bin),
 						&n) != SMILE_OK ||
-			    smile_token_mint_det(key, kid, bin + 2, id, again, NULL) != SMILE_OK ||
+			    smile_token_mint_det(kid == 200 ? key_b : key, kid, bin + 2, id, again,
+						 NULL) != SMILE_OK ||
 			    memcmp(again, data, size) != 0)
 				abort();
 		} else if (rc < SMILE_ERR_TOKEN_MALFORMED || rc > SMILE_ERR_TOKEN_TAMPERED || id != 0) {

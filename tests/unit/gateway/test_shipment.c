@@ -5,11 +5,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <stdlib.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "smile/label.h"
 #include "smile/unicode.h"
 #include "../../../gateway/shipment.h"
 
@@ -268,6 +269,123 @@ static void sort_code_district_is_keyed_and_stable(void **state)
 	assert_true(sodium_memcmp(ka, seed, sizeof(seed)) != 0);
 }
 
+/*
+ * What issue_prepare does with a request, up to the label library: `good`
+ * with the members of the JSON object `patch` set in the object at `path`
+ * ("" for the top level, else e.g. "recipient.address"), parsed and both
+ * parties masked under `p`. Returns what the gateway says (e says why). When it
+ * accepts, the label record it builds must pass the label library's checks,
+ * or the test fails.
+ */
+static enum smile_err issue(const char *path, const char *patch, enum smile_mask_policy p,
+			    struct smile_error *e)
+{
+	struct shipment_req req;
+	struct shipment_masked rm, sm;
+	struct smile_label_record *rec = NULL;
+	char sort[16], seg[32], *text = NULL;
+	json_t *j = json_loads(good, 0, NULL), *obj = j, *record = NULL;
+	enum smile_err rc;
+
+	while (*path) {
+		const char *dot = strchr(path, '.');
+		size_t n = dot ? (size_t)(dot - path) : strlen(path);
+
+		snprintf(seg, sizeof(seg), "%.*s", (int)n, path);
+		obj = json_object_get(obj, seg);
+		path += n + (dot != NULL);
+	}
+	assert_non_null(obj);
+	assert_int_equal(json_object_update(obj, json_loads(patch, 0, NULL)), 0);
+	if ((rc = shipment_parse(j, &req, e)) ||
+	    (rc = shipment_mask(p, &req.recipient, "recipient", &rm, e)) ||
+	    (rc = shipment_mask(p, &req.sender, "sender", &sm, e)))
+		goto out;
+	{
+		uint8_t key[SHIPMENT_SORT_KEY_BYTES];
+		memset(key, 0x5a, sizeof(key));
+		shipment_sort_code(key, &req.recipient.addr, sort);
+	}
+	record = shipment_label_record(&req, &rm, &sm, "ziyun", "SW2611290000017",
+				       "SW1:W50O58/G8HS8 *8A69TH93T9M+9-6AFIAYTA8-A0/Q.U0CIQ%DFZ/"
+				       "H4FW$.27JTI0H.VNELSMFE90",
+				       sort, "2026-11-29", 1);
+	assert_non_null(record);
+	text = json_dumps(record, JSON_COMPACT);
+	assert_non_null(text);
+	if (smile_label_record_parse(text, strlen(text), &rec, e) != SMILE_OK)
+		fail_msg("issued (%s, policy %d) a label record the label library refuses: "
+			 "%s: %s", patch, (int)p, e->field, e->message);
+	smile_label_record_free(rec);
+out:
+	free(text);
+	json_decref(record);
+	json_decref(j);
+	return rc;
+}
+
+/*
+ * The gateway must never issue a shipment whose label the label library
+ * refuses to print: what passes shipment_parse and shipment_mask prints, and
+ * what would not print is refused at the request, naming the field. Each
+ * row was a request the gateway accepted and then could not print, found by
+ * tests/fuzz/fuzz_shipment (inputs in tests/fuzz/corpus/fuzz_shipment/crash-*).
+ */
+static void what_is_issued_prints(void **state)
+{
+	static const struct {
+		const char *path, *patch;
+		enum smile_err code; /* SMILE_OK: issued, and the label prints */
+		const char *field;
+		int only; /* -1, or the one policy the expectation is for */
+	} cases[] = {
+		/* note: the label library's characters and digit runs */
+		{"", "{\"note\":\"(\\u0085)\"}", SMILE_ERR_FIELD_VALUE, "note", -1}, /* C1 control */
+		{"", "{\"note\":\"a\\u202eb\"}", SMILE_ERR_FIELD_VALUE, "note", -1}, /* bidi override */
+		{"", "{\"note\":\"a\\u2028b\"}", SMILE_ERR_FIELD_VALUE, "note", -1},
+		{"", "{\"note\":\"call 12345 678\"}", SMILE_ERR_FIELD_VALUE, "note", -1},
+		{"", "{\"note\":\"1234-56\"}", SMILE_ERR_FIELD_VALUE, "note", -1},
+		{"", "{\"note\":\"１２３４５６\"}", SMILE_ERR_FIELD_VALUE, "note", -1},
+		{"", "{\"note\":\"gate 12345, door 678\"}", SMILE_OK, NULL, -1},
+		{"", "{\"note\":\"请于１８:００前送达\"}", SMILE_OK, NULL, -1},
+		/* address: parts joined on the region line make one run of digits */
+		{"sender.address", "{\"city\":\"深圳市+44\",\"district\":\"430000 南山区\"}",
+		 SMILE_ERR_FIELD_VALUE, "sender.address", SMILE_MASK_CN_GBT41833},
+		{"recipient.address", "{\"province\":\"广东省1234\",\"city\":\"5678深圳市\"}",
+		 SMILE_ERR_FIELD_VALUE, "recipient.address", -1},
+		{"recipient.address", "{\"province\":\"1234\",\"city\":\"1234\",\"district\":\"5678\"}",
+		 SMILE_ERR_FIELD_VALUE, "recipient.address", SMILE_MASK_CN_GBT41833}, /* city dropped */
+		{"recipient.address", "{\"province\":\"1234\",\"district\":\"5678\"}", SMILE_OK, NULL,
+		 -1}, /* the city stands between them */
+		{"recipient.address", "{\"city\":\"武汉市 1234-5678\"}", SMILE_ERR_FIELD_VALUE,
+		 "recipient.address.city", -1},
+		/* name: an initial keeps at most two combining marks (docs/masking.md),
+		 * so even 29 of them on each (U+0301) mask to a printable name */
+		{"sender", "{\"name\":\"E\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301"
+		 "\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301"
+		 "\u0301\u0301\u0301\u0301\u0301\u0301x Z\u0301\u0301\u0301\u0301\u0301\u0301\u0301"
+		 "\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301"
+		 "\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301y\"}",
+		 SMILE_OK, NULL, -1},
+		{"sender", "{\"name\":\"E\u0301\u0301 Z\u0301\u0301y\"}", SMILE_OK, NULL, -1},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int p = SMILE_MASK_CN_GBT41833; p <= SMILE_MASK_STRICT; p++) {
+			struct smile_error e = {0};
+			enum smile_err rc =
+				issue(cases[i].path, cases[i].patch, (enum smile_mask_policy)p, &e);
+
+			if (cases[i].only >= 0 && cases[i].only != p)
+				continue; /* issue() still checked that what it took prints */
+			if (rc != cases[i].code || (cases[i].field && strcmp(e.field, cases[i].field)))
+				fail_msg("case %zu (%s), policy %d: got %d %s: %s, want %d %s", i,
+					 cases[i].patch, p, rc, e.field, e.message, cases[i].code,
+					 cases[i].field ? cases[i].field : "");
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +396,7 @@ int main(void)
 		cmocka_unit_test(device_view_follows_the_page),
 		cmocka_unit_test(sort_code_never_depends_on_the_street),
 		cmocka_unit_test(sort_code_district_is_keyed_and_stable),
+		cmocka_unit_test(what_is_issued_prints),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
