@@ -30,6 +30,7 @@ struct gateway {
 	struct smile_keys *keys;
 	struct smile_store *store;
 	struct MHD_Daemon *httpd;
+	int http_fd;                 /* listening socket, while httpd runs */
 	struct relay *relay;
 	struct ratelimit *ratelimit;
 	uint16_t http_port;

@@ -14,6 +14,7 @@
 #include "ratelimit.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <sodium.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -554,28 +556,71 @@ static enum smile_err parse_listen(const char *listen, struct sockaddr_in *sa,
 	return SMILE_OK;
 }
 
-enum smile_err gateway_http_start(struct gateway *g, const char *listen, struct smile_error *e)
+/* The listening socket, made here rather than by libmicrohttpd so a busy
+ * port is a clear error. SO_REUSEADDR only lets a restarted gateway bind
+ * while its old connections sit in TIME_WAIT; SO_REUSEPORT, which would let
+ * a second process bind the same port and silently take half the
+ * connections, is never set. */
+static enum smile_err open_listener(const struct sockaddr_in *sa, const char *where, int *out,
+				    struct smile_error *e)
 {
+	int one = 1, err;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	*out = -1;
+	if (fd < 0)
+		return smile_error_set(e, SMILE_ERR_HTTP, "listen", "cannot create a socket: %s",
+				       strerror(errno));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0 || listen(fd, SOMAXCONN) != 0) {
+		err = errno;
+		close(fd);
+		if (err == EADDRINUSE)
+			return smile_error_set(e, SMILE_ERR_HTTP, "listen",
+					       "%s is already in use (another gateway or program "
+					       "listens there)",
+					       where);
+		if (err == EACCES)
+			return smile_error_set(e, SMILE_ERR_HTTP, "listen",
+					       "%s: not allowed (ports below 1024 need privileges)",
+					       where);
+		if (err == EADDRNOTAVAIL)
+			return smile_error_set(e, SMILE_ERR_HTTP, "listen",
+					       "%s: that address is not on this host", where);
+		return smile_error_set(e, SMILE_ERR_HTTP, "listen", "cannot listen on %s: %s",
+				       where, strerror(err));
+	}
+	*out = fd;
+	return SMILE_OK;
+}
+
+enum smile_err gateway_http_start(struct gateway *g, const char *listen_on,
+				  struct smile_error *e)
+{
+	const char *where = listen_on ? listen_on : g->cfg.listen;
 	struct sockaddr_in sa;
-	enum smile_err rc = parse_listen(listen ? listen : g->cfg.listen, &sa, e);
-	const union MHD_DaemonInfo *info;
+	socklen_t sa_len = sizeof(sa);
+	enum smile_err rc = parse_listen(where, &sa, e);
 
 	if (rc)
+		return rc;
+	if ((rc = open_listener(&sa, where, &g->http_fd, e)))
 		return rc;
 	g->httpd = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
 			MHD_USE_ERROR_LOG,
-		0, NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		0, NULL, NULL, on_request, g, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)g->http_fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)g->cfg.http_connection_limit,
 		MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-		MHD_OPTION_END);
-	if (g->httpd == NULL)
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	if (g->httpd == NULL) {
+		close(g->http_fd);
 		return smile_error_set(e, SMILE_ERR_HTTP, "listen",
-				       "cannot listen on %s (in use, or not allowed)",
-				       listen ? listen : g->cfg.listen);
-	info = MHD_get_daemon_info(g->httpd, MHD_DAEMON_INFO_BIND_PORT);
-	g->http_port = info ? info->port : ntohs(sa.sin_port);
+				       "cannot start the HTTP server on %s", where);
+	}
+	if (getsockname(g->http_fd, (struct sockaddr *)&sa, &sa_len) != 0)
+		sa.sin_port = 0;
+	g->http_port = ntohs(sa.sin_port);
 	return SMILE_OK;
 }
 
@@ -589,4 +634,5 @@ void gateway_http_stop(struct gateway *g)
 		usleep(10000);
 	MHD_stop_daemon(g->httpd);
 	g->httpd = NULL;
+	close(g->http_fd); /* ours: libmicrohttpd leaves a quiesced socket open */
 }
