@@ -79,6 +79,15 @@ void gateway_iso_time(int64_t ms, char out[GATEWAY_TIME_MAX]);
 
 #define HTTP_MAX_SEGS 8
 
+/* Why a request is refused before routing (status 0: it is not). The
+ * strings are literals: they never quote the request. */
+struct http_reject {
+	int status;
+	const char *code;
+	const char *field;
+	const char *message;
+};
+
 struct http_req {
 	struct MHD_Connection *conn;
 	const char *method;
@@ -86,8 +95,10 @@ struct http_req {
 	char *seg[HTTP_MAX_SEGS];
 	int nseg;
 	struct smile_buf body;
+	int started;       /* the handler has seen the headers */
+	int has_query;
 	int body_too_large;
-	int bad_length;
+	struct http_reject reject;
 	enum smile_route route;
 	struct smile_store_apikey key; /* the caller, once authenticated */
 	double t0;
