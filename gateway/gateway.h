@@ -22,6 +22,8 @@
 struct MHD_Daemon;
 struct MHD_Connection;
 struct relay;
+struct connguard;
+struct conn_track;
 
 struct gateway {
 	char dir[PATH_MAX];
@@ -31,6 +33,7 @@ struct gateway {
 	struct smile_store *store;
 	struct MHD_Daemon *httpd;
 	int http_fd;                 /* listening socket, while httpd runs */
+	struct connguard *connguard; /* slow-request deadlines, while httpd runs */
 	struct relay *relay;
 	struct ratelimit *ratelimit;
 	uint16_t http_port;
@@ -90,11 +93,13 @@ struct http_reject {
 
 struct http_req {
 	struct MHD_Connection *conn;
+	struct conn_track *track; /* the connection's deadlines (connguard.h); may be NULL */
 	const char *method;
 	char path[512];
 	char *seg[HTTP_MAX_SEGS];
 	int nseg;
 	struct smile_buf body;
+	uint64_t received; /* body bytes received, kept or not */
 	int started;       /* the handler has seen the headers */
 	int has_query;
 	int body_too_large;

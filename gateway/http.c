@@ -5,7 +5,10 @@
  *
  * Handlers block until their write is durable (group commit), so the server
  * runs one thread per connection: a keep-alive client waiting for its commit
- * never holds up another client. The connection limit bounds the threads.
+ * never holds up another client. The connection limit bounds the threads; the
+ * per-address limit keeps half of them (at least) for other clients, and the
+ * slow-request guard (connguard.h) cuts a connection whose request trickles
+ * in, so no one client can hold them all.
  *
  * A request is checked before it is believed: the raw target before
  * libmicrohttpd decodes it (the URI callback, httpcheck.h), the framing
@@ -18,6 +21,7 @@
  * 413; a chunked body is counted as it arrives and dropped past the cap.
  * Nothing is parsed until the body is whole.
  */
+#include "connguard.h"
 #include "gateway.h"
 #include "httpcheck.h"
 #include "ratelimit.h"
@@ -32,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -602,12 +607,16 @@ static void check_framing(struct http_req *r)
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	struct http_req *r = calloc(1, sizeof(*r));
+	const union MHD_ConnectionInfo *ci;
 	const char *part = NULL, *why;
 
 	(void)cls;
 	if (r == NULL)
 		return NULL; /* on_request refuses a request without a context */
 	r->conn = c;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	r->track = ci ? ci->socket_context : NULL;
+	conn_track_enter(r->track, CONN_HEADERS);
 	why = httpcheck_target(uri, &part);
 	if (why)
 		reject(r, 400, "bad_request", part, why);
@@ -635,21 +644,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		int batch = strcmp(url, "/v1/shipments/batch") == 0;
 		smile_buf_init(&r->body, (size_t)(batch ? g->cfg.batch_body_max : g->cfg.body_max));
 		atomic_fetch_add(&g->inflight, 1);
+		if (!conn_track_enter(r->track, CONN_BODY))
+			return MHD_NO; /* cut meanwhile */
 		check_framing(r);
 		if (r->reject.status) {
 			/* answer now, without reading a body we cannot frame;
 			 * libmicrohttpd then closes the connection */
+			conn_track_enter(r->track, CONN_BUSY);
 			return respond(g, c, r);
 		}
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
+		r->received += *upload_data_size;
+		conn_track_body(r->track, r->received);
 		if (!r->body_too_large &&
 		    smile_buf_append(&r->body, upload_data, *upload_data_size) != SMILE_OK)
 			r->body_too_large = 1; /* keep reading, discard */
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (!conn_track_enter(r->track, CONN_BUSY))
+		return MHD_NO; /* cut at its deadline: the client is gone */
 	return respond(g, c, r);
 }
 
@@ -662,12 +678,35 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (r == NULL)
 		return;
+	/* the connection now waits for its next request */
+	conn_track_enter(r->track, CONN_WAIT);
 	smile_buf_release(&r->body); /* wipes: bodies carry personal data */
 	sodium_memzero(&r->key, sizeof(r->key));
 	if (r->started)
 		atomic_fetch_sub(&g->inflight, 1);
 	free(r);
 	*con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct gateway *g = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fd =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *peer =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		const struct sockaddr *sa = peer ? peer->client_addr : NULL;
+		socklen_t len = sa == NULL ? 0
+			: sa->sa_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
+						     : (socklen_t)sizeof(struct sockaddr_in);
+		*socket_context = connguard_open(g->connguard, fd ? fd->connect_fd : -1, sa, len);
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		/* before libmicrohttpd closes the descriptor */
+		connguard_close(g->connguard, *socket_context);
+		*socket_context = NULL;
+	}
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -744,28 +783,61 @@ static enum smile_err open_listener(const struct sockaddr_in *sa, const char *wh
 	return SMILE_OK;
 }
 
+/* One descriptor per connection plus the store's, the broker's and logs':
+ * lift the soft limit towards the hard one so the connection limit, not
+ * EMFILE, is what bounds connections. */
+static void raise_fd_limit(long connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)connections + 256;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+		smile_log(SMILE_LOG_WARN, "http.fd_limit_low",
+			  SMILE_KV_INT("open_files", (long long)rl.rlim_cur),
+			  SMILE_KV_INT("http_connection_limit", connections));
+}
+
 enum smile_err gateway_http_start(struct gateway *g, const char *listen_on,
 				  struct smile_error *e)
 {
 	const char *where = listen_on ? listen_on : g->cfg.listen;
 	struct sockaddr_in sa;
 	socklen_t sa_len = sizeof(sa);
+	struct connguard_limits lim = {
+		.header_ms = g->cfg.http_header_timeout_s * 1000,
+		.body_ms = g->cfg.http_body_timeout_s * 1000,
+		.body_min_rate = g->cfg.http_body_min_rate,
+	};
 	enum smile_err rc = parse_listen(where, &sa, e);
 
 	if (rc)
 		return rc;
 	if ((rc = open_listener(&sa, where, &g->http_fd, e)))
 		return rc;
-	/* Strict request lines: no spaces in the target, Host required for
-	 * HTTP/1.1. */
+	if (connguard_new(&lim, &g->connguard) != SMILE_OK) {
+		close(g->http_fd);
+		return smile_error_set(e, SMILE_ERR_HTTP, "listen",
+				       "cannot start the slow-request guard");
+	}
+	raise_fd_limit(g->cfg.http_connection_limit);
+	/* Thread per connection (see the top of this file); poll() so
+	 * descriptors past FD_SETSIZE work; strict request lines (no spaces in
+	 * the target, Host required for HTTP/1.1). */
 	g->httpd = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+			MHD_USE_ITC | MHD_USE_ERROR_LOG,
 		0, NULL, NULL, on_request, g, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)g->http_fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)g->cfg.http_connection_limit,
-		MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_STRICT_FOR_CLIENT, 1,
-		MHD_OPTION_URI_LOG_CALLBACK, on_uri, g, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-		g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)g->cfg.http_per_ip_limit,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)g->cfg.http_idle_timeout_s,
+		MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_URI_LOG_CALLBACK, on_uri, g,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, g, MHD_OPTION_NOTIFY_COMPLETED,
+		on_completed, g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (g->httpd == NULL) {
+		connguard_free(g->connguard);
+		g->connguard = NULL;
 		close(g->http_fd);
 		return smile_error_set(e, SMILE_ERR_HTTP, "listen",
 				       "cannot start the HTTP server on %s", where);
@@ -780,11 +852,15 @@ void gateway_http_stop(struct gateway *g)
 {
 	if (g->httpd == NULL)
 		return;
-	/* Stop accepting, let in-flight requests finish (bounded), then close. */
+	/* Stop accepting, let in-flight requests finish (bounded), then close.
+	 * The slow-request guard runs until the end: a request still trickling
+	 * in is cut at its deadline rather than waited for. */
 	MHD_quiesce_daemon(g->httpd);
 	for (int i = 0; i < 1000 && atomic_load(&g->inflight) > 0; i++)
 		usleep(10000);
 	MHD_stop_daemon(g->httpd);
 	g->httpd = NULL;
 	close(g->http_fd); /* ours: libmicrohttpd leaves a quiesced socket open */
+	connguard_free(g->connguard);
+	g->connguard = NULL;
 }

@@ -46,6 +46,8 @@ static const char *const counter_names[SMILE_COUNTER_COUNT][2] = {
 	{"smile_scans_total", "Device scans received"},
 	{"smile_reveals_total", "Contact details revealed to devices"},
 	{"smile_denials_total", "Scans denied"},
+	{"smile_http_slow_requests_cut_total",
+	 "HTTP connections cut because a request's headers or body arrived too slowly"},
 };
 
 const char *smile_route_name(enum smile_route r)
