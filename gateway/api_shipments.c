@@ -305,14 +305,63 @@ void api_shipment_create(struct gateway *g, struct http_req *r, struct http_resp
 	issued_release(&it); /* frees resp through it.idem.response when idem */
 }
 
+/* Fill results[] from the per-item store outcomes; returns how many items
+ * failed to be stored. Items that failed validation are already there. */
+static size_t batch_results(struct issued *its, const struct smile_store_new_shipment *items,
+			    size_t n, json_t *results)
+{
+	size_t n_bad = 0;
+	for (size_t i = 0, k = 0; i < n; i++) {
+		if (its[i].response == NULL)
+			continue;
+		if (items[k].result == SMILE_OK) {
+			json_object_set_new(its[i].response, "index", json_integer((json_int_t)i));
+			json_object_set_new(its[i].response, "status_code", json_integer(201));
+			json_array_set(results, i, its[i].response);
+		} else {
+			json_array_set_new(
+				results, i,
+				json_pack("{s:I, s:i, s:{s:s, s:s}}", "index", (json_int_t)i,
+					  "status_code", 500, "error", "code", "store", "message",
+					  "could not be stored"));
+			n_bad++;
+		}
+		k++;
+	}
+	return n_bad;
+}
+
+/*
+ * With an Idempotency-Key the batch follows the rules of single issuance: the
+ * first response is stored with the shipments and replayed for a retry with
+ * the same key and body; another body under the same key is 422. The record
+ * rides on the first valid item, and the items are stored all or nothing, so
+ * the response written before the commit (every valid item 201) is exactly
+ * the one sent - and if the store fails, nothing is kept and a retry may
+ * issue afresh. A batch with no valid item stores nothing, key included,
+ * like a refused single request.
+ */
 void api_shipment_batch(struct gateway *g, struct http_req *r, struct http_resp *o)
 {
-	json_t *body = http_body_json(r, o), *list, *results = NULL;
+	json_t *body = NULL, *list = NULL, *results = NULL, *answer = NULL;
 	struct issued *its = NULL;
 	struct smile_store_new_shipment *items = NULL;
-	size_t n, n_ok = 0, n_bad = 0;
+	struct smile_store_idem idem;
+	const char *idem_key = http_header(r, "Idempotency-Key");
+	uint8_t hash[32];
+	char *resp = NULL;
+	size_t n = 0, n_ok = 0, n_bad = 0;
 	enum smile_err rc;
 
+	memset(&idem, 0, sizeof(idem));
+	if (idem_key) {
+		if (!idem_key_ok(idem_key, o))
+			return;
+		request_hash(r, hash);
+		if (idem_replay(g, r, idem_key, hash, o))
+			return;
+	}
+	body = http_body_json(r, o);
 	if (body == NULL)
 		return;
 	list = json_is_object(body) ? json_object_get(body, "shipments") : NULL;
@@ -329,6 +378,7 @@ void api_shipment_batch(struct gateway *g, struct http_req *r, struct http_resp 
 	if (n == 0 || n > (size_t)g->cfg.batch_max_items) {
 		http_resp_error(o, n ? 413 : 422, n ? "too_large" : "invalid_value", "shipments",
 				"%zu shipments, need 1-%ld", n, g->cfg.batch_max_items);
+		n = 0;
 		goto out;
 	}
 	its = calloc(n, sizeof(*its));
@@ -359,39 +409,58 @@ void api_shipment_batch(struct gateway *g, struct http_req *r, struct http_resp 
 		items[n_ok++] = (struct smile_store_new_shipment){&its[i].row, &its[i].personal,
 								  NULL, SMILE_OK};
 	}
-	rc = smile_store_insert_shipments(g->store, items, n_ok, 0);
-	if (rc) {
-		http_resp_error(o, 500, "store", NULL, "the batch could not be stored");
-		goto out;
-	}
-	for (size_t i = 0, k = 0; i < n; i++) {
-		if (its[i].response == NULL)
-			continue;
-		if (items[k].result == SMILE_OK) {
-			json_object_set_new(its[i].response, "index", json_integer((json_int_t)i));
-			json_object_set_new(its[i].response, "status_code", json_integer(201));
-			json_array_set(results, i, its[i].response);
-		} else {
-			json_array_set_new(
-				results, i,
-				json_pack("{s:I, s:i, s:{s:s, s:s}}", "index", (json_int_t)i,
-					  "status_code", 500, "error", "code", "store", "message",
-					  "could not be stored"));
-			n_bad++;
+	if (idem_key && n_ok > 0) {
+		/* items[].result are all SMILE_OK until the store says otherwise */
+		batch_results(its, items, n, results);
+		answer = json_pack("{s:I, s:I, s:O}", "issued", (json_int_t)n_ok, "failed",
+				   (json_int_t)n_bad, "results", results);
+		resp = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
+		if (resp == NULL) {
+			http_resp_error(o, 500, "nomem", NULL, "could not build the response");
+			goto out;
 		}
-		k++;
+		snprintf(idem.api_key_id, sizeof(idem.api_key_id), "%s", r->key.id);
+		snprintf(idem.key, sizeof(idem.key), "%s", idem_key);
+		memcpy(idem.request_hash, hash, 32);
+		idem.status = 200;
+		idem.response = resp;
+		items[0].idem = &idem;
+		rc = smile_store_insert_shipments(g->store, items, n_ok, 1);
+		if (rc == SMILE_ERR_CONFLICT && items[0].result == SMILE_ERR_CONFLICT) {
+			/* a concurrent retry with the same key won: answer as it did */
+			if (!idem_replay(g, r, idem_key, hash, o))
+				http_resp_error(o, 409, "conflict", "Idempotency-Key",
+						"a request with this key is in progress");
+			goto out;
+		}
+		if (rc) {
+			http_resp_error(o, 500, "store", NULL,
+					"the batch could not be stored; nothing was kept");
+			goto out;
+		}
+	} else {
+		rc = smile_store_insert_shipments(g->store, items, n_ok, 0);
+		if (rc) {
+			http_resp_error(o, 500, "store", NULL, "the batch could not be stored");
+			goto out;
+		}
+		n_bad += batch_results(its, items, n, results);
 	}
 	smile_metrics_add(SMILE_COUNTER_SHIPMENTS_ISSUED, n - n_bad);
 	smile_log(SMILE_LOG_INFO, "shipment.batch", SMILE_KV_INT("issued", (long long)(n - n_bad)),
 		  SMILE_KV_INT("failed", (long long)n_bad), SMILE_KV_ID("key", r->key.id));
-	http_resp_json(o, 200,
-		       json_pack("{s:I, s:I, s:o}", "issued", (json_int_t)(n - n_bad), "failed",
-				 (json_int_t)n_bad, "results", results));
-	results = NULL;
+	if (resp)
+		http_resp_bytes(o, 200, "application/json", resp, strlen(resp));
+	else
+		http_resp_json(o, 200,
+			       json_pack("{s:I, s:I, s:O}", "issued", (json_int_t)(n - n_bad),
+					 "failed", (json_int_t)n_bad, "results", results));
 out:
+	free(resp);
+	json_decref(answer);
 	json_decref(results);
 	if (its)
-		for (size_t i = 0; i < json_array_size(list); i++)
+		for (size_t i = 0; i < n; i++)
 			issued_release(&its[i]);
 	free(its);
 	free(items);

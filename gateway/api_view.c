@@ -16,6 +16,7 @@
 
 #include "events.h"
 #include "gateway.h"
+#include "httpcheck.h"
 #include "smile/label.h"
 #include "smile/log.h"
 
@@ -263,18 +264,18 @@ void api_shipment_label(struct gateway *g, struct http_req *r, struct http_resp 
 		   *qs = http_query(r, "size"), *qp = http_query(r, "parcel");
 	long dpi = 203, parcel = 0, count = 1, first, last;
 	enum smile_err rc = SMILE_OK;
-	char *end;
+	uint64_t v;
 
 	if (qf && smile_label_format_parse(qf, &fmt) != SMILE_OK) {
 		http_resp_error(o, 400, "invalid_value", "format", "must be png, pdf or zpl");
 		return;
 	}
 	if (qd) {
-		dpi = strtol(qd, &end, 10);
-		if (end == qd || *end || !smile_label_dpi_supported((int)dpi)) {
+		if (!httpcheck_uint(qd, 1, 100000, &v) || !smile_label_dpi_supported((int)v)) {
 			http_resp_error(o, 400, "invalid_value", "dpi", "must be 203 or 300");
 			return;
 		}
+		dpi = (long)v;
 	}
 	if (qs && smile_label_size_parse(qs, &size) != SMILE_OK) {
 		http_resp_error(o, 400, "invalid_value", "size",
@@ -282,11 +283,11 @@ void api_shipment_label(struct gateway *g, struct http_req *r, struct http_resp 
 		return;
 	}
 	if (qp) {
-		parcel = strtol(qp, &end, 10);
-		if (end == qp || *end || parcel < 1 || parcel > 99) {
+		if (!httpcheck_uint(qp, 1, 99, &v)) {
 			http_resp_error(o, 400, "invalid_value", "parcel", "must be 1-99");
 			return;
 		}
+		parcel = (long)v;
 	}
 	if (!load_visible(g, r, o, &row))
 		return;
@@ -366,64 +367,32 @@ static int export_row(void *arg, const struct smile_store_shipment *row)
 	return x->rc != SMILE_OK;
 }
 
-/* "2026-11-29", "2026-11-29T10:00:00Z" or Unix milliseconds. */
-static int parse_since(const char *s, int64_t *ms)
-{
-	struct tm tm;
-	char *end;
-	memset(&tm, 0, sizeof(tm));
-	if (s == NULL || *s == '\0') {
-		*ms = 0;
-		return 1;
-	}
-	long long v = strtoll(s, &end, 10);
-	if (*end == '\0' && end != s && strlen(s) > 8) {
-		*ms = v;
-		return v >= 0;
-	}
-	end = strptime(s, "%Y-%m-%d", &tm);
-	if (end && *end == 'T')
-		end = strptime(end, "T%H:%M:%S", &tm);
-	if (end && *end == 'Z')
-		end++;
-	if (end == NULL || *end)
-		return 0;
-	*ms = (int64_t)timegm(&tm) * 1000;
-	return 1;
-}
-
 void api_labels_export(struct gateway *g, struct http_req *r, struct http_resp *o)
 {
 	const char *since = http_query(r, "since"), *after = http_query(r, "after"),
 		   *lim = http_query(r, "limit");
 	const char *merchants[SMILE_STORE_MAX_BINDINGS];
 	size_t n_merchants = 0;
-	int64_t since_ms;
-	unsigned long long after_id = 0;
-	long limit = 1000;
-	char *end;
+	int64_t since_ms = 0;
+	uint64_t after_id = 0, limit = 1000;
 	struct smile_buf out;
 	struct export_ctx x = {&out, 0, SMILE_OK};
 
-	if (!parse_since(since, &since_ms)) {
+	if (since && !httpcheck_since(since, &since_ms)) {
 		http_resp_error(o, 400, "invalid_value", "since",
-				"expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix milliseconds");
+				"expected a real date YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC), "
+				"or Unix milliseconds (9-15 digits)");
 		return;
 	}
-	if (after) {
-		after_id = strtoull(after, &end, 10);
-		if (end == after || *end) {
-			http_resp_error(o, 400, "invalid_value", "after",
-					"expected the cursor from X-Next-After");
-			return;
-		}
+	/* ids are SQLite integers: 0..2^63-1 */
+	if (after && !httpcheck_uint(after, 0, INT64_MAX, &after_id)) {
+		http_resp_error(o, 400, "invalid_value", "after",
+				"expected the cursor from X-Next-After (0-%lld)", (long long)INT64_MAX);
+		return;
 	}
-	if (lim) {
-		limit = strtol(lim, &end, 10);
-		if (end == lim || *end || limit < 1 || limit > 10000) {
-			http_resp_error(o, 400, "invalid_value", "limit", "must be 1-10000");
-			return;
-		}
+	if (lim && !httpcheck_uint(lim, 1, 10000, &limit)) {
+		http_resp_error(o, 400, "invalid_value", "limit", "must be 1-10000");
+		return;
 	}
 	switch (r->key.role) {
 	case SMILE_ROLE_MERCHANT:

@@ -23,6 +23,19 @@ static const struct smile_conf_key keys[] = {
 	STR(mask_policy, "masking policy: cn-gbt41833 (GB/T 41833-2022) or strict"),
 	STR(waybill_prefix, "waybill number prefix: 2-4 uppercase letters"),
 	LONG(http_connection_limit, 1, 100000, "most concurrent HTTP connections"),
+	LONG(http_per_ip_limit, 0, 50000,
+	     "most concurrent HTTP connections from one client address, at most half of "
+	     "http_connection_limit so other clients always find a free one (0: no limit; "
+	     "behind a proxy every connection comes from the proxy's address)"),
+	LONG(http_header_timeout_s, 1, 3600,
+	     "seconds a request's line and headers may take to arrive; a client trickling "
+	     "bytes does not extend it"),
+	LONG(http_body_timeout_s, 1, 3600,
+	     "seconds a request body may take to arrive, plus one second per "
+	     "http_body_min_rate bytes received"),
+	LONG(http_body_min_rate, 1, 1L << 30, "slowest accepted body upload, bytes per second"),
+	LONG(http_idle_timeout_s, 1, 86400,
+	     "seconds a keep-alive connection may sit idle, or a response stall unread"),
 	LONG(body_max, 1024, 1L << 20, "largest single request body, bytes"),
 	LONG(batch_body_max, 1024, 64L << 20, "largest batch request body, bytes"),
 	LONG(batch_max_items, 1, 10000, "most shipments in one batch request"),
@@ -57,6 +70,11 @@ void smile_config_defaults(struct smile_config *c)
 	snprintf(c->mask_policy, sizeof(c->mask_policy), "cn-gbt41833");
 	snprintf(c->waybill_prefix, sizeof(c->waybill_prefix), "SW");
 	c->http_connection_limit = 1024;
+	c->http_per_ip_limit = 128;
+	c->http_header_timeout_s = 10;
+	c->http_body_timeout_s = 20;
+	c->http_body_min_rate = 1000;
+	c->http_idle_timeout_s = 60;
 	c->body_max = 64 * 1024;
 	c->batch_body_max = 8 * 1024 * 1024;
 	c->batch_max_items = 1000;
@@ -76,10 +94,28 @@ void smile_config_defaults(struct smile_config *c)
 	c->scan_queue = 4096;
 }
 
+/* Rules between keys, checked once every line parsed. */
+static enum smile_err check_keys(const struct smile_config *c, struct smile_error *e)
+{
+	/* One address may take at most half the connections: the other half is
+	 * the reserve no single client can exhaust (docs/operations.md). */
+	if (c->http_per_ip_limit > c->http_connection_limit / 2)
+		return smile_error_set(e, SMILE_ERR_CONFIG, "http_per_ip_limit",
+				       "%ld is over half of http_connection_limit (%ld)",
+				       c->http_per_ip_limit, c->http_connection_limit);
+	return SMILE_OK;
+}
+
 enum smile_err smile_config_parse(struct smile_config *c, const char *text, size_t len,
 				  struct smile_error *e)
 {
-	return smile_conf_parse(keys, N_KEYS, c, sizeof(*c), text, len, e);
+	struct smile_config tmp = *c;
+	enum smile_err rc = smile_conf_parse(keys, N_KEYS, &tmp, sizeof(tmp), text, len, e);
+	if (rc == SMILE_OK)
+		rc = check_keys(&tmp, e);
+	if (rc == SMILE_OK)
+		*c = tmp;
+	return rc;
 }
 
 enum smile_err smile_config_load(struct smile_config *c, const char *path, struct smile_error *e)

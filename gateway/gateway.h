@@ -22,6 +22,8 @@
 struct MHD_Daemon;
 struct MHD_Connection;
 struct relay;
+struct connguard;
+struct conn_track;
 
 struct gateway {
 	char dir[PATH_MAX];
@@ -30,6 +32,8 @@ struct gateway {
 	struct smile_keys *keys;
 	struct smile_store *store;
 	struct MHD_Daemon *httpd;
+	int http_fd;                 /* listening socket, while httpd runs */
+	struct connguard *connguard; /* slow-request deadlines, while httpd runs */
 	struct relay *relay;
 	struct ratelimit *ratelimit;
 	uint16_t http_port;
@@ -124,15 +128,28 @@ void gateway_iso_time(int64_t ms, char out[GATEWAY_TIME_MAX]);
 
 #define HTTP_MAX_SEGS 8
 
+/* Why a request is refused before routing (status 0: it is not). The
+ * strings are literals: they never quote the request. */
+struct http_reject {
+	int status;
+	const char *code;
+	const char *field;
+	const char *message;
+};
+
 struct http_req {
 	struct MHD_Connection *conn;
+	struct conn_track *track; /* the connection's deadlines (connguard.h); may be NULL */
 	const char *method;
 	char path[512];
 	char *seg[HTTP_MAX_SEGS];
 	int nseg;
 	struct smile_buf body;
+	uint64_t received; /* body bytes received, kept or not */
+	int started;       /* the handler has seen the headers */
+	int has_query;
 	int body_too_large;
-	int bad_length;
+	struct http_reject reject;
 	enum smile_route route;
 	struct smile_store_apikey key; /* the caller, once authenticated */
 	double t0;

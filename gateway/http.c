@@ -1,19 +1,33 @@
 /*
- * http.c - libmicrohttpd plumbing: body caps, routing, authentication,
- * responses, metrics and access logs.
+ * http.c - libmicrohttpd plumbing: the listening socket, strict request
+ * checks, body caps, routing, authentication, responses, metrics and access
+ * logs.
  *
  * Handlers block until their write is durable (group commit), so the server
  * runs one thread per connection: a keep-alive client waiting for its commit
- * never holds up another client. The connection limit bounds the threads.
+ * never holds up another client. The connection limit bounds the threads; the
+ * per-address limit keeps half of them (at least) for other clients, and the
+ * slow-request guard (connguard.h) cuts a connection whose request trickles
+ * in, so no one client can hold them all.
  *
- * Bodies are capped before they are buffered: a Content-Length over the
- * route's cap is refused at once with 413, a chunked body is counted as it
- * arrives and dropped past the cap. Nothing is parsed until the body is whole.
+ * A request is checked before it is believed: the raw target before
+ * libmicrohttpd decodes it (the URI callback, httpcheck.h), the framing
+ * headers before the body is read (a request that a proxy could frame
+ * differently is answered 400 at once and the connection closed), documented
+ * query parameters before routing (given once, with a value).
+ *
+ * Bodies are capped before they are buffered: a body whose Content-Length is
+ * over the route's cap is read and dropped, never buffered, then refused with
+ * 413; a chunked body is counted as it arrives and dropped past the cap.
+ * Nothing is parsed until the body is whole.
  */
+#include "connguard.h"
 #include "gateway.h"
+#include "httpcheck.h"
 #include "ratelimit.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <sodium.h>
@@ -21,6 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -370,6 +387,53 @@ void gateway_iso_time(int64_t ms, char out[GATEWAY_TIME_MAX])
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
+/* Query parameters the API documents (docs/api.md). One given twice, or
+ * without '=value', is refused: a proxy and the gateway could pick different
+ * ones. Other names are ignored. */
+static const char *const known_params[] = {"format", "dpi", "size", "parcel",
+					   "since", "after", "limit"};
+#define N_KNOWN_PARAMS (sizeof(known_params) / sizeof(known_params[0]))
+
+struct query_scan {
+	unsigned seen[N_KNOWN_PARAMS];
+	const char *bad;     /* the parameter at fault (a literal from known_params) */
+	const char *problem; /* what is wrong with it */
+};
+
+static enum MHD_Result scan_param(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	struct query_scan *q = cls;
+	(void)kind;
+	for (size_t i = 0; key && i < N_KNOWN_PARAMS; i++) {
+		if (strcmp(key, known_params[i]) != 0)
+			continue;
+		if (value == NULL)
+			q->problem = "needs a value (name=value)";
+		else if (++q->seen[i] > 1)
+			q->problem = "given more than once";
+		if (q->problem) {
+			q->bad = known_params[i];
+			return MHD_NO;
+		}
+		break;
+	}
+	return MHD_YES;
+}
+
+static int query_ok(struct http_req *r, struct http_resp *o)
+{
+	struct query_scan q;
+	if (!r->has_query)
+		return 1;
+	memset(&q, 0, sizeof(q));
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, scan_param, &q);
+	if (q.bad == NULL)
+		return 1;
+	http_resp_error(o, 400, "invalid_value", q.bad, "query parameter %s", q.problem);
+	return 0;
+}
+
 static void dispatch(struct gateway *g, struct http_req *r, struct http_resp *o)
 {
 	char allow[64];
@@ -391,10 +455,8 @@ static void dispatch(struct gateway *g, struct http_req *r, struct http_resp *o)
 		return;
 	}
 	r->route = rt->id;
-	if (r->bad_length) {
-		http_resp_error(o, 400, "bad_request", NULL, "malformed Content-Length");
+	if (!query_ok(r, o))
 		return;
-	}
 	if (r->body_too_large) {
 		http_resp_error(o, 413, "too_large", NULL, "request body over %ld bytes",
 				rt->batch_body ? g->cfg.batch_body_max : g->cfg.body_max);
@@ -424,7 +486,7 @@ static void dispatch(struct gateway *g, struct http_req *r, struct http_resp *o)
 	rt->fn(g, r, o);
 }
 
-static enum MHD_Result queue(struct MHD_Connection *c, struct http_resp *o)
+static enum MHD_Result queue(struct MHD_Connection *c, struct http_resp *o, int close_after)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
 		o->body.len, o->body.len ? o->body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
@@ -435,11 +497,136 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct http_resp *o)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, o->content_type);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (close_after)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	for (int i = 0; i < o->n_hdr; i++)
 		MHD_add_response_header(resp, o->hdr_name[i], o->hdr_value[i]);
 	ret = MHD_queue_response(c, (unsigned)o->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+/* Build the response (dispatching, unless the request was refused before
+ * routing), queue it, count and log it. */
+static enum MHD_Result respond(struct gateway *g, struct MHD_Connection *c, struct http_req *r)
+{
+	struct http_resp o;
+	enum MHD_Result ret;
+	double dt;
+
+	memset(&o, 0, sizeof(o));
+	smile_buf_init(&o.body, 64u << 20);
+	if (r->reject.status)
+		http_resp_error(&o, r->reject.status, r->reject.code, r->reject.field, "%s",
+				r->reject.message);
+	else {
+		/* the vault rotation waits for requests that began before a key
+		 * change (gateway_epoch_*) */
+		unsigned epoch = gateway_epoch_enter(g);
+		dispatch(g, r, &o);
+		gateway_epoch_leave(g, epoch);
+	}
+	if (o.status == 0)
+		http_resp_error(&o, 500, "internal", NULL, "no response");
+	/* a refused request may be framed in a way we do not trust: never
+	 * read another request from this connection */
+	ret = queue(c, &o, r->reject.status != 0);
+	dt = now_s() - r->t0;
+	smile_metrics_http(r->route, o.status, dt);
+	smile_log(o.status >= 500 ? SMILE_LOG_ERROR : SMILE_LOG_DEBUG, "http.request",
+		  SMILE_KV_ID("method", r->method),
+		  SMILE_KV_ID("route", smile_route_name(r->route)), SMILE_KV_INT("status", o.status),
+		  SMILE_KV_DOUBLE("ms", dt * 1000.0),
+		  SMILE_KV_ID("key", r->key.id[0] ? r->key.id : "-"));
+	smile_buf_release(&o.body);
+	return ret;
+}
+
+static void reject(struct http_req *r, int status, const char *code, const char *field,
+		   const char *message)
+{
+	if (r->reject.status)
+		return; /* the first problem found is the one reported */
+	r->reject = (struct http_reject){status, code, field, message};
+}
+
+/* Framing headers, counted (RFC 9112 section 6.3: a message with both
+ * Transfer-Encoding and Content-Length, or with conflicting lengths, is one
+ * that a proxy and this server could split differently). */
+struct header_scan {
+	int n_length, n_encoding;
+	const char *length, *encoding;
+	int bad_name;
+};
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	struct header_scan *h = cls;
+	(void)kind;
+	if (!httpcheck_token(key)) {
+		h->bad_name = 1;
+		return MHD_YES;
+	}
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		h->n_length++;
+		h->length = value;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		h->n_encoding++;
+		h->encoding = value;
+	}
+	return MHD_YES;
+}
+
+/* Check the headers that say where the body ends; set r->body_too_large
+ * from Content-Length. */
+static void check_framing(struct http_req *r)
+{
+	struct header_scan h;
+	uint64_t n;
+
+	memset(&h, 0, sizeof(h));
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan_header, &h);
+	if (h.bad_name)
+		reject(r, 400, "bad_request", NULL,
+		       "a header name has a character a header name may not have");
+	else if (h.n_length && h.n_encoding)
+		reject(r, 400, "bad_request", "Content-Length",
+		       "Content-Length and Transfer-Encoding together: send one");
+	else if (h.n_length > 1)
+		reject(r, 400, "bad_request", "Content-Length", "Content-Length given more than once");
+	else if (h.n_encoding > 1)
+		reject(r, 400, "bad_request", "Transfer-Encoding",
+		       "Transfer-Encoding given more than once");
+	else if (h.n_encoding && (h.encoding == NULL || strcasecmp(h.encoding, "chunked") != 0))
+		reject(r, 400, "bad_request", "Transfer-Encoding", "only chunked is supported");
+	else if (h.n_length && !httpcheck_uint(h.length, 0, UINT64_MAX, &n))
+		reject(r, 400, "bad_request", "Content-Length", "malformed Content-Length");
+	else if (h.n_length && n > r->body.max)
+		r->body_too_large = 1;
+}
+
+/* libmicrohttpd calls this with the raw request target, before it decodes
+ * the path or parses the query; what it returns becomes the request's
+ * context. Every request starts here. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct http_req *r = calloc(1, sizeof(*r));
+	const union MHD_ConnectionInfo *ci;
+	const char *part = NULL, *why;
+
+	(void)cls;
+	if (r == NULL)
+		return NULL; /* on_request refuses a request without a context */
+	r->conn = c;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	r->track = ci ? ci->socket_context : NULL;
+	conn_track_enter(r->track, CONN_HEADERS);
+	why = httpcheck_target(uri, &part);
+	if (why)
+		reject(r, 400, "bad_request", part, why);
+	r->has_query = uri && strchr(uri, '?') != NULL;
+	return r;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -451,57 +638,40 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct http_req *r = *con_cls;
 	(void)version;
 
-	if (r == NULL) {
+	if (r == NULL)
+		return MHD_NO; /* on_uri ran out of memory: close */
+	if (!r->started) {
 		/* First call: headers only. */
-		const char *cl;
-		r = calloc(1, sizeof(*r));
-		if (r == NULL)
-			return MHD_NO;
-		r->conn = c;
+		r->started = 1;
 		r->method = method;
 		r->t0 = now_s();
 		snprintf(r->path, sizeof(r->path), "%s", strlen(url) < sizeof(r->path) ? url : "/");
 		int batch = strcmp(url, "/v1/shipments/batch") == 0;
 		smile_buf_init(&r->body, (size_t)(batch ? g->cfg.batch_body_max : g->cfg.body_max));
-		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						 MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl) {
-			char *end;
-			unsigned long long n = strtoull(cl, &end, 10);
-			if (end == cl || *end)
-				r->bad_length = 1;
-			else if (n > r->body.max)
-				r->body_too_large = 1;
-		}
 		atomic_fetch_add(&g->inflight, 1);
-		*con_cls = r;
+		if (!conn_track_enter(r->track, CONN_BODY))
+			return MHD_NO; /* cut meanwhile */
+		check_framing(r);
+		if (r->reject.status) {
+			/* answer now, without reading a body we cannot frame;
+			 * libmicrohttpd then closes the connection */
+			conn_track_enter(r->track, CONN_BUSY);
+			return respond(g, c, r);
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (!r->body_too_large && !r->bad_length &&
+		r->received += *upload_data_size;
+		conn_track_body(r->track, r->received);
+		if (!r->body_too_large &&
 		    smile_buf_append(&r->body, upload_data, *upload_data_size) != SMILE_OK)
 			r->body_too_large = 1; /* keep reading, discard */
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-
-	struct http_resp o;
-	memset(&o, 0, sizeof(o));
-	smile_buf_init(&o.body, 64u << 20);
-	unsigned epoch = gateway_epoch_enter(g);
-	dispatch(g, r, &o);
-	gateway_epoch_leave(g, epoch);
-	if (o.status == 0)
-		http_resp_error(&o, 500, "internal", NULL, "no response");
-	enum MHD_Result ret = queue(c, &o);
-	double dt = now_s() - r->t0;
-	smile_metrics_http(r->route, o.status, dt);
-	smile_log(o.status >= 500 ? SMILE_LOG_ERROR : SMILE_LOG_DEBUG, "http.request",
-		  SMILE_KV_ID("method", method), SMILE_KV_ID("route", smile_route_name(r->route)),
-		  SMILE_KV_INT("status", o.status), SMILE_KV_DOUBLE("ms", dt * 1000.0),
-		  SMILE_KV_ID("key", r->key.id[0] ? r->key.id : "-"));
-	smile_buf_release(&o.body);
-	return ret;
+	if (!conn_track_enter(r->track, CONN_BUSY))
+		return MHD_NO; /* cut at its deadline: the client is gone */
+	return respond(g, c, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -513,11 +683,35 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (r == NULL)
 		return;
+	/* the connection now waits for its next request */
+	conn_track_enter(r->track, CONN_WAIT);
 	smile_buf_release(&r->body); /* wipes: bodies carry personal data */
 	sodium_memzero(&r->key, sizeof(r->key));
+	if (r->started)
+		atomic_fetch_sub(&g->inflight, 1);
 	free(r);
 	*con_cls = NULL;
-	atomic_fetch_sub(&g->inflight, 1);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct gateway *g = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fd =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *peer =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		const struct sockaddr *sa = peer ? peer->client_addr : NULL;
+		socklen_t len = sa == NULL ? 0
+			: sa->sa_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
+						     : (socklen_t)sizeof(struct sockaddr_in);
+		*socket_context = connguard_open(g->connguard, fd ? fd->connect_fd : -1, sa, len);
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		/* before libmicrohttpd closes the descriptor */
+		connguard_close(g->connguard, *socket_context);
+		*socket_context = NULL;
+	}
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -556,28 +750,106 @@ static enum smile_err parse_listen(const char *listen, struct sockaddr_in *sa,
 	return SMILE_OK;
 }
 
-enum smile_err gateway_http_start(struct gateway *g, const char *listen, struct smile_error *e)
+/* The listening socket, made here rather than by libmicrohttpd so a busy
+ * port is a clear error. SO_REUSEADDR only lets a restarted gateway bind
+ * while its old connections sit in TIME_WAIT; SO_REUSEPORT, which would let
+ * a second process bind the same port and silently take half the
+ * connections, is never set. */
+static enum smile_err open_listener(const struct sockaddr_in *sa, const char *where, int *out,
+				    struct smile_error *e)
 {
+	int one = 1, err;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	*out = -1;
+	if (fd < 0)
+		return smile_error_set(e, SMILE_ERR_HTTP, "listen", "cannot create a socket: %s",
+				       strerror(errno));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0 || listen(fd, SOMAXCONN) != 0) {
+		err = errno;
+		close(fd);
+		if (err == EADDRINUSE)
+			return smile_error_set(e, SMILE_ERR_HTTP, "listen",
+					       "%s is already in use (another gateway or program "
+					       "listens there)",
+					       where);
+		if (err == EACCES)
+			return smile_error_set(e, SMILE_ERR_HTTP, "listen",
+					       "%s: not allowed (ports below 1024 need privileges)",
+					       where);
+		if (err == EADDRNOTAVAIL)
+			return smile_error_set(e, SMILE_ERR_HTTP, "listen",
+					       "%s: that address is not on this host", where);
+		return smile_error_set(e, SMILE_ERR_HTTP, "listen", "cannot listen on %s: %s",
+				       where, strerror(err));
+	}
+	*out = fd;
+	return SMILE_OK;
+}
+
+/* One descriptor per connection plus the store's, the broker's and logs':
+ * lift the soft limit towards the hard one so the connection limit, not
+ * EMFILE, is what bounds connections. */
+static void raise_fd_limit(long connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)connections + 256;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+		smile_log(SMILE_LOG_WARN, "http.fd_limit_low",
+			  SMILE_KV_INT("open_files", (long long)rl.rlim_cur),
+			  SMILE_KV_INT("http_connection_limit", connections));
+}
+
+enum smile_err gateway_http_start(struct gateway *g, const char *listen_on,
+				  struct smile_error *e)
+{
+	const char *where = listen_on ? listen_on : g->cfg.listen;
 	struct sockaddr_in sa;
-	enum smile_err rc = parse_listen(listen ? listen : g->cfg.listen, &sa, e);
-	const union MHD_DaemonInfo *info;
+	socklen_t sa_len = sizeof(sa);
+	struct connguard_limits lim = {
+		.header_ms = g->cfg.http_header_timeout_s * 1000,
+		.body_ms = g->cfg.http_body_timeout_s * 1000,
+		.body_min_rate = g->cfg.http_body_min_rate,
+	};
+	enum smile_err rc = parse_listen(where, &sa, e);
 
 	if (rc)
 		return rc;
-	g->httpd = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
-			MHD_USE_ERROR_LOG,
-		0, NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)g->cfg.http_connection_limit,
-		MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-		MHD_OPTION_END);
-	if (g->httpd == NULL)
+	if ((rc = open_listener(&sa, where, &g->http_fd, e)))
+		return rc;
+	if (connguard_new(&lim, &g->connguard) != SMILE_OK) {
+		close(g->http_fd);
 		return smile_error_set(e, SMILE_ERR_HTTP, "listen",
-				       "cannot listen on %s (in use, or not allowed)",
-				       listen ? listen : g->cfg.listen);
-	info = MHD_get_daemon_info(g->httpd, MHD_DAEMON_INFO_BIND_PORT);
-	g->http_port = info ? info->port : ntohs(sa.sin_port);
+				       "cannot start the slow-request guard");
+	}
+	raise_fd_limit(g->cfg.http_connection_limit);
+	/* Thread per connection (see the top of this file); poll() so
+	 * descriptors past FD_SETSIZE work; strict request lines (no spaces in
+	 * the target, Host required for HTTP/1.1). */
+	g->httpd = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+			MHD_USE_ITC | MHD_USE_ERROR_LOG,
+		0, NULL, NULL, on_request, g, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)g->http_fd,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)g->cfg.http_connection_limit,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)g->cfg.http_per_ip_limit,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)g->cfg.http_idle_timeout_s,
+		MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_URI_LOG_CALLBACK, on_uri, g,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, g, MHD_OPTION_NOTIFY_COMPLETED,
+		on_completed, g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	if (g->httpd == NULL) {
+		connguard_free(g->connguard);
+		g->connguard = NULL;
+		close(g->http_fd);
+		return smile_error_set(e, SMILE_ERR_HTTP, "listen",
+				       "cannot start the HTTP server on %s", where);
+	}
+	if (getsockname(g->http_fd, (struct sockaddr *)&sa, &sa_len) != 0)
+		sa.sin_port = 0;
+	g->http_port = ntohs(sa.sin_port);
 	return SMILE_OK;
 }
 
@@ -585,10 +857,15 @@ void gateway_http_stop(struct gateway *g)
 {
 	if (g->httpd == NULL)
 		return;
-	/* Stop accepting, let in-flight requests finish (bounded), then close. */
+	/* Stop accepting, let in-flight requests finish (bounded), then close.
+	 * The slow-request guard runs until the end: a request still trickling
+	 * in is cut at its deadline rather than waited for. */
 	MHD_quiesce_daemon(g->httpd);
 	for (int i = 0; i < 1000 && atomic_load(&g->inflight) > 0; i++)
 		usleep(10000);
 	MHD_stop_daemon(g->httpd);
 	g->httpd = NULL;
+	close(g->http_fd); /* ours: libmicrohttpd leaves a quiesced socket open */
+	connguard_free(g->connguard);
+	g->connguard = NULL;
 }

@@ -48,6 +48,8 @@ static const char *const counter_names[SMILE_COUNTER_COUNT][2] = {
 	{"smile_denials_total", "Scans denied"},
 	{"smile_store_wal_scrub_retries_total",
 	 "WAL scrubs after an erasure that a reader blocked and that were retried"},
+	{"smile_http_slow_requests_cut_total",
+	 "HTTP connections cut because a request's headers or body arrived too slowly"},
 };
 
 const char *smile_route_name(enum smile_route r)

@@ -27,6 +27,11 @@ struct smile_config {
 	char mask_policy[32];                     /* cn-gbt41833 | strict */
 	char waybill_prefix[8];                   /* 2-4 uppercase letters */
 	long http_connection_limit;               /* concurrent HTTP connections */
+	long http_per_ip_limit;                   /* of those, from one address; 0: no limit */
+	long http_header_timeout_s;               /* a request's line and headers must arrive in this */
+	long http_body_timeout_s;                 /* a body must arrive in this ... */
+	long http_body_min_rate;                  /* ... plus one second per this many bytes */
+	long http_idle_timeout_s;                 /* keep-alive idle / stalled send */
 	long body_max;                            /* bytes, single requests */
 	long batch_body_max;                      /* bytes, batch requests */
 	long batch_max_items;                     /* shipments per batch */
@@ -56,7 +61,9 @@ void smile_config_defaults(struct smile_config *c);
 
 /* Parse a whole file's text into `c` (which should hold the defaults first).
  * SMILE_ERR_CONFIG with e->field = "line N: key" and a message saying what was
- * wrong. `c` is unchanged on error. */
+ * wrong, or e->field = the key when keys disagree (http_per_ip_limit must
+ * leave at least half of http_connection_limit to other addresses). `c` is
+ * unchanged on error. */
 enum smile_err smile_config_parse(struct smile_config *c, const char *text, size_t len,
 				  struct smile_error *e) SMILE_MUST_CHECK;
 

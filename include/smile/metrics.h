@@ -48,6 +48,7 @@ enum smile_counter {
 	SMILE_COUNTER_REVEALS,
 	SMILE_COUNTER_DENIALS,
 	SMILE_COUNTER_WAL_SCRUB_RETRIES,
+	SMILE_COUNTER_HTTP_SLOW_CUTS, /* connections cut for a request arriving too slowly */
 	SMILE_COUNTER_COUNT
 };
 void smile_metrics_add(enum smile_counter c, uint64_t n);
