@@ -296,7 +296,10 @@ static enum smile_err issue(const char *path, const char *patch, enum smile_mask
 		path += n + (dot != NULL);
 	}
 	assert_non_null(obj);
-	assert_int_equal(json_object_update(obj, json_loads(patch, 0, NULL)), 0);
+	json_t *pj = json_loads(patch, 0, NULL);
+	assert_non_null(pj);
+	assert_int_equal(json_object_update(obj, pj), 0);
+	json_decref(pj);
 	if ((rc = shipment_parse(j, &req, e)) ||
 	    (rc = shipment_mask(p, &req.recipient, "recipient", &rm, e)) ||
 	    (rc = shipment_mask(p, &req.sender, "sender", &sm, e)))
