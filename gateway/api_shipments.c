@@ -18,9 +18,9 @@
 #include "shipment.h"
 #include "smile/label.h"
 #include "smile/log.h"
-#include "smile/token.h"
-#include "smile/vault.h"
-#include "smile/waybill.h"
+#include "token.h"
+#include "vault.h"
+#include "waybill.h"
 
 #define IDEM_KEY_MAX 128
 

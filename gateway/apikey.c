@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "gateway.h"
-#include "smile/mask.h"
+#include "mask.h"
 #include "smile/unicode.h"
 
 int apikey_merchant_ok(const char *s)

@@ -8,7 +8,7 @@
 #ifndef SMILE_GATEWAY_APIKEY_H
 #define SMILE_GATEWAY_APIKEY_H
 
-#include "smile/store.h"
+#include "store.h"
 
 #define APIKEY_STRING_MAX 72
 

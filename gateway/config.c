@@ -5,7 +5,7 @@
  * text); the shared parser and writer (conffile.h) read and write it, so
  * parsing, validation and the commented file `init` writes never disagree.
  */
-#include "smile/config.h"
+#include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "smile/log.h"
-#include "smile/metrics.h"
+#include "metrics.h"
 
 #define REAP_EVERY_MS 250
 #define LOG_MAX_PER_SWEEP 32 /* more cuts than this in one sweep: one summary line */

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "smile/keys.h"
-#include "smile/store.h"
+#include "keys.h"
+#include "store.h"
 
 /* "ev_" / "al_" + 32 lowercase hex digits + NUL */
 #define EVENTS_ID_MAX 36

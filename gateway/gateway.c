@@ -24,7 +24,7 @@
 #include "gateway.h"
 #include "vault_rotate.h"
 #include "smile/log.h"
-#include "smile/waybill.h"
+#include "waybill.h"
 
 static void *json_alloc(size_t n)
 {

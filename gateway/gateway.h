@@ -12,12 +12,12 @@
 #include <stdint.h>
 
 #include "smile/buf.h"
-#include "smile/config.h"
+#include "config.h"
 #include "smile/error.h"
-#include "smile/keys.h"
-#include "smile/mask.h"
-#include "smile/metrics.h"
-#include "smile/store.h"
+#include "keys.h"
+#include "mask.h"
+#include "metrics.h"
+#include "store.h"
 
 struct MHD_Daemon;
 struct MHD_Connection;

@@ -15,7 +15,7 @@
  * signing and box secret keys live in one sodium_malloc block here. Stack
  * copies are wiped on every path out.
  */
-#include "smile/keys.h"
+#include "keys.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -15,7 +15,7 @@
 #include "gateway.h"
 #include "relay.h"
 #include "vault_rotate.h"
-#include "smile/keys.h"
+#include "keys.h"
 #include "smile/log.h"
 
 static const char usage_top[] =

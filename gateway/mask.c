@@ -17,7 +17,7 @@
  *
  * Pure functions over caller buffers: no heap, no globals, thread-safe.
  */
-#include "smile/mask.h"
+#include "mask.h"
 
 #include "smile/unicode.h"
 

@@ -4,7 +4,7 @@
  * HTTP statuses are folded into a small fixed set of codes so the table is a
  * static array: [route][status] counters and [route][bucket] histograms.
  */
-#include "smile/metrics.h"
+#include "metrics.h"
 
 #include <stdatomic.h>
 

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "smile/proto.h"
-#include "smile/store.h"
+#include "store.h"
 
 struct policy_input {
 	const char *device_id;

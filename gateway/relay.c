@@ -36,8 +36,8 @@
 #include "shipment.h"
 #include "smile/log.h"
 #include "smile/proto.h"
-#include "smile/token.h"
-#include "smile/vault.h"
+#include "token.h"
+#include "vault.h"
 
 #define KEY_CACHE 1024 /* per worker, direct-mapped */
 #define OFFLINE_LIMIT_MS (24ULL * 3600 * 1000)

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "smile/error.h"
-#include "smile/mask.h"
+#include "mask.h"
 
 #define SHIPMENT_MERCHANT_MAX 64
 #define SHIPMENT_REF_MAX 64

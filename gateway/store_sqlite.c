@@ -13,7 +13,7 @@
  * Erasure turns on secure_delete (freed pages are zeroed) and truncates the
  * WAL after its commit so no old copy of a wrapped key lingers there.
  */
-#include "smile/store.h"
+#include "store.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -28,7 +28,7 @@
 #include <time.h>
 
 #include "smile/log.h"
-#include "smile/metrics.h"
+#include "metrics.h"
 
 /* ------------------------------------------------------------ statements */
 

@@ -13,7 +13,7 @@
  * junk costs almost nothing. Key bytes sit in one guarded, locked,
  * read-only sodium_malloc block indexed by key id, so lookup is O(1).
  */
-#include "smile/token.h"
+#include "token.h"
 
 #include <sodium.h>
 #include <stdlib.h>

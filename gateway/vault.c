@@ -24,7 +24,7 @@
  * one stable pointer while a running gateway takes up a new key or drops the
  * old one; a dropped key is wiped (sodium_free) as soon as it is replaced.
  */
-#include "smile/vault.h"
+#include "vault.h"
 
 #include <pthread.h>
 #include <sodium.h>

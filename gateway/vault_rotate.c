@@ -40,9 +40,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "smile/keys.h"
+#include "keys.h"
 #include "smile/log.h"
-#include "smile/vault.h"
+#include "vault.h"
 
 #define WATCH_INTERVAL_MS 1000
 #define WAIT_STEP_MS 100

@@ -1,5 +1,5 @@
 /*
- * waybill.c - format and check waybill numbers (format: include/smile/waybill.h).
+ * waybill.c - format and check waybill numbers (format: gateway/waybill.h).
  *
  * The one idea: ISO/IEC 7064 MOD 97-10 over the whole number, letters read
  * as two digits (A=10 ... Z=35) as in IBAN. Because 97 is a prime larger than
@@ -7,7 +7,7 @@
  * adjacent transposition (9 or 99 times a difference < 36) can make, and 10
  * is invertible mod 97, neither kind of error can leave the remainder at 1.
  */
-#include "smile/waybill.h"
+#include "waybill.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "smile/token.h"
-#include "smile/vault.h"
+#include "../../gateway/token.h"
+#include "../../gateway/vault.h"
 
 #define BATCH 1024
 

@@ -19,8 +19,8 @@
 #include <string.h>
 
 #include "smile/base45.h"
-#include "smile/token.h"
-#include "smile/vault.h"
+#include "../../gateway/token.h"
+#include "../../gateway/vault.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

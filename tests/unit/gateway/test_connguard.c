@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "../../../gateway/connguard.h"
-#include "smile/metrics.h"
+#include "../../../gateway/metrics.h"
 
 static void guard_deadlines(void **state)
 {

@@ -21,8 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "smile/keys.h"
-#include "smile/vault.h"
+#include "../../../gateway/keys.h"
+#include "../../../gateway/vault.h"
 
 static char base[256]; /* per-test scratch: <tmp>/smile-keys.XXXXXX */
 static char data[300]; /* base/data: the gateway's data directory */

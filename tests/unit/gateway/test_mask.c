@@ -17,7 +17,7 @@
 
 #include "smile/buf.h"
 #include "smile/error.h"
-#include "smile/mask.h"
+#include "../../../gateway/mask.h"
 #include "smile/unicode.h"
 
 /* ------------------------------------------------------------ helpers */

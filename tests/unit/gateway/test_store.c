@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "smile/store.h"
+#include "../../../gateway/store.h"
 
 struct fixture {
 	char dir[64];

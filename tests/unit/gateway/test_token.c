@@ -17,7 +17,7 @@
 
 #include "smile/base45.h"
 #include "smile/buf.h"
-#include "smile/token.h"
+#include "../../../gateway/token.h"
 
 /* ---------------------------------------------------------- the vectors */
 

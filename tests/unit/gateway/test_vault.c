@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smile/vault.h"
+#include "../../../gateway/vault.h"
 
 #define W SMILE_VAULT_WRAPPED_KEY_BYTES
 #define OH SMILE_VAULT_CT_OVERHEAD

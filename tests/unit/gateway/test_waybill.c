@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "smile/error.h"
-#include "smile/waybill.h"
+#include "../../../gateway/waybill.h"
 
 /* ISO 7064 MOD 97-10 the long way, independent of the code under test: the
  * number as a decimal digit string (letters A=10..Z=35), reduced in chunks

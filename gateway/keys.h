@@ -31,8 +31,8 @@
 #include <stdint.h>
 
 #include "smile/error.h"
-#include "smile/token.h"
-#include "smile/vault.h"
+#include "token.h"
+#include "vault.h"
 
 #ifdef __cplusplus
 extern "C" {
