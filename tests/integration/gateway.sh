@@ -115,3 +115,41 @@ gw_pubkeys() {
 	GW_BOX_PK=$(jq_get "$BODY" .box_pk)
 	export GW_SIGN_PK GW_BOX_PK
 }
+
+# gw_serve_relayed DIR: a fresh data directory DIR served by a gateway
+# connected to its private broker (gw_init, gw_relay_setup, gw_start,
+# gw_wait_relay, gw_pubkeys); returns 1 naming the step that failed.
+gw_serve_relayed() {
+	local dir=$1
+	gw_init "$dir" || { echo "# init failed"; return 1; }
+	gw_relay_setup "$dir" || { echo "# broker did not start"; return 1; }
+	gw_start "$dir" || { echo "# gateway did not start"; return 1; }
+	gw_wait_relay || { echo "# gateway did not connect to the broker"; return 1; }
+	gw_pubkeys
+}
+
+# gw_merchant_key MERCHANT: a new merchant API key for MERCHANT -> KM.
+gw_merchant_key() {
+	api_json POST /v1/api-keys "$(cat "$GW_DATA/admin.key")" \
+		"$(jq -nc --arg m "$1" '{role: "merchant", merchant: $m}')"
+	KM=$(jq_get "$BODY" .key)
+	[ -n "$KM" ] && [ "$KM" != null ] || { echo "# merchant key: $STATUS $BODY"; return 1; }
+}
+
+# gw_send DEVICE SCANFILE: publish the scan as DEVICE (key $T/DEVICE.key)
+# and wait up to 5 s for its reply -> $T/reply.bin, opened by smile-devtool
+# -> REPLY (JSON; "" when no reply came or it did not open).
+gw_send() {
+	local dev=$1 scan=$2 pw sub
+	pw=$("$BIN/smile-devtool" password --key "$T/$dev.key" --gw-box-pk "$GW_BOX_PK")
+	rm -f "$T/reply.bin"
+	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u "$dev" -P "$pw" -q 1 -N -C 1 -W 5 \
+		-t "smile/v1/dev/$dev/reply" >"$T/reply.bin" 2>"$T/sub.err" &
+	sub=$!
+	sleep 0.2
+	mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -u "$dev" -P "$pw" -q 1 \
+		-t "smile/v1/dev/$dev/scan" -f "$scan" 2>>"$T/sub.err"
+	wait $sub
+	REPLY=$("$BIN/smile-devtool" open --key "$T/$dev.key" --gw-sign-pk "$GW_SIGN_PK" \
+		--gw-box-pk "$GW_BOX_PK" --scan "$scan" --reply "$T/reply.bin" 2>"$T/open.err")
+}

@@ -42,20 +42,6 @@ issue() {
 	TOKEN=$(jq_get "$BODY" .token)
 }
 
-send() { # DEVICE SCANFILE -> REPLY (JSON), $T/reply.bin
-	local dev=$1 scan=$2 pw
-	pw=$("$DT" password --key "$T/$dev.key" --gw-box-pk "$GW_BOX_PK")
-	rm -f "$T/reply.bin"
-	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u "$dev" -P "$pw" -q 1 -N -C 1 -W 5 \
-		-t "smile/v1/dev/$dev/reply" >"$T/reply.bin" 2>"$T/sub.err" &
-	local sub=$!
-	sleep 0.2
-	mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -u "$dev" -P "$pw" -q 1 \
-		-t "smile/v1/dev/$dev/scan" -f "$scan" 2>>"$T/sub.err"
-	wait $sub
-	REPLY=$("$DT" open --key "$T/$dev.key" --gw-sign-pk "$GW_SIGN_PK" --gw-box-pk "$GW_BOX_PK" \
-		--scan "$scan" --reply "$T/reply.bin" 2>"$T/open.err")
-}
 field() { jq_get "$REPLY" "$1"; }
 q() { sqlite3 "$DB" "$1"; }
 audit_count() { q "SELECT count(*) FROM audit WHERE kind = '$1' AND detail = '$2'"; }
@@ -64,13 +50,13 @@ audit_count() { q "SELECT count(*) FROM audit WHERE kind = '$1' AND detail = '$2
 issue; WB1=$WB; TOK1=$TOKEN
 "$DT" scan --key "$T/courier1.key" --seq 1 --event out_for_delivery --token "$TOK1" \
 	--out "$T/scan1.bin" || die "scan"
-send courier1 "$T/scan1.bin"
+gw_send courier1 "$T/scan1.bin"
 t_eq "the courier is shown the contact details" "revealed 张三明" "$(field .status) $(field .contact.name)"
 cp "$T/reply.bin" "$T/reply1.bin"
 t_eq "the device's stored reply reveals shipment 1" "1|1" \
 	"$(q "SELECT last_revealed, last_shipment_id > 0 FROM devices WHERE id = 'courier1'")"
 resends=$(audit_count reveal resend)
-send courier1 "$T/scan1.bin"
+gw_send courier1 "$T/scan1.bin"
 t_ok "a fresh retransmission gets the same reply bytes" cmp -s "$T/reply.bin" "$T/reply1.bin"
 t_eq "... and the resend of contact details is audited" "$((resends + 1))" "$(audit_count reveal resend)"
 
@@ -116,7 +102,7 @@ t_ok "the blocked scrub is logged as a warning" grep -q 'level=warn event=store.
 
 t_eq "the stored revealing reply is withdrawn with the data" "1|0" \
 	"$(q "SELECT last_reply IS NULL, last_revealed FROM devices WHERE id = 'courier1'")"
-send courier1 "$T/scan1.bin"
+gw_send courier1 "$T/scan1.bin"
 t_eq "a retransmission after erasure reveals nothing" "recorded erased null" \
 	"$(field .status) $(field .reason) $(field .contact)"
 
@@ -144,10 +130,10 @@ done
 issue; TOK2=$TOKEN
 "$DT" scan --key "$T/courier1.key" --seq 2 --event out_for_delivery --token "$TOK2" \
 	--out "$T/scan2.bin" || die "scan"
-send courier1 "$T/scan2.bin"
+gw_send courier1 "$T/scan2.bin"
 t_eq "a second reveal" "revealed" "$(field .status)"
 sleep 4 # past scan_skew_s = 3
-send courier1 "$T/scan2.bin"
+gw_send courier1 "$T/scan2.bin"
 t_eq "a stale retransmission is not answered with contact details" "recorded stale null" \
 	"$(field .status) $(field .reason) $(field .contact)"
 
@@ -158,7 +144,7 @@ t_eq "device add from the CLI while serve runs" "0" "$?"
 issue; TOK3=$TOKEN
 "$DT" scan --key "$T/courier2.key" --seq 1 --event out_for_delivery --token "$TOK3" \
 	--out "$T/scan3.bin" || die "scan"
-send courier2 "$T/scan3.bin"
+gw_send courier2 "$T/scan3.bin"
 t_eq "the running gateway serves the CLI-enrolled device" "revealed ok" "$(field .status) $(field .reason)"
 "$DT" keygen --id courier3 --out "$T/courier3.key" >"$T/courier3.json"
 api_json POST /v1/devices "$ADMIN" "$(jq -c '. + {role:"courier"}' "$T/courier3.json")"

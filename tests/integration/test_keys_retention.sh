@@ -7,14 +7,9 @@
 DT="$BIN/smile-devtool"
 
 D="$T/data"
-gw_init "$D" || die "init failed"
-gw_relay_setup "$D" || die "broker did not start"
-gw_start "$D" || die "gateway did not start"
-gw_wait_relay || die "relay did not connect"
-gw_pubkeys
+gw_serve_relayed "$D" || die "no gateway"
 ADMIN=$(cat "$D/admin.key")
-api_json POST /v1/api-keys "$ADMIN" '{"role":"merchant","merchant":"shop"}'
-KM=$(jq_get "$BODY" .key)
+gw_merchant_key shop || die "no merchant key"
 issue() {
 	api_json POST /v1/shipments "$KM" "$(jq -nc --arg d "$1" '{
 	  recipient: {name: "李四", phone: "13900001111", address: {country: "CN",

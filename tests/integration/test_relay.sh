@@ -56,28 +56,13 @@ mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u smile-observer -P "$OBS_PW" -q 1 -
 	-t 'smile/v1/merchant/ziyun/events' -t 'smile/v1/alerts' >"$T/observer.log" 2>&1 &
 at_exit "kill $!"
 
-# send DEVICE SCANFILE -> $T/reply.bin ; open it -> REPLY (JSON) or "" when no reply
-send() {
-	local dev=$1 scan=$2 pw
-	pw=$("$DT" password --key "$T/$dev.key" --gw-box-pk "$GW_BOX_PK")
-	rm -f "$T/reply.bin"
-	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u "$dev" -P "$pw" -q 1 -N -C 1 -W 5 \
-		-t "smile/v1/dev/$dev/reply" >"$T/reply.bin" 2>"$T/sub.err" &
-	local sub=$!
-	sleep 0.2
-	mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -u "$dev" -P "$pw" -q 1 \
-		-t "smile/v1/dev/$dev/scan" -f "$scan" 2>>"$T/sub.err"
-	wait $sub
-	REPLY=$("$DT" open --key "$T/$dev.key" --gw-sign-pk "$GW_SIGN_PK" --gw-box-pk "$GW_BOX_PK" \
-		--scan "$scan" --reply "$T/reply.bin" 2>"$T/open.err")
-}
 # scan DEVICE SEQ EVENT TOKEN [devtool args] -> $T/scan.bin, then send
 scan() {
 	local dev=$1 seq=$2 ev=$3 tok=$4
 	shift 4
 	"$DT" scan --key "$T/$dev.key" --seq "$seq" --event "$ev" --token "$tok" --out "$T/scan.bin" "$@" ||
 		return 1
-	send "$dev" "$T/scan.bin"
+	gw_send "$dev" "$T/scan.bin"
 }
 field() { jq_get "$REPLY" "$1"; }
 
@@ -97,7 +82,7 @@ t_match "the contact opens only with that device's key" "$out" 'rejected'
 t_nomatch "the reply on the wire holds no plaintext phone" "$(strings "$T/c1-reply1.bin")" '13812345678'
 
 # exact retransmission: the same reply again, nothing recorded twice
-send courier1 "$T/c1-scan1.bin"
+gw_send courier1 "$T/c1-scan1.bin"
 t_ok "an exact retransmission gets the same reply bytes" cmp -s "$T/reply.bin" "$T/c1-reply1.bin"
 
 # --- refusals, each with its reason and no contact ------------------------
@@ -138,7 +123,7 @@ size=$(stat -c %s "$T/sig.bin")
 last=$(tail -c 1 "$T/sig.bin" | od -An -tu1 | tr -d ' ')
 printf "\\$(printf '%03o' $((last ^ 0xff)))" | dd of="$T/sig.bin" bs=1 seek=$((size - 1)) conv=notrunc 2>/dev/null
 t_fails "(the signature's last byte really changed)" cmp -s "$T/sig.bin" "$T/sig.orig"
-send courier1 "$T/sig.bin"
+gw_send courier1 "$T/sig.bin"
 t_eq "a bad signature is denied" "denied bad_signature" "$(field .status) $(field .reason)"
 
 # unknown device: a broker login but no enrolment

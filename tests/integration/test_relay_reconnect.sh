@@ -9,11 +9,7 @@
 DT="$BIN/smile-devtool"
 
 D="$T/data"
-gw_init "$D" || die "init failed"
-gw_relay_setup "$D" || die "broker did not start"
-gw_start "$D" || die "gateway did not start"
-gw_wait_relay || die "gateway did not connect to the broker"
-gw_pubkeys
+gw_serve_relayed "$D" || die "no gateway"
 "$DT" keygen --id van-1 --out "$T/van-1.key" >"$T/van-1.json" || die "keygen"
 gw_enrol courier "$T/van-1.json" || die "enrol"
 api_json POST /v1/api-keys "$(cat "$D/admin.key")" '{"role":"merchant","merchant":"m1"}'

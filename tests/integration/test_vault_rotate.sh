@@ -13,15 +13,9 @@
 DT="$BIN/smile-devtool"
 
 D="$T/data"
-gw_init "$D" || die "init failed"
-gw_relay_setup "$D" || die "broker did not start"
-gw_start "$D" || die "gateway did not start"
-gw_wait_relay || die "relay did not connect"
-gw_pubkeys
+gw_serve_relayed "$D" || die "no gateway"
 ADMIN=$(cat "$D/admin.key")
-api_json POST /v1/api-keys "$ADMIN" '{"role":"merchant","merchant":"shop"}'
-KM=$(jq_get "$BODY" .key)
-[ -n "$KM" ] && [ "$KM" != null ] || die "merchant key"
+gw_merchant_key shop || die "no merchant key"
 
 shipment() { # detail -> JSON of one shipment
 	jq -nc --arg d "$1" '{
