@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "gateway.h"
+#include "personal.h"
 #include "shipment.h"
 #include "smile/label.h"
 #include "smile/log.h"
@@ -41,14 +42,6 @@ static void issued_release(struct issued *it)
 	free(it->idem.response);
 	json_decref(it->response);
 	memset(it, 0, sizeof(*it));
-}
-
-static void id_aad(uint64_t id, uint8_t aad[8])
-{
-	for (int i = 7; i >= 0; i--) {
-		aad[i] = (uint8_t)(id & 0xff);
-		id >>= 8;
-	}
 }
 
 /* Which merchant does this request issue for? */
@@ -139,7 +132,7 @@ static enum smile_err issue_prepare(struct gateway *g, const struct smile_store_
 		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
 		goto out;
 	}
-	id_aad(it->row.id, aad);
+	personal_aad(it->row.id, aad);
 	rc = smile_vault_seal(smile_keys_vault(g->keys), aad, sizeof(aad),
 			      (const uint8_t *)personal, personal_len, it->personal.wrapped_key,
 			      it->personal.ct, personal_len + SMILE_VAULT_CT_OVERHEAD,
