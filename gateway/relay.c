@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "events.h"
+#include "personal.h"
 #include "policy.h"
 #include "shipment.h"
 #include "smile/log.h"
@@ -238,39 +239,14 @@ static size_t contact_json(struct gateway *g, uint64_t id, char *out, size_t cap
 			   enum smile_err *why)
 {
 	struct smile_store_personal p;
-	uint8_t aad[8], *pt = NULL;
-	size_t pt_len = 0, n = 0;
-	json_t *j = NULL;
-	uint64_t v = id;
+	size_t n = 0;
 
 	*why = smile_store_get_personal(g->store, id, &p);
 	if (*why)
 		return 0;
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		aad[i] = (uint8_t)(v & 0xff);
-	pt = malloc(p.ct_len + 1);
-	if (pt == NULL) {
-		*why = SMILE_ERR_NOMEM;
-		goto out;
-	}
-	*why = smile_vault_open(smile_keys_vault(g->keys), aad, sizeof(aad), p.wrapped_key, p.ct,
-				p.ct_len, pt, p.ct_len, &pt_len, NULL);
-	if (*why)
-		goto out;
-	j = json_loadb((const char *)pt, pt_len, 0, NULL);
-	/* 5.3: name, phone and the address in one line by the page's rule */
-	if (shipment_contact_json(json_object_get(j, "recipient"), out, cap, &n) != SMILE_OK) {
-		*why = SMILE_ERR_INTERNAL;
-		n = 0;
-	}
-out:
-	json_decref(j); /* jansson frees through the wiping allocator */
-	if (pt) {
-		sodium_memzero(pt, p.ct_len + 1);
-		free(pt);
-	}
+	*why = personal_open(smile_keys_vault(g->keys), &p, id, out, cap, &n, NULL);
 	smile_store_personal_release(&p);
-	return n;
+	return *why ? 0 : n;
 }
 
 struct outcome {
