@@ -70,7 +70,9 @@ struct relay {
 	struct gateway *g;
 	struct mosquitto *mosq;
 	struct worker *workers;
-	int n_workers;
+	int n_workers; /* allocated */
+	int n_ready;   /* of those, initialised (queue, lock, lane): relay_stop releases them */
+	int lib_ready; /* mosquitto_lib_init was called */
 	atomic_int connected;
 	atomic_ullong dropped;
 	/* the network thread (net_main) and its reconnect backoff */
@@ -357,6 +359,36 @@ static enum smile_err read_password(const struct gateway *g, char *out, size_t c
 	return SMILE_OK;
 }
 
+/* Worker i's queue, lock and lane; its thread is started later. */
+static enum smile_err worker_init(struct relay *r, struct worker *w, const struct scan_config *cfg,
+				  const struct scan_ops *ops)
+{
+	w->r = r;
+	w->cap = (size_t)r->g->cfg.scan_queue / (size_t)r->n_workers + 1;
+	w->ring = calloc(w->cap, sizeof(*w->ring));
+	w->lane = scan_lane_new(cfg, ops);
+	if (w->ring == NULL || w->lane == NULL) {
+		free(w->ring);
+		scan_lane_free(w->lane);
+		w->ring = NULL;
+		w->lane = NULL;
+		return SMILE_ERR_NOMEM;
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->nonempty, NULL);
+	pthread_cond_init(&w->nonfull, NULL);
+	return SMILE_OK;
+}
+
+static void worker_release(struct worker *w)
+{
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->nonempty);
+	pthread_cond_destroy(&w->nonfull);
+	free(w->ring);
+	scan_lane_free(w->lane);
+}
+
 enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_error *e)
 {
 	struct relay *r;
@@ -369,9 +401,15 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 	if ((rc = read_password(g, password, sizeof(password), e)))
 		return rc;
 	r = calloc(1, sizeof(*r));
-	if (r == NULL)
+	if (r == NULL) {
+		sodium_memzero(password, sizeof(password));
 		return smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+	}
 	r->g = g;
+	pthread_mutex_init(&r->net_lock, NULL);
+	pthread_cond_init(&r->net_wake, NULL);
+	/* From here every failure goes through relay_stop, which undoes what
+	 * the counters and flags below say was done, and nothing else. */
 	const struct scan_config cfg = {
 		.keys = g->keys,
 		.skew_s = g->cfg.scan_skew_s,
@@ -388,44 +426,36 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 		.publish = op_publish,
 		.now = op_now,
 	};
-	pthread_mutex_init(&r->net_lock, NULL);
-	pthread_cond_init(&r->net_wake, NULL);
 	r->n_workers = (int)g->cfg.scan_workers;
 	r->workers = calloc((size_t)r->n_workers, sizeof(*r->workers));
 	if (r->workers == NULL) {
-		free(r);
-		return smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+		goto fail;
 	}
+	for (; r->n_ready < r->n_workers; r->n_ready++)
+		if (worker_init(r, &r->workers[r->n_ready], &cfg, &ops) != SMILE_OK) {
+			rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+			goto fail;
+		}
 	for (int i = 0; i < r->n_workers; i++) {
 		struct worker *w = &r->workers[i];
-		w->r = r;
-		w->cap = (size_t)g->cfg.scan_queue / (size_t)r->n_workers + 1;
-		w->ring = calloc(w->cap, sizeof(*w->ring));
-		w->lane = scan_lane_new(&cfg, &ops);
-		if (w->ring == NULL || w->lane == NULL) {
-			r->n_workers = i + 1;
-			relay_stop(r);
-			return smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
-		}
-		pthread_mutex_init(&w->lock, NULL);
-		pthread_cond_init(&w->nonempty, NULL);
-		pthread_cond_init(&w->nonfull, NULL);
-		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-			r->n_workers = i;
-			relay_stop(r);
-			return smile_error_set(e, SMILE_ERR_INTERNAL, NULL, "cannot start workers");
-		}
 		char name[16];
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			rc = smile_error_set(e, SMILE_ERR_INTERNAL, NULL, "cannot start workers");
+			goto fail;
+		}
+		w->started = 1;
 		snprintf(name, sizeof(name), "smile-scan-%u", (unsigned)(i % 1000));
 		pthread_setname_np(w->thread, name);
 	}
 	mosquitto_lib_init();
+	r->lib_ready = 1;
 	snprintf(client_id, sizeof(client_id), "smile-gateway-%s", g->cfg.mqtt_username);
 	/* A persistent session: scans sent while the gateway restarts wait at the broker. */
 	r->mosq = mosquitto_new(client_id, false, r);
 	if (r->mosq == NULL) {
-		relay_stop(r);
-		return smile_error_set(e, SMILE_ERR_MQTT, NULL, "cannot create the MQTT client");
+		rc = smile_error_set(e, SMILE_ERR_MQTT, NULL, "cannot create the MQTT client");
+		goto fail;
 	}
 	mosquitto_int_option(r->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
 	mosquitto_int_option(r->mosq, MOSQ_OPT_TCP_NODELAY, 1);
@@ -437,9 +467,8 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 	if (g->cfg.mqtt_username[0] &&
 	    mosquitto_username_pw_set(r->mosq, g->cfg.mqtt_username,
 				      password[0] ? password : NULL) != MOSQ_ERR_SUCCESS) {
-		sodium_memzero(password, sizeof(password));
-		relay_stop(r);
-		return smile_error_set(e, SMILE_ERR_MQTT, "mqtt_username", "rejected by libmosquitto");
+		rc = smile_error_set(e, SMILE_ERR_MQTT, "mqtt_username", "rejected by libmosquitto");
+		goto fail;
 	}
 	sodium_memzero(password, sizeof(password));
 	if (g->cfg.mqtt_cafile[0] &&
@@ -447,20 +476,24 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 			      g->cfg.mqtt_certfile[0] ? g->cfg.mqtt_certfile : NULL,
 			      g->cfg.mqtt_keyfile[0] ? g->cfg.mqtt_keyfile : NULL,
 			      NULL) != MOSQ_ERR_SUCCESS) {
-		relay_stop(r);
-		return smile_error_set(e, SMILE_ERR_CONFIG, "mqtt_cafile",
-				       "TLS files could not be loaded");
+		rc = smile_error_set(e, SMILE_ERR_CONFIG, "mqtt_cafile",
+				     "TLS files could not be loaded");
+		goto fail;
 	}
 	mosquitto_property_add_int32(&r->connect_props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 86400);
 	/* A broker that is down now is retried by net_main with backoff. */
 	if (pthread_create(&r->net_thread, NULL, net_main, r) != 0) {
-		relay_stop(r);
-		return smile_error_set(e, SMILE_ERR_MQTT, NULL, "cannot start the MQTT thread");
+		rc = smile_error_set(e, SMILE_ERR_MQTT, NULL, "cannot start the MQTT thread");
+		goto fail;
 	}
 	r->net_started = 1;
 	pthread_setname_np(r->net_thread, "smile-mqtt");
 	*out = r;
 	return SMILE_OK;
+fail:
+	sodium_memzero(password, sizeof(password));
+	relay_stop(r);
+	return rc;
 }
 
 void relay_stop(struct relay *r)
@@ -469,17 +502,17 @@ void relay_stop(struct relay *r)
 		return;
 	/* 1. the workers finish what is queued (new messages are dropped: the
 	 *    devices retry), 2. their commits call back and publish while the
-	 *    MQTT client still exists, 3. only then is the client torn down. */
-	for (int i = 0; i < r->n_workers; i++) {
+	 *    MQTT client still exists, 3. only then is the client torn down,
+	 *    4. and last what the workers and their commits used. Each step
+	 *    undoes only what relay_start got to. */
+	for (int i = 0; i < r->n_ready; i++) {
 		struct worker *w = &r->workers[i];
-		if (w->ring == NULL)
-			continue;
 		pthread_mutex_lock(&w->lock);
 		w->stop = 1;
 		pthread_cond_broadcast(&w->nonempty);
 		pthread_cond_broadcast(&w->nonfull);
 		pthread_mutex_unlock(&w->lock);
-		if (w->thread)
+		if (w->started)
 			pthread_join(w->thread, NULL);
 	}
 	if (r->g->store)
@@ -496,14 +529,12 @@ void relay_stop(struct relay *r)
 		mosquitto_destroy(r->mosq);
 	}
 	mosquitto_property_free_all(&r->connect_props);
+	if (r->lib_ready)
+		mosquitto_lib_cleanup();
 	pthread_mutex_destroy(&r->net_lock);
 	pthread_cond_destroy(&r->net_wake);
-	mosquitto_lib_cleanup();
-	for (int i = 0; i < r->n_workers; i++) {
-		struct worker *w = &r->workers[i];
-		free(w->ring);
-		scan_lane_free(w->lane);
-	}
+	for (int i = 0; i < r->n_ready; i++)
+		worker_release(&r->workers[i]);
 	free(r->workers);
 	free(r);
 }
