@@ -336,29 +336,6 @@ static void *net_main(void *arg)
 	return NULL;
 }
 
-static enum smile_err read_password(const struct gateway *g, char *out, size_t cap,
-				    struct smile_error *e)
-{
-	char path[PATH_MAX + SMILE_CONFIG_STR_MAX + 2];
-	FILE *f;
-	const char *p = g->cfg.mqtt_password_file;
-	if (p[0] == '\0')
-		return SMILE_OK;
-	if (p[0] == '/')
-		snprintf(path, sizeof(path), "%s", p);
-	else
-		snprintf(path, sizeof(path), "%s/%s", g->dir, p);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return smile_error_set(e, SMILE_ERR_CONFIG, "mqtt_password_file",
-				       "cannot read the MQTT password file");
-	if (fgets(out, (int)cap, f) == NULL)
-		out[0] = '\0';
-	fclose(f);
-	out[strcspn(out, "\r\n")] = '\0';
-	return SMILE_OK;
-}
-
 /* Worker i's queue, lock and lane; its thread is started later. */
 static enum smile_err worker_init(struct relay *r, struct worker *w, const struct scan_config *cfg,
 				  const struct scan_ops *ops)
@@ -398,7 +375,7 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 	*out = NULL;
 	if (g->cfg.mqtt_host[0] == '\0')
 		return SMILE_OK; /* relay off */
-	if ((rc = read_password(g, password, sizeof(password), e)))
+	if ((rc = gateway_mqtt_password(g, password, sizeof(password), e)))
 		return rc;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL) {
