@@ -20,6 +20,9 @@
  * is lost and nothing applies twice. Too many commits in flight make the
  * workers wait (back-pressure).
  *
+ * The gateway's own broker password is read by gateway_mqtt_password
+ * (gateway.c), the one reader of that file.
+ *
  * relay_start builds in a fixed order and relay_stop undoes exactly what was
  * built (it is relay_start's error path too), so a half-started relay is torn
  * down like a running one.
