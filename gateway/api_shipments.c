@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "gateway.h"
+#include "personal.h"
 #include "shipment.h"
 #include "smile/label.h"
 #include "smile/log.h"
@@ -41,14 +42,6 @@ static void issued_release(struct issued *it)
 	free(it->idem.response);
 	json_decref(it->response);
 	memset(it, 0, sizeof(*it));
-}
-
-static void id_aad(uint64_t id, uint8_t aad[8])
-{
-	for (int i = 7; i >= 0; i--) {
-		aad[i] = (uint8_t)(id & 0xff);
-		id >>= 8;
-	}
 }
 
 /* Which merchant does this request issue for? */
@@ -83,9 +76,6 @@ static enum smile_err issue_prepare(struct gateway *g, const struct smile_store_
 	char token[SMILE_TOKEN_MAX], waybill[SMILE_WAYBILL_MAX], sort[16], date[48];
 	uint8_t sort_key[SHIPMENT_SORT_KEY_BYTES];
 	char created[GATEWAY_TIME_MAX];
-	char *personal = NULL;
-	size_t personal_len = 0;
-	uint8_t aad[8];
 	json_t *record = NULL;
 	enum smile_err rc;
 	int64_t now = gateway_now_ms();
@@ -129,24 +119,9 @@ static enum smile_err issue_prepare(struct gateway *g, const struct smile_store_
 	sodium_memzero(sort_key, sizeof(sort_key));
 
 	/* The personal part: sealed, then wiped. */
-	personal = shipment_personal_json(&req, &personal_len);
-	if (personal == NULL) {
-		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
-		goto out;
-	}
-	it->personal.ct = malloc(personal_len + SMILE_VAULT_CT_OVERHEAD);
-	if (it->personal.ct == NULL) {
-		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
-		goto out;
-	}
-	id_aad(it->row.id, aad);
-	rc = smile_vault_seal(smile_keys_vault(g->keys), aad, sizeof(aad),
-			      (const uint8_t *)personal, personal_len, it->personal.wrapped_key,
-			      it->personal.ct, personal_len + SMILE_VAULT_CT_OVERHEAD,
-			      &it->personal.ct_len, e);
+	rc = personal_seal(smile_keys_vault(g->keys), &req, it->row.id, &it->personal, e);
 	if (rc)
 		goto out;
-	it->personal.wrapped_len = SMILE_VAULT_WRAPPED_KEY_BYTES;
 
 	record = shipment_label_record(&req, rm, sm, merchant, waybill, token, sort, date, 1);
 	if (record == NULL) {
@@ -170,7 +145,6 @@ static enum smile_err issue_prepare(struct gateway *g, const struct smile_store_
 		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
 out:
 	json_decref(record);
-	shipment_personal_free(personal, personal_len);
 	if (rm)
 		sodium_memzero(rm, sizeof(*rm));
 	if (sm)

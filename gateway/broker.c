@@ -188,7 +188,6 @@ enum smile_err gateway_broker_config(struct gateway *g, const char *outdir, cons
 				     int port, int *n_devices, struct smile_error *e)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8], line[512], pw[256] = "";
-	char gwpw_path[PATH_MAX + SMILE_CONFIG_STR_MAX + 2];
 	FILE *f;
 	enum smile_err rc;
 	struct pw_ctx ctx = {g, NULL, 0, SMILE_OK, ""};
@@ -203,19 +202,9 @@ enum smile_err gateway_broker_config(struct gateway *g, const char *outdir, cons
 				       "must be set and differ from the observer's "
 				       "'" BROKER_OBSERVER_USER "'");
 	run_as = broker_run_as(&uid, &gid);
-	if (g->cfg.mqtt_password_file[0] == '/')
-		snprintf(gwpw_path, sizeof(gwpw_path), "%s", g->cfg.mqtt_password_file);
-	else
-		snprintf(gwpw_path, sizeof(gwpw_path), "%s/%s", g->dir, g->cfg.mqtt_password_file);
-	f = fopen(gwpw_path, "r");
-	if (f == NULL || fgets(pw, sizeof(pw), f) == NULL) {
-		if (f)
-			fclose(f);
+	if (gateway_mqtt_password(g, pw, sizeof(pw), NULL) != SMILE_OK || pw[0] == '\0')
 		return smile_error_set(e, SMILE_ERR_CONFIG, "mqtt_password_file",
 				       "cannot read the gateway's MQTT password");
-	}
-	fclose(f);
-	pw[strcspn(pw, "\r\n")] = '\0';
 
 	/* passwd */
 	snprintf(path, sizeof(path), "%s/passwd", outdir);

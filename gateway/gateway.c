@@ -118,6 +118,31 @@ static enum smile_err check_secrets(const struct gateway *g, struct smile_error 
 	return SMILE_OK;
 }
 
+enum smile_err gateway_mqtt_password(const struct gateway *g, char *out, size_t cap,
+				     struct smile_error *e)
+{
+	char path[PATH_MAX + SMILE_CONFIG_STR_MAX + 2];
+	const char *p = g->cfg.mqtt_password_file;
+	FILE *f;
+
+	out[0] = '\0';
+	if (p[0] == '\0')
+		return SMILE_OK;
+	if (p[0] == '/')
+		snprintf(path, sizeof(path), "%s", p);
+	else
+		snprintf(path, sizeof(path), "%s/%s", g->dir, p);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return smile_error_set(e, SMILE_ERR_CONFIG, "mqtt_password_file",
+				       "cannot read the MQTT password file");
+	if (fgets(out, (int)cap, f) == NULL)
+		out[0] = '\0';
+	fclose(f);
+	out[strcspn(out, "\r\n")] = '\0';
+	return SMILE_OK;
+}
+
 /* mkdir -p for the parents of `dir` (the directory itself is made 0700 by
  * smile_keys_create). */
 static enum smile_err make_parents(const char *dir, struct smile_error *e)

@@ -72,6 +72,14 @@ enum smile_err gateway_serve_begin(struct gateway *g, struct smile_error *e) SMI
 enum smile_err gateway_lock_dir(const char *dir, const char *who, int *fd, struct smile_error *e)
 	SMILE_MUST_CHECK;
 
+/* The gateway's own MQTT password: the first line (without its line end) of
+ * cfg.mqtt_password_file (relative to DIR) into out (NUL-terminated); ""
+ * when no file is configured or the file is empty. SMILE_OK, or
+ * SMILE_ERR_CONFIG (field mqtt_password_file) when the file cannot be
+ * opened. A secret: the caller wipes out. */
+enum smile_err gateway_mqtt_password(const struct gateway *g, char *out, size_t cap,
+				     struct smile_error *e) SMILE_MUST_CHECK;
+
 /* The store file of an opened gateway (its config's `store`, relative to DIR). */
 enum smile_err gateway_store_url(const struct gateway *g, char *out, size_t n,
 				 struct smile_error *e) SMILE_MUST_CHECK;

@@ -175,40 +175,6 @@ enum smile_err shipment_mask(enum smile_mask_policy policy, const struct shipmen
 	return rc;
 }
 
-static json_t *personal_party(const struct shipment_party *p)
-{
-	const struct smile_address *a = &p->addr;
-	return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "name", p->name, "phone",
-			 p->phone, "address", "country", a->country ? a->country : "", "province",
-			 a->province ? a->province : "", "city", a->city, "district",
-			 a->district ? a->district : "", "street", a->street, "detail",
-			 a->detail ? a->detail : "");
-}
-
-char *shipment_personal_json(const struct shipment_req *r, size_t *len)
-{
-	json_t *o = json_pack("{s:o, s:o}", "recipient", personal_party(&r->recipient), "sender",
-			      personal_party(&r->sender));
-	char *s;
-	if (o == NULL)
-		return NULL;
-	s = json_dumps(o, JSON_COMPACT);
-	/* jansson's own copies of the strings are freed by json_decref; they
-	 * are the request's strings, wiped with the request body. */
-	json_decref(o);
-	if (s)
-		*len = strlen(s);
-	return s;
-}
-
-void shipment_personal_free(char *s, size_t len)
-{
-	if (s) {
-		sodium_memzero(s, len);
-		free(s);
-	}
-}
-
 /* Domain of the sort-code key: no other use of the gateway's keys hashes
  * with this context, so the key says nothing about them and they nothing
  * about it (crypto_kdf: keyed BLAKE2b, the context as its personalisation). */

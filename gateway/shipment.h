@@ -52,11 +52,6 @@ enum smile_err shipment_mask(enum smile_mask_policy policy, const struct shipmen
 			     const char *which, struct shipment_masked *out,
 			     struct smile_error *e) SMILE_MUST_CHECK;
 
-/* The personal part as compact JSON text (caller frees with
- * shipment_personal_free, which wipes it). NULL on allocation failure. */
-char *shipment_personal_json(const struct shipment_req *r, size_t *len);
-void shipment_personal_free(char *s, size_t len);
-
 /* The key sort codes are made with: derived from the gateway's signing key
  * (smile_keys_sign_sk, 64 bytes; its 32-byte seed is the secret) with a
  * domain-separated keyed BLAKE2b (crypto_kdf), so it is as stable as that
