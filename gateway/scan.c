@@ -656,6 +656,21 @@ void scan_process(struct scan_lane *l, const struct scan_input *in)
 		 * committed (seq, reply, audit) so a retransmission gets the same
 		 * answer. */
 		decide(l, j);
+		if (j->d.status == SMILE_STATUS_ERROR) {
+			/* 7.1: a store fault is answered error / internal and not
+			 * stored, so the retransmission of the same bytes is
+			 * processed as new once the store answers again. */
+			refuse(l, &(const struct refusal){
+					  .device = j->device,
+					  .digest = j->digest,
+					  .seq = j->scan.seq,
+					  .status = j->d.status,
+					  .reason = j->d.reason,
+					  .subject = j->have_row ? j->row.waybill : "-",
+					  .counted = 1,
+				  });
+			break;
+		}
 		commit(l, j);
 		break;
 	case STAGE_RETRANSMIT:

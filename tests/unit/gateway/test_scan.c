@@ -634,10 +634,10 @@ static const struct refusal_row refusals[] = {
 	 p_token_tampered},
 	{"unknown shipment", SMILE_STATUS_DENIED, SMILE_REASON_UNKNOWN_SHIPMENT, 0, 1,
 	 p_unknown_shipment},
-	/* a store fault after acceptance: answered error / internal (and, as
-	 * the relay always did, committed: see the report on issue 10) */
-	{"shipment read fault", SMILE_STATUS_ERROR, SMILE_REASON_INTERNAL, 0, 1, p_shipment_fault},
-	{"reveal count fault", SMILE_STATUS_ERROR, SMILE_REASON_INTERNAL, 0, 1, p_count_fault},
+	/* a store fault after acceptance: error / internal, not stored, so
+	 * the device's retransmission is processed as new (7.1) */
+	{"shipment read fault", SMILE_STATUS_ERROR, SMILE_REASON_INTERNAL, 0, 0, p_shipment_fault},
+	{"reveal count fault", SMILE_STATUS_ERROR, SMILE_REASON_INTERNAL, 0, 0, p_count_fault},
 };
 
 static void refusal_table(void **state)
@@ -708,7 +708,10 @@ static void refusal_table(void **state)
 			assert_int_equal(F.n_coms, 0);
 			assert_int_equal(F.n_auds, 1);
 			assert_string_equal(F.auds[0].kind, "refusal");
-			assert_string_equal(F.auds[0].subject, "-");
+			/* the subject is the waybill once the shipment was read */
+			assert_string_equal(F.auds[0].subject, row->prepare == p_count_fault
+								       ? "SW2601010000017"
+								       : "-");
 			assert_string_equal(F.auds[0].actor, topic);
 			assert_string_equal(F.auds[0].detail, smile_proto_reason_name(row->reason));
 		}
