@@ -29,48 +29,9 @@
 
 #include "smile/log.h"
 #include "metrics.h"
+#include "store_backend.h"
 
 /* ------------------------------------------------------------ statements */
-
-enum stmt_id {
-	ST_INSERT_SHIPMENT,
-	ST_INSERT_PERSONAL,
-	ST_INSERT_IDEM,
-	ST_GET_IDEM,
-	ST_GET_SHIPMENT,
-	ST_GET_SHIPMENT_ID,
-	ST_GET_PERSONAL,
-	ST_ERASE_PERSONAL,
-	ST_MARK_ERASED,
-	ST_INSERT_EVENT,
-	ST_UPDATE_STATUS,
-	ST_LIST_EVENTS,
-	ST_RETENTION,
-	ST_PUT_APIKEY,
-	ST_FIND_APIKEY,
-	ST_REVOKE_APIKEY,
-	ST_PUT_DEVICE,
-	ST_GET_DEVICE,
-	ST_LIST_DEVICES,
-	ST_DEVICE_STATUS,
-	ST_DEVICE_SCAN,
-	ST_INSERT_REVEAL,
-	ST_COUNT_REVEALS,
-	ST_SET_HOLDER,
-	ST_AUDIT_INSERT,
-	ST_AUDIT_HEAD,
-	ST_AUDIT_ALL,
-	ST_FORGET_REPLIES,
-	ST_SCAN_SHIPMENT_ERASED,
-	ST_MAX_SHIPMENT_ID,
-	/* vault key rotation (the block at the end of this file) */
-	ST_META_GET,
-	ST_META_PUT,
-	ST_META_DELETE,
-	ST_LIST_WRAPPED,
-	ST_REWRAP,
-	ST_COUNT
-};
 
 #define SHIPMENT_COLS \
 	"id, waybill, merchant, merchant_ref, status, token, region, created_ms, " \
@@ -207,137 +168,13 @@ static const char *const migrations[] = {
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == SMILE_STORE_SCHEMA_VERSION, "one migration per version");
 
-struct conn {
-	sqlite3 *db;
-	sqlite3_stmt *st[ST_COUNT];
-	struct conn *next_free;
-};
 
 /* ------------------------------------------------------------ write jobs */
 
-enum job_type {
-	JOB_INSERT,
-	JOB_ERASE,
-	JOB_EVENT,
-	JOB_PUT_APIKEY,
-	JOB_REVOKE_APIKEY,
-	JOB_PUT_DEVICE,
-	JOB_DEVICE_STATUS,
-	JOB_SCAN,
-	JOB_AUDIT,
-	JOB_LEASE_IDS,
-	/* vault key rotation */
-	JOB_META_SET,
-	JOB_REWRAP
-};
 
-struct job {
-	enum job_type type;
-	union {
-		struct {
-			struct smile_store_new_shipment *items;
-			size_t n;
-			int all_or_nothing;
-		} insert;
-		struct {
-			uint64_t id;
-			int64_t now_ms;
-			const char *reason;
-		} erase;
-		const struct smile_store_event *event;
-		const struct smile_store_apikey *apikey;
-		struct {
-			const char *id;
-			int64_t now_ms;
-		} revoke;
-		struct {
-			const struct smile_store_device *d;
-			const char *actor;
-		} put_device;
-		struct {
-			const char *id;
-			enum smile_device_status st;
-			const char *actor, *reason;
-		} dev_status;
-		const struct smile_store_scan *scan;
-		struct {
-			const struct smile_audit_entry *a;
-			size_t n;
-			int64_t time_ms;
-		} audit;
-		uint64_t *lease_start; /* out: the first id of a fresh lease */
-		/* vault key rotation */
-		struct {
-			const char *key, *expect, *value;
-			const struct smile_audit_entry *a;
-			size_t n;
-			int64_t time_ms;
-		} meta;
-		struct {
-			struct smile_store_wrapped *rows;
-			size_t n;
-		} rewrap;
-	} u;
-	enum smile_err rc;
-	int done;
-	struct job *next;
-	/* async jobs: owned by the store, completed by a callback */
-	smile_store_done_fn done_fn;
-	void *done_arg;
-};
 
-#define MAX_JOBS_PER_COMMIT 2048
-#define HOUR_MS 3600000LL
-#define MAX_ASYNC_INFLIGHT 4096
 
-struct smile_store {
-	char *path;
-	struct conn writer;
-	struct conn *readers;
-	int n_readers;
-	struct conn *free_readers;
-	pthread_mutex_t rlock;
-	pthread_cond_t rcond;
 
-	pthread_t writer_thread;
-	pthread_mutex_t qlock;
-	pthread_cond_t qwork; /* jobs queued or stopping */
-	pthread_cond_t qdone; /* a commit finished */
-	struct job *head, *tail;
-	int stopping;
-	int writer_started;
-	pthread_cond_t qspace; /* async jobs below the in-flight bound */
-	int async_inflight;
-
-	/* Shipment ids are leased from the database in blocks (meta
-	 * 'next_id'), so another process or node never hands out the same id;
-	 * a crashed process only leaves a gap. */
-	pthread_mutex_t idlock;
-	uint64_t id_next, id_end; /* the lease: [id_next, id_end) */
-
-	/* The audit chain head as read inside the current write transaction:
-	 * reloaded at every BEGIN, because another process (the CLI, another
-	 * node) may have appended since. Only the writer thread touches it. */
-	uint64_t audit_seq;
-	uint8_t audit_hash[32];
-
-	/* WAL scrub after an erasure: > 0 while old page images may remain in
-	 * the WAL because a reader blocked the truncating checkpoint. */
-	int scrub_pending;
-	int64_t scrub_since_ms;
-	atomic_int wal_pending; /* mirror of scrub_pending != 0 for other threads */
-};
-
-#define BUSY_TIMEOUT_MS 10000
-#define ID_LEASE 1024
-#define SCRUB_RETRY_MS 1000
-
-static int64_t smile_store_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static enum smile_err db_err(sqlite3 *db, struct smile_error *e, const char *what)
 {
@@ -346,7 +183,7 @@ static enum smile_err db_err(sqlite3 *db, struct smile_error *e, const char *wha
 			       db ? sqlite3_errmsg(db) : "cannot open");
 }
 
-static int exec(sqlite3 *db, const char *sql)
+int exec(sqlite3 *db, const char *sql)
 {
 	return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
@@ -656,45 +493,9 @@ static enum smile_err run_revoke_apikey(struct conn *c, const char *id, int64_t 
 }
 
 
-/* ------------------------------------------------------------ audit */
 
-static void put_u64(crypto_generichash_state *st, uint64_t v)
-{
-	uint8_t b[8];
-	for (int i = 7; i >= 0; i--) {
-		b[i] = (uint8_t)(v & 0xff);
-		v >>= 8;
-	}
-	crypto_generichash_update(st, b, 8);
-}
 
-static void put_str(crypto_generichash_state *st, const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	put_u64(st, n);
-	if (n)
-		crypto_generichash_update(st, (const unsigned char *)s, n);
-}
 
-/* hash_n = BLAKE2b-256("smile-audit-v1\0" || hash_{n-1} || u64 seq || u64 time ||
- *                      (u64 len || bytes) of kind, subject, actor, detail) */
-static void audit_hash(const uint8_t prev[32], uint64_t seq, int64_t time_ms, const char *kind,
-		       const char *subject, const char *actor, const char *detail,
-		       uint8_t out[32])
-{
-	static const char domain[] = "smile-audit-v1";
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, NULL, 0, 32);
-	crypto_generichash_update(&st, (const unsigned char *)domain, sizeof(domain));
-	crypto_generichash_update(&st, prev, 32);
-	put_u64(&st, seq);
-	put_u64(&st, (uint64_t)time_ms);
-	put_str(&st, kind);
-	put_str(&st, subject);
-	put_str(&st, actor);
-	put_str(&st, detail);
-	crypto_generichash_final(&st, out, 32);
-}
 
 static enum smile_err audit_append(struct smile_store *s, struct conn *c,
 				   const struct smile_audit_entry *a, int64_t time_ms)
@@ -903,7 +704,7 @@ static enum smile_err run_lease_ids(struct conn *c, uint64_t *start)
 }
 
 /* Each job runs in its own savepoint: its failure undoes only its changes. */
-static void run_job(struct smile_store *s, struct conn *c, struct job *j)
+void run_job(struct smile_store *s, struct conn *c, struct job *j)
 {
 	uint64_t audit_seq = s->audit_seq;
 	uint8_t audit_head[32];
@@ -987,7 +788,7 @@ static void run_job(struct smile_store *s, struct conn *c, struct job *j)
 
 /* Read the chain head inside the open write transaction: BEGIN IMMEDIATE
  * holds the write lock, so nobody else can append until COMMIT. */
-static enum smile_err audit_load_head(struct smile_store *s, struct conn *c)
+enum smile_err audit_load_head(struct smile_store *s, struct conn *c)
 {
 	sqlite3_stmt *st = stmt(c, ST_AUDIT_HEAD);
 	int step;
@@ -1011,7 +812,7 @@ static enum smile_err audit_load_head(struct smile_store *s, struct conn *c)
  * blocks that: the checkpoint is tried without the busy handler so the writer
  * never waits for the reader, and retried once a second until it completes.
  * Logged (warning when blocked, info when done) and shown in /metrics. */
-static void wal_scrub(struct smile_store *s, int after_erase)
+void wal_scrub(struct smile_store *s, int after_erase)
 {
 	int rc;
 
@@ -1040,150 +841,9 @@ static void wal_scrub(struct smile_store *s, int after_erase)
 	smile_metrics_add(SMILE_COUNTER_WAL_SCRUB_RETRIES, 1);
 }
 
-static void *writer_main(void *arg)
-{
-	struct smile_store *s = arg;
 
-	for (;;) {
-		struct job *batch, *j, *last;
-		int n = 0, erased = 0;
 
-		pthread_mutex_lock(&s->qlock);
-		while (s->head == NULL && !s->stopping) {
-			if (!s->scrub_pending) {
-				pthread_cond_wait(&s->qwork, &s->qlock);
-				continue;
-			}
-			/* a blocked WAL scrub is retried while the writer is idle */
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += SCRUB_RETRY_MS / 1000;
-			if (pthread_cond_timedwait(&s->qwork, &s->qlock, &until) == ETIMEDOUT &&
-			    s->head == NULL) {
-				pthread_mutex_unlock(&s->qlock);
-				wal_scrub(s, 0);
-				pthread_mutex_lock(&s->qlock);
-			}
-		}
-		if (s->head == NULL && s->stopping) {
-			pthread_mutex_unlock(&s->qlock);
-			break;
-		}
-		/* take up to MAX_JOBS_PER_COMMIT jobs */
-		batch = s->head;
-		last = batch;
-		for (n = 1; last->next && n < MAX_JOBS_PER_COMMIT; n++)
-			last = last->next;
-		s->head = last->next;
-		if (s->head == NULL)
-			s->tail = NULL;
-		last->next = NULL;
-		pthread_mutex_unlock(&s->qlock);
 
-		int ok = exec(s->writer.db, "BEGIN IMMEDIATE") == SQLITE_OK &&
-			 audit_load_head(s, &s->writer) == SMILE_OK;
-		for (j = batch; j; j = j->next) {
-			if (!ok) {
-				j->rc = SMILE_ERR_STORE;
-				continue;
-			}
-			run_job(s, &s->writer, j);
-			if (j->type == JOB_ERASE && j->rc == SMILE_OK)
-				erased = 1;
-		}
-		if (ok && exec(s->writer.db, "COMMIT") != SQLITE_OK) {
-			smile_log(SMILE_LOG_ERROR, "store.commit_failed",
-				  SMILE_KV_INT("sqlite", sqlite3_extended_errcode(s->writer.db)));
-			ok = 0;
-		}
-		if (!ok)
-			exec(s->writer.db, "ROLLBACK");
-		if (!ok)
-			for (j = batch; j; j = j->next) {
-				j->rc = SMILE_ERR_STORE;
-				if (j->type == JOB_INSERT)
-					for (size_t i = 0; i < j->u.insert.n; i++)
-						j->u.insert.items[i].result = SMILE_ERR_STORE;
-			}
-		if (ok && erased)
-			wal_scrub(s, 1);
-
-		/* Wake the waiting callers; run the async callbacks outside the lock
-		 * (they publish replies) and free their jobs. */
-		struct job *async = NULL, **async_tail = &async, *next;
-		int n_async = 0;
-		pthread_mutex_lock(&s->qlock);
-		for (j = batch; j; j = next) {
-			next = j->next;
-			if (j->done_fn) {
-				/* callbacks run in commit order */
-				j->next = NULL;
-				*async_tail = j;
-				async_tail = &j->next;
-				n_async++;
-			} else {
-				j->done = 1;
-			}
-		}
-		pthread_cond_broadcast(&s->qdone);
-		pthread_mutex_unlock(&s->qlock);
-		for (j = async; j; j = next) {
-			next = j->next;
-			j->done_fn(j->done_arg, j->rc);
-			free(j);
-		}
-		if (n_async) {
-			pthread_mutex_lock(&s->qlock);
-			s->async_inflight -= n_async;
-			pthread_cond_broadcast(&s->qspace);
-			pthread_mutex_unlock(&s->qlock);
-		}
-	}
-	return NULL;
-}
-
-/* Queue j for the writer; the caller holds qlock. */
-static void enqueue_locked(struct smile_store *s, struct job *j)
-{
-	j->done = 0;
-	j->next = NULL;
-	if (s->tail)
-		s->tail->next = j;
-	else
-		s->head = j;
-	s->tail = j;
-	pthread_cond_signal(&s->qwork);
-}
-
-static enum smile_err submit_async(struct smile_store *s, struct job *j)
-{
-	pthread_mutex_lock(&s->qlock);
-	/* back-pressure: a producer faster than the disk waits here */
-	while (s->async_inflight >= MAX_ASYNC_INFLIGHT && !s->stopping)
-		pthread_cond_wait(&s->qspace, &s->qlock);
-	if (s->stopping) {
-		pthread_mutex_unlock(&s->qlock);
-		return SMILE_ERR_BUSY;
-	}
-	s->async_inflight++;
-	enqueue_locked(s, j);
-	pthread_mutex_unlock(&s->qlock);
-	return SMILE_OK;
-}
-
-static enum smile_err submit(struct smile_store *s, struct job *j)
-{
-	pthread_mutex_lock(&s->qlock);
-	if (s->stopping) {
-		pthread_mutex_unlock(&s->qlock);
-		return SMILE_ERR_BUSY;
-	}
-	enqueue_locked(s, j);
-	while (!j->done)
-		pthread_cond_wait(&s->qdone, &s->qlock);
-	pthread_mutex_unlock(&s->qlock);
-	return j->rc;
-}
 
 /* ------------------------------------------------------------ readers */
 
@@ -1278,28 +938,7 @@ static enum smile_err get_shipment(struct smile_store *s, enum stmt_id which, co
 
 /* ------------------------------------------------------------ public API */
 
-const char *smile_role_name(enum smile_role r)
-{
-	switch (r) {
-	case SMILE_ROLE_MERCHANT:
-		return "merchant";
-	case SMILE_ROLE_WAREHOUSE:
-		return "warehouse";
-	case SMILE_ROLE_ADMIN:
-		return "admin";
-	}
-	return "unknown";
-}
 
-enum smile_err smile_role_parse(const char *s, enum smile_role *out)
-{
-	for (int r = SMILE_ROLE_MERCHANT; r <= SMILE_ROLE_ADMIN; r++)
-		if (s && strcmp(s, smile_role_name((enum smile_role)r)) == 0) {
-			*out = (enum smile_role)r;
-			return SMILE_OK;
-		}
-	return SMILE_ERR_FIELD_VALUE;
-}
 
 enum smile_err smile_store_open(const char *url, int create, int readers,
 				struct smile_store **out, struct smile_error *e)
@@ -1417,40 +1056,8 @@ enum smile_err smile_store_ping(struct smile_store *s)
 	return rc == SQLITE_OK ? SMILE_OK : SMILE_ERR_STORE;
 }
 
-enum smile_err smile_store_next_id(struct smile_store *s, uint64_t *id)
-{
-	enum smile_err rc = SMILE_OK;
 
-	pthread_mutex_lock(&s->idlock);
-	if (s->id_next == s->id_end) {
-		uint64_t start = 0;
-		struct job j = {.type = JOB_LEASE_IDS, .u.lease_start = &start};
-		rc = submit(s, &j);
-		if (rc == SMILE_OK) {
-			s->id_next = start;
-			s->id_end = start + ID_LEASE;
-		}
-	}
-	if (rc == SMILE_OK)
-		*id = s->id_next++;
-	pthread_mutex_unlock(&s->idlock);
-	return rc;
-}
 
-int smile_store_wal_pending(struct smile_store *s)
-{
-	return atomic_load(&s->wal_pending);
-}
-
-enum smile_err smile_store_insert_shipments(struct smile_store *s,
-					    struct smile_store_new_shipment *items, size_t n,
-					    int all_or_nothing)
-{
-	struct job j = {.type = JOB_INSERT, .u.insert = {items, n, all_or_nothing}};
-	if (n == 0)
-		return SMILE_OK;
-	return submit(s, &j);
-}
 
 enum smile_err smile_store_get_shipment(struct smile_store *s, const char *waybill,
 					struct smile_store_shipment *out)
@@ -1464,15 +1071,6 @@ enum smile_err smile_store_get_shipment_by_id(struct smile_store *s, uint64_t id
 	return get_shipment(s, ST_GET_SHIPMENT_ID, NULL, id, out);
 }
 
-void smile_store_shipment_release(struct smile_store_shipment *row)
-{
-	if (row == NULL)
-		return;
-	free(row->public_json);
-	free(row->device_view);
-	row->public_json = NULL;
-	row->device_view = NULL;
-}
 
 enum smile_err smile_store_get_personal(struct smile_store *s, uint64_t id,
 					struct smile_store_personal *out)
@@ -1523,20 +1121,7 @@ out:
 	return rc;
 }
 
-void smile_store_personal_release(struct smile_store_personal *p)
-{
-	if (p == NULL)
-		return;
-	free(p->ct);
-	memset(p, 0, sizeof(*p));
-}
 
-enum smile_err smile_store_erase_personal(struct smile_store *s, uint64_t id, int64_t now_ms,
-					  const char *reason)
-{
-	struct job j = {.type = JOB_ERASE, .u.erase = {id, now_ms, reason}};
-	return submit(s, &j);
-}
 
 enum smile_err smile_store_retention_due(struct smile_store *s, int64_t delivered_before_ms,
 					 int64_t created_before_ms, uint64_t *ids, size_t max,
@@ -1620,11 +1205,6 @@ enum smile_err smile_store_list_shipments(struct smile_store *s, int64_t since_m
 	return rc;
 }
 
-enum smile_err smile_store_add_event(struct smile_store *s, const struct smile_store_event *ev)
-{
-	struct job j = {.type = JOB_EVENT, .u.event = ev};
-	return submit(s, &j);
-}
 
 enum smile_err smile_store_list_events(struct smile_store *s, uint64_t shipment_id,
 				       smile_store_event_cb cb, void *ctx)
@@ -1693,19 +1273,7 @@ enum smile_err smile_store_get_idem(struct smile_store *s, const char *api_key_i
 	return rc;
 }
 
-void smile_store_idem_release(struct smile_store_idem *i)
-{
-	if (i == NULL)
-		return;
-	free(i->response);
-	i->response = NULL;
-}
 
-enum smile_err smile_store_put_apikey(struct smile_store *s, const struct smile_store_apikey *k)
-{
-	struct job j = {.type = JOB_PUT_APIKEY, .u.apikey = k};
-	return submit(s, &j);
-}
 
 enum smile_err smile_store_find_apikey(struct smile_store *s, const uint8_t hash[32],
 				       struct smile_store_apikey *out)
@@ -1750,45 +1318,11 @@ enum smile_err smile_store_find_apikey(struct smile_store *s, const uint8_t hash
 	return rc;
 }
 
-enum smile_err smile_store_revoke_apikey(struct smile_store *s, const char *id, int64_t now_ms)
-{
-	struct job j = {.type = JOB_REVOKE_APIKEY, .u.revoke = {id, now_ms}};
-	return submit(s, &j);
-}
 
-/* ------------------------------------------------------------ devices API */
 
-static const char *const dev_roles[] = {"courier", "hub", "supervisor"};
-static const char *const dev_statuses[] = {"active", "suspended", "revoked"};
 
-const char *smile_device_role_name(enum smile_device_role r)
-{
-	return (unsigned)r < 3 ? dev_roles[r] : "unknown";
-}
 
-enum smile_err smile_device_role_parse(const char *s, enum smile_device_role *out)
-{
-	for (int i = 0; i < 3; i++)
-		if (s && strcmp(s, dev_roles[i]) == 0) {
-			*out = (enum smile_device_role)i;
-			return SMILE_OK;
-		}
-	return SMILE_ERR_FIELD_VALUE;
-}
 
-const char *smile_device_status_name(enum smile_device_status st)
-{
-	return (unsigned)st < 3 ? dev_statuses[st] : "unknown";
-}
-
-void smile_store_device_release(struct smile_store_device *d)
-{
-	if (d == NULL)
-		return;
-	free(d->last_reply);
-	d->last_reply = NULL;
-	d->last_reply_len = 0;
-}
 
 static enum smile_err read_device_row(sqlite3_stmt *st, struct smile_store_device *d)
 {
@@ -1828,12 +1362,6 @@ static enum smile_err read_device_row(sqlite3_stmt *st, struct smile_store_devic
 	return SMILE_OK;
 }
 
-enum smile_err smile_store_put_device(struct smile_store *s, const struct smile_store_device *d,
-				      const char *actor)
-{
-	struct job j = {.type = JOB_PUT_DEVICE, .u.put_device = {d, actor}};
-	return submit(s, &j);
-}
 
 enum smile_err smile_store_get_device(struct smile_store *s, const char *id,
 				      struct smile_store_device *out)
@@ -1883,13 +1411,6 @@ enum smile_err smile_store_list_devices(struct smile_store *s, smile_store_devic
 	return rc;
 }
 
-enum smile_err smile_store_set_device_status(struct smile_store *s, const char *id,
-					     enum smile_device_status st, const char *actor,
-					     const char *reason)
-{
-	struct job j = {.type = JOB_DEVICE_STATUS, .u.dev_status = {id, st, actor, reason}};
-	return submit(s, &j);
-}
 
 enum smile_err smile_store_count_reveals(struct smile_store *s, const char *device,
 					 int64_t since_ms, uint64_t *n)
@@ -1914,44 +1435,9 @@ enum smile_err smile_store_count_reveals(struct smile_store *s, const char *devi
 	return rc;
 }
 
-enum smile_err smile_store_commit_scan(struct smile_store *s, const struct smile_store_scan *scan)
-{
-	struct job j = {.type = JOB_SCAN, .u.scan = scan};
-	return submit(s, &j);
-}
 
-enum smile_err smile_store_commit_scan_async(struct smile_store *s,
-					     const struct smile_store_scan *scan,
-					     smile_store_done_fn done, void *arg)
-{
-	struct job *j = calloc(1, sizeof(*j));
-	enum smile_err rc;
-	if (j == NULL)
-		return SMILE_ERR_NOMEM;
-	j->type = JOB_SCAN;
-	j->u.scan = scan;
-	j->done_fn = done;
-	j->done_arg = arg;
-	rc = submit_async(s, j);
-	if (rc)
-		free(j);
-	return rc;
-}
 
-void smile_store_drain(struct smile_store *s)
-{
-	pthread_mutex_lock(&s->qlock);
-	while (s->async_inflight > 0)
-		pthread_cond_wait(&s->qspace, &s->qlock);
-	pthread_mutex_unlock(&s->qlock);
-}
 
-enum smile_err smile_store_audit(struct smile_store *s, const struct smile_audit_entry *a, size_t n,
-				 int64_t time_ms)
-{
-	struct job j = {.type = JOB_AUDIT, .u.audit = {a, n, time_ms}};
-	return submit(s, &j);
-}
 
 enum smile_err smile_store_audit_verify(struct smile_store *s, uint64_t *n_entries,
 					uint64_t *first_bad, uint8_t head[32], struct smile_error *e)
@@ -2084,21 +1570,6 @@ static enum smile_err run_meta_set(struct smile_store *s, struct conn *c, const 
 	return rc;
 }
 
-enum smile_err smile_store_meta_set(struct smile_store *s, const char *key, const char *expect,
-				    const char *value, const struct smile_audit_entry *a,
-				    size_t n_audit, int64_t time_ms)
-{
-	struct job j = {.type = JOB_META_SET,
-			.u.meta = {key, expect, value, a, a ? n_audit : 0, time_ms}};
-
-	/* the schema version belongs to migrate() alone */
-	if (key == NULL || key[0] == '\0' || strcmp(key, "schema_version") == 0)
-		return SMILE_ERR_INVALID;
-	if ((value && strlen(value) >= SMILE_STORE_META_MAX) ||
-	    (expect && strlen(expect) >= SMILE_STORE_META_MAX))
-		return SMILE_ERR_TOO_LARGE;
-	return submit(s, &j);
-}
 
 enum smile_err smile_store_list_wrapped(struct smile_store *s, uint64_t after_id,
 					struct smile_store_wrapped *rows, size_t max, size_t *n)
@@ -2154,27 +1625,6 @@ static enum smile_err run_rewrap(struct conn *c, struct smile_store_wrapped *row
 	return SMILE_OK;
 }
 
-enum smile_err smile_store_rewrap(struct smile_store *s, struct smile_store_wrapped *rows, size_t n)
-{
-	struct job j = {.type = JOB_REWRAP, .u.rewrap = {rows, n}};
-	enum smile_err rc;
-
-	if (n == 0)
-		return SMILE_OK;
-	if (rows == NULL)
-		return SMILE_ERR_INVALID;
-	for (size_t i = 0; i < n; i++) {
-		if (rows[i].wrapped_len == 0 || rows[i].wrapped_len > SMILE_STORE_WRAPPED_MAX ||
-		    rows[i].new_len == 0 || rows[i].new_len > SMILE_STORE_WRAPPED_MAX)
-			return SMILE_ERR_INVALID;
-		rows[i].result = SMILE_ERR_STORE;
-	}
-	rc = submit(s, &j);
-	if (rc != SMILE_OK)
-		for (size_t i = 0; i < n; i++)
-			rows[i].result = rc;
-	return rc;
-}
 
 enum smile_err smile_store_each_personal(const char *url, smile_store_personal_cb cb, void *ctx,
 					 struct smile_error *e)
