@@ -564,7 +564,7 @@ static void process(struct worker *w, const struct scan_msg *m)
 					  dev.status,
 					  dev.zone,
 					  scan.event,
-					  row.status,
+					  smile_shipment_status_name(row.status),
 					  row.holder,
 					  row.region,
 					  row.erased_ms != 0,

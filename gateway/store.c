@@ -346,6 +346,46 @@ const char *smile_device_status_name(enum smile_device_status st)
 	return (unsigned)st < 3 ? dev_statuses[st] : "unknown";
 }
 
+enum smile_err smile_device_status_parse(const char *s, enum smile_device_status *out)
+{
+	for (int i = 0; i < 3; i++)
+		if (s && strcmp(s, dev_statuses[i]) == 0) {
+			*out = (enum smile_device_status)i;
+			return SMILE_OK;
+		}
+	*out = SMILE_DEV_REVOKED; /* fail closed */
+	return SMILE_ERR_FIELD_VALUE;
+}
+
+/* The same names as enum smile_event's wire names (smile_proto_event_name),
+ * with "created" at 0. */
+static const char *const shipment_statuses[] = {
+	[SMILE_SHIPMENT_CREATED] = "created",
+	[SMILE_SHIPMENT_PICKUP] = "pickup",
+	[SMILE_SHIPMENT_HUB_IN] = "hub_in",
+	[SMILE_SHIPMENT_HUB_OUT] = "hub_out",
+	[SMILE_SHIPMENT_OUT_FOR_DELIVERY] = "out_for_delivery",
+	[SMILE_SHIPMENT_DELIVERY_FAILED] = "delivery_failed",
+	[SMILE_SHIPMENT_DELIVERED] = "delivered",
+	[SMILE_SHIPMENT_RETURNED] = "returned",
+};
+#define N_SHIPMENT_STATUSES (sizeof(shipment_statuses) / sizeof(shipment_statuses[0]))
+
+const char *smile_shipment_status_name(enum smile_shipment_status st)
+{
+	return (unsigned)st < N_SHIPMENT_STATUSES ? shipment_statuses[st] : "unknown";
+}
+
+enum smile_err smile_shipment_status_parse(const char *s, enum smile_shipment_status *out)
+{
+	for (size_t i = 0; i < N_SHIPMENT_STATUSES; i++)
+		if (s && strcmp(s, shipment_statuses[i]) == 0) {
+			*out = (enum smile_shipment_status)i;
+			return SMILE_OK;
+		}
+	return SMILE_ERR_FIELD_VALUE;
+}
+
 void smile_store_device_release(struct smile_store_device *d)
 {
 	if (d == NULL)

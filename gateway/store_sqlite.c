@@ -346,7 +346,7 @@ static enum smile_err run_insert_one(struct conn *c, struct smile_store_new_ship
 	bind_text(st, 2, r->waybill);
 	bind_text(st, 3, r->merchant);
 	bind_text(st, 4, r->merchant_ref);
-	bind_text(st, 5, r->status[0] ? r->status : "created");
+	bind_text(st, 5, smile_shipment_status_name(r->status));
 	bind_text(st, 6, r->token);
 	bind_text(st, 7, r->region);
 	sqlite3_bind_int64(st, 8, r->created_ms);
@@ -435,16 +435,20 @@ static enum smile_err run_erase(struct smile_store *s, struct conn *c, uint64_t 
 
 static enum smile_err run_event(struct conn *c, const struct smile_store_event *ev)
 {
-	enum smile_err rc = insert_event_row(c, ev);
+	enum smile_shipment_status to;
+	enum smile_err rc;
 	sqlite3_stmt *st;
 
+	if (smile_shipment_status_parse(ev->event, &to) != SMILE_OK)
+		return SMILE_ERR_INVALID;
+	rc = insert_event_row(c, ev);
 	if (rc)
 		return rc;
 	st = stmt(c, ST_UPDATE_STATUS);
 	if (st == NULL)
 		return SMILE_ERR_STORE;
-	bind_text(st, 1, ev->event);
-	bind_text(st, 2, ev->event);
+	bind_text(st, 1, smile_shipment_status_name(to));
+	bind_text(st, 2, smile_shipment_status_name(to));
 	sqlite3_bind_int64(st, 3, ev->time_ms);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)ev->shipment_id);
 	if (step_done(st) != SQLITE_DONE)
@@ -558,11 +562,9 @@ static enum smile_err device_status_of(struct conn *c, const char *id,
 		return SMILE_ERR_STORE;
 	bind_text(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		const char *t = (const char *)sqlite3_column_text(st, 5);
-		*out = SMILE_DEV_ACTIVE;
-		for (int i = SMILE_DEV_ACTIVE; i <= SMILE_DEV_REVOKED; i++)
-			if (t && strcmp(t, smile_device_status_name((enum smile_device_status)i)) == 0)
-				*out = (enum smile_device_status)i;
+		/* unknown text reads as revoked (fails closed) */
+		if (smile_device_status_parse((const char *)sqlite3_column_text(st, 5), out))
+			smile_log(SMILE_LOG_ERROR, "store.bad_device_status", SMILE_KV_ID("device", id));
 		rc = SMILE_OK;
 	}
 	sqlite3_reset(st);
@@ -890,13 +892,14 @@ static void col_text(sqlite3_stmt *st, int i, char *out, size_t n)
 
 static enum smile_err read_shipment_row(sqlite3_stmt *st, struct smile_store_shipment *out)
 {
+	char status[SMILE_STORE_STATUS_MAX];
 	const unsigned char *pj;
 	memset(out, 0, sizeof(*out));
 	out->id = (uint64_t)sqlite3_column_int64(st, 0);
 	col_text(st, 1, out->waybill, sizeof(out->waybill));
 	col_text(st, 2, out->merchant, sizeof(out->merchant));
 	col_text(st, 3, out->merchant_ref, sizeof(out->merchant_ref));
-	col_text(st, 4, out->status, sizeof(out->status));
+	col_text(st, 4, status, sizeof(status));
 	col_text(st, 5, out->token, sizeof(out->token));
 	col_text(st, 6, out->region, sizeof(out->region));
 	out->created_ms = sqlite3_column_int64(st, 7);
@@ -908,7 +911,16 @@ static enum smile_err read_shipment_row(sqlite3_stmt *st, struct smile_store_shi
 	pj = sqlite3_column_text(st, 12);
 	if (pj && *pj)
 		out->device_view = strdup((const char *)pj);
-	return out->public_json ? SMILE_OK : SMILE_ERR_NOMEM;
+	if (out->public_json == NULL)
+		return SMILE_ERR_NOMEM;
+	/* unknown text is a corrupt row: refused, never read as some status */
+	if (smile_shipment_status_parse(status, &out->status) != SMILE_OK) {
+		smile_log(SMILE_LOG_ERROR, "store.bad_shipment_status",
+			  SMILE_KV_INT("shipment", (long long)out->id));
+		smile_store_shipment_release(out);
+		return SMILE_ERR_STORE;
+	}
+	return SMILE_OK;
 }
 
 static enum smile_err get_shipment(struct smile_store *s, enum stmt_id which, const char *waybill,
@@ -1340,10 +1352,9 @@ static enum smile_err read_device_row(sqlite3_stmt *st, struct smile_store_devic
 		return SMILE_ERR_STORE;
 	col_text(st, 4, d->zone, sizeof(d->zone));
 	col_text(st, 5, status, sizeof(status));
-	d->status = SMILE_DEV_REVOKED; /* unknown text fails closed */
-	for (int i = 0; i < 3; i++)
-		if (strcmp(status, dev_statuses[i]) == 0)
-			d->status = (enum smile_device_status)i;
+	/* unknown text reads as revoked (fails closed) */
+	if (smile_device_status_parse(status, &d->status))
+		smile_log(SMILE_LOG_ERROR, "store.bad_device_status", SMILE_KV_ID("device", d->id));
 	d->last_seq = (uint64_t)sqlite3_column_int64(st, 6);
 	if (sqlite3_column_bytes(st, 7) == 32)
 		memcpy(d->last_digest, sqlite3_column_blob(st, 7), 32);

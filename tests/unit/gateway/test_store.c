@@ -115,7 +115,7 @@ static void round_trip(void **state)
 	assert_int_equal(smile_store_get_shipment(f->s, "SW2611290000001", &got), SMILE_OK);
 	assert_int_equal(got.id, 1);
 	assert_string_equal(got.merchant, "acme");
-	assert_string_equal(got.status, "created");
+	assert_int_equal(got.status, SMILE_SHIPMENT_CREATED);
 	assert_string_equal(got.public_json, "{\"masked\":true}");
 	assert_string_equal(got.region, "CN/湖北省/武汉市/江汉区");
 	smile_store_shipment_release(&got);
@@ -422,7 +422,7 @@ static void scans_apply_once(void **state)
 	smile_store_device_release(&got);
 	assert_int_equal(smile_store_get_shipment_by_id(f->s, 1, &row), SMILE_OK);
 	assert_string_equal(row.holder, "dev-2");
-	assert_string_equal(row.status, "out_for_delivery");
+	assert_int_equal(row.status, SMILE_SHIPMENT_OUT_FOR_DELIVERY);
 	smile_store_shipment_release(&row);
 	/* over quota: suspended in the same commit */
 	sc.seq = 6;
