@@ -1,10 +1,16 @@
 /*
  * store.h - the gateway's durable state, behind one interface.
  *
- * Callers see rows and operations, never SQL. The SQLite backend
- * (gateway/store_sqlite.c) is the default; a PostgreSQL backend can be added
- * behind the same functions (smile_store_open dispatches on the URL scheme)
- * without touching callers.
+ * Callers see rows and operations, never SQL. Three files make the store:
+ *   - gateway/store.c: the backend-neutral core behind every function here.
+ *     smile_store_open dispatches on the URL ("sqlite:PATH" or a bare path:
+ *     SQLite; any other scheme: SMILE_ERR_UNSUPPORTED). It owns the write
+ *     queue and group commit, the reader pool, the audit hash chain and the
+ *     domain rules (the "created" and "erased" events, revoked is final,
+ *     delivered_ms, what a scan needs to apply).
+ *   - gateway/store_backend.h: the ops table a backend fills (internal).
+ *   - gateway/store_sqlite.c: the SQLite backend, the only one today
+ *     (docs/HACKING.md "How to add a store backend").
  *
  * Durability: every write function returns only once its transaction is
  * durable (SQLite: WAL with synchronous=FULL). Writes from many threads are
@@ -14,7 +20,8 @@
  *
  * Personal data: the store only ever sees the vault's sealed blobs (wrapped
  * data key + ciphertext) and masked public JSON. Erasure deletes the blobs
- * with secure_delete on and truncates the WAL.
+ * so their bytes leave the store's files (SQLite: secure_delete on, and the
+ * WAL truncated).
  *
  * Thread-safety: all functions may be called from any thread concurrently.
  */
