@@ -133,7 +133,7 @@ static enum smile_err issue_prepare(struct gateway *g, const struct smile_store_
 	snprintf(it->row.waybill, sizeof(it->row.waybill), "%s", waybill);
 	snprintf(it->row.merchant, sizeof(it->row.merchant), "%s", merchant);
 	snprintf(it->row.merchant_ref, sizeof(it->row.merchant_ref), "%s", req.merchant_ref);
-	snprintf(it->row.status, sizeof(it->row.status), "created");
+	it->row.status = SMILE_SHIPMENT_CREATED;
 	snprintf(it->row.token, sizeof(it->row.token), "%s", token);
 	shipment_region(g->policy, &req.recipient.addr, it->row.region, sizeof(it->row.region));
 	it->row.created_ms = now;

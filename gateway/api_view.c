@@ -55,7 +55,8 @@ static json_t *masked_view(const struct smile_store_shipment *row)
 
 	gateway_iso_time(row->created_ms, created);
 	v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "waybill", row->waybill, "merchant",
-		      row->merchant, "merchant_ref", row->merchant_ref, "status", row->status,
+		      row->merchant, "merchant_ref", row->merchant_ref, "status",
+		      smile_shipment_status_name(row->status),
 		      "created_at", created, "personal_data", row->erased_ms ? "erased" : "held",
 		      "label", label ? label : json_null());
 	if (v && row->delivered_ms) {
@@ -120,7 +121,8 @@ void api_shipment_events(struct gateway *g, struct http_req *r, struct http_resp
 	} else {
 		http_resp_json(o, 200,
 			       json_pack("{s:s, s:s, s:s, s:o}", "waybill", row.waybill,
-					 "merchant_ref", row.merchant_ref, "status", row.status,
+					 "merchant_ref", row.merchant_ref, "status",
+					 smile_shipment_status_name(row.status),
 					 "events", events));
 	}
 	smile_store_shipment_release(&row);

@@ -1,10 +1,16 @@
 /*
  * store.h - the gateway's durable state, behind one interface.
  *
- * Callers see rows and operations, never SQL. The SQLite backend
- * (gateway/store_sqlite.c) is the default; a PostgreSQL backend can be added
- * behind the same functions (smile_store_open dispatches on the URL scheme)
- * without touching callers.
+ * Callers see rows and operations, never SQL. Three files make the store:
+ *   - gateway/store.c: the backend-neutral core behind every function here.
+ *     smile_store_open dispatches on the URL ("sqlite:PATH" or a bare path:
+ *     SQLite; any other scheme: SMILE_ERR_UNSUPPORTED). It owns the write
+ *     queue and group commit, the reader pool, the audit hash chain and the
+ *     domain rules (the "created" and "erased" events, revoked is final,
+ *     delivered_ms, what a scan needs to apply).
+ *   - gateway/store_backend.h: the ops table a backend fills (internal).
+ *   - gateway/store_sqlite.c: the SQLite backend, the only one today
+ *     (docs/HACKING.md "How to add a store backend").
  *
  * Durability: every write function returns only once its transaction is
  * durable (SQLite: WAL with synchronous=FULL). Writes from many threads are
@@ -14,7 +20,8 @@
  *
  * Personal data: the store only ever sees the vault's sealed blobs (wrapped
  * data key + ciphertext) and masked public JSON. Erasure deletes the blobs
- * with secure_delete on and truncates the WAL.
+ * so their bytes leave the store's files (SQLite: secure_delete on, and the
+ * WAL truncated).
  *
  * Thread-safety: all functions may be called from any thread concurrently.
  */
@@ -39,6 +46,27 @@ struct smile_store;
 #define SMILE_STORE_STATUS_MAX 24
 #define SMILE_STORE_WRAPPED_MAX 128
 
+/* Where a shipment is: "created" at issue, then the name of its latest scan
+ * event (docs/protocol.md "Event codes", smile_proto_event_name; the order
+ * of enum smile_event). Erasure is not a status: it sets erased_ms and
+ * records an "erased" event, the status stays. */
+enum smile_shipment_status {
+	SMILE_SHIPMENT_CREATED = 0,
+	SMILE_SHIPMENT_PICKUP = 1,
+	SMILE_SHIPMENT_HUB_IN = 2,
+	SMILE_SHIPMENT_HUB_OUT = 3,
+	SMILE_SHIPMENT_OUT_FOR_DELIVERY = 4,
+	SMILE_SHIPMENT_DELIVERY_FAILED = 5,
+	SMILE_SHIPMENT_DELIVERED = 6,
+	SMILE_SHIPMENT_RETURNED = 7
+};
+/* "created", "pickup", ...; "unknown" for a value out of range. */
+const char *smile_shipment_status_name(enum smile_shipment_status st);
+/* The status named `s`; SMILE_ERR_FIELD_VALUE for anything else (a store
+ * row with such text is refused as corrupt, never guessed at). */
+enum smile_err smile_shipment_status_parse(const char *s, enum smile_shipment_status *out)
+	SMILE_MUST_CHECK;
+
 /* One shipment. Strings are NUL-terminated; `public_json` and `device_view`
  * are owned by the row (free with smile_store_shipment_release). */
 struct smile_store_shipment {
@@ -46,7 +74,7 @@ struct smile_store_shipment {
 	char waybill[SMILE_STORE_WAYBILL_MAX];
 	char merchant[SMILE_STORE_ID_MAX];
 	char merchant_ref[SMILE_STORE_ID_MAX];
-	char status[SMILE_STORE_STATUS_MAX]; /* created, picked_up, ..., delivered */
+	enum smile_shipment_status status;
 	char token[SMILE_STORE_TOKEN_MAX];
 	char region[SMILE_STORE_ID_MAX * 2]; /* masked destination region, for zones */
 	int64_t created_ms;
@@ -190,8 +218,10 @@ enum smile_err smile_store_list_shipments(struct smile_store *s, int64_t since_m
 					  size_t n_merchants, size_t limit,
 					  smile_store_shipment_cb cb, void *ctx) SMILE_MUST_CHECK;
 
-/* Append a tracking event durably; also updates the shipment's status
- * (and delivered_ms for "delivered"). */
+/* Append a tracking event durably; also moves the shipment to the status
+ * the event names (and sets delivered_ms for "delivered"). SMILE_ERR_NOT_FOUND
+ * for an unknown shipment, SMILE_ERR_INVALID for an event that names no
+ * shipment status (nothing is stored). */
 enum smile_err smile_store_add_event(struct smile_store *s,
 				     const struct smile_store_event *ev) SMILE_MUST_CHECK;
 typedef int (*smile_store_event_cb)(void *ctx, const struct smile_store_event *ev);
@@ -220,6 +250,10 @@ enum smile_device_status { SMILE_DEV_ACTIVE = 0, SMILE_DEV_SUSPENDED = 1, SMILE_
 const char *smile_device_role_name(enum smile_device_role r);
 enum smile_err smile_device_role_parse(const char *s, enum smile_device_role *out) SMILE_MUST_CHECK;
 const char *smile_device_status_name(enum smile_device_status s);
+/* The status named `s`. Anything else is SMILE_ERR_FIELD_VALUE with *out set
+ * to SMILE_DEV_REVOKED: unknown text read from a store fails closed. */
+enum smile_err smile_device_status_parse(const char *s, enum smile_device_status *out)
+	SMILE_MUST_CHECK;
 
 #define SMILE_STORE_REPLY_MAX 4096
 

@@ -1,36 +1,30 @@
 /*
- * store_sqlite.c - the SQLite backend of store.h, with group commit.
+ * store_sqlite.c - the SQLite backend of the store (store_backend.h).
  *
- * One idea makes it fast and durable at once: a single writer thread owns the
- * write connection. Callers enqueue a job and sleep; the writer takes every
- * job queued so far, runs each in its own SAVEPOINT inside one
- * BEGIN IMMEDIATE ... COMMIT, and wakes them all once the commit (WAL,
- * synchronous=FULL: fsync'd) returns. While one commit syncs, the next batch
- * gathers, so fsyncs are shared by as many requests as arrive meanwhile.
+ * Maps the ops of struct store_backend to SQLite: connections, cached
+ * statements, schema migrations and row mapping; the rules, the job queue
+ * and the audit chain live in store.c. Exports one symbol,
+ * store_sqlite_backend.
  *
- * Reads use a small pool of read-only connections (WAL lets them run beside
- * the writer). Every statement is prepared once per connection and cached.
- * Erasure turns on secure_delete (freed pages are zeroed) and truncates the
- * WAL after its commit so no old copy of a wrapped key lingers there.
+ * One file, WAL mode with synchronous=FULL: a commit is fsync'd, and the
+ * read-only connections run beside the writer on their own snapshots. Every
+ * statement is prepared once per connection and cached (stmt()). Erasure is
+ * real: secure_delete zeroes freed pages, and scrub() truncates the WAL with
+ * a checkpoint that never waits for readers, so no old copy of a wrapped key
+ * lingers there. BEGIN IMMEDIATE takes the file's write lock, so another
+ * process writing the same file waits (busy handler) instead of interleaving.
  */
-#include "store.h"
-
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
-#include <sodium.h>
 #include <sqlite3.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "smile/log.h"
-#include "metrics.h"
-
-/* ------------------------------------------------------------ statements */
+#include "store.h"
+#include "store_backend.h"
 
 enum stmt_id {
 	ST_INSERT_SHIPMENT,
@@ -61,14 +55,14 @@ enum stmt_id {
 	ST_AUDIT_HEAD,
 	ST_AUDIT_ALL,
 	ST_FORGET_REPLIES,
-	ST_SCAN_SHIPMENT_ERASED,
+	ST_SHIPMENT_ERASED,
 	ST_MAX_SHIPMENT_ID,
-	/* vault key rotation (the block at the end of this file) */
 	ST_META_GET,
 	ST_META_PUT,
 	ST_META_DELETE,
 	ST_LIST_WRAPPED,
 	ST_REWRAP,
+	ST_GET_DEVICE_STATUS,
 	ST_COUNT
 };
 
@@ -96,8 +90,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_MARK_ERASED] = "UPDATE shipments SET erased_ms = ? WHERE id = ? AND erased_ms = 0",
 	[ST_INSERT_EVENT] = "INSERT INTO events (shipment_id, waybill, event, time_ms, device_id, "
 			    "device_role, detail, recorded_ms) VALUES (?,?,?,?,?,?,?,?)",
-	[ST_UPDATE_STATUS] = "UPDATE shipments SET status = ?, delivered_ms = "
-			     "CASE WHEN ? = 'delivered' THEN ? ELSE delivered_ms END WHERE id = ?",
+	/* the core decides delivered_ms: 0 keeps the stored one */
+	[ST_UPDATE_STATUS] = "UPDATE shipments SET status = ?1, delivered_ms = "
+			     "CASE WHEN ?2 <> 0 THEN ?2 ELSE delivered_ms END WHERE id = ?3",
 	[ST_LIST_EVENTS] = "SELECT id, shipment_id, waybill, event, time_ms, device_id, "
 			   "device_role, detail, recorded_ms FROM events WHERE shipment_id = ? "
 			   "ORDER BY id",
@@ -113,11 +108,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_GET_DEVICE] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?",
 	[ST_LIST_DEVICES] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id",
 	[ST_DEVICE_STATUS] = "UPDATE devices SET status = ?, updated_ms = ? WHERE id = ?",
-	/* status: a device suspended or revoked while this scan waited for
-	 * its commit gets nothing from it */
+	/* one conditional update: the core names the status required */
 	[ST_DEVICE_SCAN] = "UPDATE devices SET last_seq = ?, last_digest = ?, last_reply = ?, "
 			   "updated_ms = ?, last_shipment_id = ?, last_revealed = ? "
-			   "WHERE id = ? AND last_seq < ? AND status = 'active'",
+			   "WHERE id = ? AND last_seq < ? AND status = ?",
 	[ST_INSERT_REVEAL] = "INSERT INTO reveal_counts (device_id, hour, n) VALUES (?, ?, 1) "
 			     "ON CONFLICT (device_id, hour) DO UPDATE SET n = n + 1",
 	[ST_COUNT_REVEALS] = "SELECT COALESCE(SUM(n), 0) FROM reveal_counts "
@@ -128,13 +122,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_AUDIT_HEAD] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
 	[ST_AUDIT_ALL] = "SELECT seq, time_ms, kind, subject, actor, detail, prev_hash, hash "
 			 "FROM audit ORDER BY seq",
-	/* erasure withdraws every stored reply that carries this shipment's
-	 * contact details (secure_delete zeroes the old blob) */
+	/* secure_delete zeroes the old blob */
 	[ST_FORGET_REPLIES] = "UPDATE devices SET last_reply = NULL, last_revealed = 0 "
 			      "WHERE last_shipment_id = ? AND last_revealed = 1",
-	[ST_SCAN_SHIPMENT_ERASED] = "SELECT erased_ms FROM shipments WHERE id = ?",
+	[ST_SHIPMENT_ERASED] = "SELECT erased_ms, waybill FROM shipments WHERE id = ?",
 	[ST_MAX_SHIPMENT_ID] = "SELECT COALESCE(MAX(id), 0) FROM shipments",
-	/* vault key rotation */
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?",
 	[ST_META_PUT] = "INSERT INTO meta (key, value) VALUES (?, ?) "
 			"ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -143,6 +135,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 			    "ORDER BY shipment_id LIMIT ?",
 	/* compare-and-set: a row erased or changed meanwhile is left alone */
 	[ST_REWRAP] = "UPDATE personal SET wrapped_key = ? WHERE shipment_id = ? AND wrapped_key = ?",
+	[ST_GET_DEVICE_STATUS] = "SELECT status FROM devices WHERE id = ?",
 };
 
 /* Schema migrations: index i brings the schema from version i to i + 1. */
@@ -207,137 +200,13 @@ static const char *const migrations[] = {
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == SMILE_STORE_SCHEMA_VERSION, "one migration per version");
 
-struct conn {
+struct store_conn {
 	sqlite3 *db;
+	int writer;
 	sqlite3_stmt *st[ST_COUNT];
-	struct conn *next_free;
-};
-
-/* ------------------------------------------------------------ write jobs */
-
-enum job_type {
-	JOB_INSERT,
-	JOB_ERASE,
-	JOB_EVENT,
-	JOB_PUT_APIKEY,
-	JOB_REVOKE_APIKEY,
-	JOB_PUT_DEVICE,
-	JOB_DEVICE_STATUS,
-	JOB_SCAN,
-	JOB_AUDIT,
-	JOB_LEASE_IDS,
-	/* vault key rotation */
-	JOB_META_SET,
-	JOB_REWRAP
-};
-
-struct job {
-	enum job_type type;
-	union {
-		struct {
-			struct smile_store_new_shipment *items;
-			size_t n;
-			int all_or_nothing;
-		} insert;
-		struct {
-			uint64_t id;
-			int64_t now_ms;
-			const char *reason;
-		} erase;
-		const struct smile_store_event *event;
-		const struct smile_store_apikey *apikey;
-		struct {
-			const char *id;
-			int64_t now_ms;
-		} revoke;
-		struct {
-			const struct smile_store_device *d;
-			const char *actor;
-		} put_device;
-		struct {
-			const char *id;
-			enum smile_device_status st;
-			const char *actor, *reason;
-		} dev_status;
-		const struct smile_store_scan *scan;
-		struct {
-			const struct smile_audit_entry *a;
-			size_t n;
-			int64_t time_ms;
-		} audit;
-		uint64_t *lease_start; /* out: the first id of a fresh lease */
-		/* vault key rotation */
-		struct {
-			const char *key, *expect, *value;
-			const struct smile_audit_entry *a;
-			size_t n;
-			int64_t time_ms;
-		} meta;
-		struct {
-			struct smile_store_wrapped *rows;
-			size_t n;
-		} rewrap;
-	} u;
-	enum smile_err rc;
-	int done;
-	struct job *next;
-	/* async jobs: owned by the store, completed by a callback */
-	smile_store_done_fn done_fn;
-	void *done_arg;
-};
-
-#define MAX_JOBS_PER_COMMIT 2048
-#define HOUR_MS 3600000LL
-#define MAX_ASYNC_INFLIGHT 4096
-
-struct smile_store {
-	char *path;
-	struct conn writer;
-	struct conn *readers;
-	int n_readers;
-	struct conn *free_readers;
-	pthread_mutex_t rlock;
-	pthread_cond_t rcond;
-
-	pthread_t writer_thread;
-	pthread_mutex_t qlock;
-	pthread_cond_t qwork; /* jobs queued or stopping */
-	pthread_cond_t qdone; /* a commit finished */
-	struct job *head, *tail;
-	int stopping;
-	int writer_started;
-	pthread_cond_t qspace; /* async jobs below the in-flight bound */
-	int async_inflight;
-
-	/* Shipment ids are leased from the database in blocks (meta
-	 * 'next_id'), so another process or node never hands out the same id;
-	 * a crashed process only leaves a gap. */
-	pthread_mutex_t idlock;
-	uint64_t id_next, id_end; /* the lease: [id_next, id_end) */
-
-	/* The audit chain head as read inside the current write transaction:
-	 * reloaded at every BEGIN, because another process (the CLI, another
-	 * node) may have appended since. Only the writer thread touches it. */
-	uint64_t audit_seq;
-	uint8_t audit_hash[32];
-
-	/* WAL scrub after an erasure: > 0 while old page images may remain in
-	 * the WAL because a reader blocked the truncating checkpoint. */
-	int scrub_pending;
-	int64_t scrub_since_ms;
-	atomic_int wal_pending; /* mirror of scrub_pending != 0 for other threads */
 };
 
 #define BUSY_TIMEOUT_MS 10000
-#define ID_LEASE 1024
-#define SCRUB_RETRY_MS 1000
-
-static int64_t smile_store_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static enum smile_err db_err(sqlite3 *db, struct smile_error *e, const char *what)
 {
@@ -351,7 +220,10 @@ static int exec(sqlite3 *db, const char *sql)
 	return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
-static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
+/* Statement `id` of connection c, prepared once and cached, reset and with
+ * no bindings; NULL (logged) when it cannot be prepared. Every op, reader or
+ * writer, gets its statements here. */
+static sqlite3_stmt *stmt(struct store_conn *c, enum stmt_id id)
 {
 	if (c->st[id] == NULL &&
 	    sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
@@ -364,35 +236,50 @@ static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
 	return c->st[id];
 }
 
-static void conn_close(struct conn *c)
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
+	sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc;
+}
+
+static enum smile_err map_step(int rc)
+{
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return SMILE_OK;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return SMILE_ERR_EXISTS;
+	return SMILE_ERR_STORE;
+}
+
+/* Run a statement that returns no rows; SMILE_OK when it ran (check
+ * sqlite3_changes for what it did). */
+static enum smile_err run_done(sqlite3_stmt *st)
+{
+	return step_done(st) == SQLITE_DONE ? SMILE_OK : SMILE_ERR_STORE;
+}
+
+static void col_text(sqlite3_stmt *st, int i, char *out, size_t n)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	snprintf(out, n, "%s", t ? (const char *)t : "");
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void conn_free(struct store_conn *c)
+{
+	if (c == NULL)
+		return;
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(c->st[i]);
 	sqlite3_close(c->db);
-	memset(c, 0, sizeof(*c));
-}
-
-static enum smile_err conn_open(struct conn *c, const char *path, int readonly, int create,
-				struct smile_error *e)
-{
-	int flags = readonly ? SQLITE_OPEN_READONLY
-			     : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
-	memset(c, 0, sizeof(*c));
-	if (sqlite3_open_v2(path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		enum smile_err rc = db_err(c->db, e, "open database");
-		conn_close(c);
-		return rc;
-	}
-	sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
-	/* Map the file: readers then share the page cache instead of copying
-	 * every page through pread(). */
-	exec(c->db, "PRAGMA mmap_size = 268435456;");
-	if (exec(c->db, "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;") != SQLITE_OK) {
-		enum smile_err rc = db_err(c->db, e, "configure database");
-		conn_close(c);
-		return rc;
-	}
-	return SMILE_OK;
+	free(c);
 }
 
 static enum smile_err migrate(sqlite3 *db, struct smile_error *e)
@@ -435,38 +322,175 @@ static enum smile_err migrate(sqlite3 *db, struct smile_error *e)
 	return SMILE_OK;
 }
 
-/* ------------------------------------------------------------ writer */
-
-static enum smile_err audit_append(struct smile_store *s, struct conn *c,
-				   const struct smile_audit_entry *a, int64_t time_ms);
-/* vault key rotation: the writer's side, at the end of this file */
-static enum smile_err run_meta_set(struct smile_store *s, struct conn *c, const struct job *j);
-static enum smile_err run_rewrap(struct conn *c, struct smile_store_wrapped *rows, size_t n);
-
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+static enum smile_err sq_open(const char *path, enum store_conn_kind kind, int create,
+			      struct store_conn **out, struct smile_error *e)
 {
-	sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
-}
+	int writer = kind == STORE_CONN_WRITER;
+	int flags = writer ? SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
+			   : SQLITE_OPEN_READONLY;
+	struct store_conn *c;
+	enum smile_err rc;
 
-static int step_done(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
+	*out = NULL;
+	if (!sqlite3_threadsafe())
+		return smile_error_set(e, SMILE_ERR_STORE, NULL, "SQLite built without threads");
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+	c->writer = writer;
+	if (sqlite3_open_v2(path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		rc = db_err(c->db, e, "open database");
+		goto fail;
+	}
+	sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+	/* Map the file: readers then share the page cache instead of copying
+	 * every page through pread(). */
+	exec(c->db, "PRAGMA mmap_size = 268435456;");
+	if (exec(c->db, "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;") != SQLITE_OK) {
+		rc = db_err(c->db, e, "configure database");
+		goto fail;
+	}
+	if (writer) {
+		/* The store holds sealed blobs only, but it is nobody else's business. */
+		if (chmod(path, 0600) != 0 && errno != ENOENT) {
+			rc = smile_error_set(e, SMILE_ERR_IO, "store", "cannot set database mode 0600");
+			goto fail;
+		}
+		if (exec(c->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;") !=
+		    SQLITE_OK) {
+			rc = db_err(c->db, e, "enable WAL");
+			goto fail;
+		}
+		rc = migrate(c->db, e);
+		if (rc)
+			goto fail;
+	}
+	*out = c;
+	return SMILE_OK;
+fail:
+	conn_free(c);
 	return rc;
 }
 
-static enum smile_err map_step(int rc)
+static void sq_close(struct store_conn *c)
 {
-	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+	if (c && c->writer && c->db)
+		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	conn_free(c);
+}
+
+static enum smile_err sq_ping(struct store_conn *c)
+{
+	return exec(c->db, "SELECT 1") == SQLITE_OK ? SMILE_OK : SMILE_ERR_STORE;
+}
+
+/* ------------------------------------------------------------ transactions */
+
+static enum smile_err exec_rc(struct store_conn *c, const char *sql)
+{
+	return exec(c->db, sql) == SQLITE_OK ? SMILE_OK : SMILE_ERR_STORE;
+}
+
+static enum smile_err sq_begin(struct store_conn *c)
+{
+	return exec_rc(c, "BEGIN IMMEDIATE");
+}
+
+static enum smile_err sq_commit(struct store_conn *c)
+{
+	if (exec(c->db, "COMMIT") == SQLITE_OK)
 		return SMILE_OK;
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return SMILE_ERR_EXISTS;
+	smile_log(SMILE_LOG_ERROR, "store.commit_failed",
+		  SMILE_KV_INT("sqlite", sqlite3_extended_errcode(c->db)));
 	return SMILE_ERR_STORE;
 }
 
-static enum smile_err insert_event_row(struct conn *c, const struct smile_store_event *ev)
+static enum smile_err sq_rollback(struct store_conn *c)
+{
+	return exec_rc(c, "ROLLBACK");
+}
+
+/* Savepoint names come from the core ("job", "item"): plain identifiers. */
+static enum smile_err sp_exec(struct store_conn *c, const char *verb, const char *name)
+{
+	char sql[64];
+	int n = snprintf(sql, sizeof(sql), "%s %s", verb, name);
+	if (n < 0 || (size_t)n >= sizeof(sql))
+		return SMILE_ERR_INVALID;
+	return exec_rc(c, sql);
+}
+
+static enum smile_err sq_savepoint(struct store_conn *c, const char *name)
+{
+	return sp_exec(c, "SAVEPOINT", name);
+}
+
+static enum smile_err sq_rollback_to(struct store_conn *c, const char *name)
+{
+	return sp_exec(c, "ROLLBACK TO", name);
+}
+
+static enum smile_err sq_release(struct store_conn *c, const char *name)
+{
+	return sp_exec(c, "RELEASE", name);
+}
+
+/* ------------------------------------------------------------ writer row ops */
+
+static enum smile_err sq_insert_idem(struct store_conn *c, const struct smile_store_idem *idem,
+				     int64_t created_ms)
+{
+	sqlite3_stmt *st = stmt(c, ST_INSERT_IDEM);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, idem->api_key_id);
+	bind_text(st, 2, idem->key);
+	sqlite3_bind_blob(st, 3, idem->request_hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, idem->status);
+	bind_text(st, 5, idem->response);
+	sqlite3_bind_int64(st, 6, created_ms);
+	return map_step(step_done(st));
+}
+
+static enum smile_err sq_insert_shipment(struct store_conn *c,
+					 const struct smile_store_shipment *r)
+{
+	sqlite3_stmt *st = stmt(c, ST_INSERT_SHIPMENT);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->id);
+	bind_text(st, 2, r->waybill);
+	bind_text(st, 3, r->merchant);
+	bind_text(st, 4, r->merchant_ref);
+	bind_text(st, 5, smile_shipment_status_name(r->status));
+	bind_text(st, 6, r->token);
+	bind_text(st, 7, r->region);
+	sqlite3_bind_int64(st, 8, r->created_ms);
+	sqlite3_bind_int64(st, 9, r->delivered_ms);
+	sqlite3_bind_int64(st, 10, r->erased_ms);
+	bind_text(st, 11, r->holder);
+	bind_text(st, 12, r->public_json);
+	bind_text(st, 13, r->device_view);
+	return map_step(step_done(st));
+}
+
+static enum smile_err sq_insert_personal(struct store_conn *c, uint64_t id,
+					 const struct smile_store_personal *p)
+{
+	sqlite3_stmt *st = stmt(c, ST_INSERT_PERSONAL);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_blob(st, 2, p->wrapped_key, (int)p->wrapped_len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, p->ct, (int)p->ct_len, SQLITE_STATIC);
+	return map_step(step_done(st));
+}
+
+static enum smile_err sq_insert_event(struct store_conn *c, const struct smile_store_event *ev,
+				      uint64_t *id)
 {
 	sqlite3_stmt *st = stmt(c, ST_INSERT_EVENT);
+	enum smile_err rc;
 	if (st == NULL)
 		return SMILE_ERR_STORE;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)ev->shipment_id);
@@ -477,142 +501,98 @@ static enum smile_err insert_event_row(struct conn *c, const struct smile_store_
 	bind_text(st, 6, ev->device_role);
 	bind_text(st, 7, ev->detail);
 	sqlite3_bind_int64(st, 8, ev->recorded_ms ? ev->recorded_ms : ev->time_ms);
-	return map_step(step_done(st));
+	rc = map_step(step_done(st));
+	if (rc == SMILE_OK && id)
+		*id = (uint64_t)sqlite3_last_insert_rowid(c->db);
+	return rc;
 }
 
-static enum smile_err run_insert_one(struct conn *c, struct smile_store_new_shipment *it)
+static enum smile_err sq_set_shipment_status(struct store_conn *c, uint64_t id,
+					     enum smile_shipment_status to, int64_t delivered_ms)
 {
-	const struct smile_store_shipment *r = it->row;
-	sqlite3_stmt *st;
-	enum smile_err rc;
-
-	if (it->idem) {
-		st = stmt(c, ST_INSERT_IDEM);
-		if (st == NULL)
-			return SMILE_ERR_STORE;
-		bind_text(st, 1, it->idem->api_key_id);
-		bind_text(st, 2, it->idem->key);
-		sqlite3_bind_blob(st, 3, it->idem->request_hash, 32, SQLITE_STATIC);
-		sqlite3_bind_int(st, 4, it->idem->status);
-		bind_text(st, 5, it->idem->response);
-		sqlite3_bind_int64(st, 6, r->created_ms);
-		rc = map_step(step_done(st));
-		if (rc == SMILE_ERR_EXISTS)
-			return SMILE_ERR_CONFLICT;
-		if (rc)
-			return rc;
-	}
-	st = stmt(c, ST_INSERT_SHIPMENT);
+	sqlite3_stmt *st = stmt(c, ST_UPDATE_STATUS);
 	if (st == NULL)
 		return SMILE_ERR_STORE;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->id);
-	bind_text(st, 2, r->waybill);
-	bind_text(st, 3, r->merchant);
-	bind_text(st, 4, r->merchant_ref);
-	bind_text(st, 5, r->status[0] ? r->status : "created");
-	bind_text(st, 6, r->token);
-	bind_text(st, 7, r->region);
-	sqlite3_bind_int64(st, 8, r->created_ms);
-	sqlite3_bind_int64(st, 9, r->delivered_ms);
-	sqlite3_bind_int64(st, 10, r->erased_ms);
-	bind_text(st, 11, r->holder);
-	bind_text(st, 12, r->public_json);
-	bind_text(st, 13, r->device_view);
-	rc = map_step(step_done(st));
-	if (rc)
-		return rc;
-	if (it->personal) {
-		st = stmt(c, ST_INSERT_PERSONAL);
-		if (st == NULL)
-			return SMILE_ERR_STORE;
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)r->id);
-		sqlite3_bind_blob(st, 2, it->personal->wrapped_key, (int)it->personal->wrapped_len,
-				  SQLITE_STATIC);
-		sqlite3_bind_blob(st, 3, it->personal->ct, (int)it->personal->ct_len, SQLITE_STATIC);
-		rc = map_step(step_done(st));
-		if (rc)
-			return rc;
-	}
-	struct smile_store_event ev = {.shipment_id = r->id, .time_ms = r->created_ms};
-	snprintf(ev.waybill, sizeof(ev.waybill), "%s", r->waybill);
-	snprintf(ev.event, sizeof(ev.event), "created");
-	snprintf(ev.detail, sizeof(ev.detail), "api");
-	return insert_event_row(c, &ev);
+	bind_text(st, 1, smile_shipment_status_name(to));
+	sqlite3_bind_int64(st, 2, delivered_ms);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)id);
+	if (run_done(st))
+		return SMILE_ERR_STORE;
+	return sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_NOT_FOUND;
 }
 
-static enum smile_err run_erase(struct smile_store *s, struct conn *c, uint64_t id,
-				 int64_t now_ms, const char *reason)
+static enum smile_err sq_set_holder(struct store_conn *c, uint64_t id, const char *device_id)
 {
-	struct smile_store_shipment row;
+	sqlite3_stmt *st = stmt(c, ST_SET_HOLDER);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
+	return run_done(st);
+}
+
+static enum smile_err sq_mark_erased(struct store_conn *c, uint64_t id, int64_t now_ms,
+				     char waybill[SMILE_STORE_WAYBILL_MAX])
+{
 	sqlite3_stmt *st = stmt(c, ST_MARK_ERASED);
-	enum smile_err rc;
+	int changed, step;
 
 	if (st == NULL)
 		return SMILE_ERR_STORE;
 	sqlite3_bind_int64(st, 1, now_ms);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
-	if (step_done(st) != SQLITE_DONE)
+	if (run_done(st))
 		return SMILE_ERR_STORE;
-	if (sqlite3_changes(c->db) == 0) {
-		/* unknown id, or erased already: tell which */
-		st = stmt(c, ST_GET_SHIPMENT_ID);
-		if (st == NULL)
-			return SMILE_ERR_STORE;
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-		rc = sqlite3_step(st) == SQLITE_ROW ? SMILE_ERR_SHREDDED : SMILE_ERR_NOT_FOUND;
-		sqlite3_reset(st);
-		return rc;
-	}
-	st = stmt(c, ST_ERASE_PERSONAL);
+	changed = sqlite3_changes(c->db) != 0;
+	/* the waybill; or, when nothing changed, whether the row exists */
+	st = stmt(c, ST_SHIPMENT_ERASED);
 	if (st == NULL)
 		return SMILE_ERR_STORE;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-	if (step_done(st) != SQLITE_DONE)
-		return SMILE_ERR_STORE;
-	st = stmt(c, ST_FORGET_REPLIES);
-	if (st == NULL)
-		return SMILE_ERR_STORE;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-	if (step_done(st) != SQLITE_DONE)
-		return SMILE_ERR_STORE;
-
-	memset(&row, 0, sizeof(row));
-	st = stmt(c, ST_GET_SHIPMENT_ID);
-	if (st == NULL)
-		return SMILE_ERR_STORE;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		snprintf(row.waybill, sizeof(row.waybill), "%s",
-			 (const char *)sqlite3_column_text(st, 1));
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		col_text(st, 1, waybill, SMILE_STORE_WAYBILL_MAX);
 	sqlite3_reset(st);
-	struct smile_store_event ev = {.shipment_id = id, .time_ms = now_ms};
-	snprintf(ev.waybill, sizeof(ev.waybill), "%s", row.waybill);
-	snprintf(ev.event, sizeof(ev.event), "erased");
-	snprintf(ev.detail, sizeof(ev.detail), "%s", reason ? reason : "");
-	rc = insert_event_row(c, &ev);
-	if (rc)
-		return rc;
-	struct smile_audit_entry a = {"erasure", row.waybill, reason ? reason : "", "crypto-shred"};
-	return audit_append(s, c, &a, now_ms);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		return SMILE_ERR_STORE;
+	if (!changed)
+		return step == SQLITE_ROW ? SMILE_ERR_SHREDDED : SMILE_ERR_NOT_FOUND;
+	return SMILE_OK;
 }
 
-static enum smile_err run_event(struct conn *c, const struct smile_store_event *ev)
+static enum smile_err by_id(struct store_conn *c, enum stmt_id which, uint64_t id)
 {
-	enum smile_err rc = insert_event_row(c, ev);
-	sqlite3_stmt *st;
-
-	if (rc)
-		return rc;
-	st = stmt(c, ST_UPDATE_STATUS);
+	sqlite3_stmt *st = stmt(c, which);
 	if (st == NULL)
 		return SMILE_ERR_STORE;
-	bind_text(st, 1, ev->event);
-	bind_text(st, 2, ev->event);
-	sqlite3_bind_int64(st, 3, ev->time_ms);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)ev->shipment_id);
-	if (step_done(st) != SQLITE_DONE)
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	return run_done(st);
+}
+
+static enum smile_err sq_delete_personal(struct store_conn *c, uint64_t id)
+{
+	return by_id(c, ST_ERASE_PERSONAL, id);
+}
+
+static enum smile_err sq_forget_replies(struct store_conn *c, uint64_t id)
+{
+	return by_id(c, ST_FORGET_REPLIES, id);
+}
+
+static enum smile_err sq_shipment_erased(struct store_conn *c, uint64_t id, int64_t *erased_ms)
+{
+	sqlite3_stmt *st = stmt(c, ST_SHIPMENT_ERASED);
+	int step;
+
+	*erased_ms = 0;
+	if (st == NULL)
 		return SMILE_ERR_STORE;
-	return sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		*erased_ms = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? SMILE_OK : SMILE_ERR_STORE;
 }
 
 static void bindings_text(const struct smile_store_apikey *k, char *out, size_t n)
@@ -627,7 +607,7 @@ static void bindings_text(const struct smile_store_apikey *k, char *out, size_t 
 	}
 }
 
-static enum smile_err run_put_apikey(struct conn *c, const struct smile_store_apikey *k)
+static enum smile_err sq_put_apikey(struct store_conn *c, const struct smile_store_apikey *k)
 {
 	char bind[SMILE_STORE_MAX_BINDINGS * SMILE_STORE_ID_MAX];
 	sqlite3_stmt *st = stmt(c, ST_PUT_APIKEY);
@@ -643,93 +623,22 @@ static enum smile_err run_put_apikey(struct conn *c, const struct smile_store_ap
 	return map_step(step_done(st));
 }
 
-static enum smile_err run_revoke_apikey(struct conn *c, const char *id, int64_t now_ms)
+static enum smile_err sq_revoke_apikey(struct store_conn *c, const char *id, int64_t now_ms)
 {
 	sqlite3_stmt *st = stmt(c, ST_REVOKE_APIKEY);
 	if (st == NULL)
 		return SMILE_ERR_STORE;
 	sqlite3_bind_int64(st, 1, now_ms);
 	bind_text(st, 2, id);
-	if (step_done(st) != SQLITE_DONE)
+	if (run_done(st))
 		return SMILE_ERR_STORE;
 	return sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_NOT_FOUND;
 }
 
-
-/* ------------------------------------------------------------ audit */
-
-static void put_u64(crypto_generichash_state *st, uint64_t v)
-{
-	uint8_t b[8];
-	for (int i = 7; i >= 0; i--) {
-		b[i] = (uint8_t)(v & 0xff);
-		v >>= 8;
-	}
-	crypto_generichash_update(st, b, 8);
-}
-
-static void put_str(crypto_generichash_state *st, const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	put_u64(st, n);
-	if (n)
-		crypto_generichash_update(st, (const unsigned char *)s, n);
-}
-
-/* hash_n = BLAKE2b-256("smile-audit-v1\0" || hash_{n-1} || u64 seq || u64 time ||
- *                      (u64 len || bytes) of kind, subject, actor, detail) */
-static void audit_hash(const uint8_t prev[32], uint64_t seq, int64_t time_ms, const char *kind,
-		       const char *subject, const char *actor, const char *detail,
-		       uint8_t out[32])
-{
-	static const char domain[] = "smile-audit-v1";
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, NULL, 0, 32);
-	crypto_generichash_update(&st, (const unsigned char *)domain, sizeof(domain));
-	crypto_generichash_update(&st, prev, 32);
-	put_u64(&st, seq);
-	put_u64(&st, (uint64_t)time_ms);
-	put_str(&st, kind);
-	put_str(&st, subject);
-	put_str(&st, actor);
-	put_str(&st, detail);
-	crypto_generichash_final(&st, out, 32);
-}
-
-static enum smile_err audit_append(struct smile_store *s, struct conn *c,
-				   const struct smile_audit_entry *a, int64_t time_ms)
-{
-	uint8_t h[32];
-	uint64_t seq = s->audit_seq + 1;
-	sqlite3_stmt *st = stmt(c, ST_AUDIT_INSERT);
-	enum smile_err rc;
-
-	if (st == NULL)
-		return SMILE_ERR_STORE;
-	audit_hash(s->audit_hash, seq, time_ms, a->kind, a->subject, a->actor, a->detail, h);
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
-	sqlite3_bind_int64(st, 2, time_ms);
-	bind_text(st, 3, a->kind);
-	bind_text(st, 4, a->subject);
-	bind_text(st, 5, a->actor);
-	bind_text(st, 6, a->detail);
-	sqlite3_bind_blob(st, 7, s->audit_hash, 32, SQLITE_TRANSIENT);
-	sqlite3_bind_blob(st, 8, h, 32, SQLITE_TRANSIENT);
-	rc = map_step(step_done(st));
-	if (rc == SMILE_OK) {
-		s->audit_seq = seq;
-		memcpy(s->audit_hash, h, 32);
-	}
-	return rc;
-}
-
-/* ------------------------------------------------------------ devices */
-
-static enum smile_err run_put_device(struct smile_store *s, struct conn *c,
-				     const struct smile_store_device *d, const char *actor)
+static enum smile_err sq_put_device(struct store_conn *c, const struct smile_store_device *d,
+				    enum smile_device_status status)
 {
 	sqlite3_stmt *st = stmt(c, ST_PUT_DEVICE);
-	enum smile_err rc;
 	if (st == NULL)
 		return SMILE_ERR_STORE;
 	bind_text(st, 1, d->id);
@@ -737,139 +646,125 @@ static enum smile_err run_put_device(struct smile_store *s, struct conn *c,
 	sqlite3_bind_blob(st, 3, d->box_pk, 32, SQLITE_STATIC);
 	bind_text(st, 4, smile_device_role_name(d->role));
 	bind_text(st, 5, d->zone);
-	bind_text(st, 6, smile_device_status_name(SMILE_DEV_ACTIVE));
+	bind_text(st, 6, smile_device_status_name(status));
 	sqlite3_bind_int64(st, 7, d->created_ms);
 	sqlite3_bind_int64(st, 8, d->created_ms);
-	rc = map_step(step_done(st));
-	if (rc)
-		return rc;
-	struct smile_audit_entry a = {"device.enrol", d->id, actor,
-				      smile_device_role_name(d->role)};
-	return audit_append(s, c, &a, d->created_ms);
+	return map_step(step_done(st));
 }
 
-static enum smile_err device_status_of(struct conn *c, const char *id,
+/* The one way status text becomes an enum here: unknown text reads as
+ * revoked (smile_device_status_parse fails closed), and is logged. */
+static enum smile_device_status device_status_text(const char *device_id, const char *text)
+{
+	enum smile_device_status st;
+	if (smile_device_status_parse(text, &st) != SMILE_OK)
+		smile_log(SMILE_LOG_ERROR, "store.bad_device_status",
+			  SMILE_KV_ID("device", device_id));
+	return st;
+}
+
+static enum smile_err sq_device_status(struct store_conn *c, const char *id,
 				       enum smile_device_status *out)
 {
-	sqlite3_stmt *st = stmt(c, ST_GET_DEVICE);
-	enum smile_err rc = SMILE_ERR_NOT_FOUND;
+	sqlite3_stmt *st = stmt(c, ST_GET_DEVICE_STATUS);
+	enum smile_err rc;
+	int step;
+
 	if (st == NULL)
 		return SMILE_ERR_STORE;
 	bind_text(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const char *t = (const char *)sqlite3_column_text(st, 5);
-		*out = SMILE_DEV_ACTIVE;
-		for (int i = SMILE_DEV_ACTIVE; i <= SMILE_DEV_REVOKED; i++)
-			if (t && strcmp(t, smile_device_status_name((enum smile_device_status)i)) == 0)
-				*out = (enum smile_device_status)i;
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		*out = device_status_text(id, (const char *)sqlite3_column_text(st, 0));
 		rc = SMILE_OK;
+	} else {
+		rc = step == SQLITE_DONE ? SMILE_ERR_NOT_FOUND : SMILE_ERR_STORE;
 	}
 	sqlite3_reset(st);
 	return rc;
 }
 
-static enum smile_err set_status(struct smile_store *s, struct conn *c, const char *id,
-				 enum smile_device_status to, const char *actor, const char *reason,
-				 int64_t now)
+static enum smile_err sq_set_device_status(struct store_conn *c, const char *id,
+					   enum smile_device_status to, int64_t now_ms)
 {
-	enum smile_device_status cur;
-	enum smile_err rc = device_status_of(c, id, &cur);
-	sqlite3_stmt *st;
-	char kind[32];
-
-	if (rc)
-		return rc;
-	if (cur == SMILE_DEV_REVOKED)
-		return SMILE_ERR_CONFLICT;
-	st = stmt(c, ST_DEVICE_STATUS);
+	sqlite3_stmt *st = stmt(c, ST_DEVICE_STATUS);
 	if (st == NULL)
 		return SMILE_ERR_STORE;
 	bind_text(st, 1, smile_device_status_name(to));
-	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 2, now_ms);
 	bind_text(st, 3, id);
-	if (step_done(st) != SQLITE_DONE)
-		return SMILE_ERR_STORE;
-	snprintf(kind, sizeof(kind), "device.%s", smile_device_status_name(to));
-	struct smile_audit_entry a = {kind, id, actor, reason};
-	return audit_append(s, c, &a, now);
+	return run_done(st);
 }
 
-static enum smile_err run_scan(struct smile_store *s, struct conn *c,
-			       const struct smile_store_scan *sc)
+static enum smile_err sq_device_advance(struct store_conn *c,
+					const struct store_device_advance *a)
 {
-	uint64_t shipment = sc->event ? sc->event->shipment_id : 0;
-	int reveal = sc->reveal && sc->event;
-	sqlite3_stmt *st;
-	enum smile_err rc;
-
-	if (reveal) {
-		/* An erasure committed while this reveal waited for its commit:
-		 * its reply must never be stored (nor sent). */
-		int64_t erased = 0;
-		st = stmt(c, ST_SCAN_SHIPMENT_ERASED);
-		if (st == NULL)
-			return SMILE_ERR_STORE;
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)shipment);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			erased = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		if (erased)
-			return SMILE_ERR_SHREDDED;
-	}
-	st = stmt(c, ST_DEVICE_SCAN);
+	sqlite3_stmt *st = stmt(c, ST_DEVICE_SCAN);
 	if (st == NULL)
 		return SMILE_ERR_STORE;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)sc->seq);
-	sqlite3_bind_blob(st, 2, sc->digest, 32, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, sc->reply, (int)sc->reply_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, sc->time_ms);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)shipment);
-	sqlite3_bind_int(st, 6, reveal);
-	bind_text(st, 7, sc->device_id);
-	sqlite3_bind_int64(st, 8, (sqlite3_int64)sc->seq);
-	if (step_done(st) != SQLITE_DONE)
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)a->seq);
+	sqlite3_bind_blob(st, 2, a->digest, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, a->reply, (int)a->reply_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, a->time_ms);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)a->shipment_id);
+	sqlite3_bind_int(st, 6, a->revealed);
+	bind_text(st, 7, a->device_id);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)a->seq);
+	bind_text(st, 9, smile_device_status_name(a->require));
+	if (run_done(st))
 		return SMILE_ERR_STORE;
-	if (sqlite3_changes(c->db) == 0)
-		return SMILE_ERR_REPLAY; /* seq not above last_seq (or no such device) */
-	if (sc->event) {
-		rc = run_event(c, sc->event);
-		if (rc)
-			return rc;
-		sc->event->id = (uint64_t)sqlite3_last_insert_rowid(c->db);
-		if (sc->custody) {
-			st = stmt(c, ST_SET_HOLDER);
-			if (st == NULL)
-				return SMILE_ERR_STORE;
-			bind_text(st, 1, sc->device_id);
-			sqlite3_bind_int64(st, 2, (sqlite3_int64)sc->event->shipment_id);
-			if (step_done(st) != SQLITE_DONE)
-				return SMILE_ERR_STORE;
-		}
-	}
-	if (reveal) {
-		st = stmt(c, ST_INSERT_REVEAL);
-		if (st == NULL)
-			return SMILE_ERR_STORE;
-		bind_text(st, 1, sc->device_id);
-		sqlite3_bind_int64(st, 2, sc->time_ms / HOUR_MS);
-		if (step_done(st) != SQLITE_DONE)
-			return SMILE_ERR_STORE;
-	}
-	for (size_t i = 0; i < sc->n_audit; i++) {
-		rc = audit_append(s, c, &sc->audit[i], sc->time_ms);
-		if (rc)
-			return rc;
-	}
-	if (sc->suspend)
-		return set_status(s, c, sc->device_id, SMILE_DEV_SUSPENDED, "gateway",
-				  "quota_exceeded", sc->time_ms);
-	return SMILE_OK;
+	/* seq not above last_seq, another status, or no such device */
+	return sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_REPLAY;
 }
 
-/* Lease ID_LEASE shipment ids: the block starts at meta 'next_id' (or past
- * the largest id stored, for stores older than the lease) and the meta row
- * moves past it in the same transaction. */
-static enum smile_err run_lease_ids(struct conn *c, uint64_t *start)
+static enum smile_err sq_add_reveal(struct store_conn *c, const char *device_id, int64_t hour)
+{
+	sqlite3_stmt *st = stmt(c, ST_INSERT_REVEAL);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, hour);
+	return run_done(st);
+}
+
+static enum smile_err sq_audit_head(struct store_conn *c, uint64_t *seq, uint8_t hash[32])
+{
+	sqlite3_stmt *st = stmt(c, ST_AUDIT_HEAD);
+	int step;
+
+	*seq = 0;
+	memset(hash, 0, 32);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 32) {
+		*seq = (uint64_t)sqlite3_column_int64(st, 0);
+		memcpy(hash, sqlite3_column_blob(st, 1), 32);
+	}
+	sqlite3_reset(st);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? SMILE_OK : SMILE_ERR_STORE;
+}
+
+static enum smile_err sq_audit_insert(struct store_conn *c, const struct store_audit_row *row)
+{
+	sqlite3_stmt *st = stmt(c, ST_AUDIT_INSERT);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)row->seq);
+	sqlite3_bind_int64(st, 2, row->time_ms);
+	bind_text(st, 3, row->kind);
+	bind_text(st, 4, row->subject);
+	bind_text(st, 5, row->actor);
+	bind_text(st, 6, row->detail);
+	sqlite3_bind_blob(st, 7, row->prev_hash, (int)row->prev_len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 8, row->hash, (int)row->hash_len, SQLITE_STATIC);
+	return map_step(step_done(st));
+}
+
+/* The block starts at meta 'next_id' (or past the largest id stored, for
+ * stores older than the lease) and the meta row moves past it in the same
+ * transaction. */
+static enum smile_err sq_lease_ids(struct store_conn *c, uint64_t count, uint64_t *start)
 {
 	sqlite3_stmt *st = stmt(c, ST_MAX_SHIPMENT_ID);
 	uint64_t next = 1, v;
@@ -893,350 +788,78 @@ static enum smile_err run_lease_ids(struct conn *c, uint64_t *start)
 	st = stmt(c, ST_META_PUT);
 	if (st == NULL)
 		return SMILE_ERR_STORE;
-	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)(next + ID_LEASE));
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)(next + count));
 	bind_text(st, 1, "next_id");
 	bind_text(st, 2, buf);
-	if (step_done(st) != SQLITE_DONE)
+	if (run_done(st))
 		return SMILE_ERR_STORE;
 	*start = next;
 	return SMILE_OK;
 }
 
-/* Each job runs in its own savepoint: its failure undoes only its changes. */
-static void run_job(struct smile_store *s, struct conn *c, struct job *j)
+static enum smile_err sq_meta_get(struct store_conn *c, const char *key, char *out, size_t n)
 {
-	uint64_t audit_seq = s->audit_seq;
-	uint8_t audit_head[32];
-
-	memcpy(audit_head, s->audit_hash, 32);
-	j->rc = SMILE_OK;
-	switch (j->type) {
-	case JOB_INSERT:
-		j->rc = SMILE_OK;
-		exec(c->db, "SAVEPOINT job");
-		for (size_t i = 0; i < j->u.insert.n; i++) {
-			struct smile_store_new_shipment *it = &j->u.insert.items[i];
-			exec(c->db, "SAVEPOINT item");
-			it->result = run_insert_one(c, it);
-			if (it->result)
-				exec(c->db, "ROLLBACK TO item");
-			exec(c->db, "RELEASE item");
-			if (it->result && j->u.insert.all_or_nothing) {
-				j->rc = it->result;
-				break;
-			}
-		}
-		break;
-	case JOB_ERASE:
-		exec(c->db, "SAVEPOINT job");
-		j->rc = run_erase(s, c, j->u.erase.id, j->u.erase.now_ms, j->u.erase.reason);
-		break;
-	case JOB_EVENT:
-		exec(c->db, "SAVEPOINT job");
-		j->rc = run_event(c, j->u.event);
-		break;
-	case JOB_PUT_APIKEY:
-		exec(c->db, "SAVEPOINT job");
-		j->rc = run_put_apikey(c, j->u.apikey);
-		break;
-	case JOB_REVOKE_APIKEY:
-		exec(c->db, "SAVEPOINT job");
-		j->rc = run_revoke_apikey(c, j->u.revoke.id, j->u.revoke.now_ms);
-		break;
-	case JOB_PUT_DEVICE:
-		exec(c->db, "SAVEPOINT job");
-		j->rc = run_put_device(s, c, j->u.put_device.d, j->u.put_device.actor);
-		break;
-	case JOB_DEVICE_STATUS:
-		exec(c->db, "SAVEPOINT job");
-		j->rc = set_status(s, c, j->u.dev_status.id, j->u.dev_status.st, j->u.dev_status.actor,
-				   j->u.dev_status.reason, smile_store_now_ms());
-		break;
-	case JOB_SCAN:
-		exec(c->db, "SAVEPOINT job");
-		j->rc = run_scan(s, c, j->u.scan);
-		break;
-	case JOB_LEASE_IDS:
-		exec(c->db, "SAVEPOINT job");
-		j->rc = run_lease_ids(c, j->u.lease_start);
-		break;
-	case JOB_AUDIT:
-		exec(c->db, "SAVEPOINT job");
-		j->rc = SMILE_OK;
-		for (size_t i = 0; i < j->u.audit.n && j->rc == SMILE_OK; i++)
-			j->rc = audit_append(s, c, &j->u.audit.a[i], j->u.audit.time_ms);
-		break;
-	/* vault key rotation */
-	case JOB_META_SET:
-		exec(c->db, "SAVEPOINT job");
-		j->rc = run_meta_set(s, c, j);
-		break;
-	case JOB_REWRAP:
-		exec(c->db, "SAVEPOINT job");
-		j->rc = run_rewrap(c, j->u.rewrap.rows, j->u.rewrap.n);
-		break;
-	}
-	if (j->rc) {
-		exec(c->db, "ROLLBACK TO job");
-		/* the chain head follows the database */
-		s->audit_seq = audit_seq;
-		memcpy(s->audit_hash, audit_head, 32);
-	}
-	exec(c->db, "RELEASE job");
-}
-
-/* Read the chain head inside the open write transaction: BEGIN IMMEDIATE
- * holds the write lock, so nobody else can append until COMMIT. */
-static enum smile_err audit_load_head(struct smile_store *s, struct conn *c)
-{
-	sqlite3_stmt *st = stmt(c, ST_AUDIT_HEAD);
+	sqlite3_stmt *st = stmt(c, ST_META_GET);
+	enum smile_err rc;
 	int step;
 
 	if (st == NULL)
 		return SMILE_ERR_STORE;
-	s->audit_seq = 0;
-	memset(s->audit_hash, 0, 32);
+	bind_text(st, 1, key);
 	step = sqlite3_step(st);
-	if (step == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 32) {
-		s->audit_seq = (uint64_t)sqlite3_column_int64(st, 0);
-		memcpy(s->audit_hash, sqlite3_column_blob(st, 1), 32);
+	if (step == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(st, 0);
+		size_t len = v ? (size_t)sqlite3_column_bytes(st, 0) : 0;
+		if (len >= n) {
+			rc = SMILE_ERR_TOO_LARGE;
+		} else {
+			memcpy(out, v ? (const char *)v : "", len);
+			out[len] = '\0';
+			rc = SMILE_OK;
+		}
+	} else {
+		rc = step == SQLITE_DONE ? SMILE_ERR_NOT_FOUND : SMILE_ERR_STORE;
 	}
 	sqlite3_reset(st);
-	return step == SQLITE_ROW || step == SQLITE_DONE ? SMILE_OK : SMILE_ERR_STORE;
+	return rc;
 }
 
-/* After an erasure, old page images of the wrapped key, the ciphertext and
- * withdrawn replies live on in WAL frames until the WAL is checkpointed and
- * truncated. A reader holding an old snapshot (a backup, the sqlite3 shell)
- * blocks that: the checkpoint is tried without the busy handler so the writer
- * never waits for the reader, and retried once a second until it completes.
- * Logged (warning when blocked, info when done) and shown in /metrics. */
-static void wal_scrub(struct smile_store *s, int after_erase)
+static enum smile_err sq_meta_put(struct store_conn *c, const char *key, const char *value)
 {
-	int rc;
-
-	if (after_erase && !s->scrub_pending)
-		s->scrub_since_ms = smile_store_now_ms();
-	sqlite3_busy_timeout(s->writer.db, 0);
-	rc = sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
-				       NULL);
-	sqlite3_busy_timeout(s->writer.db, BUSY_TIMEOUT_MS);
-	if (rc == SQLITE_OK) {
-		if (s->scrub_pending)
-			smile_log(SMILE_LOG_INFO, "store.wal_scrubbed",
-				  SMILE_KV_INT("waited_ms",
-					       (long long)(smile_store_now_ms() - s->scrub_since_ms)),
-				  SMILE_KV_INT("attempts", s->scrub_pending + 1));
-		s->scrub_pending = 0;
-		atomic_store(&s->wal_pending, 0);
-		return;
-	}
-	if (!s->scrub_pending)
-		smile_log(SMILE_LOG_WARN, "store.wal_scrub_blocked",
-			  SMILE_KV_INT("sqlite", rc),
-			  SMILE_KV_ID("why", "a reader holds an old snapshot; retrying"));
-	s->scrub_pending++;
-	atomic_store(&s->wal_pending, 1);
-	smile_metrics_add(SMILE_COUNTER_WAL_SCRUB_RETRIES, 1);
+	sqlite3_stmt *st = stmt(c, value != NULL ? ST_META_PUT : ST_META_DELETE);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, key);
+	if (value != NULL)
+		bind_text(st, 2, value);
+	return map_step(step_done(st));
 }
 
-static void *writer_main(void *arg)
+static enum smile_err sq_rewrap(struct store_conn *c, const struct smile_store_wrapped *r)
 {
-	struct smile_store *s = arg;
-
-	for (;;) {
-		struct job *batch, *j, *last;
-		int n = 0, erased = 0;
-
-		pthread_mutex_lock(&s->qlock);
-		while (s->head == NULL && !s->stopping) {
-			if (!s->scrub_pending) {
-				pthread_cond_wait(&s->qwork, &s->qlock);
-				continue;
-			}
-			/* a blocked WAL scrub is retried while the writer is idle */
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += SCRUB_RETRY_MS / 1000;
-			if (pthread_cond_timedwait(&s->qwork, &s->qlock, &until) == ETIMEDOUT &&
-			    s->head == NULL) {
-				pthread_mutex_unlock(&s->qlock);
-				wal_scrub(s, 0);
-				pthread_mutex_lock(&s->qlock);
-			}
-		}
-		if (s->head == NULL && s->stopping) {
-			pthread_mutex_unlock(&s->qlock);
-			break;
-		}
-		/* take up to MAX_JOBS_PER_COMMIT jobs */
-		batch = s->head;
-		last = batch;
-		for (n = 1; last->next && n < MAX_JOBS_PER_COMMIT; n++)
-			last = last->next;
-		s->head = last->next;
-		if (s->head == NULL)
-			s->tail = NULL;
-		last->next = NULL;
-		pthread_mutex_unlock(&s->qlock);
-
-		int ok = exec(s->writer.db, "BEGIN IMMEDIATE") == SQLITE_OK &&
-			 audit_load_head(s, &s->writer) == SMILE_OK;
-		for (j = batch; j; j = j->next) {
-			if (!ok) {
-				j->rc = SMILE_ERR_STORE;
-				continue;
-			}
-			run_job(s, &s->writer, j);
-			if (j->type == JOB_ERASE && j->rc == SMILE_OK)
-				erased = 1;
-		}
-		if (ok && exec(s->writer.db, "COMMIT") != SQLITE_OK) {
-			smile_log(SMILE_LOG_ERROR, "store.commit_failed",
-				  SMILE_KV_INT("sqlite", sqlite3_extended_errcode(s->writer.db)));
-			ok = 0;
-		}
-		if (!ok)
-			exec(s->writer.db, "ROLLBACK");
-		if (!ok)
-			for (j = batch; j; j = j->next) {
-				j->rc = SMILE_ERR_STORE;
-				if (j->type == JOB_INSERT)
-					for (size_t i = 0; i < j->u.insert.n; i++)
-						j->u.insert.items[i].result = SMILE_ERR_STORE;
-			}
-		if (ok && erased)
-			wal_scrub(s, 1);
-
-		/* Wake the waiting callers; run the async callbacks outside the lock
-		 * (they publish replies) and free their jobs. */
-		struct job *async = NULL, **async_tail = &async, *next;
-		int n_async = 0;
-		pthread_mutex_lock(&s->qlock);
-		for (j = batch; j; j = next) {
-			next = j->next;
-			if (j->done_fn) {
-				/* callbacks run in commit order */
-				j->next = NULL;
-				*async_tail = j;
-				async_tail = &j->next;
-				n_async++;
-			} else {
-				j->done = 1;
-			}
-		}
-		pthread_cond_broadcast(&s->qdone);
-		pthread_mutex_unlock(&s->qlock);
-		for (j = async; j; j = next) {
-			next = j->next;
-			j->done_fn(j->done_arg, j->rc);
-			free(j);
-		}
-		if (n_async) {
-			pthread_mutex_lock(&s->qlock);
-			s->async_inflight -= n_async;
-			pthread_cond_broadcast(&s->qspace);
-			pthread_mutex_unlock(&s->qlock);
-		}
-	}
-	return NULL;
+	sqlite3_stmt *st = stmt(c, ST_REWRAP);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_blob(st, 1, r->new_key, (int)r->new_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)r->shipment_id);
+	sqlite3_bind_blob(st, 3, r->wrapped_key, (int)r->wrapped_len, SQLITE_STATIC);
+	if (run_done(st))
+		return SMILE_ERR_STORE;
+	return sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_CONFLICT;
 }
 
-/* Queue j for the writer; the caller holds qlock. */
-static void enqueue_locked(struct smile_store *s, struct job *j)
-{
-	j->done = 0;
-	j->next = NULL;
-	if (s->tail)
-		s->tail->next = j;
-	else
-		s->head = j;
-	s->tail = j;
-	pthread_cond_signal(&s->qwork);
-}
-
-static enum smile_err submit_async(struct smile_store *s, struct job *j)
-{
-	pthread_mutex_lock(&s->qlock);
-	/* back-pressure: a producer faster than the disk waits here */
-	while (s->async_inflight >= MAX_ASYNC_INFLIGHT && !s->stopping)
-		pthread_cond_wait(&s->qspace, &s->qlock);
-	if (s->stopping) {
-		pthread_mutex_unlock(&s->qlock);
-		return SMILE_ERR_BUSY;
-	}
-	s->async_inflight++;
-	enqueue_locked(s, j);
-	pthread_mutex_unlock(&s->qlock);
-	return SMILE_OK;
-}
-
-static enum smile_err submit(struct smile_store *s, struct job *j)
-{
-	pthread_mutex_lock(&s->qlock);
-	if (s->stopping) {
-		pthread_mutex_unlock(&s->qlock);
-		return SMILE_ERR_BUSY;
-	}
-	enqueue_locked(s, j);
-	while (!j->done)
-		pthread_cond_wait(&s->qdone, &s->qlock);
-	pthread_mutex_unlock(&s->qlock);
-	return j->rc;
-}
-
-/* ------------------------------------------------------------ readers */
-
-static struct conn *reader_get(struct smile_store *s)
-{
-	struct conn *c;
-	pthread_mutex_lock(&s->rlock);
-	while (s->free_readers == NULL)
-		pthread_cond_wait(&s->rcond, &s->rlock);
-	c = s->free_readers;
-	s->free_readers = c->next_free;
-	pthread_mutex_unlock(&s->rlock);
-	return c;
-}
-
-static void reader_put(struct smile_store *s, struct conn *c)
-{
-	pthread_mutex_lock(&s->rlock);
-	c->next_free = s->free_readers;
-	s->free_readers = c;
-	pthread_cond_signal(&s->rcond);
-	pthread_mutex_unlock(&s->rlock);
-}
-
-/* A read connection with statement `id` reset and ready; NULL (and the
- * connection already given back) when the statement cannot be prepared. */
-static sqlite3_stmt *reader_stmt(struct smile_store *s, enum stmt_id id, struct conn **c)
-{
-	sqlite3_stmt *st;
-	*c = reader_get(s);
-	st = stmt(*c, id);
-	if (st == NULL) {
-		reader_put(s, *c);
-		*c = NULL;
-	}
-	return st;
-}
-
-static void col_text(sqlite3_stmt *st, int i, char *out, size_t n)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	snprintf(out, n, "%s", t ? (const char *)t : "");
-}
+/* ------------------------------------------------------------ reader ops */
 
 static enum smile_err read_shipment_row(sqlite3_stmt *st, struct smile_store_shipment *out)
 {
+	char status[SMILE_STORE_STATUS_MAX];
 	const unsigned char *pj;
 	memset(out, 0, sizeof(*out));
 	out->id = (uint64_t)sqlite3_column_int64(st, 0);
 	col_text(st, 1, out->waybill, sizeof(out->waybill));
 	col_text(st, 2, out->merchant, sizeof(out->merchant));
 	col_text(st, 3, out->merchant_ref, sizeof(out->merchant_ref));
-	col_text(st, 4, out->status, sizeof(out->status));
+	col_text(st, 4, status, sizeof(status));
 	col_text(st, 5, out->token, sizeof(out->token));
 	col_text(st, 6, out->region, sizeof(out->region));
 	out->created_ms = sqlite3_column_int64(st, 7);
@@ -1248,21 +871,31 @@ static enum smile_err read_shipment_row(sqlite3_stmt *st, struct smile_store_shi
 	pj = sqlite3_column_text(st, 12);
 	if (pj && *pj)
 		out->device_view = strdup((const char *)pj);
-	return out->public_json ? SMILE_OK : SMILE_ERR_NOMEM;
+	if (out->public_json == NULL) {
+		smile_store_shipment_release(out);
+		return SMILE_ERR_NOMEM;
+	}
+	/* unknown text is a corrupt row: refused, never read as some status */
+	if (smile_shipment_status_parse(status, &out->status) != SMILE_OK) {
+		smile_log(SMILE_LOG_ERROR, "store.bad_shipment_status",
+			  SMILE_KV_INT("shipment", (long long)out->id));
+		smile_store_shipment_release(out);
+		return SMILE_ERR_STORE;
+	}
+	return SMILE_OK;
 }
 
-static enum smile_err get_shipment(struct smile_store *s, enum stmt_id which, const char *waybill,
-				   uint64_t id, struct smile_store_shipment *out)
+static enum smile_err sq_get_shipment(struct store_conn *c, const char *waybill, uint64_t id,
+				      struct smile_store_shipment *out)
 {
-	struct conn *c;
-	sqlite3_stmt *st = reader_stmt(s, which, &c);
+	sqlite3_stmt *st = stmt(c, waybill ? ST_GET_SHIPMENT : ST_GET_SHIPMENT_ID);
 	enum smile_err rc;
 	int step;
 
 	memset(out, 0, sizeof(*out));
 	if (st == NULL)
 		return SMILE_ERR_STORE;
-	if (which == ST_GET_SHIPMENT)
+	if (waybill)
 		bind_text(st, 1, waybill);
 	else
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
@@ -1272,218 +905,66 @@ static enum smile_err get_shipment(struct smile_store *s, enum stmt_id which, co
 	else
 		rc = step == SQLITE_DONE ? SMILE_ERR_NOT_FOUND : SMILE_ERR_STORE;
 	sqlite3_reset(st);
-	reader_put(s, c);
 	return rc;
 }
 
-/* ------------------------------------------------------------ public API */
-
-const char *smile_role_name(enum smile_role r)
+static enum smile_err sq_list_shipments(struct store_conn *c,
+					const struct store_shipment_query *q,
+					smile_store_shipment_cb cb, void *ctx)
 {
-	switch (r) {
-	case SMILE_ROLE_MERCHANT:
-		return "merchant";
-	case SMILE_ROLE_WAREHOUSE:
-		return "warehouse";
-	case SMILE_ROLE_ADMIN:
-		return "admin";
-	}
-	return "unknown";
-}
-
-enum smile_err smile_role_parse(const char *s, enum smile_role *out)
-{
-	for (int r = SMILE_ROLE_MERCHANT; r <= SMILE_ROLE_ADMIN; r++)
-		if (s && strcmp(s, smile_role_name((enum smile_role)r)) == 0) {
-			*out = (enum smile_role)r;
-			return SMILE_OK;
-		}
-	return SMILE_ERR_FIELD_VALUE;
-}
-
-enum smile_err smile_store_open(const char *url, int create, int readers,
-				struct smile_store **out, struct smile_error *e)
-{
-	struct smile_store *s;
-	const char *path = url;
-	enum smile_err rc;
-
-	*out = NULL;
-	if (strncmp(url, "sqlite:", 7) == 0)
-		path = url + 7;
-	else if (strstr(url, "://"))
-		return smile_error_set(e, SMILE_ERR_UNSUPPORTED, "store",
-				       "only sqlite: stores are supported by this build");
-	if (readers < 1)
-		readers = 1;
-	if (!sqlite3_threadsafe())
-		return smile_error_set(e, SMILE_ERR_STORE, NULL, "SQLite built without threads");
-
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		return smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
-	pthread_mutex_init(&s->rlock, NULL);
-	pthread_cond_init(&s->rcond, NULL);
-	pthread_mutex_init(&s->qlock, NULL);
-	pthread_mutex_init(&s->idlock, NULL);
-	pthread_cond_init(&s->qwork, NULL);
-	pthread_cond_init(&s->qdone, NULL);
-	pthread_cond_init(&s->qspace, NULL);
-	s->path = strdup(path);
-	if (s->path == NULL) {
-		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
-		goto fail;
-	}
-	rc = conn_open(&s->writer, path, 0, create, e);
-	if (rc)
-		goto fail;
-	/* The store holds sealed blobs only, but it is nobody else's business. */
-	if (chmod(path, 0600) != 0 && errno != ENOENT) {
-		rc = smile_error_set(e, SMILE_ERR_IO, "store", "cannot set database mode 0600");
-		goto fail;
-	}
-	if (exec(s->writer.db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;") !=
-	    SQLITE_OK) {
-		rc = db_err(s->writer.db, e, "enable WAL");
-		goto fail;
-	}
-	rc = migrate(s->writer.db, e);
-	if (rc)
-		goto fail;
-
-
-	s->readers = calloc((size_t)readers, sizeof(*s->readers));
-	if (s->readers == NULL) {
-		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
-		goto fail;
-	}
-	for (int i = 0; i < readers; i++) {
-		rc = conn_open(&s->readers[i], path, 1, 0, e);
-		if (rc)
-			goto fail;
-		s->n_readers = i + 1;
-		s->readers[i].next_free = s->free_readers;
-		s->free_readers = &s->readers[i];
-	}
-	if (pthread_create(&s->writer_thread, NULL, writer_main, s) != 0) {
-		rc = smile_error_set(e, SMILE_ERR_STORE, NULL, "cannot start the writer thread");
-		goto fail;
-	}
-	s->writer_started = 1;
-	pthread_setname_np(s->writer_thread, "smile-writer");
-	*out = s;
-	return SMILE_OK;
-fail:
-	smile_store_close(s);
-	return rc;
-}
-
-void smile_store_close(struct smile_store *s)
-{
-	if (s == NULL)
-		return;
-	if (s->writer_started) {
-		pthread_mutex_lock(&s->qlock);
-		s->stopping = 1;
-		pthread_cond_broadcast(&s->qwork);
-		pthread_cond_broadcast(&s->qspace);
-		pthread_mutex_unlock(&s->qlock);
-		pthread_join(s->writer_thread, NULL);
-	}
-	for (int i = 0; i < s->n_readers; i++)
-		conn_close(&s->readers[i]);
-	free(s->readers);
-	if (s->writer.db) {
-		sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
-					  NULL);
-		conn_close(&s->writer);
-	}
-	pthread_mutex_destroy(&s->rlock);
-	pthread_cond_destroy(&s->rcond);
-	pthread_mutex_destroy(&s->qlock);
-	pthread_mutex_destroy(&s->idlock);
-	pthread_cond_destroy(&s->qwork);
-	pthread_cond_destroy(&s->qdone);
-	pthread_cond_destroy(&s->qspace);
-	free(s->path);
-	free(s);
-}
-
-enum smile_err smile_store_ping(struct smile_store *s)
-{
-	struct conn *c = reader_get(s);
-	int rc = exec(c->db, "SELECT 1");
-	reader_put(s, c);
-	return rc == SQLITE_OK ? SMILE_OK : SMILE_ERR_STORE;
-}
-
-enum smile_err smile_store_next_id(struct smile_store *s, uint64_t *id)
-{
+	/* The merchant filter varies in length, so this statement is built per
+	 * call (still fully parameterised) instead of cached. */
+	char sql[512];
+	size_t used;
+	sqlite3_stmt *st = NULL;
 	enum smile_err rc = SMILE_OK;
+	int step, bi = 1;
 
-	pthread_mutex_lock(&s->idlock);
-	if (s->id_next == s->id_end) {
-		uint64_t start = 0;
-		struct job j = {.type = JOB_LEASE_IDS, .u.lease_start = &start};
-		rc = submit(s, &j);
-		if (rc == SMILE_OK) {
-			s->id_next = start;
-			s->id_end = start + ID_LEASE;
-		}
+	used = (size_t)snprintf(sql, sizeof(sql),
+				"SELECT " SHIPMENT_COLS " FROM shipments WHERE created_ms >= ? "
+				"AND id > ?");
+	if (q->merchants && q->n_merchants) {
+		used += (size_t)snprintf(sql + used, sizeof(sql) - used, " AND merchant IN (");
+		for (size_t i = 0; i < q->n_merchants; i++)
+			used += (size_t)snprintf(sql + used, sizeof(sql) - used, "%s?",
+						 i ? "," : "");
+		used += (size_t)snprintf(sql + used, sizeof(sql) - used, ")");
 	}
-	if (rc == SMILE_OK)
-		*id = s->id_next++;
-	pthread_mutex_unlock(&s->idlock);
+	snprintf(sql + used, sizeof(sql) - used, " ORDER BY id LIMIT ?");
+
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, bi++, q->since_ms);
+	sqlite3_bind_int64(st, bi++, (sqlite3_int64)q->after_id);
+	if (q->merchants)
+		for (size_t i = 0; i < q->n_merchants; i++)
+			bind_text(st, bi++, q->merchants[i]);
+	sqlite3_bind_int64(st, bi, (sqlite3_int64)q->limit);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct smile_store_shipment row;
+		rc = read_shipment_row(st, &row);
+		if (rc)
+			break;
+		int stop = cb(ctx, &row);
+		smile_store_shipment_release(&row);
+		if (stop)
+			break;
+	}
+	if (rc == SMILE_OK && step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = SMILE_ERR_STORE;
+	sqlite3_finalize(st);
 	return rc;
 }
 
-int smile_store_wal_pending(struct smile_store *s)
+static enum smile_err sq_get_personal(struct store_conn *c, uint64_t id,
+				      struct smile_store_personal *out)
 {
-	return atomic_load(&s->wal_pending);
-}
-
-enum smile_err smile_store_insert_shipments(struct smile_store *s,
-					    struct smile_store_new_shipment *items, size_t n,
-					    int all_or_nothing)
-{
-	struct job j = {.type = JOB_INSERT, .u.insert = {items, n, all_or_nothing}};
-	if (n == 0)
-		return SMILE_OK;
-	return submit(s, &j);
-}
-
-enum smile_err smile_store_get_shipment(struct smile_store *s, const char *waybill,
-					struct smile_store_shipment *out)
-{
-	return get_shipment(s, ST_GET_SHIPMENT, waybill, 0, out);
-}
-
-enum smile_err smile_store_get_shipment_by_id(struct smile_store *s, uint64_t id,
-					      struct smile_store_shipment *out)
-{
-	return get_shipment(s, ST_GET_SHIPMENT_ID, NULL, id, out);
-}
-
-void smile_store_shipment_release(struct smile_store_shipment *row)
-{
-	if (row == NULL)
-		return;
-	free(row->public_json);
-	free(row->device_view);
-	row->public_json = NULL;
-	row->device_view = NULL;
-}
-
-enum smile_err smile_store_get_personal(struct smile_store *s, uint64_t id,
-					struct smile_store_personal *out)
-{
-	struct conn *c = reader_get(s);
 	sqlite3_stmt *st = stmt(c, ST_GET_PERSONAL);
 	enum smile_err rc = SMILE_ERR_STORE;
 
 	memset(out, 0, sizeof(*out));
 	if (st == NULL)
-		goto out;
+		return SMILE_ERR_STORE;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW: {
@@ -1518,32 +999,14 @@ enum smile_err smile_store_get_personal(struct smile_store *s, uint64_t id,
 		rc = SMILE_ERR_STORE;
 	}
 	sqlite3_reset(st);
-out:
-	reader_put(s, c);
 	return rc;
 }
 
-void smile_store_personal_release(struct smile_store_personal *p)
+static enum smile_err sq_retention_due(struct store_conn *c, int64_t delivered_before_ms,
+				       int64_t created_before_ms, uint64_t *ids, size_t max,
+				       size_t *n)
 {
-	if (p == NULL)
-		return;
-	free(p->ct);
-	memset(p, 0, sizeof(*p));
-}
-
-enum smile_err smile_store_erase_personal(struct smile_store *s, uint64_t id, int64_t now_ms,
-					  const char *reason)
-{
-	struct job j = {.type = JOB_ERASE, .u.erase = {id, now_ms, reason}};
-	return submit(s, &j);
-}
-
-enum smile_err smile_store_retention_due(struct smile_store *s, int64_t delivered_before_ms,
-					 int64_t created_before_ms, uint64_t *ids, size_t max,
-					 size_t *n)
-{
-	struct conn *c;
-	sqlite3_stmt *st = reader_stmt(s, ST_RETENTION, &c);
+	sqlite3_stmt *st = stmt(c, ST_RETENTION);
 	enum smile_err rc = SMILE_OK;
 	int step;
 
@@ -1560,77 +1023,13 @@ enum smile_err smile_store_retention_due(struct smile_store *s, int64_t delivere
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
 		rc = SMILE_ERR_STORE;
 	sqlite3_reset(st);
-	reader_put(s, c);
 	return rc;
 }
 
-enum smile_err smile_store_list_shipments(struct smile_store *s, int64_t since_ms,
-					  uint64_t after_id, const char *const *merchants,
-					  size_t n_merchants, size_t limit,
-					  smile_store_shipment_cb cb, void *ctx)
+static enum smile_err sq_list_events(struct store_conn *c, uint64_t shipment_id,
+				     smile_store_event_cb cb, void *ctx)
 {
-	/* The merchant filter varies in length, so this statement is built per
-	 * call (still fully parameterised) instead of cached. */
-	char sql[512];
-	size_t used;
-	struct conn *c;
-	sqlite3_stmt *st = NULL;
-	enum smile_err rc = SMILE_OK;
-	int step, bi = 1;
-
-	if (n_merchants > SMILE_STORE_MAX_BINDINGS)
-		return SMILE_ERR_INVALID;
-	used = (size_t)snprintf(sql, sizeof(sql),
-				"SELECT " SHIPMENT_COLS " FROM shipments WHERE created_ms >= ? "
-				"AND id > ?");
-	if (merchants && n_merchants) {
-		used += (size_t)snprintf(sql + used, sizeof(sql) - used, " AND merchant IN (");
-		for (size_t i = 0; i < n_merchants; i++)
-			used += (size_t)snprintf(sql + used, sizeof(sql) - used, "%s?",
-						 i ? "," : "");
-		used += (size_t)snprintf(sql + used, sizeof(sql) - used, ")");
-	}
-	snprintf(sql + used, sizeof(sql) - used, " ORDER BY id LIMIT ?");
-
-	c = reader_get(s);
-	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		reader_put(s, c);
-		return SMILE_ERR_STORE;
-	}
-	sqlite3_bind_int64(st, bi++, since_ms);
-	sqlite3_bind_int64(st, bi++, (sqlite3_int64)after_id);
-	if (merchants)
-		for (size_t i = 0; i < n_merchants; i++)
-			bind_text(st, bi++, merchants[i]);
-	sqlite3_bind_int64(st, bi, (sqlite3_int64)limit);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		struct smile_store_shipment row;
-		rc = read_shipment_row(st, &row);
-		if (rc)
-			break;
-		int stop = cb(ctx, &row);
-		smile_store_shipment_release(&row);
-		if (stop)
-			break;
-	}
-	if (rc == SMILE_OK && step != SQLITE_ROW && step != SQLITE_DONE)
-		rc = SMILE_ERR_STORE;
-	sqlite3_finalize(st);
-	reader_put(s, c);
-	return rc;
-}
-
-enum smile_err smile_store_add_event(struct smile_store *s, const struct smile_store_event *ev)
-{
-	struct job j = {.type = JOB_EVENT, .u.event = ev};
-	return submit(s, &j);
-}
-
-enum smile_err smile_store_list_events(struct smile_store *s, uint64_t shipment_id,
-				       smile_store_event_cb cb, void *ctx)
-{
-	struct conn *c;
-	sqlite3_stmt *st = reader_stmt(s, ST_LIST_EVENTS, &c);
+	sqlite3_stmt *st = stmt(c, ST_LIST_EVENTS);
 	enum smile_err rc = SMILE_OK;
 	int step;
 
@@ -1657,15 +1056,13 @@ enum smile_err smile_store_list_events(struct smile_store *s, uint64_t shipment_
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
 		rc = SMILE_ERR_STORE;
 	sqlite3_reset(st);
-	reader_put(s, c);
 	return rc;
 }
 
-enum smile_err smile_store_get_idem(struct smile_store *s, const char *api_key_id,
-				    const char *key, struct smile_store_idem *out)
+static enum smile_err sq_get_idem(struct store_conn *c, const char *api_key_id, const char *key,
+				  struct smile_store_idem *out)
 {
-	struct conn *c;
-	sqlite3_stmt *st = reader_stmt(s, ST_GET_IDEM, &c);
+	sqlite3_stmt *st = stmt(c, ST_GET_IDEM);
 	enum smile_err rc;
 	int step;
 
@@ -1689,29 +1086,13 @@ enum smile_err smile_store_get_idem(struct smile_store *s, const char *api_key_i
 		rc = step == SQLITE_DONE ? SMILE_ERR_NOT_FOUND : SMILE_ERR_STORE;
 	}
 	sqlite3_reset(st);
-	reader_put(s, c);
 	return rc;
 }
 
-void smile_store_idem_release(struct smile_store_idem *i)
+static enum smile_err sq_find_apikey(struct store_conn *c, const uint8_t hash[32],
+				     struct smile_store_apikey *out)
 {
-	if (i == NULL)
-		return;
-	free(i->response);
-	i->response = NULL;
-}
-
-enum smile_err smile_store_put_apikey(struct smile_store *s, const struct smile_store_apikey *k)
-{
-	struct job j = {.type = JOB_PUT_APIKEY, .u.apikey = k};
-	return submit(s, &j);
-}
-
-enum smile_err smile_store_find_apikey(struct smile_store *s, const uint8_t hash[32],
-				       struct smile_store_apikey *out)
-{
-	struct conn *c;
-	sqlite3_stmt *st = reader_stmt(s, ST_FIND_APIKEY, &c);
+	sqlite3_stmt *st = stmt(c, ST_FIND_APIKEY);
 	enum smile_err rc;
 
 	memset(out, 0, sizeof(*out));
@@ -1746,53 +1127,12 @@ enum smile_err smile_store_find_apikey(struct smile_store *s, const uint8_t hash
 		rc = SMILE_ERR_STORE;
 	}
 	sqlite3_reset(st);
-	reader_put(s, c);
 	return rc;
-}
-
-enum smile_err smile_store_revoke_apikey(struct smile_store *s, const char *id, int64_t now_ms)
-{
-	struct job j = {.type = JOB_REVOKE_APIKEY, .u.revoke = {id, now_ms}};
-	return submit(s, &j);
-}
-
-/* ------------------------------------------------------------ devices API */
-
-static const char *const dev_roles[] = {"courier", "hub", "supervisor"};
-static const char *const dev_statuses[] = {"active", "suspended", "revoked"};
-
-const char *smile_device_role_name(enum smile_device_role r)
-{
-	return (unsigned)r < 3 ? dev_roles[r] : "unknown";
-}
-
-enum smile_err smile_device_role_parse(const char *s, enum smile_device_role *out)
-{
-	for (int i = 0; i < 3; i++)
-		if (s && strcmp(s, dev_roles[i]) == 0) {
-			*out = (enum smile_device_role)i;
-			return SMILE_OK;
-		}
-	return SMILE_ERR_FIELD_VALUE;
-}
-
-const char *smile_device_status_name(enum smile_device_status st)
-{
-	return (unsigned)st < 3 ? dev_statuses[st] : "unknown";
-}
-
-void smile_store_device_release(struct smile_store_device *d)
-{
-	if (d == NULL)
-		return;
-	free(d->last_reply);
-	d->last_reply = NULL;
-	d->last_reply_len = 0;
 }
 
 static enum smile_err read_device_row(sqlite3_stmt *st, struct smile_store_device *d)
 {
-	char role[16], status[16];
+	char role[16];
 	const void *b;
 
 	memset(d, 0, sizeof(*d));
@@ -1805,11 +1145,7 @@ static enum smile_err read_device_row(sqlite3_stmt *st, struct smile_store_devic
 	if (smile_device_role_parse(role, &d->role) != SMILE_OK)
 		return SMILE_ERR_STORE;
 	col_text(st, 4, d->zone, sizeof(d->zone));
-	col_text(st, 5, status, sizeof(status));
-	d->status = SMILE_DEV_REVOKED; /* unknown text fails closed */
-	for (int i = 0; i < 3; i++)
-		if (strcmp(status, dev_statuses[i]) == 0)
-			d->status = (enum smile_device_status)i;
+	d->status = device_status_text(d->id, (const char *)sqlite3_column_text(st, 5));
 	d->last_seq = (uint64_t)sqlite3_column_int64(st, 6);
 	if (sqlite3_column_bytes(st, 7) == 32)
 		memcpy(d->last_digest, sqlite3_column_blob(st, 7), 32);
@@ -1828,18 +1164,10 @@ static enum smile_err read_device_row(sqlite3_stmt *st, struct smile_store_devic
 	return SMILE_OK;
 }
 
-enum smile_err smile_store_put_device(struct smile_store *s, const struct smile_store_device *d,
-				      const char *actor)
+static enum smile_err sq_get_device(struct store_conn *c, const char *id,
+				    struct smile_store_device *out)
 {
-	struct job j = {.type = JOB_PUT_DEVICE, .u.put_device = {d, actor}};
-	return submit(s, &j);
-}
-
-enum smile_err smile_store_get_device(struct smile_store *s, const char *id,
-				      struct smile_store_device *out)
-{
-	struct conn *c;
-	sqlite3_stmt *st = reader_stmt(s, ST_GET_DEVICE, &c);
+	sqlite3_stmt *st = stmt(c, ST_GET_DEVICE);
 	enum smile_err rc;
 	int step;
 
@@ -1853,16 +1181,14 @@ enum smile_err smile_store_get_device(struct smile_store *s, const char *id,
 	else
 		rc = step == SQLITE_DONE ? SMILE_ERR_NOT_FOUND : SMILE_ERR_STORE;
 	sqlite3_reset(st);
-	reader_put(s, c);
 	if (rc)
 		smile_store_device_release(out);
 	return rc;
 }
 
-enum smile_err smile_store_list_devices(struct smile_store *s, smile_store_device_cb cb, void *ctx)
+static enum smile_err sq_list_devices(struct store_conn *c, smile_store_device_cb cb, void *ctx)
 {
-	struct conn *c;
-	sqlite3_stmt *st = reader_stmt(s, ST_LIST_DEVICES, &c);
+	sqlite3_stmt *st = stmt(c, ST_LIST_DEVICES);
 	enum smile_err rc = SMILE_OK;
 	int step;
 
@@ -1879,239 +1205,72 @@ enum smile_err smile_store_list_devices(struct smile_store *s, smile_store_devic
 	if (rc == SMILE_OK && step != SQLITE_ROW && step != SQLITE_DONE)
 		rc = SMILE_ERR_STORE;
 	sqlite3_reset(st);
-	reader_put(s, c);
 	return rc;
 }
 
-enum smile_err smile_store_set_device_status(struct smile_store *s, const char *id,
-					     enum smile_device_status st, const char *actor,
-					     const char *reason)
+static enum smile_err sq_count_reveals(struct store_conn *c, const char *device_id,
+				       int64_t since_hour, uint64_t *n)
 {
-	struct job j = {.type = JOB_DEVICE_STATUS, .u.dev_status = {id, st, actor, reason}};
-	return submit(s, &j);
-}
-
-enum smile_err smile_store_count_reveals(struct smile_store *s, const char *device,
-					 int64_t since_ms, uint64_t *n)
-{
-	struct conn *c = reader_get(s);
 	sqlite3_stmt *st = stmt(c, ST_COUNT_REVEALS);
 	enum smile_err rc = SMILE_ERR_STORE;
 
 	*n = 0;
-	if (st) {
-		bind_text(st, 1, device);
-		/* the whole hour `since_ms` falls in counts: the window errs long,
-		 * so a quota is never exceeded, only reached up to an hour early */
-		sqlite3_bind_int64(st, 2, since_ms / HOUR_MS);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			*n = (uint64_t)sqlite3_column_int64(st, 0);
-			rc = SMILE_OK;
-		}
-		sqlite3_reset(st);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, since_hour);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*n = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = SMILE_OK;
 	}
-	reader_put(s, c);
+	sqlite3_reset(st);
 	return rc;
 }
 
-enum smile_err smile_store_commit_scan(struct smile_store *s, const struct smile_store_scan *scan)
+static const char *col_str(sqlite3_stmt *st, int i)
 {
-	struct job j = {.type = JOB_SCAN, .u.scan = scan};
-	return submit(s, &j);
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? (const char *)t : "";
 }
 
-enum smile_err smile_store_commit_scan_async(struct smile_store *s,
-					     const struct smile_store_scan *scan,
-					     smile_store_done_fn done, void *arg)
+static enum smile_err sq_audit_each(struct store_conn *c, store_audit_row_cb cb, void *ctx)
 {
-	struct job *j = calloc(1, sizeof(*j));
-	enum smile_err rc;
-	if (j == NULL)
-		return SMILE_ERR_NOMEM;
-	j->type = JOB_SCAN;
-	j->u.scan = scan;
-	j->done_fn = done;
-	j->done_arg = arg;
-	rc = submit_async(s, j);
-	if (rc)
-		free(j);
-	return rc;
-}
-
-void smile_store_drain(struct smile_store *s)
-{
-	pthread_mutex_lock(&s->qlock);
-	while (s->async_inflight > 0)
-		pthread_cond_wait(&s->qspace, &s->qlock);
-	pthread_mutex_unlock(&s->qlock);
-}
-
-enum smile_err smile_store_audit(struct smile_store *s, const struct smile_audit_entry *a, size_t n,
-				 int64_t time_ms)
-{
-	struct job j = {.type = JOB_AUDIT, .u.audit = {a, n, time_ms}};
-	return submit(s, &j);
-}
-
-enum smile_err smile_store_audit_verify(struct smile_store *s, uint64_t *n_entries,
-					uint64_t *first_bad, uint8_t head[32], struct smile_error *e)
-{
-	struct conn *c = reader_get(s);
 	sqlite3_stmt *st = stmt(c, ST_AUDIT_ALL);
-	uint8_t prev[32] = {0}, h[32];
-	uint64_t expect = 1;
 	enum smile_err rc = SMILE_OK;
 	int step;
 
-	*n_entries = 0;
-	*first_bad = 0;
-	if (st == NULL) {
-		reader_put(s, c);
-		return smile_error_set(e, SMILE_ERR_STORE, "audit", "cannot read the audit log");
-	}
+	if (st == NULL)
+		return SMILE_ERR_STORE;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
-		const char *kind = (const char *)sqlite3_column_text(st, 2);
-		const char *subject = (const char *)sqlite3_column_text(st, 3);
-		const char *actor = (const char *)sqlite3_column_text(st, 4);
-		const char *detail = (const char *)sqlite3_column_text(st, 5);
-		if (seq != expect) {
-			*first_bad = expect;
-			rc = smile_error_set(e, SMILE_ERR_AUDIT_BROKEN, "audit",
-					     "entry %llu is missing (next present: %llu)",
-					     (unsigned long long)expect, (unsigned long long)seq);
+		struct store_audit_row row = {
+			.seq = (uint64_t)sqlite3_column_int64(st, 0),
+			.time_ms = sqlite3_column_int64(st, 1),
+			.kind = col_str(st, 2),
+			.subject = col_str(st, 3),
+			.actor = col_str(st, 4),
+			.detail = col_str(st, 5),
+			.prev_hash = sqlite3_column_blob(st, 6),
+			.prev_len = (size_t)sqlite3_column_bytes(st, 6),
+			.hash = sqlite3_column_blob(st, 7),
+			.hash_len = (size_t)sqlite3_column_bytes(st, 7),
+		};
+		if (cb(ctx, &row))
 			break;
-		}
-		if (sqlite3_column_bytes(st, 6) != 32 ||
-		    memcmp(sqlite3_column_blob(st, 6), prev, 32) != 0) {
-			*first_bad = seq;
-			rc = smile_error_set(e, SMILE_ERR_AUDIT_BROKEN, "audit",
-					     "entry %llu does not follow entry %llu (deleted, "
-					     "inserted or reordered)",
-					     (unsigned long long)seq, (unsigned long long)(seq - 1));
-			break;
-		}
-		audit_hash(prev, seq, sqlite3_column_int64(st, 1), kind, subject, actor, detail, h);
-		if (sqlite3_column_bytes(st, 7) != 32 || memcmp(sqlite3_column_blob(st, 7), h, 32)) {
-			*first_bad = seq;
-			rc = smile_error_set(e, SMILE_ERR_AUDIT_BROKEN, "audit",
-					     "entry %llu was altered (its hash does not match)",
-					     (unsigned long long)seq);
-			break;
-		}
-		memcpy(prev, h, 32);
-		expect++;
-		(*n_entries)++;
 	}
-	if (rc == SMILE_OK && step != SQLITE_DONE)
-		rc = smile_error_set(e, SMILE_ERR_STORE, "audit", "cannot read the audit log");
-	if (rc == SMILE_OK && head)
-		memcpy(head, prev, 32);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = SMILE_ERR_STORE;
 	sqlite3_reset(st);
-	reader_put(s, c);
 	return rc;
 }
 
-/* ================================================================ vault key rotation
- * Added for `keys rotate-vault` (gateway/vault_rotate.c, docs/vault.md): meta
- * rows with compare-and-set, paging through wrapped keys, compare-and-set
- * rewrapping, and a read-only pass over a store file for checking backups.
- * Kept in one block, after everything else, so it stays apart from the rest
- * of the backend. */
-
-enum smile_err smile_store_meta_get(struct smile_store *s, const char *key, char *out, size_t n)
+static enum smile_err sq_list_wrapped(struct store_conn *c, uint64_t after_id,
+				      struct smile_store_wrapped *rows, size_t max, size_t *n)
 {
-	struct conn *c;
-	sqlite3_stmt *st;
-	enum smile_err rc;
-	int step;
-
-	if (out == NULL || n == 0 || key == NULL)
-		return SMILE_ERR_INVALID;
-	out[0] = '\0';
-	st = reader_stmt(s, ST_META_GET, &c);
-	if (st == NULL)
-		return SMILE_ERR_STORE;
-	bind_text(st, 1, key);
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
-		const unsigned char *v = sqlite3_column_text(st, 0);
-		size_t len = v ? (size_t)sqlite3_column_bytes(st, 0) : 0;
-		if (len >= n) {
-			rc = SMILE_ERR_TOO_LARGE;
-		} else {
-			memcpy(out, v ? (const char *)v : "", len);
-			out[len] = '\0';
-			rc = SMILE_OK;
-		}
-	} else {
-		rc = step == SQLITE_DONE ? SMILE_ERR_NOT_FOUND : SMILE_ERR_STORE;
-	}
-	sqlite3_reset(st);
-	reader_put(s, c);
-	return rc;
-}
-
-static enum smile_err run_meta_set(struct smile_store *s, struct conn *c, const struct job *j)
-{
-	sqlite3_stmt *st;
-	enum smile_err rc;
-
-	if (j->u.meta.expect != NULL) {
-		int step, same;
-		st = stmt(c, ST_META_GET);
-		if (st == NULL)
-			return SMILE_ERR_STORE;
-		bind_text(st, 1, j->u.meta.key);
-		step = sqlite3_step(st);
-		same = step == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL &&
-		       strcmp((const char *)sqlite3_column_text(st, 0), j->u.meta.expect) == 0;
-		sqlite3_reset(st);
-		if (step != SQLITE_ROW && step != SQLITE_DONE)
-			return SMILE_ERR_STORE;
-		if (!same)
-			return SMILE_ERR_CONFLICT;
-	}
-	st = stmt(c, j->u.meta.value != NULL ? ST_META_PUT : ST_META_DELETE);
-	if (st == NULL)
-		return SMILE_ERR_STORE;
-	bind_text(st, 1, j->u.meta.key);
-	if (j->u.meta.value != NULL)
-		bind_text(st, 2, j->u.meta.value);
-	rc = map_step(step_done(st));
-	for (size_t i = 0; rc == SMILE_OK && i < j->u.meta.n; i++)
-		rc = audit_append(s, c, &j->u.meta.a[i], j->u.meta.time_ms);
-	return rc;
-}
-
-enum smile_err smile_store_meta_set(struct smile_store *s, const char *key, const char *expect,
-				    const char *value, const struct smile_audit_entry *a,
-				    size_t n_audit, int64_t time_ms)
-{
-	struct job j = {.type = JOB_META_SET,
-			.u.meta = {key, expect, value, a, a ? n_audit : 0, time_ms}};
-
-	/* the schema version belongs to migrate() alone */
-	if (key == NULL || key[0] == '\0' || strcmp(key, "schema_version") == 0)
-		return SMILE_ERR_INVALID;
-	if ((value && strlen(value) >= SMILE_STORE_META_MAX) ||
-	    (expect && strlen(expect) >= SMILE_STORE_META_MAX))
-		return SMILE_ERR_TOO_LARGE;
-	return submit(s, &j);
-}
-
-enum smile_err smile_store_list_wrapped(struct smile_store *s, uint64_t after_id,
-					struct smile_store_wrapped *rows, size_t max, size_t *n)
-{
-	struct conn *c;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = stmt(c, ST_LIST_WRAPPED);
 	enum smile_err rc = SMILE_OK;
-	int step;
+	int step = SQLITE_DONE;
 
 	*n = 0;
-	if (rows == NULL || max == 0)
-		return SMILE_ERR_INVALID;
-	st = reader_stmt(s, ST_LIST_WRAPPED, &c);
 	if (st == NULL)
 		return SMILE_ERR_STORE;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)after_id);
@@ -2133,66 +1292,34 @@ enum smile_err smile_store_list_wrapped(struct smile_store *s, uint64_t after_id
 	if (rc == SMILE_OK && *n < max && step != SQLITE_DONE)
 		rc = SMILE_ERR_STORE;
 	sqlite3_reset(st);
-	reader_put(s, c);
 	return rc;
 }
 
-static enum smile_err run_rewrap(struct conn *c, struct smile_store_wrapped *rows, size_t n)
+/* ------------------------------------------------------------ maintenance */
+
+/* Old page images of erased rows live on in WAL frames until the WAL is
+ * checkpointed and truncated. Tried without the busy handler, so the writer
+ * never waits for a reader that holds an old snapshot: SMILE_ERR_BUSY then,
+ * and the core retries. */
+static enum smile_err sq_scrub(struct store_conn *c)
 {
-	for (size_t i = 0; i < n; i++) {
-		struct smile_store_wrapped *r = &rows[i];
-		sqlite3_stmt *st = stmt(c, ST_REWRAP);
-		if (st == NULL)
-			return SMILE_ERR_STORE;
-		sqlite3_bind_blob(st, 1, r->new_key, (int)r->new_len, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)r->shipment_id);
-		sqlite3_bind_blob(st, 3, r->wrapped_key, (int)r->wrapped_len, SQLITE_STATIC);
-		if (step_done(st) != SQLITE_DONE)
-			return SMILE_ERR_STORE;
-		r->result = sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_CONFLICT;
-	}
-	return SMILE_OK;
+	int rc;
+
+	sqlite3_busy_timeout(c->db, 0);
+	rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+	return rc == SQLITE_OK ? SMILE_OK : SMILE_ERR_BUSY;
 }
 
-enum smile_err smile_store_rewrap(struct smile_store *s, struct smile_store_wrapped *rows, size_t n)
+static enum smile_err sq_each_personal(const char *path, smile_store_personal_cb cb, void *ctx,
+				       struct smile_error *e)
 {
-	struct job j = {.type = JOB_REWRAP, .u.rewrap = {rows, n}};
-	enum smile_err rc;
-
-	if (n == 0)
-		return SMILE_OK;
-	if (rows == NULL)
-		return SMILE_ERR_INVALID;
-	for (size_t i = 0; i < n; i++) {
-		if (rows[i].wrapped_len == 0 || rows[i].wrapped_len > SMILE_STORE_WRAPPED_MAX ||
-		    rows[i].new_len == 0 || rows[i].new_len > SMILE_STORE_WRAPPED_MAX)
-			return SMILE_ERR_INVALID;
-		rows[i].result = SMILE_ERR_STORE;
-	}
-	rc = submit(s, &j);
-	if (rc != SMILE_OK)
-		for (size_t i = 0; i < n; i++)
-			rows[i].result = rc;
-	return rc;
-}
-
-enum smile_err smile_store_each_personal(const char *url, smile_store_personal_cb cb, void *ctx,
-					 struct smile_error *e)
-{
-	const char *path = url;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	struct stat sb;
 	enum smile_err rc = SMILE_OK;
 	int step;
 
-	if (url == NULL || cb == NULL)
-		return smile_error_set(e, SMILE_ERR_INVALID, NULL, "argument missing");
-	if (strncmp(url, "sqlite:", 7) == 0)
-		path = url + 7;
-	else if (strstr(url, "://"))
-		return smile_error_set(e, SMILE_ERR_UNSUPPORTED, "store",
-				       "only sqlite: stores are supported by this build");
 	if (stat(path, &sb) != 0)
 		return smile_error_set(e, errno == ENOENT ? SMILE_ERR_NOT_FOUND : SMILE_ERR_IO,
 				       "store", "cannot read the store file: %s", strerror(errno));
@@ -2245,3 +1372,54 @@ out:
 	sqlite3_close(db);
 	return rc;
 }
+
+const struct store_backend store_sqlite_backend = {
+	.name = "sqlite",
+	.scheme = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.ping = sq_ping,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.savepoint = sq_savepoint,
+	.rollback_to = sq_rollback_to,
+	.release = sq_release,
+	.insert_idem = sq_insert_idem,
+	.insert_shipment = sq_insert_shipment,
+	.insert_personal = sq_insert_personal,
+	.insert_event = sq_insert_event,
+	.set_shipment_status = sq_set_shipment_status,
+	.set_holder = sq_set_holder,
+	.mark_erased = sq_mark_erased,
+	.delete_personal = sq_delete_personal,
+	.forget_replies = sq_forget_replies,
+	.shipment_erased = sq_shipment_erased,
+	.put_apikey = sq_put_apikey,
+	.revoke_apikey = sq_revoke_apikey,
+	.put_device = sq_put_device,
+	.device_status = sq_device_status,
+	.set_device_status = sq_set_device_status,
+	.device_advance = sq_device_advance,
+	.add_reveal = sq_add_reveal,
+	.audit_head = sq_audit_head,
+	.audit_insert = sq_audit_insert,
+	.lease_ids = sq_lease_ids,
+	.meta_get = sq_meta_get,
+	.meta_put = sq_meta_put,
+	.rewrap = sq_rewrap,
+	.get_shipment = sq_get_shipment,
+	.list_shipments = sq_list_shipments,
+	.get_personal = sq_get_personal,
+	.retention_due = sq_retention_due,
+	.list_events = sq_list_events,
+	.get_idem = sq_get_idem,
+	.find_apikey = sq_find_apikey,
+	.get_device = sq_get_device,
+	.list_devices = sq_list_devices,
+	.count_reveals = sq_count_reveals,
+	.audit_each = sq_audit_each,
+	.list_wrapped = sq_list_wrapped,
+	.scrub = sq_scrub,
+	.each_personal = sq_each_personal,
+};

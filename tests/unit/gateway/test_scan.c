@@ -350,7 +350,7 @@ static void add_shipment(uint64_t id)
 	F.ship.row.id = id;
 	snprintf(F.ship.row.waybill, sizeof(F.ship.row.waybill), "SW2601010000017");
 	snprintf(F.ship.row.merchant, sizeof(F.ship.row.merchant), "acme");
-	snprintf(F.ship.row.status, sizeof(F.ship.row.status), "created");
+	F.ship.row.status = SMILE_SHIPMENT_CREATED;
 	snprintf(F.ship.row.region, sizeof(F.ship.row.region), "CN/湖北省/武汉市/江汉区");
 	assert_int_equal(personal_seal(smile_keys_vault(keys), &req, id, &F.ship.personal, NULL),
 			 SMILE_OK);
@@ -856,7 +856,8 @@ static void run_facts(const int v[F_N], const struct rule *want, int row)
 	d->row.status = st[v[F_DEVICE]];
 	other = add_device("d2", SMILE_DEV_COURIER, "");
 	add_shipment(11);
-	snprintf(F.ship.row.status, sizeof(F.ship.row.status), "%s", ship[v[F_SHIPMENT]]);
+	assert_int_equal(smile_shipment_status_parse(ship[v[F_SHIPMENT]], &F.ship.row.status),
+			 SMILE_OK);
 	snprintf(F.ship.row.holder, sizeof(F.ship.row.holder), "%s", v[F_HOLDS] == 0 ? "d1" : "d2");
 	if (v[F_DATA] == 1) {
 		F.ship.row.erased_ms = NOW - 1000;
