@@ -66,9 +66,9 @@ void policy_decide(const struct policy_input *in, struct policy_decision *out)
 		return deny(out, SMILE_REASON_SUSPENDED);
 	if (!policy_event_allowed(in->role, in->event)) /* 3, 4 */
 		return deny(out, SMILE_REASON_WRONG_ROLE);
-	if (strcmp(in->shipment_status, "delivered") == 0) /* 5 */
+	if (in->shipment_status == SMILE_SHIPMENT_DELIVERED) /* 5 */
 		return deny(out, SMILE_REASON_DELIVERED);
-	if (strcmp(in->shipment_status, "returned") == 0) /* 6 */
+	if (in->shipment_status == SMILE_SHIPMENT_RETURNED) /* 6 */
 		return deny(out, SMILE_REASON_RETURNED);
 	/* 7: closing a parcel's story is for its holder (or a supervisor):
 	 * another device must not end the holder's delivery. */

@@ -19,7 +19,7 @@ struct policy_input {
 	enum smile_device_status device_status;
 	const char *zone;            /* "" = anywhere */
 	enum smile_event event;
-	const char *shipment_status; /* created, pickup, ..., delivered, returned */
+	enum smile_shipment_status shipment_status;
 	const char *holder;          /* device of the latest custody scan, "" */
 	const char *region;          /* "country/province/city/district" */
 	int erased;

@@ -506,7 +506,7 @@ static void decide(struct scan_lane *l, struct job *j)
 		.device_status = j->dev.status,
 		.zone = j->dev.zone,
 		.event = j->scan.event,
-		.shipment_status = smile_shipment_status_name(j->row.status),
+		.shipment_status = j->row.status,
 		.holder = j->row.holder,
 		.region = j->row.region,
 		.erased = j->row.erased_ms != 0,

@@ -164,7 +164,8 @@ static struct policy_input input_of(const int v[F_N])
 						      SMILE_DEV_REVOKED};
 	static const enum smile_device_role roles[] = {SMILE_DEV_COURIER, SMILE_DEV_HUB,
 						       SMILE_DEV_SUPERVISOR};
-	static const char *const ship[] = {"hub_out", "delivered", "returned"};
+	static const enum smile_shipment_status ship[] = {
+		SMILE_SHIPMENT_HUB_OUT, SMILE_SHIPMENT_DELIVERED, SMILE_SHIPMENT_RETURNED};
 	struct policy_input in = {
 		.device_id = "c1",
 		.role = roles[v[F_ROLE]],
