@@ -1,71 +1,63 @@
 /*
- * api_devices.c - enrolling and managing handhelds, and the gateway's public
- * keys for setting them up. Every change is audited by the store.
+ * api_devices.c - enrolling and managing handhelds over HTTP (the rules,
+ * logs and audit are the service's: svc_devices.c), and the gateway's
+ * public keys for setting them up.
  */
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "broker.h"
 #include "gateway.h"
-#include "policy.h"
-#include "smile/log.h"
 #include "smile/proto.h"
+#include "svc.h"
+
+/* Path segment 2 is the device id. */
+static void set_status(struct gateway *g, struct http_req *r, struct http_resp *o,
+		       enum smile_device_status st)
+{
+	struct svc_caller c = svc_caller_api(&r->key);
+	struct smile_store_device d;
+	struct smile_error e = {0};
+	if (svc_device_set_status(g, &c, r->seg[2], st, &d, &e) != SMILE_OK) {
+		http_resp_smile_error(o, &e);
+		return;
+	}
+	http_resp_json(o, 200, svc_device_json(&d));
+	smile_store_device_release(&d);
+}
 
 void api_devices_create(struct gateway *g, struct http_req *r, struct http_resp *o)
 {
+	struct svc_caller c = svc_caller_api(&r->key);
 	struct smile_store_device d;
 	struct smile_error e = {0};
 	json_t *body = http_body_json(r, o);
 	if (body == NULL)
 		return;
-	if (gateway_device_enrol(g, body, r->key.id, &d, &e) != SMILE_OK)
+	if (svc_device_enrol(g, &c, body, &d, &e) != SMILE_OK)
 		http_resp_smile_error(o, &e);
 	else
-		http_resp_json(o, 201, gateway_device_json(&d));
+		http_resp_json(o, 201, svc_device_json(&d));
 	json_decref(body);
 }
 
 static int list_one(void *ctx, const struct smile_store_device *d)
 {
-	json_array_append_new(ctx, gateway_device_json(d));
+	json_array_append_new(ctx, svc_device_json(d));
 	return 0;
 }
 
 void api_devices_list(struct gateway *g, struct http_req *r, struct http_resp *o)
 {
+	struct svc_caller c = svc_caller_api(&r->key);
+	struct smile_error e = {0};
 	json_t *list = json_array();
-	(void)r;
-	if (smile_store_list_devices(g->store, list_one, list) != SMILE_OK) {
+	if (svc_device_list(g, &c, list_one, list, &e) != SMILE_OK) {
 		json_decref(list);
-		http_resp_error(o, 500, "store", NULL, "could not list devices");
+		http_resp_smile_error(o, &e);
 		return;
 	}
 	http_resp_json(o, 200, json_pack("{s:o}", "devices", list));
-}
-
-static void set_status(struct gateway *g, struct http_req *r, struct http_resp *o,
-		       enum smile_device_status st)
-{
-	const char *id = r->seg[2];
-	struct smile_store_device d;
-	enum smile_err rc = smile_store_set_device_status(g->store, id, st, r->key.id, "api");
-	if (rc == SMILE_ERR_NOT_FOUND) {
-		http_resp_error(o, 404, "not_found", "id", "no such device");
-		return;
-	}
-	if (rc == SMILE_ERR_CONFLICT) {
-		http_resp_error(o, 409, "conflict", "id", "the device is revoked; enrol a new one");
-		return;
-	}
-	if (rc || smile_store_get_device(g->store, id, &d) != SMILE_OK) {
-		http_resp_error(o, 500, "store", NULL, "could not change the device");
-		return;
-	}
-	smile_log(SMILE_LOG_INFO, "device.status", SMILE_KV_ID("device", id),
-		  SMILE_KV_ID("status", smile_device_status_name(st)), SMILE_KV_ID("by", r->key.id));
-	http_resp_json(o, 200, gateway_device_json(&d));
-	smile_store_device_release(&d);
 }
 
 void api_device_suspend(struct gateway *g, struct http_req *r, struct http_resp *o)

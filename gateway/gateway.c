@@ -22,6 +22,7 @@
 #include "ratelimit.h"
 #include "relay.h"
 #include "gateway.h"
+#include "svc.h"
 #include "vault_rotate.h"
 #include "smile/log.h"
 #include "waybill.h"
@@ -200,8 +201,6 @@ fail:
 	return rc;
 }
 
-void gateway_label_pool_free(void);
-
 void gateway_close(struct gateway *g)
 {
 	gateway_retention_stop(g);
@@ -215,7 +214,7 @@ void gateway_close(struct gateway *g)
 	g->keys = NULL;
 	ratelimit_free(g->ratelimit);
 	g->ratelimit = NULL;
-	gateway_label_pool_free();
+	svc_label_pool_free();
 	if (g->serve_locked) {
 		close(g->serve_lock_fd); /* releases serve.lock */
 		g->serve_locked = 0;
@@ -379,7 +378,7 @@ static void *retention_main(void *arg)
 	pthread_mutex_lock(&g->stop_lock);
 	while (!g->stopping) {
 		pthread_mutex_unlock(&g->stop_lock);
-		gateway_retention_run(g);
+		svc_retention_run(g, gateway_now_ms());
 		pthread_mutex_lock(&g->stop_lock);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);

@@ -106,18 +106,9 @@ enum smile_err gateway_http_start(struct gateway *g, const char *listen, struct 
 	SMILE_MUST_CHECK;
 void gateway_http_stop(struct gateway *g);
 
-/* Devices, shared by the HTTP API and the `device` commands. `json` is the
- * enrolment JSON ({"id","sign_pk","box_pk"}) with "role" and optional "zone". */
-enum smile_err gateway_device_enrol(struct gateway *g, json_t *json, const char *actor,
-				    struct smile_store_device *out, struct smile_error *e)
-	SMILE_MUST_CHECK;
-json_t *gateway_device_json(const struct smile_store_device *d);
-
 /* Retention job: erase personal data as configured, now and every interval. */
 enum smile_err gateway_retention_start(struct gateway *g) SMILE_MUST_CHECK;
 void gateway_retention_stop(struct gateway *g);
-/* One pass; returns how many shipments were erased. */
-size_t gateway_retention_run(struct gateway *g);
 
 int64_t gateway_now_ms(void);
 /* "2026-11-29T05:56:00.123Z" (UTC) for Unix milliseconds. */
@@ -210,8 +201,5 @@ void api_device_revoke(struct gateway *g, struct http_req *r, struct http_resp *
 void api_gateway_info(struct gateway *g, struct http_req *r, struct http_resp *o);
 void api_healthz(struct gateway *g, struct http_req *r, struct http_resp *o);
 void api_metrics(struct gateway *g, struct http_req *r, struct http_resp *o);
-
-/* May the caller see/act on shipments of `merchant`? */
-int api_may_access(const struct smile_store_apikey *k, const char *merchant);
 
 #endif

@@ -346,22 +346,6 @@ static int authenticate(struct gateway *g, struct http_req *r, struct http_resp 
 	return 1;
 }
 
-int api_may_access(const struct smile_store_apikey *k, const char *merchant)
-{
-	switch (k->role) {
-	case SMILE_ROLE_ADMIN:
-		return 1;
-	case SMILE_ROLE_MERCHANT:
-		return strcmp(k->merchant, merchant) == 0;
-	case SMILE_ROLE_WAREHOUSE:
-		for (int i = 0; i < k->n_bindings; i++)
-			if (strcmp(k->bindings[i], merchant) == 0)
-				return 1;
-		return 0;
-	}
-	return 0;
-}
-
 /* ------------------------------------------------------------ MHD glue */
 
 static double now_s(void)

@@ -1,13 +1,19 @@
 /*
- * svc_devices.c - enrolling and managing handhelds, for every door. Every
- * change is audited by the store.
+ * svc_devices.c - enrolling, suspending, resuming, revoking and listing
+ * handhelds, for every door (the API and the `device` commands).
+ *
+ * A change is recorded once, here and in the store, whichever door asked:
+ * the store appends the audit entry ("device.enrol", "device.<status>",
+ * with the caller as actor and its door as the reason) in the same
+ * transaction as the change, and this file logs device.enrolled or
+ * device.status with the caller's id.
  */
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "broker.h"
-#include "gateway.h"
+#include "svc.h"
 #include "smile/log.h"
 #include "smile/proto.h"
 
@@ -36,14 +42,16 @@ static int zone_ok(const char *z)
 	return 1;
 }
 
-enum smile_err gateway_device_enrol(struct gateway *g, json_t *j, const char *actor,
-				    struct smile_store_device *d, struct smile_error *e)
+enum smile_err svc_device_enrol(struct gateway *g, const struct svc_caller *c, json_t *j,
+				struct smile_store_device *d, struct smile_error *e)
 {
 	json_t *id, *role, *zone;
 	uint8_t check[32];
 	enum smile_err rc;
 
 	memset(d, 0, sizeof(*d));
+	if ((rc = svc_need_admin(c, e)))
+		return rc;
 	if (!json_is_object(j))
 		return smile_error_set(e, SMILE_ERR_FIELD_TYPE, NULL, "expected a JSON object");
 	id = json_object_get(j, "id");
@@ -85,17 +93,17 @@ enum smile_err gateway_device_enrol(struct gateway *g, json_t *j, const char *ac
 		snprintf(d->zone, sizeof(d->zone), "%s", json_string_value(zone));
 	}
 	d->created_ms = gateway_now_ms();
-	rc = smile_store_put_device(g->store, d, actor);
+	rc = smile_store_put_device(g->store, d, c->id);
 	if (rc == SMILE_ERR_EXISTS)
 		return smile_error_set(e, rc, "id", "a device with this id is (or was) enrolled");
 	if (rc)
 		return smile_error_set(e, rc, NULL, "could not store the device");
 	smile_log(SMILE_LOG_INFO, "device.enrolled", SMILE_KV_ID("device", d->id),
-		  SMILE_KV_ID("role", smile_device_role_name(d->role)), SMILE_KV_ID("by", actor));
+		  SMILE_KV_ID("role", smile_device_role_name(d->role)), SMILE_KV_ID("by", c->id));
 	return SMILE_OK;
 }
 
-json_t *gateway_device_json(const struct smile_store_device *d)
+json_t *svc_device_json(const struct smile_store_device *d)
 {
 	char sign[SMILE_PROTO_KEY_B64_BYTES], box[SMILE_PROTO_KEY_B64_BYTES];
 	char created[GATEWAY_TIME_MAX];
@@ -106,4 +114,42 @@ json_t *gateway_device_json(const struct smile_store_device *d)
 			 smile_device_role_name(d->role), "zone", d->zone, "status",
 			 smile_device_status_name(d->status), "sign_pk", sign, "box_pk", box,
 			 "last_seq", (json_int_t)d->last_seq, "created_at", created);
+}
+
+enum smile_err svc_device_set_status(struct gateway *g, const struct svc_caller *c,
+				     const char *id, enum smile_device_status st,
+				     struct smile_store_device *out, struct smile_error *e)
+{
+	struct smile_store_device d;
+	enum smile_err rc;
+
+	if ((rc = svc_need_admin(c, e)))
+		return rc;
+	rc = smile_store_set_device_status(g->store, id, st, c->id, c->door);
+	if (rc == SMILE_ERR_NOT_FOUND)
+		return smile_error_set(e, rc, "id", "no such device");
+	if (rc == SMILE_ERR_CONFLICT)
+		return smile_error_set(e, rc, "id", "the device is revoked; enrol a new one");
+	if (rc)
+		return smile_error_set(e, SMILE_ERR_STORE, NULL, "could not change the device");
+	smile_log(SMILE_LOG_INFO, "device.status", SMILE_KV_ID("device", id),
+		  SMILE_KV_ID("status", smile_device_status_name(st)), SMILE_KV_ID("by", c->id));
+	if (out == NULL)
+		return SMILE_OK;
+	/* changed and logged; only reading it back failed */
+	if (smile_store_get_device(g->store, id, &d) != SMILE_OK)
+		return smile_error_set(e, SMILE_ERR_STORE, NULL, "could not change the device");
+	*out = d;
+	return SMILE_OK;
+}
+
+enum smile_err svc_device_list(struct gateway *g, const struct svc_caller *c,
+			       smile_store_device_cb cb, void *ctx, struct smile_error *e)
+{
+	enum smile_err rc;
+	if ((rc = svc_need_admin(c, e)))
+		return rc;
+	if (smile_store_list_devices(g->store, cb, ctx) != SMILE_OK)
+		return smile_error_set(e, SMILE_ERR_STORE, NULL, "could not list devices");
+	return SMILE_OK;
 }

@@ -1,16 +1,20 @@
 /*
- * svc_retention.c - the retention job: erase personal data as configured.
+ * svc_retention.c - the retention job: erase personal data as configured,
+ * for `serve` (periodically) and the `retention` command (once).
+ *
+ * It erases as the caller svc_caller_retention, so the store records each
+ * erasure ("erasure" audit entry, "erased" event) with "retention" as the
+ * reason, and it logs retention.erased once per pass.
  */
-#include "gateway.h"
 #include "smile/log.h"
+#include "svc.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
 
-size_t gateway_retention_run(struct gateway *g)
+size_t svc_retention_run(struct gateway *g, int64_t now)
 {
 	uint64_t ids[256];
 	size_t n, erased = 0;
-	int64_t now = gateway_now_ms();
 	int64_t delivered_before =
 		g->cfg.retention_after_delivery_days ? now - g->cfg.retention_after_delivery_days * DAY_MS : 0;
 	int64_t created_before =
@@ -24,7 +28,8 @@ size_t gateway_retention_run(struct gateway *g)
 					      sizeof(ids) / sizeof(ids[0]), &n) != SMILE_OK)
 			break;
 		for (size_t i = 0; i < n; i++)
-			if (smile_store_erase_personal(g->store, ids[i], now, "retention") ==
+			if (smile_store_erase_personal(g->store, ids[i], now,
+						       svc_caller_retention.door) ==
 			    SMILE_OK)
 				erased++;
 		/* a full page means more may be due; no progress means stop */
