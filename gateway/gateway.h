@@ -24,6 +24,7 @@ struct MHD_Connection;
 struct relay;
 struct connguard;
 struct conn_track;
+struct http_route;
 
 struct gateway {
 	char dir[PATH_MAX];
@@ -141,7 +142,9 @@ struct http_req {
 	int has_query;
 	int body_too_large;
 	struct http_reject reject;
-	enum smile_route route;
+	const struct http_route *route; /* its row (http.c), found with the headers; NULL: none */
+	char allow[64];                 /* no route: the methods the path has, if any */
+	int path_ok;                    /* the path split into segments */
 	struct smile_store_apikey key; /* the caller, once authenticated */
 	double t0;
 };
@@ -184,22 +187,10 @@ json_t *http_body_json(struct http_req *r, struct http_resp *o);
 
 typedef void (*http_handler)(struct gateway *g, struct http_req *r, struct http_resp *o);
 
-void api_shipment_create(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_shipment_batch(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_shipment_get(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_shipment_label(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_shipment_events(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_shipment_erase(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_labels_export(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_apikey_create(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_apikey_delete(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_devices_create(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_devices_list(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_device_suspend(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_device_resume(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_device_revoke(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_gateway_info(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_healthz(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_metrics(struct gateway *g, struct http_req *r, struct http_resp *o);
+/* One per row of routes.def (defined in api_*.c). */
+#define ROUTE(method, pattern, cap, auth, handler, metric) \
+	void handler(struct gateway *g, struct http_req *r, struct http_resp *o);
+#include "routes.def"
+#undef ROUTE
 
 #endif
