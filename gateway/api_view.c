@@ -8,13 +8,10 @@
  * is never opened.
  */
 #include <microhttpd.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "events.h"
 #include "gateway.h"
 #include "httpcheck.h"
 #include "smile/label.h"

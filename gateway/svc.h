@@ -124,7 +124,8 @@ enum smile_err svc_shipment_events(struct gateway *g, const struct svc_caller *c
 
 /* Render the label of a shipment the caller may see: parcel `parcel` (1-99;
  * 0: every parcel, or the first for PNG, which is one image) in `fmt` at
- * `dpi` and `size`, appended to `out`; *row gets the shipment (release it)
+ * `dpi` and `size`, appended to `out`; on success *row gets the shipment
+ * (release it; on an error nothing is left to release)
  * and *n_labels how many labels were rendered (counted in metrics). Errors
  * as svc_shipment_get; SMILE_ERR_FIELD_VALUE (field "parcel") for a parcel
  * the shipment does not have; the label library's errors (logged as
