@@ -1,13 +1,13 @@
 /*
- * api_admin.c - API key administration, health and metrics endpoints.
+ * api_admin.c - API key administration over HTTP (the rules and logs are the
+ * service's: svc_apikeys.c), health and metrics endpoints.
  */
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "apikey.h"
 #include "gateway.h"
-#include "smile/log.h"
+#include "svc.h"
 
 void api_apikey_create(struct gateway *g, struct http_req *r, struct http_resp *o)
 {
@@ -17,6 +17,7 @@ void api_apikey_create(struct gateway *g, struct http_req *r, struct http_resp *
 	enum smile_role role;
 	char key[APIKEY_STRING_MAX], id[SMILE_STORE_ID_MAX];
 	struct smile_error e = {0};
+	struct svc_caller c = svc_caller_api(&r->key);
 	const char *merchant = NULL;
 
 	if (body == NULL)
@@ -68,12 +69,10 @@ void api_apikey_create(struct gateway *g, struct http_req *r, struct http_resp *
 			bindings[n++] = json_string_value(v);
 		}
 	}
-	if (apikey_create(g->store, role, merchant, bindings, n, key, id, &e) != SMILE_OK) {
+	if (svc_apikey_create(g, &c, role, merchant, bindings, n, key, id, &e) != SMILE_OK) {
 		http_resp_smile_error(o, &e);
 		goto out;
 	}
-	smile_log(SMILE_LOG_INFO, "apikey.created", SMILE_KV_ID("id", id),
-		  SMILE_KV_ID("role", smile_role_name(role)), SMILE_KV_ID("by", r->key.id));
 	json_t *resp = json_pack("{s:s, s:s, s:s}", "id", id, "key", key, "role",
 				 smile_role_name(role));
 	if (merchant)
@@ -88,24 +87,12 @@ out:
 
 void api_apikey_delete(struct gateway *g, struct http_req *r, struct http_resp *o)
 {
-	const char *id = r->seg[2];
-	enum smile_err rc;
-	if (strcmp(id, r->key.id) == 0) {
-		http_resp_error(o, 409, "conflict", "id",
-				"an admin key cannot revoke itself; use another admin key");
+	struct svc_caller c = svc_caller_api(&r->key);
+	struct smile_error e = {0};
+	if (svc_apikey_revoke(g, &c, r->seg[2], &e) != SMILE_OK) {
+		http_resp_smile_error(o, &e);
 		return;
 	}
-	rc = smile_store_revoke_apikey(g->store, id, gateway_now_ms());
-	if (rc == SMILE_ERR_NOT_FOUND) {
-		http_resp_error(o, 404, "not_found", "id", "no such active API key");
-		return;
-	}
-	if (rc) {
-		http_resp_error(o, 500, "store", NULL, "could not revoke the key");
-		return;
-	}
-	smile_log(SMILE_LOG_INFO, "apikey.revoked", SMILE_KV_ID("id", id),
-		  SMILE_KV_ID("by", r->key.id));
 	http_resp_bytes(o, 204, NULL, "", 0);
 }
 

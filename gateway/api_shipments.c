@@ -1,169 +1,28 @@
 /*
- * api_shipments.c - issuing, reading, printing and erasing shipments over HTTP.
+ * api_shipments.c - issuing shipments over HTTP: one at a time and in
+ * batches, with Idempotency-Key.
  *
- * Issuance does all its CPU work (validation, masking, token, vault seal,
- * label record) in the request's own thread and hands only the finished rows
- * to the store, whose group commit makes them durable; the 201 goes out after
- * that commit. The personal part exists in plaintext only inside
- * issue_prepare, and is wiped before it returns.
+ * The rules are the service's (svc_shipments.c); this file reads the
+ * request (the Idempotency-Key header, the hash that identifies a retry,
+ * the JSON body) and writes the answer. The 201 goes out after the store's
+ * commit.
  */
 #include <microhttpd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gateway.h"
-#include "personal.h"
-#include "shipment.h"
-#include "smile/label.h"
-#include "smile/log.h"
-#include "token.h"
-#include "vault.h"
-#include "waybill.h"
-
-#define IDEM_KEY_MAX 128
-
-/* One shipment prepared for the store, with everything it owns. */
-struct issued {
-	struct smile_store_shipment row;
-	struct smile_store_personal personal;
-	struct smile_store_idem idem;
-	json_t *response; /* the 201 body */
-	int has_idem;
-};
-
-static void issued_release(struct issued *it)
-{
-	free(it->row.public_json);
-	free(it->row.device_view);
-	free(it->personal.ct);
-	free(it->idem.response);
-	json_decref(it->response);
-	memset(it, 0, sizeof(*it));
-}
-
-/* Which merchant does this request issue for? */
-static enum smile_err resolve_merchant(const struct smile_store_apikey *k,
-				       const struct shipment_req *req, const char **out,
-				       struct smile_error *e)
-{
-	if (k->role == SMILE_ROLE_MERCHANT) {
-		if (req->merchant && strcmp(req->merchant, k->merchant) != 0)
-			return smile_error_set(e, SMILE_ERR_PERMISSION, "merchant",
-					       "a merchant key issues only for its own merchant");
-		*out = k->merchant;
-		return SMILE_OK;
-	}
-	if (req->merchant == NULL)
-		return smile_error_set(e, SMILE_ERR_MISSING_FIELD, "merchant",
-				       "required with a %s key", smile_role_name(k->role));
-	if (!api_may_access(k, req->merchant))
-		return smile_error_set(e, SMILE_ERR_PERMISSION, "merchant",
-				       "this key is not bound to that merchant");
-	*out = req->merchant;
-	return SMILE_OK;
-}
-
-/* Validate, mask, mint, seal: everything but the write. */
-static enum smile_err issue_prepare(struct gateway *g, const struct smile_store_apikey *k,
-				    json_t *obj, struct issued *it, struct smile_error *e)
-{
-	struct shipment_req req;
-	struct shipment_masked *rm = NULL, *sm = NULL;
-	const char *merchant = NULL;
-	char token[SMILE_TOKEN_MAX], waybill[SMILE_WAYBILL_MAX], sort[16], date[48];
-	uint8_t sort_key[SHIPMENT_SORT_KEY_BYTES];
-	char created[GATEWAY_TIME_MAX];
-	json_t *record = NULL;
-	enum smile_err rc;
-	int64_t now = gateway_now_ms();
-	time_t t = (time_t)(now / 1000);
-	struct tm tm;
-
-	memset(it, 0, sizeof(*it));
-	rc = shipment_parse(obj, &req, e);
-	if (rc)
-		goto out;
-	rc = resolve_merchant(k, &req, &merchant, e);
-	if (rc)
-		goto out;
-	rm = malloc(sizeof(*rm));
-	sm = malloc(sizeof(*sm));
-	if (rm == NULL || sm == NULL) {
-		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
-		goto out;
-	}
-	if ((rc = shipment_mask(g->policy, &req.recipient, "recipient", rm, e)) ||
-	    (rc = shipment_mask(g->policy, &req.sender, "sender", sm, e)))
-		goto out;
-
-	if ((rc = smile_store_next_id(g->store, &it->row.id)))
-		goto out;
-	localtime_r(&t, &tm);
-	uint32_t yymmdd = (uint32_t)((tm.tm_year % 100) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
-	/* The store's id is unique; its low digits make the day's sequence
-	 * (the UNIQUE waybill column catches the impossible wrap). */
-	rc = smile_waybill_format(g->cfg.waybill_prefix, yymmdd,
-				  it->row.id % (SMILE_WAYBILL_SEQ_MAX + 1ULL), waybill, e);
-	if (rc)
-		goto out;
-	rc = smile_token_mint(smile_keys_token(g->keys), it->row.id, token, e);
-	if (rc)
-		goto out;
-	snprintf(date, sizeof(date), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday);
-	shipment_sort_key(smile_keys_sign_sk(g->keys), sort_key);
-	shipment_sort_code(sort_key, &req.recipient.addr, sort);
-	sodium_memzero(sort_key, sizeof(sort_key));
-
-	/* The personal part: sealed, then wiped. */
-	rc = personal_seal(smile_keys_vault(g->keys), &req, it->row.id, &it->personal, e);
-	if (rc)
-		goto out;
-
-	record = shipment_label_record(&req, rm, sm, merchant, waybill, token, sort, date, 1);
-	if (record == NULL) {
-		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
-		goto out;
-	}
-	it->row.public_json = json_dumps(record, JSON_COMPACT);
-	it->row.device_view = shipment_device_view(record);
-	snprintf(it->row.waybill, sizeof(it->row.waybill), "%s", waybill);
-	snprintf(it->row.merchant, sizeof(it->row.merchant), "%s", merchant);
-	snprintf(it->row.merchant_ref, sizeof(it->row.merchant_ref), "%s", req.merchant_ref);
-	it->row.status = SMILE_SHIPMENT_CREATED;
-	snprintf(it->row.token, sizeof(it->row.token), "%s", token);
-	shipment_region(g->policy, &req.recipient.addr, it->row.region, sizeof(it->row.region));
-	it->row.created_ms = now;
-	gateway_iso_time(now, created);
-	it->response = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "waybill", waybill, "token",
-				 token, "status", "created", "merchant", merchant, "merchant_ref",
-				 req.merchant_ref, "created_at", created, "label", record);
-	if (it->row.public_json == NULL || it->row.device_view == NULL || it->response == NULL)
-		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
-out:
-	json_decref(record);
-	if (rm)
-		sodium_memzero(rm, sizeof(*rm));
-	if (sm)
-		sodium_memzero(sm, sizeof(*sm));
-	free(rm);
-	free(sm);
-	sodium_memzero(&req, sizeof(req));
-	if (rc)
-		issued_release(it);
-	return rc;
-}
+#include "svc.h"
 
 /* Validate an Idempotency-Key header; 0 and an error response when bad. */
 static int idem_key_ok(const char *key, struct http_resp *o)
 {
 	size_t n = strlen(key);
-	if (n == 0 || n > IDEM_KEY_MAX) {
+	if (n == 0 || n > SVC_IDEM_KEY_MAX) {
 		http_resp_error(o, 400, "invalid_value", "Idempotency-Key", "1-%d characters",
-				IDEM_KEY_MAX);
+				SVC_IDEM_KEY_MAX);
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -175,6 +34,7 @@ static int idem_key_ok(const char *key, struct http_resp *o)
 	return 1;
 }
 
+/* What identifies a retry: method, path and body. */
 static void request_hash(struct http_req *r, uint8_t out[32])
 {
 	crypto_generichash_state st;
@@ -189,254 +49,101 @@ static void request_hash(struct http_req *r, uint8_t out[32])
 	crypto_generichash_final(&st, out, 32);
 }
 
-/* Replay a stored response for a retried request; 1 when one was sent. */
-static int idem_replay(struct gateway *g, struct http_req *r, const char *key,
-		       const uint8_t hash[32], struct http_resp *o)
+/* An issuance's error: a key reused for another request is 422. */
+static void issue_error(struct http_resp *o, enum smile_err rc, int reused,
+			const struct smile_error *e)
 {
-	struct smile_store_idem prev;
-	enum smile_err rc = smile_store_get_idem(g->store, r->key.id, key, &prev);
-	if (rc == SMILE_ERR_NOT_FOUND)
-		return 0;
-	if (rc) {
-		http_resp_error(o, 500, "store", NULL, "could not read the idempotency record");
-		return 1;
-	}
-	if (sodium_memcmp(prev.request_hash, hash, 32) != 0)
-		http_resp_error(o, 422, "idempotency_key_reused", "Idempotency-Key",
-				"this key was used for a different request");
-	else {
-		http_resp_bytes(o, prev.status, "application/json", prev.response,
-				strlen(prev.response));
+	if (rc == SMILE_ERR_CONFLICT && reused)
+		http_resp_error(o, 422, "idempotency_key_reused", e->field, "%s", e->message);
+	else
+		http_resp_smile_error(o, e);
+}
+
+static void answer(struct http_resp *o, const struct svc_answer *a)
+{
+	http_resp_bytes(o, a->status, "application/json", a->body, strlen(a->body));
+	if (a->replayed)
 		http_resp_header(o, "Idempotent-Replayed", "true");
-	}
-	smile_store_idem_release(&prev);
-	return 1;
+	else if (a->waybill[0])
+		http_resp_header(o, MHD_HTTP_HEADER_LOCATION, "/v1/shipments/%s", a->waybill);
+}
+
+/* The Idempotency-Key, if any, into *idem; 0 when a response was written
+ * (a bad key, or the recorded answer to a retry). */
+static int idem_begin(struct gateway *g, struct http_req *r, const struct svc_caller *c,
+		      struct svc_idem *idem, int *has, struct http_resp *o)
+{
+	struct smile_error e = {0};
+	struct svc_answer prev = {0};
+	int reused = 0;
+	enum smile_err rc;
+
+	idem->key = http_header(r, "Idempotency-Key");
+	*has = idem->key != NULL;
+	if (!*has)
+		return 1;
+	if (!idem_key_ok(idem->key, o))
+		return 0;
+	request_hash(r, idem->hash);
+	rc = svc_idem_replay(g, c, idem, &prev, &reused, &e);
+	if (rc == SMILE_ERR_NOT_FOUND)
+		return 1;
+	if (rc)
+		issue_error(o, rc, reused, &e);
+	else
+		answer(o, &prev);
+	svc_answer_release(&prev);
+	return 0;
 }
 
 void api_shipment_create(struct gateway *g, struct http_req *r, struct http_resp *o)
 {
+	struct svc_caller c = svc_caller_api(&r->key);
 	struct smile_error e = {0};
-	struct issued it;
-	const char *idem = http_header(r, "Idempotency-Key");
-	uint8_t hash[32];
+	struct svc_idem idem;
+	struct svc_answer a;
+	int has_idem, reused;
 	json_t *body;
 	enum smile_err rc;
 
-	if (idem) {
-		if (!idem_key_ok(idem, o))
-			return;
-		request_hash(r, hash);
-		if (idem_replay(g, r, idem, hash, o))
-			return;
-	}
+	if (!idem_begin(g, r, &c, &idem, &has_idem, o))
+		return;
 	body = http_body_json(r, o);
 	if (body == NULL)
 		return;
-	rc = issue_prepare(g, &r->key, body, &it, &e);
+	rc = svc_issue(g, &c, body, has_idem ? &idem : NULL, &a, &reused, &e);
 	json_decref(body);
 	if (rc) {
-		http_resp_smile_error(o, &e);
+		issue_error(o, rc, reused, &e);
 		return;
 	}
-	char *resp = json_dumps(it.response, JSON_COMPACT);
-	if (resp == NULL) {
-		issued_release(&it);
-		http_resp_error(o, 500, "nomem", NULL, "could not build the response");
-		return;
-	}
-	struct smile_store_new_shipment item = {&it.row, &it.personal, NULL, SMILE_OK};
-	if (idem) {
-		snprintf(it.idem.api_key_id, sizeof(it.idem.api_key_id), "%s", r->key.id);
-		snprintf(it.idem.key, sizeof(it.idem.key), "%s", idem);
-		memcpy(it.idem.request_hash, hash, 32);
-		it.idem.status = 201;
-		it.idem.response = resp;
-		item.idem = &it.idem;
-	}
-	rc = smile_store_insert_shipments(g->store, &item, 1, 1);
-	if (rc == SMILE_ERR_CONFLICT && idem) {
-		/* a concurrent retry with the same key won: answer as it did */
-		issued_release(&it);
-		if (!idem_replay(g, r, idem, hash, o))
-			http_resp_error(o, 409, "conflict", "Idempotency-Key",
-					"a request with this key is in progress");
-		return;
-	}
-	if (rc) {
-		if (!idem)
-			free(resp);
-		issued_release(&it);
-		http_resp_error(o, 500, "store", NULL, "the shipment could not be stored");
-		return;
-	}
-	smile_metrics_add(SMILE_COUNTER_SHIPMENTS_ISSUED, 1);
-	smile_log(SMILE_LOG_INFO, "shipment.issued", SMILE_KV_ID("waybill", it.row.waybill),
-		  SMILE_KV_ID("merchant", it.row.merchant), SMILE_KV_ID("key", r->key.id));
-	http_resp_header(o, MHD_HTTP_HEADER_LOCATION, "/v1/shipments/%s", it.row.waybill);
-	http_resp_bytes(o, 201, "application/json", resp, strlen(resp));
-	if (!idem)
-		free(resp);
-	issued_release(&it); /* frees resp through it.idem.response when idem */
+	answer(o, &a);
+	svc_answer_release(&a);
 }
 
-/* Fill results[] from the per-item store outcomes; returns how many items
- * failed to be stored. Items that failed validation are already there. */
-static size_t batch_results(struct issued *its, const struct smile_store_new_shipment *items,
-			    size_t n, json_t *results)
-{
-	size_t n_bad = 0;
-	for (size_t i = 0, k = 0; i < n; i++) {
-		if (its[i].response == NULL)
-			continue;
-		if (items[k].result == SMILE_OK) {
-			json_object_set_new(its[i].response, "index", json_integer((json_int_t)i));
-			json_object_set_new(its[i].response, "status_code", json_integer(201));
-			json_array_set(results, i, its[i].response);
-		} else {
-			json_array_set_new(
-				results, i,
-				json_pack("{s:I, s:i, s:{s:s, s:s}}", "index", (json_int_t)i,
-					  "status_code", 500, "error", "code", "store", "message",
-					  "could not be stored"));
-			n_bad++;
-		}
-		k++;
-	}
-	return n_bad;
-}
-
-/*
- * With an Idempotency-Key the batch follows the rules of single issuance: the
- * first response is stored with the shipments and replayed for a retry with
- * the same key and body; another body under the same key is 422. The record
- * rides on the first valid item, and the items are stored all or nothing, so
- * the response written before the commit (every valid item 201) is exactly
- * the one sent - and if the store fails, nothing is kept and a retry may
- * issue afresh. A batch with no valid item stores nothing, key included,
- * like a refused single request.
- */
 void api_shipment_batch(struct gateway *g, struct http_req *r, struct http_resp *o)
 {
-	json_t *body = NULL, *list = NULL, *results = NULL, *answer = NULL;
-	struct issued *its = NULL;
-	struct smile_store_new_shipment *items = NULL;
-	struct smile_store_idem idem;
-	const char *idem_key = http_header(r, "Idempotency-Key");
-	uint8_t hash[32];
-	char *resp = NULL;
-	size_t n = 0, n_ok = 0, n_bad = 0;
+	struct svc_caller c = svc_caller_api(&r->key);
+	struct smile_error e = {0};
+	struct svc_idem idem;
+	struct svc_answer a;
+	int has_idem, reused;
+	json_t *body;
 	enum smile_err rc;
 
-	memset(&idem, 0, sizeof(idem));
-	if (idem_key) {
-		if (!idem_key_ok(idem_key, o))
-			return;
-		request_hash(r, hash);
-		if (idem_replay(g, r, idem_key, hash, o))
-			return;
-	}
+	if (!idem_begin(g, r, &c, &idem, &has_idem, o))
+		return;
 	body = http_body_json(r, o);
 	if (body == NULL)
 		return;
-	list = json_is_object(body) ? json_object_get(body, "shipments") : NULL;
-	if (list == NULL) {
-		http_resp_error(o, 422, json_is_object(body) ? "missing_field" : "wrong_type",
-				"shipments", "expected {\"shipments\": [...]}");
-		goto out;
-	}
-	if (!json_is_array(list)) {
-		http_resp_error(o, 422, "wrong_type", "shipments", "must be an array");
-		goto out;
-	}
-	n = json_array_size(list);
-	if (n == 0 || n > (size_t)g->cfg.batch_max_items) {
-		http_resp_error(o, n ? 413 : 422, n ? "too_large" : "invalid_value", "shipments",
-				"%zu shipments, need 1-%ld", n, g->cfg.batch_max_items);
-		n = 0;
-		goto out;
-	}
-	its = calloc(n, sizeof(*its));
-	items = calloc(n, sizeof(*items));
-	results = json_array();
-	if (its == NULL || items == NULL || results == NULL) {
-		http_resp_error(o, 500, "nomem", NULL, "out of memory");
-		goto out;
-	}
-	/* one slot per input item, so results come back in input order */
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(results, json_null());
-	for (size_t i = 0; i < n; i++) {
-		struct smile_error e = {0};
-		rc = issue_prepare(g, &r->key, json_array_get(list, i), &its[i], &e);
-		if (rc) {
-			json_t *err = json_pack("{s:s, s:s}", "code", smile_errname(e.code),
-						"message", e.message);
-			if (e.field[0])
-				json_object_set_new(err, "field", json_string(e.field));
-			json_array_set_new(results, i,
-					   json_pack("{s:I, s:i, s:o}", "index", (json_int_t)i,
-						     "status_code", http_status_of(e.code), "error",
-						     err));
-			n_bad++;
-			continue;
-		}
-		items[n_ok++] = (struct smile_store_new_shipment){&its[i].row, &its[i].personal,
-								  NULL, SMILE_OK};
-	}
-	if (idem_key && n_ok > 0) {
-		/* items[].result are all SMILE_OK until the store says otherwise */
-		batch_results(its, items, n, results);
-		answer = json_pack("{s:I, s:I, s:O}", "issued", (json_int_t)n_ok, "failed",
-				   (json_int_t)n_bad, "results", results);
-		resp = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
-		if (resp == NULL) {
-			http_resp_error(o, 500, "nomem", NULL, "could not build the response");
-			goto out;
-		}
-		snprintf(idem.api_key_id, sizeof(idem.api_key_id), "%s", r->key.id);
-		snprintf(idem.key, sizeof(idem.key), "%s", idem_key);
-		memcpy(idem.request_hash, hash, 32);
-		idem.status = 200;
-		idem.response = resp;
-		items[0].idem = &idem;
-		rc = smile_store_insert_shipments(g->store, items, n_ok, 1);
-		if (rc == SMILE_ERR_CONFLICT && items[0].result == SMILE_ERR_CONFLICT) {
-			/* a concurrent retry with the same key won: answer as it did */
-			if (!idem_replay(g, r, idem_key, hash, o))
-				http_resp_error(o, 409, "conflict", "Idempotency-Key",
-						"a request with this key is in progress");
-			goto out;
-		}
-		if (rc) {
-			http_resp_error(o, 500, "store", NULL,
-					"the batch could not be stored; nothing was kept");
-			goto out;
-		}
-	} else {
-		rc = smile_store_insert_shipments(g->store, items, n_ok, 0);
-		if (rc) {
-			http_resp_error(o, 500, "store", NULL, "the batch could not be stored");
-			goto out;
-		}
-		n_bad += batch_results(its, items, n, results);
-	}
-	smile_metrics_add(SMILE_COUNTER_SHIPMENTS_ISSUED, n - n_bad);
-	smile_log(SMILE_LOG_INFO, "shipment.batch", SMILE_KV_INT("issued", (long long)(n - n_bad)),
-		  SMILE_KV_INT("failed", (long long)n_bad), SMILE_KV_ID("key", r->key.id));
-	if (resp)
-		http_resp_bytes(o, 200, "application/json", resp, strlen(resp));
-	else
-		http_resp_json(o, 200,
-			       json_pack("{s:I, s:I, s:O}", "issued", (json_int_t)(n - n_bad),
-					 "failed", (json_int_t)n_bad, "results", results));
-out:
-	free(resp);
-	json_decref(answer);
-	json_decref(results);
-	if (its)
-		for (size_t i = 0; i < n; i++)
-			issued_release(&its[i]);
-	free(its);
-	free(items);
+	rc = svc_issue_batch(g, &c, body, has_idem ? &idem : NULL, http_status_of, &a, &reused,
+			     &e);
 	json_decref(body);
+	if (rc == SMILE_ERR_TOO_LARGE) /* more items than batch_max_items */
+		http_resp_error(o, 413, smile_errname(rc), e.field, "%s", e.message);
+	else if (rc)
+		issue_error(o, rc, reused, &e);
+	else
+		answer(o, &a);
+	svc_answer_release(&a);
 }

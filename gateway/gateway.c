@@ -22,6 +22,7 @@
 #include "ratelimit.h"
 #include "relay.h"
 #include "gateway.h"
+#include "svc.h"
 #include "vault_rotate.h"
 #include "smile/log.h"
 #include "waybill.h"
@@ -225,8 +226,6 @@ fail:
 	return rc;
 }
 
-void gateway_label_pool_free(void);
-
 void gateway_close(struct gateway *g)
 {
 	gateway_retention_stop(g);
@@ -240,7 +239,7 @@ void gateway_close(struct gateway *g)
 	g->keys = NULL;
 	ratelimit_free(g->ratelimit);
 	g->ratelimit = NULL;
-	gateway_label_pool_free();
+	svc_label_pool_free();
 	if (g->serve_locked) {
 		close(g->serve_lock_fd); /* releases serve.lock */
 		g->serve_locked = 0;
@@ -398,47 +397,13 @@ enum smile_err gateway_init_dir(const char *dir, struct smile_error *e)
 
 /* ------------------------------------------------------------ retention */
 
-#define DAY_MS (24LL * 3600 * 1000)
-
-size_t gateway_retention_run(struct gateway *g)
-{
-	uint64_t ids[256];
-	size_t n, erased = 0;
-	int64_t now = gateway_now_ms();
-	int64_t delivered_before =
-		g->cfg.retention_after_delivery_days ? now - g->cfg.retention_after_delivery_days * DAY_MS : 0;
-	int64_t created_before =
-		g->cfg.retention_after_issue_days ? now - g->cfg.retention_after_issue_days * DAY_MS : 0;
-
-	if (!delivered_before && !created_before)
-		return 0;
-	for (;;) {
-		size_t before = erased;
-		if (smile_store_retention_due(g->store, delivered_before, created_before, ids,
-					      sizeof(ids) / sizeof(ids[0]), &n) != SMILE_OK)
-			break;
-		for (size_t i = 0; i < n; i++)
-			if (smile_store_erase_personal(g->store, ids[i], now, "retention") ==
-			    SMILE_OK)
-				erased++;
-		/* a full page means more may be due; no progress means stop */
-		if (n < sizeof(ids) / sizeof(ids[0]) || erased == before)
-			break;
-	}
-	if (erased) {
-		smile_metrics_add(SMILE_COUNTER_RETENTION_ERASURES, erased);
-		smile_log(SMILE_LOG_INFO, "retention.erased", SMILE_KV_INT("count", (long long)erased));
-	}
-	return erased;
-}
-
 static void *retention_main(void *arg)
 {
 	struct gateway *g = arg;
 	pthread_mutex_lock(&g->stop_lock);
 	while (!g->stopping) {
 		pthread_mutex_unlock(&g->stop_lock);
-		gateway_retention_run(g);
+		svc_retention_run(g, gateway_now_ms());
 		pthread_mutex_lock(&g->stop_lock);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);

@@ -24,6 +24,7 @@ struct MHD_Connection;
 struct relay;
 struct connguard;
 struct conn_track;
+struct http_route;
 
 struct gateway {
 	char dir[PATH_MAX];
@@ -114,18 +115,9 @@ enum smile_err gateway_http_start(struct gateway *g, const char *listen, struct 
 	SMILE_MUST_CHECK;
 void gateway_http_stop(struct gateway *g);
 
-/* Devices, shared by the HTTP API and the `device` commands. `json` is the
- * enrolment JSON ({"id","sign_pk","box_pk"}) with "role" and optional "zone". */
-enum smile_err gateway_device_enrol(struct gateway *g, json_t *json, const char *actor,
-				    struct smile_store_device *out, struct smile_error *e)
-	SMILE_MUST_CHECK;
-json_t *gateway_device_json(const struct smile_store_device *d);
-
 /* Retention job: erase personal data as configured, now and every interval. */
 enum smile_err gateway_retention_start(struct gateway *g) SMILE_MUST_CHECK;
 void gateway_retention_stop(struct gateway *g);
-/* One pass; returns how many shipments were erased. */
-size_t gateway_retention_run(struct gateway *g);
 
 int64_t gateway_now_ms(void);
 /* "2026-11-29T05:56:00.123Z" (UTC) for Unix milliseconds. */
@@ -158,7 +150,9 @@ struct http_req {
 	int has_query;
 	int body_too_large;
 	struct http_reject reject;
-	enum smile_route route;
+	const struct http_route *route; /* its row (http.c), found with the headers; NULL: none */
+	char allow[64];                 /* no route: the methods the path has, if any */
+	int path_ok;                    /* the path split into segments */
 	struct smile_store_apikey key; /* the caller, once authenticated */
 	double t0;
 };
@@ -201,25 +195,10 @@ json_t *http_body_json(struct http_req *r, struct http_resp *o);
 
 typedef void (*http_handler)(struct gateway *g, struct http_req *r, struct http_resp *o);
 
-void api_shipment_create(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_shipment_batch(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_shipment_get(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_shipment_label(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_shipment_events(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_shipment_erase(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_labels_export(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_apikey_create(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_apikey_delete(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_devices_create(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_devices_list(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_device_suspend(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_device_resume(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_device_revoke(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_gateway_info(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_healthz(struct gateway *g, struct http_req *r, struct http_resp *o);
-void api_metrics(struct gateway *g, struct http_req *r, struct http_resp *o);
-
-/* May the caller see/act on shipments of `merchant`? */
-int api_may_access(const struct smile_store_apikey *k, const char *merchant);
+/* One per row of routes.def (defined in api_*.c). */
+#define ROUTE(method, pattern, cap, auth, handler, metric) \
+	void handler(struct gateway *g, struct http_req *r, struct http_resp *o);
+#include "routes.def"
+#undef ROUTE
 
 #endif

@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,38 +47,57 @@
 /* ------------------------------------------------------------ routes */
 
 enum auth { AUTH_NONE, AUTH_ANY, AUTH_ADMIN };
+enum body_cap { BODY_NORMAL, BODY_BATCH };
 
-struct route {
+/* A row of routes.def: everything about a route in one place. */
+struct http_route {
 	const char *method;
 	const char *pattern; /* segments; "*" matches one segment */
-	enum smile_route id;
+	enum body_cap cap;
 	enum auth auth;
-	int batch_body; /* use the batch body cap */
 	http_handler fn;
+	const char *metric; /* label value in /metrics */
 };
 
-static const struct route routes[] = {
-	{"GET", "healthz", SMILE_ROUTE_HEALTHZ, AUTH_NONE, 0, api_healthz},
-	{"GET", "metrics", SMILE_ROUTE_METRICS, AUTH_NONE, 0, api_metrics},
-	{"POST", "v1/shipments", SMILE_ROUTE_SHIPMENT_CREATE, AUTH_ANY, 0, api_shipment_create},
-	{"POST", "v1/shipments/batch", SMILE_ROUTE_SHIPMENT_BATCH, AUTH_ANY, 1, api_shipment_batch},
-	{"GET", "v1/shipments/*", SMILE_ROUTE_SHIPMENT_GET, AUTH_ANY, 0, api_shipment_get},
-	{"GET", "v1/shipments/*/label", SMILE_ROUTE_SHIPMENT_LABEL, AUTH_ANY, 0, api_shipment_label},
-	{"GET", "v1/shipments/*/events", SMILE_ROUTE_SHIPMENT_EVENTS, AUTH_ANY, 0,
-	 api_shipment_events},
-	{"DELETE", "v1/shipments/*/personal", SMILE_ROUTE_SHIPMENT_ERASE, AUTH_ANY, 0,
-	 api_shipment_erase},
-	{"GET", "v1/labels", SMILE_ROUTE_LABELS_EXPORT, AUTH_ANY, 0, api_labels_export},
-	{"POST", "v1/api-keys", SMILE_ROUTE_APIKEY_CREATE, AUTH_ADMIN, 0, api_apikey_create},
-	{"DELETE", "v1/api-keys/*", SMILE_ROUTE_APIKEY_DELETE, AUTH_ADMIN, 0, api_apikey_delete},
-	{"POST", "v1/devices", SMILE_ROUTE_DEVICES, AUTH_ADMIN, 0, api_devices_create},
-	{"GET", "v1/devices", SMILE_ROUTE_DEVICES, AUTH_ADMIN, 0, api_devices_list},
-	{"POST", "v1/devices/*/suspend", SMILE_ROUTE_DEVICES, AUTH_ADMIN, 0, api_device_suspend},
-	{"POST", "v1/devices/*/resume", SMILE_ROUTE_DEVICES, AUTH_ADMIN, 0, api_device_resume},
-	{"DELETE", "v1/devices/*", SMILE_ROUTE_DEVICES, AUTH_ADMIN, 0, api_device_revoke},
-	{"GET", "v1/gateway", SMILE_ROUTE_GATEWAY_INFO, AUTH_ANY, 0, api_gateway_info},
+static const struct http_route routes[] = {
+#define ROUTE(method, pattern, cap, auth, handler, metric) \
+	{method, pattern, cap, auth, handler, metric},
+#include "routes.def"
+#undef ROUTE
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Each row's metrics slot: distinct names in order of first row, from 1
+ * (0 is "unknown"), named in metrics.c once before serving. */
+static unsigned route_slot[N_ROUTES];
+static pthread_once_t route_slots_once = PTHREAD_ONCE_INIT;
+
+static void route_slots_init(void)
+{
+	const char *names[SMILE_METRICS_ROUTES_MAX];
+	unsigned n = 0;
+	for (size_t i = 0; i < N_ROUTES; i++) {
+		unsigned k = 0;
+		while (k < n && strcmp(names[k], routes[i].metric) != 0)
+			k++;
+		if (k == n && n + 1 < SMILE_METRICS_ROUTES_MAX)
+			names[n++] = routes[i].metric;
+		route_slot[i] = k < n ? k + 1 : 0;
+	}
+	smile_metrics_routes(names, n);
+}
+
+static unsigned route_metric(const struct http_route *rt)
+{
+	return rt ? route_slot[rt - routes] : 0;
+}
+
+/* The body cap of a route: the batch cap for batch rows, else body_max
+ * (also when no route matches: the answer is 404 or 405 anyway). */
+static long route_body_max(const struct gateway *g, const struct http_route *rt)
+{
+	return rt && rt->cap == BODY_BATCH ? g->cfg.batch_body_max : g->cfg.body_max;
+}
 
 /* Does `r`'s path match the route pattern? */
 static int path_matches(const struct http_req *r, const char *pattern)
@@ -100,7 +120,7 @@ static int path_matches(const struct http_req *r, const char *pattern)
 
 /* The route for the request; *allow gets the methods the path supports when
  * only the method is wrong. */
-static const struct route *route_find(const struct http_req *r, char *allow, size_t n)
+static const struct http_route *route_find(const struct http_req *r, char *allow, size_t n)
 {
 	size_t used = 0;
 	allow[0] = '\0';
@@ -346,22 +366,6 @@ static int authenticate(struct gateway *g, struct http_req *r, struct http_resp 
 	return 1;
 }
 
-int api_may_access(const struct smile_store_apikey *k, const char *merchant)
-{
-	switch (k->role) {
-	case SMILE_ROLE_ADMIN:
-		return 1;
-	case SMILE_ROLE_MERCHANT:
-		return strcmp(k->merchant, merchant) == 0;
-	case SMILE_ROLE_WAREHOUSE:
-		for (int i = 0; i < k->n_bindings; i++)
-			if (strcmp(k->bindings[i], merchant) == 0)
-				return 1;
-		return 0;
-	}
-	return 0;
-}
-
 /* ------------------------------------------------------------ MHD glue */
 
 static double now_s(void)
@@ -436,35 +440,28 @@ static int query_ok(struct http_req *r, struct http_resp *o)
 
 static void dispatch(struct gateway *g, struct http_req *r, struct http_resp *o)
 {
-	char allow[64];
-	const struct route *rt;
+	const struct http_route *rt = r->route;
 
-	if (split_path(r, r->path) != 0) {
+	if (!r->path_ok) {
 		http_resp_error(o, 404, "no_route", NULL, "no such resource");
 		return;
 	}
-	rt = route_find(r, allow, sizeof(allow));
 	if (rt == NULL) {
-		if (allow[0]) {
-			http_resp_header(o, MHD_HTTP_HEADER_ALLOW, "%s", allow);
+		if (r->allow[0]) {
+			http_resp_header(o, MHD_HTTP_HEADER_ALLOW, "%s", r->allow);
 			http_resp_error(o, 405, "method_not_allowed", NULL,
-					"method not allowed here; allowed: %s", allow);
+					"method not allowed here; allowed: %s", r->allow);
 		} else {
 			http_resp_error(o, 404, "no_route", NULL, "no such resource");
 		}
 		return;
 	}
-	r->route = rt->id;
 	if (!query_ok(r, o))
 		return;
+	/* the body was capped at the row's cap as it arrived (on_request) */
 	if (r->body_too_large) {
 		http_resp_error(o, 413, "too_large", NULL, "request body over %ld bytes",
-				rt->batch_body ? g->cfg.batch_body_max : g->cfg.body_max);
-		return;
-	}
-	if (!rt->batch_body && r->body.len > (size_t)g->cfg.body_max) {
-		http_resp_error(o, 413, "too_large", NULL, "request body over %ld bytes",
-				g->cfg.body_max);
+				route_body_max(g, rt));
 		return;
 	}
 	if (rt->auth != AUTH_NONE && !authenticate(g, r, o))
@@ -532,10 +529,10 @@ static enum MHD_Result respond(struct gateway *g, struct MHD_Connection *c, stru
 	 * read another request from this connection */
 	ret = queue(c, &o, r->reject.status != 0);
 	dt = now_s() - r->t0;
-	smile_metrics_http(r->route, o.status, dt);
+	smile_metrics_http(route_metric(r->route), o.status, dt);
 	smile_log(o.status >= 500 ? SMILE_LOG_ERROR : SMILE_LOG_DEBUG, "http.request",
 		  SMILE_KV_ID("method", r->method),
-		  SMILE_KV_ID("route", smile_route_name(r->route)), SMILE_KV_INT("status", o.status),
+		  SMILE_KV_ID("route", smile_metrics_route_name(route_metric(r->route))), SMILE_KV_INT("status", o.status),
 		  SMILE_KV_DOUBLE("ms", dt * 1000.0),
 		  SMILE_KV_ID("key", r->key.id[0] ? r->key.id : "-"));
 	smile_buf_release(&o.body);
@@ -646,8 +643,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->method = method;
 		r->t0 = now_s();
 		snprintf(r->path, sizeof(r->path), "%s", strlen(url) < sizeof(r->path) ? url : "/");
-		int batch = strcmp(url, "/v1/shipments/batch") == 0;
-		smile_buf_init(&r->body, (size_t)(batch ? g->cfg.batch_body_max : g->cfg.body_max));
+		/* the route is found now: its row says how much body to take */
+		r->path_ok = split_path(r, r->path) == 0;
+		r->route = r->path_ok ? route_find(r, r->allow, sizeof(r->allow)) : NULL;
+		smile_buf_init(&r->body, (size_t)route_body_max(g, r->route));
 		atomic_fetch_add(&g->inflight, 1);
 		if (!conn_track_enter(r->track, CONN_BODY))
 			return MHD_NO; /* cut meanwhile */
@@ -821,6 +820,7 @@ enum smile_err gateway_http_start(struct gateway *g, const char *listen_on,
 		return rc;
 	if ((rc = open_listener(&sa, where, &g->http_fd, e)))
 		return rc;
+	pthread_once(&route_slots_once, route_slots_init);
 	if (connguard_new(&lim, &g->connguard) != SMILE_OK) {
 		close(g->http_fd);
 		return smile_error_set(e, SMILE_ERR_HTTP, "listen",

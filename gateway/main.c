@@ -14,6 +14,7 @@
 #include "broker.h"
 #include "gateway.h"
 #include "relay.h"
+#include "svc.h"
 #include "vault_rotate.h"
 #include "keys.h"
 #include "smile/log.h"
@@ -228,7 +229,7 @@ static int cmd_retention(int argc, char **argv)
 		return rc;
 	if (gateway_open(&g, o.data, &e) != SMILE_OK)
 		return fail("retention", &e);
-	printf("erased personal data of %zu shipment(s)\n", gateway_retention_run(&g));
+	printf("erased personal data of %zu shipment(s)\n", svc_retention_run(&g, gateway_now_ms()));
 	gateway_close(&g);
 	return 0;
 }
@@ -284,7 +285,7 @@ static int cmd_keys(int argc, char **argv)
 
 static int print_device(void *ctx, const struct smile_store_device *d)
 {
-	json_t *j = gateway_device_json(d);
+	json_t *j = svc_device_json(d);
 	(void)ctx;
 	json_dumpf(j, stdout, JSON_COMPACT);
 	putchar('\n');
@@ -354,10 +355,10 @@ static int cmd_device(int argc, char **argv)
 			json_object_set_new(j, "role", json_string(o.role));
 			if (o.zone)
 				json_object_set_new(j, "zone", json_string(o.zone));
-			if (gateway_device_enrol(&g, j, "cli", &d, &e) != SMILE_OK) {
+			if (svc_device_enrol(&g, &svc_caller_cli, j, &d, &e) != SMILE_OK) {
 				rc = fail("device add", &e);
 			} else {
-				json_t *out = gateway_device_json(&d);
+				json_t *out = svc_device_json(&d);
 				json_dumpf(out, stdout, JSON_COMPACT);
 				putchar('\n');
 				json_decref(out);
@@ -365,7 +366,7 @@ static int cmd_device(int argc, char **argv)
 			json_decref(j);
 		}
 	} else if (strcmp(act, "list") == 0) {
-		if (smile_store_list_devices(g.store, print_device, NULL) != SMILE_OK) {
+		if (svc_device_list(&g, &svc_caller_cli, print_device, NULL, &e) != SMILE_OK) {
 			fprintf(stderr, "smile-gateway: device list: store error\n");
 			rc = 1;
 		}
@@ -373,7 +374,7 @@ static int cmd_device(int argc, char **argv)
 		enum smile_device_status st = strcmp(act, "suspend") == 0 ? SMILE_DEV_SUSPENDED
 					      : strcmp(act, "resume") == 0  ? SMILE_DEV_ACTIVE
 									    : SMILE_DEV_REVOKED;
-		enum smile_err r2 = smile_store_set_device_status(g.store, o.id, st, "cli", "cli");
+		enum smile_err r2 = svc_device_set_status(&g, &svc_caller_cli, o.id, st, NULL, &e);
 		if (r2 == SMILE_ERR_NOT_FOUND) {
 			fprintf(stderr, "smile-gateway: device %s: no device '%s'\n", act, o.id);
 			rc = 1;

@@ -8,22 +8,8 @@
 
 #include <stdatomic.h>
 
-static const char *const route_names[SMILE_ROUTE_COUNT] = {
-	[SMILE_ROUTE_UNKNOWN] = "unknown",
-	[SMILE_ROUTE_SHIPMENT_CREATE] = "shipment_create",
-	[SMILE_ROUTE_SHIPMENT_BATCH] = "shipment_batch",
-	[SMILE_ROUTE_SHIPMENT_GET] = "shipment_get",
-	[SMILE_ROUTE_SHIPMENT_LABEL] = "shipment_label",
-	[SMILE_ROUTE_SHIPMENT_EVENTS] = "shipment_events",
-	[SMILE_ROUTE_SHIPMENT_ERASE] = "shipment_erase",
-	[SMILE_ROUTE_LABELS_EXPORT] = "labels_export",
-	[SMILE_ROUTE_APIKEY_CREATE] = "apikey_create",
-	[SMILE_ROUTE_APIKEY_DELETE] = "apikey_delete",
-	[SMILE_ROUTE_DEVICES] = "devices",
-	[SMILE_ROUTE_GATEWAY_INFO] = "gateway_info",
-	[SMILE_ROUTE_HEALTHZ] = "healthz",
-	[SMILE_ROUTE_METRICS] = "metrics",
-};
+static const char *route_names[SMILE_METRICS_ROUTES_MAX] = {"unknown"};
+static unsigned n_routes = 1;
 
 static const int statuses[] = {200, 201, 204, 400, 401, 403, 404, 405, 409, 413,
 			       415, 422, 429, 500, 503, 0 /* other */};
@@ -33,9 +19,9 @@ static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 				 0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
 #define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
-static atomic_uint_fast64_t req_count[SMILE_ROUTE_COUNT][N_STATUS];
-static atomic_uint_fast64_t lat_bucket[SMILE_ROUTE_COUNT][N_BUCKETS + 1];
-static atomic_uint_fast64_t lat_sum_us[SMILE_ROUTE_COUNT];
+static atomic_uint_fast64_t req_count[SMILE_METRICS_ROUTES_MAX][N_STATUS];
+static atomic_uint_fast64_t lat_bucket[SMILE_METRICS_ROUTES_MAX][N_BUCKETS + 1];
+static atomic_uint_fast64_t lat_sum_us[SMILE_METRICS_ROUTES_MAX];
 static atomic_uint_fast64_t counters[SMILE_COUNTER_COUNT];
 
 static const char *const counter_names[SMILE_COUNTER_COUNT][2] = {
@@ -52,16 +38,23 @@ static const char *const counter_names[SMILE_COUNTER_COUNT][2] = {
 	 "HTTP connections cut because a request's headers or body arrived too slowly"},
 };
 
-const char *smile_route_name(enum smile_route r)
+void smile_metrics_routes(const char *const *names, unsigned n)
 {
-	return (unsigned)r < SMILE_ROUTE_COUNT ? route_names[r] : "unknown";
+	for (unsigned i = 0; i < n && i + 1 < SMILE_METRICS_ROUTES_MAX; i++)
+		route_names[i + 1] = names[i];
+	n_routes = n + 1 < SMILE_METRICS_ROUTES_MAX ? n + 1 : SMILE_METRICS_ROUTES_MAX;
 }
 
-void smile_metrics_http(enum smile_route r, int status, double seconds)
+const char *smile_metrics_route_name(unsigned slot)
+{
+	return slot < n_routes ? route_names[slot] : "unknown";
+}
+
+void smile_metrics_http(unsigned r, int status, double seconds)
 {
 	size_t si = N_STATUS - 1, bi = N_BUCKETS;
-	if ((unsigned)r >= SMILE_ROUTE_COUNT)
-		r = SMILE_ROUTE_UNKNOWN;
+	if (r >= n_routes)
+		r = 0;
 	for (size_t i = 0; i + 1 < N_STATUS; i++)
 		if (statuses[i] == status)
 			si = i;
@@ -98,7 +91,7 @@ enum smile_err smile_metrics_render(struct smile_buf *out)
 {
 	TRY(smile_buf_puts(out, "# HELP smile_http_requests_total HTTP requests by route and "
 				"status.\n# TYPE smile_http_requests_total counter\n"));
-	for (int r = 0; r < SMILE_ROUTE_COUNT; r++)
+	for (unsigned r = 0; r < n_routes; r++)
 		for (size_t s = 0; s < N_STATUS; s++) {
 			uint64_t v = atomic_load(&req_count[r][s]);
 			if (v == 0)
@@ -117,7 +110,7 @@ enum smile_err smile_metrics_render(struct smile_buf *out)
 		}
 	TRY(smile_buf_puts(out, "# HELP smile_http_request_duration_seconds HTTP request "
 				"latency.\n# TYPE smile_http_request_duration_seconds histogram\n"));
-	for (int r = 0; r < SMILE_ROUTE_COUNT; r++) {
+	for (unsigned r = 0; r < n_routes; r++) {
 		uint64_t cum = 0, total = 0;
 		for (size_t b = 0; b <= N_BUCKETS; b++)
 			total += atomic_load(&lat_bucket[r][b]);

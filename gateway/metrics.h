@@ -1,8 +1,9 @@
 /*
  * metrics.h - lock-free counters and latency histograms, Prometheus text out.
  *
- * Routes are a fixed enum so every counter is a plain atomic in a static
- * array: recording a request costs a few atomic adds, no lock, no allocation.
+ * Routes are numbered slots (named once at start) so every counter is a
+ * plain atomic in a static array: recording a request costs a few atomic
+ * adds, no lock, no allocation.
  */
 #ifndef SMILE_METRICS_H
 #define SMILE_METRICS_H
@@ -15,29 +16,20 @@
 extern "C" {
 #endif
 
-enum smile_route {
-	SMILE_ROUTE_UNKNOWN = 0,
-	SMILE_ROUTE_SHIPMENT_CREATE,
-	SMILE_ROUTE_SHIPMENT_BATCH,
-	SMILE_ROUTE_SHIPMENT_GET,
-	SMILE_ROUTE_SHIPMENT_LABEL,
-	SMILE_ROUTE_SHIPMENT_EVENTS,
-	SMILE_ROUTE_SHIPMENT_ERASE,
-	SMILE_ROUTE_LABELS_EXPORT,
-	SMILE_ROUTE_APIKEY_CREATE,
-	SMILE_ROUTE_APIKEY_DELETE,
-	SMILE_ROUTE_DEVICES,
-	SMILE_ROUTE_GATEWAY_INFO,
-	SMILE_ROUTE_HEALTHZ,
-	SMILE_ROUTE_METRICS,
-	SMILE_ROUTE_COUNT
-};
+/* HTTP routes are counted by slot: slot 0 is "unknown" (no route), slots
+ * 1..n the label values given once, before serving, by
+ * smile_metrics_routes (http.c, from its route table). */
+#define SMILE_METRICS_ROUTES_MAX 32
 
-/* Stable label value, e.g. "shipment_create". */
-const char *smile_route_name(enum smile_route r);
+/* Name slots 1..n (n < SMILE_METRICS_ROUTES_MAX; literals, kept). Call once
+ * before any smile_metrics_http. */
+void smile_metrics_routes(const char *const *names, unsigned n);
+
+/* The label value of a slot ("unknown" for 0 and unnamed slots). */
+const char *smile_metrics_route_name(unsigned slot);
 
 /* Record one finished HTTP request. Any thread. */
-void smile_metrics_http(enum smile_route r, int status, double seconds);
+void smile_metrics_http(unsigned slot, int status, double seconds);
 
 enum smile_counter {
 	SMILE_COUNTER_SHIPMENTS_ISSUED = 0,

@@ -1,0 +1,498 @@
+/* Unit tests for the service layer (gateway/svc_*.c), without a broker or
+ * an HTTP server: the access rule for each role against its own and another
+ * merchant's shipments, issuance logging once, device changes recorded the
+ * same whichever door asked, revocation being final, a merchant never
+ * reaching another merchant's shipment, and batch issuance's documented
+ * all-or-nothing and replay behaviour.
+ *
+ * The store is a real SQLite file in a private temporary directory removed
+ * at teardown: smile_store_open has no in-memory mode (each of its
+ * connections would open a separate ":memory:" database). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "smile/log.h"
+#include "smile/proto.h"
+#include "../../../gateway/svc.h"
+
+static const char good[] =
+	"{\"recipient\":{\"name\":\"张三明\",\"phone\":\"13812345678\",\"address\":{"
+	"\"country\":\"CN\",\"province\":\"湖北省\",\"city\":\"武汉市\",\"district\":\"江汉区\","
+	"\"street\":\"建设大道568号\",\"detail\":\"3栋2单元1502室\"}},"
+	"\"sender\":{\"name\":\"王二\",\"phone\":\"027-85699449\",\"address\":{\"city\":\"武汉市\","
+	"\"street\":\"中山大道1号\"}},\"weight_g\":500%s}";
+
+struct fixture {
+	char dir[64];
+	char log[96];
+	int log_fd;
+	struct gateway g;
+	struct smile_store_apikey ziyun, acme, wh, admin;
+};
+
+static void key(struct smile_store_apikey *k, const char *id, enum smile_role role,
+		const char *merchant)
+{
+	memset(k, 0, sizeof(*k));
+	snprintf(k->id, sizeof(k->id), "%s", id);
+	k->role = role;
+	if (merchant)
+		snprintf(k->merchant, sizeof(k->merchant), "%s", merchant);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct smile_error e = {0};
+	char data[80];
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/smile-svc-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(data, sizeof(data), "%s/data", f->dir);
+	snprintf(f->log, sizeof(f->log), "%s/log", f->dir);
+	if (gateway_init_dir(data, &e) != SMILE_OK || gateway_open(&f->g, data, &e) != SMILE_OK) {
+		fprintf(stderr, "setup: %s\n", e.message);
+		return -1;
+	}
+	f->log_fd = open(f->log, O_RDWR | O_CREAT | O_TRUNC | O_APPEND, 0600);
+	if (f->log_fd < 0)
+		return -1;
+	smile_log_set_fd(f->log_fd);
+	smile_log_set_level(SMILE_LOG_INFO);
+	key(&f->ziyun, "k-ziyun", SMILE_ROLE_MERCHANT, "ziyun");
+	key(&f->acme, "k-acme", SMILE_ROLE_MERCHANT, "acme");
+	key(&f->wh, "k-wh", SMILE_ROLE_WAREHOUSE, NULL);
+	snprintf(f->wh.bindings[0], sizeof(f->wh.bindings[0]), "ziyun");
+	f->wh.n_bindings = 1;
+	key(&f->admin, "k-admin", SMILE_ROLE_ADMIN, NULL);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[160];
+	smile_log_set_fd(2);
+	close(f->log_fd);
+	gateway_close(&f->g);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+/* How many log lines so far carry `event=NAME ` (and `also`, when given). */
+static int log_count(struct fixture *f, const char *name, const char *also)
+{
+	char buf[1 << 16], pat[96];
+	ssize_t n = pread(f->log_fd, buf, sizeof(buf) - 1, 0);
+	int count = 0;
+	buf[n > 0 ? n : 0] = '\0';
+	snprintf(pat, sizeof(pat), "event=%s ", name);
+	for (char *line = buf, *nl; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (nl == NULL)
+			break;
+		*nl = '\0';
+		if (strstr(line, pat) && (also == NULL || strstr(line, also)))
+			count++;
+	}
+	return count;
+}
+
+/* One SQL answer from the store file (audit rows, counts), as text. */
+static void query(struct fixture *f, const char *sql, char *out, size_t n)
+{
+	char path[128];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	snprintf(path, sizeof(path), "%s/data/store.db", f->dir);
+	out[0] = '\0';
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* Issue one shipment for `merchant` (NULL: the caller's own) as `c`. */
+static enum smile_err issue(struct fixture *f, const struct svc_caller *c, const char *merchant,
+			    char waybill[SMILE_STORE_WAYBILL_MAX])
+{
+	char text[sizeof(good) + 64], extra[48] = "";
+	struct smile_error e = {0};
+	struct svc_answer a;
+	int reused;
+	json_t *j;
+	enum smile_err rc;
+
+	if (merchant)
+		snprintf(extra, sizeof(extra), ",\"merchant\":\"%s\"", merchant);
+	snprintf(text, sizeof(text), good, extra);
+	j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	rc = svc_issue(&f->g, c, j, NULL, &a, &reused, &e);
+	json_decref(j);
+	if (rc == SMILE_OK) {
+		assert_int_equal(a.status, 201);
+		snprintf(waybill, SMILE_STORE_WAYBILL_MAX, "%s", a.waybill);
+	}
+	svc_answer_release(&a);
+	return rc;
+}
+
+/* ------------------------------------------------------------ access */
+
+static void may_access_by_role(void **state)
+{
+	struct fixture *f = *state;
+	struct svc_caller z = svc_caller_api(&f->ziyun), w = svc_caller_api(&f->wh),
+			  a = svc_caller_api(&f->admin);
+
+	assert_true(svc_may_access(&a, "ziyun"));
+	assert_true(svc_may_access(&a, "acme"));
+	assert_true(svc_may_access(&z, "ziyun"));
+	assert_false(svc_may_access(&z, "acme"));
+	assert_true(svc_may_access(&w, "ziyun"));
+	assert_false(svc_may_access(&w, "acme"));
+	/* the operator and the retention job act as admin */
+	assert_true(svc_may_access(&svc_caller_cli, "acme"));
+	assert_true(svc_may_access(&svc_caller_retention, "acme"));
+	/* a merchant caller without its key reaches nothing */
+	struct svc_caller bare = {.id = "x", .door = "api", .role = SMILE_ROLE_MERCHANT};
+	assert_false(svc_may_access(&bare, "ziyun"));
+}
+
+static void role_checks(void **state)
+{
+	struct fixture *f = *state;
+	struct svc_caller z = svc_caller_api(&f->ziyun), w = svc_caller_api(&f->wh);
+	struct smile_error e = {0};
+	char wb[SMILE_STORE_WAYBILL_MAX];
+
+	assert_int_equal(svc_need_admin(&z, &e), SMILE_ERR_PERMISSION);
+	assert_int_equal(svc_need_admin(&svc_caller_cli, &e), SMILE_OK);
+	assert_int_equal(svc_device_set_status(&f->g, &z, "van-1", SMILE_DEV_SUSPENDED, NULL, &e),
+			 SMILE_ERR_PERMISSION);
+	assert_int_equal(svc_apikey_revoke(&f->g, &w, "k-admin", &e), SMILE_ERR_PERMISSION);
+	/* issuing: a merchant only for itself; a warehouse for a bound merchant */
+	assert_int_equal(issue(f, &z, "acme", wb), SMILE_ERR_PERMISSION);
+	assert_int_equal(issue(f, &w, "acme", wb), SMILE_ERR_PERMISSION);
+	assert_int_equal(issue(f, &w, NULL, wb), SMILE_ERR_MISSING_FIELD);
+	assert_int_equal(issue(f, &w, "ziyun", wb), SMILE_OK);
+}
+
+/* Each role against its own and another merchant's shipment, through every
+ * door that reads or changes one. */
+static void shipments_of_others_are_not_found(void **state)
+{
+	struct fixture *f = *state;
+	struct svc_caller z = svc_caller_api(&f->ziyun), ac = svc_caller_api(&f->acme),
+			  w = svc_caller_api(&f->wh), a = svc_caller_api(&f->admin);
+	struct smile_store_shipment row;
+	struct smile_error e = {0};
+	struct smile_buf out;
+	char wb[SMILE_STORE_WAYBILL_MAX], got[SMILE_STORE_WAYBILL_MAX];
+	int already;
+	int64_t at;
+	long n;
+	json_t *events;
+	uint64_t last;
+
+	assert_int_equal(issue(f, &z, NULL, wb), SMILE_OK);
+
+	/* view: own merchant, bound warehouse and admin see it */
+	const struct svc_caller *see[] = {&z, &w, &a};
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(svc_shipment_get(&f->g, see[i], wb, &row, &e), SMILE_OK);
+		assert_string_equal(row.merchant, "ziyun");
+		smile_store_shipment_release(&row);
+	}
+	/* another merchant: not found, exactly as a missing waybill */
+	assert_int_equal(svc_shipment_get(&f->g, &ac, wb, &row, &e), SMILE_ERR_NOT_FOUND);
+	assert_string_equal(e.field, "waybill");
+	assert_string_equal(e.message, "no such shipment");
+	assert_int_equal(svc_shipment_get(&f->g, &z, "SW000000000000", &row, &e),
+			 SMILE_ERR_NOT_FOUND);
+	assert_string_equal(e.message, "no such shipment");
+
+	/* label */
+	smile_buf_init(&out, SMILE_LABEL_OUTPUT_MAX);
+	assert_int_equal(svc_shipment_label(&f->g, &ac, wb, SMILE_LABEL_ZPL, 203,
+					    SMILE_LABEL_100X150, 0, &out, &row, &n, &e),
+			 SMILE_ERR_NOT_FOUND);
+	assert_int_equal(out.len, 0);
+	assert_int_equal(svc_shipment_label(&f->g, &z, wb, SMILE_LABEL_ZPL, 203,
+					    SMILE_LABEL_100X150, 0, &out, &row, &n, &e),
+			 SMILE_OK);
+	assert_int_equal(n, 1);
+	assert_true(out.len > 0);
+	smile_store_shipment_release(&row);
+	smile_buf_release(&out);
+
+	/* track: events of a shipment read by someone else */
+	assert_int_equal(svc_shipment_get(&f->g, &z, wb, &row, &e), SMILE_OK);
+	assert_int_equal(svc_shipment_events(&f->g, &ac, &row, &events, &e), SMILE_ERR_NOT_FOUND);
+	assert_null(events);
+	assert_int_equal(svc_shipment_events(&f->g, &z, &row, &events, &e), SMILE_OK);
+	json_decref(events);
+	smile_store_shipment_release(&row);
+
+	/* export lists only what the caller may see */
+	smile_buf_init(&out, 1u << 20);
+	assert_int_equal(svc_labels_export(&f->g, &ac, 0, 0, 100, &out, &last, &e), SMILE_OK);
+	assert_int_equal(out.len, 0);
+	assert_int_equal(svc_labels_export(&f->g, &z, 0, 0, 100, &out, &last, &e), SMILE_OK);
+	assert_non_null(strstr(out.data, wb));
+	smile_buf_release(&out);
+
+	/* erase: a warehouse never; another merchant finds nothing */
+	assert_int_equal(svc_shipment_erase(&f->g, &w, wb, got, &already, &at, &e),
+			 SMILE_ERR_PERMISSION);
+	assert_int_equal(svc_shipment_erase(&f->g, &ac, wb, got, &already, &at, &e),
+			 SMILE_ERR_NOT_FOUND);
+	assert_int_equal(log_count(f, "shipment.erased", NULL), 0);
+	assert_int_equal(svc_shipment_erase(&f->g, &z, wb, got, &already, &at, &e), SMILE_OK);
+	assert_false(already);
+	assert_true(at > 0);
+	assert_string_equal(got, wb);
+	assert_int_equal(log_count(f, "shipment.erased", "key=k-ziyun"), 1);
+	/* again: already erased, nothing logged twice */
+	assert_int_equal(svc_shipment_erase(&f->g, &a, wb, got, &already, &at, &e), SMILE_OK);
+	assert_true(already);
+	assert_int_equal(log_count(f, "shipment.erased", NULL), 1);
+	char kind[64];
+	query(f, "SELECT kind || '|' || actor FROM audit WHERE kind = 'erasure'", kind,
+	      sizeof(kind));
+	assert_string_equal(kind, "erasure|api");
+}
+
+/* ------------------------------------------------------------ issuance */
+
+static void issuance_logs_once(void **state)
+{
+	struct fixture *f = *state;
+	struct svc_caller z = svc_caller_api(&f->ziyun);
+	uint64_t before = smile_metrics_get(SMILE_COUNTER_SHIPMENTS_ISSUED);
+	char wb[SMILE_STORE_WAYBILL_MAX], n[32];
+
+	assert_int_equal(issue(f, &z, NULL, wb), SMILE_OK);
+	assert_int_equal(log_count(f, "shipment.issued", NULL), 1);
+	assert_int_equal(log_count(f, "shipment.issued", "key=k-ziyun"), 1);
+	assert_int_equal(smile_metrics_get(SMILE_COUNTER_SHIPMENTS_ISSUED), before + 1);
+	/* issuance is not an audited kind (docs/operations.md "Audit") */
+	query(f, "SELECT count(*) FROM audit", n, sizeof(n));
+	assert_string_equal(n, "0");
+	/* a refused request logs and counts nothing */
+	assert_int_equal(issue(f, &z, "acme", wb), SMILE_ERR_PERMISSION);
+	assert_int_equal(log_count(f, "shipment.issued", NULL), 1);
+	assert_int_equal(smile_metrics_get(SMILE_COUNTER_SHIPMENTS_ISSUED), before + 1);
+	/* no personal data in the log */
+	assert_int_equal(log_count(f, "shipment.issued", "13812345678"), 0);
+}
+
+static json_t *batch(const char *first, const char *second)
+{
+	char a[sizeof(good) + 64], b[sizeof(good) + 64], text[2 * sizeof(good) + 160];
+	snprintf(a, sizeof(a), good, first);
+	snprintf(b, sizeof(b), good, second);
+	snprintf(text, sizeof(text), "{\"shipments\":[%s,%s]}", a, b);
+	return json_loads(text, 0, NULL);
+}
+
+static int status_of(enum smile_err rc)
+{
+	return rc == SMILE_OK ? 201 : rc == SMILE_ERR_PERMISSION ? 403 : 422;
+}
+
+static void batch_issuance(void **state)
+{
+	struct fixture *f = *state;
+	struct svc_caller z = svc_caller_api(&f->ziyun);
+	struct svc_idem idem = {.key = "batch-1"};
+	struct smile_error e = {0};
+	struct svc_answer a, again;
+	int reused;
+	char n[32];
+	json_t *mixed = batch("", ",\"merchant\":\"acme\""), *bad = batch(",\"weight_g\":-1", ",\"weight_g\":-1"),
+	       *ans;
+
+	assert_non_null(mixed);
+	/* without a key: good items are issued even when others fail */
+	assert_int_equal(svc_issue_batch(&f->g, &z, mixed, NULL, status_of, &a, &reused, &e),
+			 SMILE_OK);
+	ans = json_loads(a.body, 0, NULL);
+	assert_int_equal(json_integer_value(json_object_get(ans, "issued")), 1);
+	assert_int_equal(json_integer_value(json_object_get(ans, "failed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(ans, "results"), 1), "status_code")),
+			 403);
+	json_decref(ans);
+	svc_answer_release(&a);
+	assert_int_equal(log_count(f, "shipment.batch", "issued=1"), 1);
+
+	/* with a key: the answer is recorded and replayed byte for byte */
+	randombytes_buf(idem.hash, sizeof(idem.hash));
+	assert_int_equal(svc_issue_batch(&f->g, &z, mixed, &idem, status_of, &a, &reused, &e),
+			 SMILE_OK);
+	assert_false(a.replayed);
+	assert_int_equal(svc_issue_batch(&f->g, &z, mixed, &idem, status_of, &again, &reused, &e),
+			 SMILE_OK);
+	assert_true(again.replayed);
+	assert_int_equal(again.status, 200);
+	assert_string_equal(again.body, a.body);
+	svc_answer_release(&again);
+	svc_answer_release(&a);
+	query(f, "SELECT count(*) FROM shipments", n, sizeof(n));
+	assert_string_equal(n, "2"); /* one per batch: the retry issued nothing */
+	/* the same key for another request is refused */
+	idem.hash[0] ^= 1;
+	assert_int_equal(svc_issue_batch(&f->g, &z, mixed, &idem, status_of, &a, &reused, &e),
+			 SMILE_ERR_CONFLICT);
+	assert_true(reused);
+	assert_string_equal(e.field, "Idempotency-Key");
+
+	/* no valid item: nothing stored, key included, so it may be used again */
+	struct svc_idem fresh = {.key = "batch-2"};
+	assert_int_equal(svc_issue_batch(&f->g, &z, bad, &fresh, status_of, &a, &reused, &e),
+			 SMILE_OK);
+	ans = json_loads(a.body, 0, NULL);
+	assert_int_equal(json_integer_value(json_object_get(ans, "issued")), 0);
+	json_decref(ans);
+	svc_answer_release(&a);
+	query(f, "SELECT count(*) FROM idempotency WHERE key = 'batch-2'", n, sizeof(n));
+	assert_string_equal(n, "0");
+	assert_int_equal(svc_issue_batch(&f->g, &z, mixed, &fresh, status_of, &a, &reused, &e),
+			 SMILE_OK);
+	assert_false(a.replayed);
+	svc_answer_release(&a);
+
+	/* the envelope: more items than batch_max_items is too large */
+	f->g.cfg.batch_max_items = 1;
+	assert_int_equal(svc_issue_batch(&f->g, &z, mixed, NULL, status_of, &a, &reused, &e),
+			 SMILE_ERR_TOO_LARGE);
+	assert_string_equal(e.field, "shipments");
+	json_decref(mixed);
+	json_decref(bad);
+}
+
+/* ------------------------------------------------------------ devices */
+
+static void enrol(struct fixture *f, const char *id)
+{
+	uint8_t sign_pk[32], sign_sk[64], box_pk[32], box_sk[32];
+	char s64[SMILE_PROTO_KEY_B64_BYTES], b64[SMILE_PROTO_KEY_B64_BYTES];
+	struct smile_store_device d;
+	struct smile_error e = {0};
+	json_t *j;
+
+	crypto_sign_keypair(sign_pk, sign_sk);
+	crypto_box_keypair(box_pk, box_sk);
+	smile_proto_key_to_base64(sign_pk, s64);
+	smile_proto_key_to_base64(box_pk, b64);
+	j = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "sign_pk", s64, "box_pk", b64, "role",
+		      "courier");
+	assert_int_equal(svc_device_enrol(&f->g, &svc_caller_cli, j, &d, &e), SMILE_OK);
+	smile_store_device_release(&d);
+	json_decref(j);
+}
+
+/* The last audit entry as "kind|subject|actor|detail". */
+static void last_audit(struct fixture *f, char *out, size_t n)
+{
+	query(f,
+	      "SELECT kind || '|' || subject || '|' || actor || '|' || detail FROM audit "
+	      "ORDER BY seq DESC LIMIT 1",
+	      out, n);
+}
+
+static void device_change_same_from_every_door(void **state)
+{
+	struct fixture *f = *state;
+	struct svc_caller api = svc_caller_api(&f->admin);
+	struct smile_store_device d;
+	struct smile_error e = {0};
+	char audit[256];
+
+	enrol(f, "van-1");
+	enrol(f, "van-2");
+	assert_int_equal(log_count(f, "device.enrolled", "by=cli"), 2);
+	last_audit(f, audit, sizeof(audit));
+	assert_string_equal(audit, "device.enrol|van-2|cli|courier");
+
+	assert_int_equal(svc_device_set_status(&f->g, &svc_caller_cli, "van-1",
+					       SMILE_DEV_SUSPENDED, NULL, &e),
+			 SMILE_OK);
+	last_audit(f, audit, sizeof(audit));
+	assert_string_equal(audit, "device.suspended|van-1|cli|cli");
+	assert_int_equal(log_count(f, "device.status", "device=van-1 status=suspended by=cli"), 1);
+
+	assert_int_equal(svc_device_set_status(&f->g, &api, "van-2", SMILE_DEV_SUSPENDED, &d, &e),
+			 SMILE_OK);
+	assert_int_equal(d.status, SMILE_DEV_SUSPENDED);
+	smile_store_device_release(&d);
+	last_audit(f, audit, sizeof(audit));
+	assert_string_equal(audit, "device.suspended|van-2|k-admin|api");
+	assert_int_equal(log_count(f, "device.status", "device=van-2 status=suspended by=k-admin"),
+			 1);
+	/* one line per change, whichever door */
+	assert_int_equal(log_count(f, "device.status", NULL), 2);
+}
+
+static void revoked_is_final(void **state)
+{
+	struct fixture *f = *state;
+	struct svc_caller api = svc_caller_api(&f->admin);
+	struct smile_error e = {0};
+	char n[32];
+
+	enrol(f, "van-3");
+	assert_int_equal(svc_device_set_status(&f->g, &api, "van-3", SMILE_DEV_REVOKED, NULL, &e),
+			 SMILE_OK);
+	query(f, "SELECT count(*) FROM audit", n, sizeof(n));
+	assert_string_equal(n, "2");
+	const struct svc_caller *doors[] = {&api, &svc_caller_cli};
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(svc_device_set_status(&f->g, doors[i], "van-3", SMILE_DEV_ACTIVE,
+						       NULL, &e),
+				 SMILE_ERR_CONFLICT);
+		assert_string_equal(e.field, "id");
+	}
+	/* a refusal changes nothing, so it is neither logged nor audited */
+	query(f, "SELECT count(*) FROM audit", n, sizeof(n));
+	assert_string_equal(n, "2");
+	assert_int_equal(log_count(f, "device.status", "status=active"), 0);
+	assert_int_equal(svc_device_set_status(&f->g, &api, "ghost", SMILE_DEV_SUSPENDED, NULL, &e),
+			 SMILE_ERR_NOT_FOUND);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(may_access_by_role, setup, teardown),
+		cmocka_unit_test_setup_teardown(role_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(shipments_of_others_are_not_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(issuance_logs_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(batch_issuance, setup, teardown),
+		cmocka_unit_test_setup_teardown(device_change_same_from_every_door, setup, teardown),
+		cmocka_unit_test_setup_teardown(revoked_is_final, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
