@@ -52,7 +52,13 @@ ifneq ($(SANITIZE),)
 SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
-CPPFLAGS_ALL = -Iinclude -D_GNU_SOURCE $(CPPFLAGS)
+# Every C compile force-includes common/banned.h: a call to strcpy, sprintf,
+# atoi & co. fails the build with an error naming the function.
+BANNED_H := common/banned.h
+# SMILE_DEBUG turns SMILE_ASSERT (common/smile_assert.h) on: the sanitizer
+# builds (CI, fuzz) check invariants; a release build compiles them out.
+DEBUG_DEFS := $(if $(SANITIZE),-DSMILE_DEBUG)
+CPPFLAGS_ALL = -Iinclude -D_GNU_SOURCE $(DEBUG_DEFS) -include $(BANNED_H) $(CPPFLAGS)
 CFLAGS_C11   = -std=c11 $(WARN) $(CFLAGS) $(SAN_FLAGS) -MMD -MP
 # The device core must build as strict C99 for handheld toolchains.
 CFLAGS_C99   = -std=c99 -pedantic $(WARN) $(CFLAGS) $(SAN_FLAGS) -MMD -MP
@@ -103,7 +109,7 @@ endif
 # Objects are never intermediate: keep them so relinks stay cheap.
 .SECONDARY:
 
-.PHONY: all test check test-common test-device test-label test-gateway test-bridge bench demo deps install uninstall clean FORCE test-build core-size fuzz fuzz-smoke fuzz-bins
+.PHONY: all test check test-common test-device test-label test-gateway test-bridge bench demo deps install uninstall clean FORCE print-cc-c11 print-cc-c99 test-build core-size fuzz fuzz-smoke fuzz-bins
 .DEFAULT_GOAL := all
 
 all: $(ALL_LIBS) $(BINS) core-size
@@ -183,6 +189,13 @@ core-size: $(LIB_DEVICE)
 	fi
 
 # ---------------------------------------------------------------- tests
+# The compile commands every C11 / C99 source gets, for tests that check the
+# build's own habits (tests/integration/test_banned.sh).
+print-cc-c11:
+	@echo $(CC) $(CPPFLAGS_ALL) $(CFLAGS_C11) $(PKG_CFLAGS)
+print-cc-c99:
+	@echo $(CC) $(CPPFLAGS_ALL) $(CFLAGS_C99)
+
 test-build: all $(UNIT_BINS) $(BENCH_BINS)
 
 # `make test` is the one command CI runs; it installs what it needs first.
