@@ -52,7 +52,13 @@ ifneq ($(SANITIZE),)
 SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
-CPPFLAGS_ALL = -Iinclude -D_GNU_SOURCE $(CPPFLAGS)
+# Every C compile force-includes common/banned.h: a call to strcpy, sprintf,
+# atoi & co. fails the build with an error naming the function.
+BANNED_H := common/banned.h
+# SMILE_DEBUG turns SMILE_ASSERT (common/smile_assert.h) on: the sanitizer
+# builds (CI, fuzz) check invariants; a release build compiles them out.
+DEBUG_DEFS := $(if $(SANITIZE),-DSMILE_DEBUG)
+CPPFLAGS_ALL = -Iinclude -D_GNU_SOURCE $(DEBUG_DEFS) -include $(BANNED_H) $(CPPFLAGS)
 CFLAGS_C11   = -std=c11 $(WARN) $(CFLAGS) $(SAN_FLAGS) -MMD -MP
 # The device core must build as strict C99 for handheld toolchains.
 CFLAGS_C99   = -std=c99 -pedantic $(WARN) $(CFLAGS) $(SAN_FLAGS) -MMD -MP
@@ -103,7 +109,7 @@ endif
 # Objects are never intermediate: keep them so relinks stay cheap.
 .SECONDARY:
 
-.PHONY: all test check test-common test-device test-label test-gateway test-bridge bench demo deps install uninstall clean test-build core-size fuzz fuzz-smoke fuzz-bins
+.PHONY: all test check test-common test-device test-label test-gateway test-bridge bench demo deps install uninstall clean FORCE print-cc-c11 print-cc-c99 test-build core-size fuzz fuzz-smoke fuzz-bins
 .DEFAULT_GOAL := all
 
 all: $(ALL_LIBS) $(BINS) core-size
@@ -183,6 +189,13 @@ core-size: $(LIB_DEVICE)
 	fi
 
 # ---------------------------------------------------------------- tests
+# The compile commands every C11 / C99 source gets, for tests that check the
+# build's own habits (tests/integration/test_banned.sh).
+print-cc-c11:
+	@echo $(CC) $(CPPFLAGS_ALL) $(CFLAGS_C11) $(PKG_CFLAGS)
+print-cc-c99:
+	@echo $(CC) $(CPPFLAGS_ALL) $(CFLAGS_C99)
+
 test-build: all $(UNIT_BINS) $(BENCH_BINS)
 
 # `make test` is the one command CI runs; it installs what it needs first.
@@ -261,25 +274,71 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o \
 endif
 
 # ---------------------------------------------------------------- install
-$(BUILD)/smile.pc: Makefile
+# `make install` installs the public contract and nothing else: the binaries,
+# include/smile/*.h, and the three libraries other programs link against:
+# label (libsmile-label), the device core and its protocol (libsmile-device),
+# and common (errors, buffers, log, conffile, unicode; libsmile-common).
+# libsmile-gateway and libsmile-bridge are the insides of smile-gateway and
+# smile-bridge, with no stable interface: they are built, tested and linked
+# here, never installed.
+#
+# Symbol rule: an installed library exports only names that start with
+# `smile_`. Each installed archive is one partial link (`ld -r`) of the
+# library's objects, in which calls between its files are already resolved,
+# followed by `objcopy --wildcard --keep-global-symbol='smile_*'`, which makes
+# every other global local to that one object. So a module's internal
+# cross-file helpers (label/label_internal.h's label_*) keep their short names
+# in the source and never clash with a user's symbols. This was chosen over
+# renaming them with an internal prefix (churn in every file that calls them)
+# and over -fvisibility=hidden plus an export macro on every public
+# declaration (an attribute in the C99 -pedantic device core's headers, and a
+# public function that forgets the macro would silently vanish): here the
+# prefix is the contract, and tests/integration/test_install.sh checks it
+# with nm on the installed archives. The in-tree archives in $(BUILD)/lib are
+# untouched, so tests and binaries still link the full internal ones.
+LD      ?= ld
+OBJCOPY ?= objcopy
+PUBLIC_LIBS   := $(LIB_LABEL) $(LIB_DEVICE) $(LIB_COMMON)
+INSTALL_LIBS  := $(patsubst $(BUILD)/lib/%,$(BUILD)/install/%,$(PUBLIC_LIBS))
+# What the public libraries call (nm -u): the gateway's and the bridge's
+# dependencies (mosquitto, SQLite, libmicrohttpd) are not the public libraries'.
+PUBLIC_PKGS   := cairo pangocairo libqrencode libsodium jansson zlib
+
+$(BUILD)/install/%.a: $(BUILD)/lib/%.a Makefile
 	@mkdir -p $(@D)
-	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	@rm -f $@ $(@:.a=.o)
+	$(call msg,EXPORT,$@)
+	$(Q)$(LD) -r -o $(@:.a=.o) --whole-archive $<
+	$(Q)$(OBJCOPY) --wildcard --keep-global-symbol='smile_*' $(@:.a=.o)
+	$(Q)$(AR) rcs $@ $(@:.a=.o)
+	@rm -f $(@:.a=.o)
+
+# Regenerated on every install: it records PREFIX, which may differ each time.
+# Paths under PREFIX are written as $${prefix}/..., so the file stays right
+# after a DESTDIR staging is moved (pkg-config --define-variable=prefix=...).
+pc_rel = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+$(BUILD)/smile.pc: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(call pc_rel,$(LIBDIR))' \
+	  'includedir=$(call pc_rel,$(INCLUDEDIR))' '' \
 	  'Name: smile' 'Description: Smile privacy-preserving waybill libraries' \
 	  'Version: $(VERSION)' \
-	  'Requires.private: $(PKGS)' \
-	  'Libs: -L$${libdir} -lsmile-gateway -lsmile-label -lsmile-device -lsmile-common' \
+	  'Requires.private: $(PUBLIC_PKGS)' \
+	  'Libs: -L$${libdir} -lsmile-label -lsmile-device -lsmile-common' \
 	  'Libs.private: -lzint -lpthread -lm' \
 	  'Cflags: -I$${includedir}' > $@
+FORCE:
 
-install: all $(BUILD)/smile.pc
+install: all $(INSTALL_LIBS) $(BUILD)/smile.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/smile \
 	  $(DESTDIR)$(DATADIR)/smile
 	$(if $(BINS),install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/)
-	install -m 0644 $(ALL_LIBS) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 $(INSTALL_LIBS) $(DESTDIR)$(LIBDIR)/
 	install -m 0644 include/smile/*.h $(DESTDIR)$(INCLUDEDIR)/smile/
 	install -m 0644 $(BUILD)/smile.pc $(DESTDIR)$(LIBDIR)/pkgconfig/smile.pc
 	$(if $(wildcard conf/*),install -m 0644 $(wildcard conf/*) $(DESTDIR)$(DATADIR)/smile/)
 
+# The gateway and bridge libraries too: earlier versions installed them.
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(BINS)))
 	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,$(notdir $(ALL_LIBS)))

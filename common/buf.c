@@ -5,6 +5,7 @@
  * before realloc, so hostile sizes never reach the allocator.
  */
 #include "smile/buf.h"
+#include "smile_assert.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -55,6 +56,7 @@ enum smile_err smile_buf_reserve(struct smile_buf *b, size_t n)
 		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
 	if (ncap > b->max)
 		ncap = b->max;
+	SMILE_ASSERT(ncap >= need); /* need <= max was checked above */
 	/* Grow by copy so the old block can be wiped: it may hold personal data. */
 	p = malloc(ncap + 1);
 	if (p == NULL)
@@ -75,6 +77,7 @@ enum smile_err smile_buf_append(struct smile_buf *b, const void *src, size_t n)
 	enum smile_err err = smile_buf_reserve(b, n);
 	if (err)
 		return err;
+	SMILE_ASSERT(b->data != NULL && b->len + n <= b->cap);
 	if (n)
 		memcpy(b->data + b->len, src, n);
 	b->len += n;

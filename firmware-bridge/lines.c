@@ -6,6 +6,7 @@
  * otherwise ends the current code.
  */
 #include "lines.h"
+#include "../common/smile_assert.h"
 
 #include <string.h>
 
@@ -27,8 +28,10 @@ static void end_code(struct bridge_lines *l, bridge_code_fn fn, void *ctx)
 		fn(ctx, "", 0, BRIDGE_CODE_TOO_LONG);
 	else if (l->bad)
 		fn(ctx, "", 0, BRIDGE_CODE_BAD_KEY);
-	else if (l->len > 0)
+	else if (l->len > 0) {
+		SMILE_ASSERT(l->len <= sizeof(l->buf));
 		fn(ctx, l->buf, l->len, BRIDGE_CODE_OK);
+	}
 	sodium_memzero(l->buf, sizeof(l->buf));
 	l->len = 0;
 	l->overflow = 0;

@@ -25,6 +25,7 @@
  * old one; a dropped key is wiped (sodium_free) as soon as it is replaced.
  */
 #include "vault.h"
+#include "../common/smile_assert.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -292,6 +293,7 @@ void smile_vault_exchange(struct smile_vault *a, struct smile_vault *b)
 static size_t vault_ad(uint8_t ad[AD_MAX], char purpose, const uint8_t *hdr, size_t hdr_len,
 		       const uint8_t *aad, size_t aad_len)
 {
+	SMILE_ASSERT(hdr_len + aad_len < AD_MAX); /* callers check aad_ok() first */
 	ad[0] = (uint8_t)purpose;
 	memcpy(ad + 1, hdr, hdr_len);
 	memcpy(ad + 1 + hdr_len, aad, aad_len);

@@ -15,6 +15,7 @@
  * plain deflate, one final block of BTYPE 01.
  */
 #include "label_internal.h"
+#include "../common/smile_assert.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -172,10 +173,13 @@ enum smile_err label_deflate(const unsigned char *in, size_t len, struct smile_b
 {
 	size_t bound = deflate_bound(len);
 	enum smile_err err = smile_buf_reserve(out, bound);
+	size_t n;
 
 	if (err)
 		return smile_error_set(e, err, NULL, "compressed output over the cap");
-	out->len += deflate_rle(in, len, (unsigned char *)out->data + out->len);
+	n = deflate_rle(in, len, (unsigned char *)out->data + out->len);
+	SMILE_ASSERT(n <= bound); /* else it wrote past what was reserved */
+	out->len += n;
 	out->data[out->len] = '\0';
 	return SMILE_OK;
 }
