@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * conffile.c - the table-driven "key = value" parser and writer (conffile.h).
  *

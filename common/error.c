@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * error.c - names and messages for enum smile_err, and field-naming details.
  *

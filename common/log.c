@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * log.c - logfmt event lines built on the stack, one write(2) each.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * smile_assert.h - SMILE_ASSERT(cond): invariants checked where it is cheap.
  *

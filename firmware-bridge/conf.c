@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * conf.c - bridge.conf: defaults, parsing, checking, writing.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * conf.h - smile-bridge's configuration file (bridge.conf).
  *

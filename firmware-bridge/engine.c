@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * engine.c - queue, sign, send, retry, match, report: the bridge's core loop.
  *

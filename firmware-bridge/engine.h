@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * engine.h - the bridge's state machine: codes in, scans out, replies back.
  *

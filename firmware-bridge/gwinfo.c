@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * gwinfo.c - read GET /v1/gateway with jansson and check every field the
  * bridge will rely on, so a bad paste fails at configure time, not at the

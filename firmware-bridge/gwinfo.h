@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * gwinfo.h - the gateway's self-description, GET /v1/gateway:
  *   {"protocol":1,"sign_pk":"<b64>","box_pk":"<b64>",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * input.h - where scanned codes come from: standard input, a serial scanner,
  * or a keyboard-wedge scanner on Linux evdev.

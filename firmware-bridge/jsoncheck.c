@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * jsoncheck.c - a validating JSON compactor (no allocation, no tree).
  *

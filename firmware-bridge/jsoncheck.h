@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * jsoncheck.h - check that bytes are one JSON object, and copy it compactly.
  *

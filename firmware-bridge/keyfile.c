@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * keyfile.c - read and write the device key file. The image format and its
  * checksum belong to the device core (smile_device_keys_save/load); this

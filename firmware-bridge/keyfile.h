@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * keyfile.h - the device key file on disk (smile_device_keys_save image).
  *

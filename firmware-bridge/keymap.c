@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * keymap.c - US keyboard layout for keyboard-wedge scanners.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * keymap.h - decode a keyboard-wedge scanner's key events (Linux evdev).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lines.c - byte stream to codes, for serial scanners and standard input.
  *

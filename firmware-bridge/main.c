@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * main.c - smile-bridge: command line, signals, and wiring the modules.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mode.c - recognise mode barcodes. Lower-cases the name and maps '-' to
  * '_' so it can be looked up with smile_proto_event_from_name(): the event

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mode.h - mode barcodes: scanning "SMILE:MODE:<EVENT>" switches the event
  * that following scans record (docs/bridge.md "Mode barcodes").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * output.c - reply lines to stdout or to UI clients on a UNIX socket.
  *

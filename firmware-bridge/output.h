@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * output.h - where reply lines go: standard output, or a UNIX socket the
  * handheld's UI connects to.

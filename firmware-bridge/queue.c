@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * queue.c - the on-disk FIFO of scans waiting for a reply.
  *

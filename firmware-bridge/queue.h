@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * queue.h - the bridge's offline queue: scans waiting to be sent, on disk.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * report.h - the JSON lines smile-bridge writes for the handheld's UI.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * seqfile.c - a file-backed smile_seq_store: "NEXT\n" in STATE/seq.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * seqfile.h - the device core's sequence store (struct smile_seq_store,
  * device.h) backed by a file: STATE/seq holds "NEXT\n", the number below

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * session.c - MQTT for the bridge: a network thread that only moves bytes.
  *

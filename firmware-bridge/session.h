@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * session.h - the bridge's MQTT connection (libmosquitto, MQTT v5).
  *

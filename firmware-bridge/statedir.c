@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * statedir.c - the state directory's lock and atomic, durable file writes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * statedir.h - the bridge's state directory and crash-safe file writes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api_admin.c - API key administration over HTTP (the rules and logs are the
  * service's: svc_apikeys.c), health and metrics endpoints.

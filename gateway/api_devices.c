@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api_devices.c - enrolling and managing handhelds over HTTP (the rules,
  * logs and audit are the service's: svc_devices.c), and the gateway's

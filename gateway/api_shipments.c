@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api_shipments.c - issuing shipments over HTTP: one at a time and in
  * batches, with Idempotency-Key.

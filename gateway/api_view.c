@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api_view.c - reading shipments over HTTP: masked view, labels, tracking
  * events, label export for offline printing, and erasure.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apikey.c - minting API keys; only their hashes are ever stored.
  */

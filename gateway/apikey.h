@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apikey.h (gateway-internal) - API keys: minting and hashing.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * broker.c - `smile-gateway broker-config`: a tuned mosquitto configuration
  * with the gateway's and every device's credentials and an ACL that keeps

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * broker.h (gateway-internal) - mosquitto configuration for the relay.
  */

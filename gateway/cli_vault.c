@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cli_vault.c - the command-line doors of vault key rotation:
  * `smile-gateway keys rotate-vault` and `smile-gateway vault check`. They

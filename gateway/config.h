@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config.h - the gateway's configuration file (DIR/gateway.conf).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * connguard.c - absolute deadlines for slow HTTP requests (connguard.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * connguard.h (gateway-internal) - deadlines for HTTP requests that arrive
  * too slowly, whatever trickle of bytes keeps them "active".

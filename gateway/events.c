@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * events.c - merchant events and alerts (docs/protocol.md section 10).
  *

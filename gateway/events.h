@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * events.h (gateway-internal) - the merchant event and the alert of
  * docs/protocol.md section 10, one builder for every door: the relay

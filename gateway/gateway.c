@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * gateway.c - the gateway's lifecycle: creating a data directory, opening one
  * (config, keys with their permission check, store), and the retention job.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * gateway.h (gateway-internal) - the running gateway: what its modules share,
  * and the HTTP plumbing handlers use.

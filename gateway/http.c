@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http.c - libmicrohttpd plumbing: the listening socket, strict request
  * checks, body caps, routing, authentication, responses, metrics and access

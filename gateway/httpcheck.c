@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * httpcheck.c - strict checks of request targets, header names and query
  * values (httpcheck.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * httpcheck.h (gateway-internal) - strict checks of what arrives over HTTP,
  * before it is routed or believed: the raw request target, header names and

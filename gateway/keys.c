@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * keys.c - the gateway's key files in DIR/keys/: create, load, rotate, retire.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * keys.h - the gateway's key files: creating, loading (with a strict
  * permission check), rotating and retiring token keys.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mask.c - the masking policy: names, phone numbers and addresses as they may
  * be printed on a label (rules and examples: docs/masking.md).

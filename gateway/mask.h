@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mask.h - the masking policy: what of a name, a phone number and an address
  * may be printed on a label.

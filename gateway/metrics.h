@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * metrics.h - lock-free counters and latency histograms, Prometheus text out.
  *

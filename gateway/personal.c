@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * personal.c - the sealed personal record (personal.h): its JSON, its
  * associated data, sealing at issue and opening at a reveal.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * personal.h (gateway-internal) - the sealed personal record: the one place
  * that knows its JSON, how it is sealed and what it is bound to.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * policy.c - the reveal policy of docs/protocol.md section 7.4, whose table
  * is the specification: tests/unit/gateway/test_policy.c reads that table

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * policy.h (gateway-internal) - who may see a recipient's contact details.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ratelimit.c - per-key token buckets in a fixed open-addressed table.
  */

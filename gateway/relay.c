@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * relay.c - the MQTT door for courier scans: bytes in from the broker, replies
  * out. What a scan means is scan.c's (the I/O-free pipeline of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * relay.h (gateway-internal) - the MQTT scan relay (docs/protocol.md).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * scan.c - the scan pipeline (scan.h): docs/protocol.md section 7 as one
  * function of a scan's bytes, with every effect going out through an ops

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * scan.h (gateway-internal) - the scan pipeline: one courier scan's bytes in,
  * a signed reply and its durable effects out (docs/protocol.md section 7).

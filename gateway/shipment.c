@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * shipment.c - the split at the heart of Smile: a request with real contact
  * details becomes (a) a masked public label record and (b) a personal JSON

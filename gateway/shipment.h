@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * shipment.h (gateway-internal) - a shipment request: parse, validate, mask,
  * and split into the public label record and the sealed personal part.

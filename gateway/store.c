@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * store.c - the backend-neutral core of store.h: group commit, rules, audit.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * store_backend.h (gateway-internal) - the ops table a store backend fills.
  *

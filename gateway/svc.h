@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * svc.h (gateway-internal) - the service layer: the gateway's rules, called
  * by every door (HTTP handlers, CLI commands, the retention job).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * svc_access.c - who may do what: the callers the service knows, the one
  * rule for shipments, and the role checks.

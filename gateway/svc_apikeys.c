@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * svc_apikeys.c - minting and revoking API keys (admin only), for every door.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * svc_devices.c - enrolling, suspending, resuming, revoking and listing
  * handhelds, for every door (the API and the `device` commands).

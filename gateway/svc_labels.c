@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * svc_labels.c - rendering a shipment's labels from its stored record.
  *

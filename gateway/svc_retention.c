@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * svc_retention.c - the retention job: erase personal data as configured,
  * for `serve` (periodically) and the `retention` command (once).

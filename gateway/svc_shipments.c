@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * svc_shipments.c - issuing shipments: validation, masking, token, vault seal
  * and label record, for every door.

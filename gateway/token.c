@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * token.c - minting and opening the QR tokens printed on smile waybills.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * token.h - the QR token on a smile waybill: an encrypted, authenticated,
  * unlinkable reference to one shipment.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vault.c - envelope encryption of personal data, one data key per shipment.
  *

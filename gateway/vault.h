@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vault.h - sealing each shipment's personal data under its own data key,
  * wrapped by the gateway's vault key (envelope encryption, crypto-shredding).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vault_rotate.c - rotating the vault key while `serve` runs on the same data
  * directory: `keys rotate-vault`, `vault check`, and the serving gateway's

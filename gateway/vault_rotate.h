@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vault_rotate.h (gateway-internal) - rotating the vault key while `serve`
  * runs: the command's side (`keys rotate-vault`, `vault check`) and the

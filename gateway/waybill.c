@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * waybill.c - format and check waybill numbers (format: gateway/waybill.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * waybill.h - waybill numbers: prefix, issue date, sequence, check digits.
  *

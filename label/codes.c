@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * codes.c - the two symbols on a label as module matrices: the QR code of the
  * token (libqrencode) and the Code128 of the waybill (zint).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * deflate.c - a zlib stream (RFC 1950 around RFC 1951) built from byte runs
  * and literals with the fixed Huffman code: the one compression a bilevel

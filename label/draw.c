@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * draw.c - paint a laid-out page on a cairo context whose user space is
  * printer dots: the same page model becomes the 1-bit raster (PNG, and the

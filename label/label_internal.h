@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * label_internal.h - what the files of label/ share: the parsed record, the
  * page model (boxes in printer dots), and the renderer's private state.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * main.c - smile-label: render label records (JSON Lines) to PNG, PDF or ZPL,
  * print sample records, or show where everything lands on a label.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pdf.c - labels as vector PDF pages of the true physical size.
  *

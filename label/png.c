@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * png.c - write the raster as a 1-bit greyscale PNG, with pHYs.
  *

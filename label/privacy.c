@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * privacy.c - the fail-closed test: would this record print personal data?
  *

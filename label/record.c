@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * record.c - parse and validate one label record (JSON) into a fixed struct.
  *

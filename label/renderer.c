@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * renderer.c - the public face of the label library: renderer lifecycle,
  * one-label rendering, batches, and the layout as JSON.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sample.c - realistic, already-masked label records for demos, tests and
  * the benchmark.

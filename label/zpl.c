@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * zpl.c - one label as ZPL II: native codes, text as compressed graphics.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * devtool.c - smile-devtool: a handheld's protocol steps one at a time, for
  * tests and for vendors checking their own implementation against ours.

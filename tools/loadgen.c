@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * loadgen.c - smile-loadgen: simulated handhelds that scan parcels through the
  * real broker and check every reply the gateway sends (issue 5, point 9).

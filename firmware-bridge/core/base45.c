@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * base45.c - RFC 9285 Base45, strict, with no heap and no libc calls.
  *

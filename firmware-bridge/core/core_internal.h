@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * core_internal.h - helpers shared by the device core's .c files only.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * credentials.c - derive a device's MQTT password from the key it already
  * shares with the gateway (see credentials.h). C99, no heap.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * device.c - the handheld side of docs/protocol.md: keys, key file image,
  * enrolment JSON, a crash-safe sequence counter, scans out, replies in.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * proto.c - the scan/reply wire codec (docs/protocol.md), shared by the
  * gateway and the device core.

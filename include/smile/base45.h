@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * base45.h - Base45 encoding (RFC 9285), as used inside Smile QR tokens.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * conffile.h - "key = value" configuration files described by a key table.
  *

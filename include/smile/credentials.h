@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * credentials.h - a device's MQTT broker password, derived, never sent.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * device.h - the portable device core for handhelds (firmware-bridge/core).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * label.h - parse label records and render smile waybills as PNG, PDF or ZPL.
  *

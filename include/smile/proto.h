@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * proto.h - the scan/reply wire protocol between handhelds and the gateway.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * unicode.h - the character classes that decide what may be printed on a
  * label, from one table generated from the Unicode Character Database.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Issuance over HTTP: keep-alive, 8 concurrent clients (wrk), durable group
 # commits (WAL, synchronous=FULL). Prints shipments/s and latency percentiles.
 set -uo pipefail

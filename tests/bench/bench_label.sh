@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # make bench: smile-label throughput and memory, one thread (--jobs 1).
 #
 #   2,000 sample records (mixed Chinese/Latin, some RTL), 100x150 mm, 203 dpi:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_proto.c - what one core spends on the device protocol
  * (docs/protocol.md): a device building a scan, the gateway verifying it,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Scan relay, end to end on one machine (issue 5, point 9; docs/bench.md):
 # a private tuned mosquitto, the real gateway, and smile-loadgen simulating
 # 200 couriers' handhelds over 4 MQTT connections, each device keeping one

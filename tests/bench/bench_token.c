@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_token.c - how fast one core mints and opens QR tokens, and seals and
  * opens a shipment's personal data in the vault. Prints figures; never

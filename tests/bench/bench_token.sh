@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # QR tokens and the vault, one core: tokens minted and opened per second,
 # shipments sealed and opened per second. Target (issue 4): >= 100k tokens/s.
 set -euo pipefail

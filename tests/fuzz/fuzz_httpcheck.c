@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_httpcheck.c - libFuzzer target for the gateway's strict HTTP checks
  * (gateway/httpcheck.h): the raw request target, header names, numbers and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_label_record.c - libFuzzer target for the label record parser, the
  * only door for outside input into the label library.

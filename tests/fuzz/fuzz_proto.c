@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_proto.c - libFuzzer target for every parser of outside input in the
  * device core: scan and reply decoders, signature checks, contact opening,

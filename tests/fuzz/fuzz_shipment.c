@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_shipment.c - libFuzzer target for the gateway's shipment request
  * parser (the body of POST /v1/shipments) and the masking behind it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_token.c - libFuzzer target for the parsers of scanned QR text and of
  * stored vault blobs: smile_token_open, smile_base45_decode, smile_vault_open.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sanitizer_defaults.c - linked into every fuzz target: the sanitizer
  * settings a target needs, built in, so that `build/fuzz/fuzz_NAME` run

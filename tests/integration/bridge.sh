@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/bridge.sh - helpers for smile-bridge tests against the
 # real gateway and a real mosquitto. Source after lib.sh and gateway.sh.
 #

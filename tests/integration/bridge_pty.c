@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bridge_pty.c - a serial barcode scanner for integration tests: a
  * pseudo-terminal (openpty) whose slave side smile-bridge opens as

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/gateway.sh - helpers for tests that drive a real
 # smile-gateway over HTTP. Source after lib.sh.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/label.sh - helpers for the smile-label integration tests.
 # Source after lib.sh.
 

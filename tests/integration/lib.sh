@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # tests/integration/lib.sh - shared helpers for integration tests (bash).
 #
 # Source it first thing:   . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # common/banned.h, force-included into every compile: a banned call fails the
 # build with an error naming the function, under the flags the Makefile
 # really uses (C11 for most of the tree, C99 -pedantic for the device core);

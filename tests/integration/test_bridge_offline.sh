@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # smile-bridge's offline queue against the real gateway and mosquitto:
 #  1. broker down -> scans queued (on disk) -> broker up -> each delivered
 #     exactly once, in order;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # smile-bridge reading a serial barcode scanner: a pseudo-terminal (openpty,
 # tests/integration/bridge_pty.c) stands in for the scanner; codes end with
 # CR LF, CR or LF as scanners are set up to send them. Each reveals for a

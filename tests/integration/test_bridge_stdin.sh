@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # smile-bridge against the real gateway and a real mosquitto (configured by
 # broker-config): keygen, enrolment and configure; `run` with standard input
 # reveals for a courier; mode barcodes; the `scan` command's exit codes;

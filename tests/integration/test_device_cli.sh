@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `smile-gateway device ...` on a data directory: enrol from the JSON a
 # handheld prints, list, suspend, resume, revoke (final), with clear errors;
 # every change lands in the audit log.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Erasure reaches every copy the gateway could open (docs/vault.md), with the
 # real gateway, a real mosquitto and a second process reading store.db:
 #   - a stored revealing reply is withdrawn; retransmitting the scan after

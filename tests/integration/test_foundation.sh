@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The foundation itself: the test runner reports failures and crashes and
 # exits non-zero; make install honours DESTDIR and PREFIX; make deps is a
 # no-op when everything is present.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # smile-gateway issuance API against the real daemon: init, keys and roles,
 # issuing, reading, printing (decoded with zbarimg), idempotency, every
 # bad-input case with its status and nothing stored, batch, erasure, restart.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # POST /v1/shipments/batch honours Idempotency-Key under the rules of single
 # issuance: a retry with the same key and body gets the first response and
 # stores nothing more; the same key with another body is 422

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Identities and doors into the gateway (docs/operations.md):
 #   - device ids that are broker service users are refused at enrolment, and
 #     broker-config never writes a user twice;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # One port, one gateway: a second gateway (another data directory) started on
 # the port of a running one must fail with a clear error naming the address
 # and port, not share the port and silently take half the requests.

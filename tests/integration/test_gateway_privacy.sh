@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Privacy check: after issuing 1,000 shipments with known names, phone
 # numbers and unit/room details, none of those strings appears anywhere in
 # the data directory (database, WAL, config, keys), in the gateway's log, or

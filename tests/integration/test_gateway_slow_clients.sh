@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # One client cannot lock everyone out: connections per client address are
 # bounded (http_per_ip_limit), and a request whose headers or body trickle in
 # is cut at an absolute deadline that new bytes do not extend

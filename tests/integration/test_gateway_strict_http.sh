@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Strict HTTP: what a proxy and the gateway could read two ways is refused
 # with 400 and a JSON error naming what was wrong, never the input itself.
 #   - the path is checked before libmicrohttpd decodes it: %00, %2F, dot

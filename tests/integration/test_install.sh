@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # What `make install` gives another program: the public contract and nothing
 # else. Every defined global of an installed library starts with `smile_`;
 # the gateway's and the bridge's libraries and headers stay in the tree; each

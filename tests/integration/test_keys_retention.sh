@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Key rotation end to end (labels printed before a rotation keep working
 # until their key is retired) and the retention job (personal data past its
 # period is crypto-shredded; the masked record and tracking stay).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # smile-label as a warehouse uses it: help on every command, sample records,
 # a batch with bad records (each reported by line and reason, counted, never
 # echoing personal data, exit 1, good records still rendered), single files

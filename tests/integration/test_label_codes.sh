@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Every label scans: Chinese, Latin-diacritic and right-to-left records at
 # 203 and 300 dpi on all three sizes, as PNG and as PDF (rasterised by
 # pdftoppm at the printer's resolution), decoded by zbarimg: the QR reads back

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # smile-loadgen's own checks (TAP from `smile-loadgen selftest`: key
 # derivation, arguments, token file, the scan path against docs/protocol.md's
 # vectors, reply classification), then a short real run: 10 devices against a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The integration helper itself: a private broker starts on a free loopback
 # port with our tuned settings, carries a QoS 1 message, restarts on the same
 # port, and is gone after the test exits.

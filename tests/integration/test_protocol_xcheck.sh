@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # docs/protocol.md is precise enough to implement from: an independent Python
 # implementation written from the page alone (Debian's python3-cryptography
 # and a socket, no Smile code) rebuilds every test vector it prints, byte for

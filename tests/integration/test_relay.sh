@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The scan relay against a real mosquitto (configured by broker-config, with
 # per-device passwords and ACL) and the real gateway. Devices are driven step
 # by step with smile-devtool (the real device core) and mosquitto_pub/sub.

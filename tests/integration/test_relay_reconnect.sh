@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The relay reaches a broker that was down when the gateway started, within a
 # few seconds of the broker coming up: it retries from 0.5 s, doubling to a
 # cap of 8 s (libmosquitto's own backoff waited up to half a minute), and

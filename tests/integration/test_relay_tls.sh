@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The gateway reaches its broker over TLS when mqtt_cafile is set: it
 # connects to a broker whose certificate that CA signed, refuses one signed by
 # another CA, and a courier's scan goes through end to end over TLS.

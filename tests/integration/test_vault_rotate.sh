@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Vault key rotation while `serve` runs (docs/vault.md, "Rotating the vault
 # key"): a second serve on the same data directory is refused; a backup of
 # store.db taken before the rotation opens nothing with the new keys (and

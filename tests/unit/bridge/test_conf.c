@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for firmware-bridge/conf.c: defaults, parsing, errors that name
  * the line and key, whole-config checks, relative paths, the written file
  * parsing back, and conf/bridge.conf.example documenting every key. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for firmware-bridge/engine.c, driven the way the daemon drives
  * it: the real queue and sequence file in a temporary state directory, the
  * real device core, a controllable clock, and gateway replies built with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for firmware-bridge/input.c: input specs, a serial scanner on a
  * pseudo-terminal (openpty): 9600 8N1 raw by default, another speed on
  * request, CR / LF / CR LF terminators through the real read path; standard

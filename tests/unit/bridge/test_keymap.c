@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for firmware-bridge/keymap.c and the evdev path of input.c's
  * decoding: synthetic struct input_event records, as a USB keyboard-wedge
  * scanner sends them, decode to the code it read. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for firmware-bridge/lines.c and mode.c: CR, LF and CR LF end
  * exactly one code wherever the read boundary falls; over-long and poisoned
  * codes are reported, never truncated; mode barcodes are recognised. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for firmware-bridge/output.c: reply lines on a UNIX socket for
  * the handheld's UI: 0600 socket, every client gets every line whole, a
  * client that stops reading is dropped instead of stalling the bridge, a

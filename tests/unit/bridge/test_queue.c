@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for firmware-bridge/queue.c: FIFO order, records surviving a
  * reopen byte for byte, a full queue refusing the new scan and keeping the
  * old, head updates, damaged and half-written files, and kill -9 of a process

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for firmware-bridge/jsoncheck.c and report.c: the JSON the
  * gateway sends is validated and compacted before it reaches an output line;
  * reply lines carry contact only when revealed; nothing can break the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for firmware-bridge/session.c against a real mosquitto started
  * on a free loopback port: subscribe-then-ready, scans published on the scan
  * topic, replies taken from the inbox (over-size ones dropped), the broker

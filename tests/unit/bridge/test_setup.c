@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for what prepares a handheld: the key file on disk
  * (keyfile.c: 0600, never overwritten, refused when others may read it,
  * damage detected) and the gateway's GET /v1/gateway answer (gwinfo.c). */

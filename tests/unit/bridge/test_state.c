@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for firmware-bridge/statedir.c and seqfile.c: one bridge per
  * state directory, atomic replacement, and the file-backed sequence store
  * under the real core: numbers survive restarts and are never reused, a

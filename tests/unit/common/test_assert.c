@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for common/smile_assert.h: SMILE_ASSERT aborts with file:line
  * and the expression in a SMILE_DEBUG build (every sanitizer build), and
  * compiles to nothing, without evaluating its condition, otherwise. This

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for common/: error names and details, the capped buffer, and
  * the log module's refusal to carry free text. */
 #include <setjmp.h>

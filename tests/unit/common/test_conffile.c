@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The shared "key = value" parser: every error names the line and key, and
  * a bad file changes nothing. */
 #include <setjmp.h>

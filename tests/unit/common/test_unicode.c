@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for common/unicode.c: the generated tables agree with the
  * Unicode Character Database installed by `make deps` (package unicode-data),
  * code point by code point, so a stale or hand-edited table fails here; every

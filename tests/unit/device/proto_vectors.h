@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * proto_vectors.h - the test vectors of docs/protocol.md ("Test vectors"),
  * shared by test_proto.c and test_device.c. The inputs are fixed seeds; every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for firmware-bridge/core/base45.c: the RFC 9285 examples both
  * ways, every input a strict decoder must refuse, buffer caps, and a round
  * trip over every byte pair. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for firmware-bridge/core/device.c: keys and the key file image,
  * the enrolment JSON, the crash-safe sequence counter (simulated crashes and
  * failing storage), building scans, and opening replies: every reply the

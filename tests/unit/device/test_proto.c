@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for firmware-bridge/core/proto.c: the docs/protocol.md vectors
  * byte for byte, round trips, and every rejection the decoders promise
  * (truncation at every length, version, type, oversize fields, ranges,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The slow-request guard: its deadlines, and tracks moving through phases. */
 #include <setjmp.h>
 #include <stdarg.h>

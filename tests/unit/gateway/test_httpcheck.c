@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict HTTP input checks: request targets, header names, numbers, dates. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for gateway/keys.c against a real temporary directory: create,
  * load, refusal of every unsafe file (group/other bits, symlinks, FIFOs,
  * other owners, wrong sizes), rotation keeping old tokens open, retirement

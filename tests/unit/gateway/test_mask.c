@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the masking policy (gateway/mask.c).
  *
  * The examples table in docs/masking.md is this test's data: every row is

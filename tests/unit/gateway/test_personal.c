@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for gateway/personal.c, the one owner of the sealed personal
  * record: a round trip gives the recipient's contact details in the shape of
  * docs/protocol.md 5.3 (and nothing of the sender); a record is bound to its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-key token buckets: burst, refill, isolation between keys, Retry-After. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The scan pipeline (gateway/scan.c) without a broker or a database: a fake
  * ops table holds devices, shipments and reveal counts in memory and records

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The shipment request: shape validation and what stays in clear. */
 #include <setjmp.h>
 #include <stdarg.h>

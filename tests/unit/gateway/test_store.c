@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Conformance suite of the store (gateway/store.h): every test talks to
  * store.h only, never to a backend's header, so it checks any backend.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of what only the SQLite backend (gateway/store_sqlite.c) can
  * show, looking inside the store file with SQLite itself: the schema version
  * guard, erased bytes leaving the database and its WAL, the file's mode, a

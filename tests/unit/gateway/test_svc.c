@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the service layer (gateway/svc_*.c), without a broker or
  * an HTTP server: the access rule for each role against its own and another
  * merchant's shipments, issuance logging once, device changes recorded the

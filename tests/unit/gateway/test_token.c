@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for gateway/token.c: the test vectors of docs/token.md checked
  * verbatim (and checked to be in that document), every rejection code with its
  * documented example, every truncation, every altered byte, key rotation and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for gateway/vault.c: seal/open round trips, every byte of both
  * blobs altered, blobs swapped between shipments, erasure (nothing the
  * gateway holds opens a shredded row), a different vault key, rotation by

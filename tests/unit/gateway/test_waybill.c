@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for waybill numbers (gateway/waybill.c): known vectors, syntax
  * and date checks, and - exhaustively over generated numbers - that every
  * single-character substitution and every adjacent transposition is caught. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the label unit tests: fixtures, a strict PNG reader that
  * checks every chunk CRC and undoes the filters, and a ZPL reader that turns
  * ^GFA Z64 graphics and ^GB boxes back into a bitmap. Independent of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the layout: golden block positions per size and dpi (with
  * a tolerance, and without text extents, so a font update does not break
  * them), invariants that must hold for any record (everything inside the

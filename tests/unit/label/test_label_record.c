@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for label records: every field's missing / wrong type / bad
  * value / over-long error names that field, invalid UTF-8 is pinned to the
  * value that holds it, the fail-closed privacy check refuses unmasked names

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for rendering: PNG is 1-bit with pHYs and the right size at
  * every dpi and size; codes are whole dots with clear quiet zones; ZPL has
  * the right ^PW/^LL, ^CI28, native ^BC/^BQ, and ^GF graphics whose Z64 CRC,
