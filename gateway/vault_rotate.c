@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "keys.h"
+#include "personal.h"
 #include "smile/log.h"
 #include "vault.h"
 
@@ -394,7 +395,7 @@ static enum smile_err rewrap_pass(struct rotation *rt, uint32_t new_kid, uint64_
 		m = 0;
 		for (size_t i = 0; i < n; i++) {
 			struct smile_store_wrapped *row = &rows[i];
-			uint8_t aad[8];
+			uint8_t aad[PERSONAL_AAD_BYTES];
 			uint64_t id = row->shipment_id;
 			uint32_t kid;
 			uint32_t cur, next;
@@ -415,12 +416,7 @@ static enum smile_err rewrap_pass(struct rotation *rt, uint32_t new_kid, uint64_
 				continue;
 			}
 			(*to_move)++;
-			/* the shipment id as the vault's associated data (8 bytes,
-			 * big-endian), as issuance sealed it */
-			for (int b = 7; b >= 0; b--) {
-				aad[b] = (uint8_t)(id & 0xff);
-				id >>= 8;
-			}
+			personal_aad(id, aad); /* as issuance sealed it */
 			if (smile_vault_rewrap(v, v, aad, sizeof(aad), row->wrapped_key,
 					       row->new_key, NULL) != SMILE_OK) {
 				if (!*first_failed)
@@ -663,8 +659,7 @@ static int check_row(void *ctx, uint64_t id, const uint8_t *wk, size_t wk_len, c
 	struct check *c = ctx;
 	struct vault_check_report *r = c->r;
 	uint32_t kid, cur, next;
-	uint64_t sid = id;
-	uint8_t aad[8];
+	uint8_t aad[PERSONAL_AAD_BYTES];
 	size_t n = 0;
 
 	r->rows++;
@@ -689,10 +684,7 @@ static int check_row(void *ctx, uint64_t id, const uint8_t *wk, size_t wk_len, c
 		}
 		return 0;
 	}
-	for (int b = 7; b >= 0; b--) {
-		aad[b] = (uint8_t)(id & 0xff);
-		id >>= 8;
-	}
+	personal_aad(id, aad);
 	if (smile_vault_open(c->v, aad, sizeof(aad), wk, ct, ct_len, c->pt, SMILE_VAULT_PT_MAX,
 			     &n, NULL) == SMILE_OK) {
 		r->opened++;
@@ -700,7 +692,7 @@ static int check_row(void *ctx, uint64_t id, const uint8_t *wk, size_t wk_len, c
 	} else {
 		r->failed++;
 		if (!r->first_failed)
-			r->first_failed = sid;
+			r->first_failed = id;
 	}
 	return 0;
 }
