@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * hostport.h - parse "HOST:PORT" (listen addresses, broker addresses).
  */

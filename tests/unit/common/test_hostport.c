@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for common/hostport.c and common/clock.c: the one HOST:PORT
  * parser (every edge a setting can get wrong, each error naming what) and
  * the one clock. */
