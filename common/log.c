@@ -8,6 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "smile/log.h"
+#include "smile/clock.h"
 #include "smile/error.h"
 
 #include <stdarg.h>
@@ -91,17 +92,17 @@ size_t smile_log_format(char *buf, size_t n, enum smile_log_level level,
 			const char *event, const struct smile_log_kv *kv, size_t nkv)
 {
 	struct line l = {buf, n, 0};
-	struct timespec ts;
+	int64_t now = smile_clock_ms();
+	time_t sec = (time_t)(now / 1000);
 	struct tm tm;
 
 	if (n == 0)
 		return 0;
 	buf[0] = '\0';
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	gmtime_r(&sec, &tm);
 	put(&l, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=%s",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, ts.tv_nsec / 1000000L,
+	    tm.tm_sec, (long)(now % 1000),
 	    level_names[(unsigned)level <= SMILE_LOG_OFF ? level : SMILE_LOG_ERROR],
 	    id_ok(event) ? event : "!rejected");
 	for (size_t i = 0; i < nkv; i++) {

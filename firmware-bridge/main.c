@@ -31,6 +31,7 @@
 #include "report.h"
 #include "seqfile.h"
 #include "session.h"
+#include "smile/clock.h"
 #include "smile/buf.h"
 #include "smile/credentials.h"
 #include "smile/device.h"
@@ -111,13 +112,6 @@ static const char usage_scan[] =
 	"  0 revealed   1 recorded   2 denied   3 error (reply status error, or a\n"
 	"  local failure: config, keys, state)   4 no reply within --timeout\n"
 	"  (default 10 s; the scan may or may not have been recorded)\n";
-
-static uint64_t now_ms(clockid_t clk)
-{
-	struct timespec ts;
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static int fail(const char *what, const struct smile_error *e, int code)
 {
@@ -488,13 +482,13 @@ static enum smile_err run_emit(void *ctx, const char *line, size_t len)
 static uint64_t run_mono(void *ctx)
 {
 	(void)ctx;
-	return now_ms(CLOCK_MONOTONIC);
+	return (uint64_t)smile_mono_ms();
 }
 
 static uint64_t run_wall(void *ctx)
 {
 	(void)ctx;
-	return now_ms(CLOCK_REALTIME);
+	return (uint64_t)smile_clock_ms();
 }
 
 static void on_code(void *ctx, const char *code, size_t len, enum bridge_code_status st)
@@ -578,7 +572,7 @@ static int cmd_run(int argc, char **argv)
 		}
 		/* A scanner that is not plugged in yet: keep trying. */
 		smile_log(SMILE_LOG_WARN, "bridge.input.unavailable", SMILE_KV_ERR("err", e.code));
-		reopen_at = now_ms(CLOCK_MONOTONIC) + INPUT_REOPEN_MS;
+		reopen_at = (uint64_t)smile_mono_ms() + INPUT_REOPEN_MS;
 	}
 	msg = malloc(SMILE_REPLY_MAX_BYTES);
 	if (msg == NULL) {
@@ -601,8 +595,8 @@ static int cmd_run(int argc, char **argv)
 		size_t len;
 
 		if (in == NULL && !eof && reopen_at) {
-			long t = (long)(reopen_at - now_ms(CLOCK_MONOTONIC));
-			if (now_ms(CLOCK_MONOTONIC) >= reopen_at)
+			long t = (long)(reopen_at - (uint64_t)smile_mono_ms());
+			if ((uint64_t)smile_mono_ms() >= reopen_at)
 				t = 0;
 			if (timeout < 0 || t < timeout)
 				timeout = t;
@@ -652,15 +646,15 @@ static int cmd_run(int argc, char **argv)
 				smile_log(SMILE_LOG_WARN, "bridge.input.lost", SMILE_KV_ERR("err", r));
 				bridge_input_free(in);
 				in = NULL;
-				reopen_at = now_ms(CLOCK_MONOTONIC) + INPUT_REOPEN_MS;
+				reopen_at = (uint64_t)smile_mono_ms() + INPUT_REOPEN_MS;
 			}
 		}
-		if (in == NULL && !eof && reopen_at && now_ms(CLOCK_MONOTONIC) >= reopen_at) {
+		if (in == NULL && !eof && reopen_at && (uint64_t)smile_mono_ms() >= reopen_at) {
 			if (bridge_input_open(&ispec, &in, &e) == SMILE_OK) {
 				smile_log(SMILE_LOG_INFO, "bridge.input.open");
 				reopen_at = 0;
 			} else {
-				reopen_at = now_ms(CLOCK_MONOTONIC) + INPUT_REOPEN_MS;
+				reopen_at = (uint64_t)smile_mono_ms() + INPUT_REOPEN_MS;
 			}
 		}
 		if (rn.fatal == SMILE_OK)
@@ -795,7 +789,7 @@ static int cmd_scan(int argc, char **argv)
 	s.event = ev;
 	s.token = (const uint8_t *)o.token;
 	s.token_len = strlen(o.token);
-	s.time_ms = s.scanned_ms = now_ms(CLOCK_REALTIME);
+	s.time_ms = s.scanned_ms = (uint64_t)smile_clock_ms();
 	if (x.conf.location[0] != '\0') {
 		s.has_location = 1;
 		if (bridge_conf_location(x.conf.location, &s.location, &e) != SMILE_OK) {
@@ -813,11 +807,11 @@ static int cmd_scan(int argc, char **argv)
 		goto out;
 	}
 	backoff = x.conf.retry_initial_ms;
-	deadline = now_ms(CLOCK_MONOTONIC) + (uint64_t)o.timeout_s * 1000u;
+	deadline = (uint64_t)smile_mono_ms() + (uint64_t)o.timeout_s * 1000u;
 	for (;;) {
 		struct pollfd pfd[2] = {{.fd = bridge_session_fd(x.session), .events = POLLIN},
 					{.fd = x.sig_fd, .events = POLLIN}};
-		uint64_t now = now_ms(CLOCK_MONOTONIC);
+		uint64_t now = (uint64_t)smile_mono_ms();
 		uint64_t wake = deadline;
 		size_t len;
 		int r;
@@ -850,7 +844,7 @@ static int cmd_scan(int argc, char **argv)
 			if (rp.reason == SMILE_REASON_BUSY) {
 				/* Not stored by the gateway (docs/protocol.md 7.1): the
 				 * same bytes are processed as new after the backoff. */
-				next_send = now_ms(CLOCK_MONOTONIC) + (uint64_t)backoff;
+				next_send = (uint64_t)smile_mono_ms() + (uint64_t)backoff;
 				continue;
 			}
 			err = bridge_report_reply(&rp, ev, contact, clen, line, BRIDGE_LINE_MAX, &ll, NULL);
@@ -861,7 +855,7 @@ static int cmd_scan(int argc, char **argv)
 			sodium_memzero(line, BRIDGE_LINE_MAX);
 			goto out;
 		}
-		now = now_ms(CLOCK_MONOTONIC);
+		now = (uint64_t)smile_mono_ms();
 		if (ready && now >= next_send) {
 			if (bridge_session_publish(x.session, scan, scan_len) == SMILE_OK &&
 			    next_send != 0)

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "smile/clock.h"
 #include "smile/log.h"
 #include "metrics.h"
 
@@ -72,9 +73,7 @@ static int64_t since_of(uint64_t st)
 
 int64_t connguard_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return smile_mono_ms();
 }
 
 enum conn_verdict connguard_judge(const struct connguard_limits *lim, enum conn_phase phase,

@@ -44,6 +44,8 @@
 #include <unistd.h>
 
 #include "smile/log.h"
+#include "smile/clock.h"
+#include "smile/hostport.h"
 
 /* ------------------------------------------------------------ routes */
 
@@ -371,16 +373,12 @@ static int authenticate(struct gateway *g, struct http_req *r, struct http_resp 
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)smile_mono_ns() / 1e9;
 }
 
 int64_t gateway_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return smile_clock_ms();
 }
 
 void gateway_iso_time(int64_t ms, char out[GATEWAY_TIME_MAX])
@@ -728,20 +726,18 @@ static enum smile_err parse_listen(const char *listen, struct sockaddr_in *sa,
 				   struct smile_error *e)
 {
 	char host[64];
-	const char *colon = strrchr(listen, ':');
-	char *end;
-	long port;
+	uint16_t port = 0;
+	enum smile_err rc;
 
-	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
-		return smile_error_set(e, SMILE_ERR_CONFIG, "listen", "expected host:port");
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (end == colon + 1 || *end || port < 0 || port > 65535)
-		return smile_error_set(e, SMILE_ERR_CONFIG, "listen", "port must be 0-65535");
+	struct smile_error why = {0};
+
+	rc = smile_hostport_parse(listen, SMILE_HOSTPORT_PORT0, "listen", host, sizeof(host), &port,
+				  &why);
+	if (rc) /* a configuration error, with what was wrong with the value */
+		return smile_error_set(e, SMILE_ERR_CONFIG, "listen", "%s", why.message);
 	memset(sa, 0, sizeof(*sa));
 	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
+	sa->sin_port = htons(port);
 	if (strcmp(host, "localhost") == 0)
 		snprintf(host, sizeof(host), "127.0.0.1");
 	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)

@@ -18,6 +18,7 @@
 #include "svc.h"
 #include "vault_rotate.h"
 #include "keys.h"
+#include "smile/hostport.h"
 #include "smile/log.h"
 
 static const char usage_top[] =
@@ -459,16 +460,14 @@ static int cmd_broker_config(int argc, char **argv)
 	snprintf(host, sizeof(host), "%s", g.cfg.mqtt_host[0] ? g.cfg.mqtt_host : "127.0.0.1");
 	port = (int)g.cfg.mqtt_port;
 	if (o.listen) {
-		const char *colon = strrchr(o.listen, ':');
-		char *end;
-		long p = colon ? strtol(colon + 1, &end, 10) : -1;
-		if (colon == NULL || *end || p < 1 || p > 65535 ||
-		    (size_t)(colon - o.listen) >= sizeof(host)) {
+		uint16_t p = 0;
+		if (smile_hostport_parse(o.listen, 0, "--listen", host, sizeof(host), &p, &e) !=
+		    SMILE_OK) {
 			gateway_close(&g);
-			fprintf(stderr, "smile-gateway: broker-config: --listen HOST:PORT\n");
+			fprintf(stderr, "smile-gateway: broker-config: %s (--listen HOST:PORT)\n",
+				e.message);
 			return 2;
 		}
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - o.listen), o.listen);
 		port = (int)p;
 	}
 	if (gateway_broker_config(&g, o.out, host, port, &n, &e) != SMILE_OK) {

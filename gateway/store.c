@@ -31,6 +31,7 @@
 
 #include "metrics.h"
 #include "smile/log.h"
+#include "smile/clock.h"
 #include "store_backend.h"
 
 /* The backends of this build, matched by URL scheme; the first also opens
@@ -161,14 +162,6 @@ struct smile_store {
 	int64_t scrub_since_ms;
 	atomic_int wal_pending; /* mirror of scrub_pending != 0 for other threads */
 };
-
-/* The store's clock (a shared clock helper is coming; until then, this one). */
-static int64_t smile_store_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------ name tables */
 
@@ -542,7 +535,7 @@ static enum smile_err run_job_body(struct smile_store *s, struct job *j)
 		return run_put_device(s, j->u.put_device.d, j->u.put_device.actor);
 	case JOB_DEVICE_STATUS:
 		return set_status(s, j->u.dev_status.id, j->u.dev_status.st, j->u.dev_status.actor,
-				  j->u.dev_status.reason, smile_store_now_ms());
+				  j->u.dev_status.reason, smile_clock_ms());
 	case JOB_SCAN:
 		return run_scan(s, j->u.scan);
 	case JOB_LEASE_IDS:
@@ -682,13 +675,13 @@ static void wal_scrub(struct smile_store *s, int after_erase)
 	if (s->ops->scrub == NULL)
 		return;
 	if (after_erase && !s->scrub_pending)
-		s->scrub_since_ms = smile_store_now_ms();
+		s->scrub_since_ms = smile_clock_ms();
 	rc = s->ops->scrub(s->writer);
 	if (rc == SMILE_OK) {
 		if (s->scrub_pending)
 			smile_log(SMILE_LOG_INFO, "store.wal_scrubbed",
 				  SMILE_KV_INT("waited_ms",
-					       (long long)(smile_store_now_ms() - s->scrub_since_ms)),
+					       (long long)(smile_clock_ms() - s->scrub_since_ms)),
 				  SMILE_KV_INT("attempts", s->scrub_pending + 1));
 		s->scrub_pending = 0;
 		atomic_store(&s->wal_pending, 0);

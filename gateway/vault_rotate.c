@@ -43,6 +43,7 @@
 
 #include "keys.h"
 #include "personal.h"
+#include "smile/clock.h"
 #include "smile/log.h"
 #include "vault.h"
 
@@ -61,9 +62,7 @@ static void sleep_ms(long ms)
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)smile_mono_ns() / 1e9;
 }
 
 static void kid_hex(uint32_t kid, char out[9])

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "smile/clock.h"
 #include "smile/credentials.h"
 #include "smile/device.h"
 #include "smile/proto.h"
@@ -75,9 +76,7 @@ static int load_keys(const char *path, struct smile_device_keys *k)
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)smile_clock_ms();
 }
 
 static void json_str(const char *key, const uint8_t *p, size_t n, int comma)

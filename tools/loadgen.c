@@ -44,6 +44,7 @@
 #include <mosquitto.h>
 #include <sodium.h>
 
+#include "smile/clock.h"
 #include "smile/buf.h"
 #include "smile/device.h"
 #include "smile/error.h"
@@ -832,9 +833,7 @@ static void lg_on_signal(int sig)
 
 static uint64_t lg_now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (uint64_t)smile_mono_ns();
 }
 
 static uint64_t lg_wall_us(void)
