@@ -204,3 +204,54 @@ mqtt_restart() {
 	at_exit "mqtt_stop_pid $MQTT_PID"
 	wait_port "$MQTT_PORT" 10
 }
+
+# ---------------------------------------------------------------- PostgreSQL
+
+# pg_start: start a private PostgreSQL cluster (Debian's postgresql-15) in a
+# fresh directory on a free loopback port, with a database "smile" owned by
+# role "smile" (trust authentication: loopback only, private socket
+# directory). The server refuses to run as root, so as root it runs as the
+# Debian `postgres` user. Sets PG_URL (postgresql://smile@127.0.0.1:PORT/smile),
+# PG_PORT, PG_DATA (the data directory), PG_DIR; stopped at exit. Extra
+# arguments are server settings ("wal_recycle=off").
+PG_BIN=${PG_BIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
+export PG_BIN
+
+_pg_as() { # run as the cluster's owner
+	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_start() {
+	local tries opt opts=()
+	PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/smile-pg.XXXXXX")
+	at_exit "rm -rf '$PG_DIR'"
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$PG_DIR"
+	PG_DATA="$PG_DIR/data"
+	_pg_as "$PG_BIN/initdb" -D "$PG_DATA" -U smile --auth=trust -E UTF8 --locale=C.UTF-8 \
+		>"$PG_DIR/initdb.log" 2>&1 || { sed -e 's/^/#   /' "$PG_DIR/initdb.log"; return 1; }
+	for opt in "$@"; do opts+=(-c "$opt"); done
+	for tries in 1 2 3 4 5; do
+		PG_PORT=$(free_port) || return 1
+		PG_OPTS="-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 ${opts[*]}"
+		if _pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DIR/server.log" -w -t 30 \
+			-o "$PG_OPTS" start >/dev/null 2>&1; then
+			at_exit "pg_stop_now"
+			PG_URL="postgresql://smile@127.0.0.1:$PG_PORT/smile"
+			"$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U smile smile || return 1
+			export PG_URL PG_PORT PG_DATA PG_DIR
+			return 0
+		fi
+	done
+	echo "# postgres did not start:" && sed -e 's/^/#   /' "$PG_DIR/server.log"
+	return 1
+}
+
+# pg_stop_now: stop the cluster (fast shutdown); pg_restart starts it again
+# on the same port.
+pg_stop_now() { _pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1; return 0; }
+pg_restart() {
+	_pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DIR/server.log" -w -t 30 \
+		-o "$PG_OPTS" start >/dev/null 2>&1
+}
+# psql_smile SQL...: run SQL in the private database, tuples only.
+psql_smile() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$PG_URL" -c "$*"; }
