@@ -145,7 +145,9 @@ struct smile_store_event {
 };
 
 /* Open (creating when `create` is non-zero) the store at `url`:
- * "sqlite:PATH" or a bare path. SMILE_ERR_UNSUPPORTED for other schemes,
+ * "sqlite:PATH" or a bare path ("sqlite:memory:NAME": no file, the
+ * process's shared in-memory database NAME, for unit tests that wait for
+ * each commit; SMILE_ERR_INVALID for a malformed NAME). SMILE_ERR_UNSUPPORTED for other schemes,
  * SMILE_ERR_SCHEMA when the file has a newer schema, SMILE_ERR_STORE otherwise.
  * `readers` is the number of read connections (>= 1). On success *out is
  * owned by the caller (smile_store_close). */

@@ -14,6 +14,13 @@
  * a checkpoint that never waits for readers, so no old copy of a wrapped key
  * lingers there. BEGIN IMMEDIATE takes the file's write lock, so another
  * process writing the same file waits (busy handler) instead of interleaving.
+ *
+ * "sqlite:memory:NAME" is a store with no file, for unit tests that must not
+ * touch a disk (the service layer's): every connection of the process opens
+ * the same shared-cache in-memory database "NAME", which lives while one of
+ * them is open and is gone at exit. Shared cache locks by table and does not
+ * wait (SQLITE_LOCKED), so it suits callers that wait for each commit; never
+ * for serving.
  */
 #include <errno.h>
 #include <limits.h>
@@ -323,6 +330,23 @@ static enum smile_err migrate(sqlite3 *db, struct smile_error *e)
 	return SMILE_OK;
 }
 
+/* "memory:NAME" (NAME: letters, digits, '-', '_') -> the URI of the
+ * process-wide shared-cache database NAME; 0 when `path` is a file path,
+ * -1 when it is a malformed memory name. */
+static int memory_uri(const char *path, char *uri, size_t n)
+{
+	const char *name = path + 7;
+	size_t len;
+
+	if (strncmp(path, "memory:", 7) != 0)
+		return 0;
+	len = strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_");
+	if (len == 0 || name[len] != '\0' || len > 64)
+		return -1;
+	snprintf(uri, n, "file:%s?mode=memory&cache=shared", name);
+	return 1;
+}
+
 static enum smile_err sq_open(const char *path, enum store_conn_kind kind, int create,
 			      struct store_conn **out, struct smile_error *e)
 {
@@ -331,10 +355,19 @@ static enum smile_err sq_open(const char *path, enum store_conn_kind kind, int c
 			   : SQLITE_OPEN_READONLY;
 	struct store_conn *c;
 	enum smile_err rc;
+	char uri[128];
+	int memory = memory_uri(path, uri, sizeof(uri));
 
 	*out = NULL;
 	if (!sqlite3_threadsafe())
 		return smile_error_set(e, SMILE_ERR_STORE, NULL, "SQLite built without threads");
+	if (memory < 0)
+		return smile_error_set(e, SMILE_ERR_INVALID, "store",
+				       "memory store name must be 1-64 letters, digits, - or _");
+	if (memory) {
+		path = uri;
+		flags |= SQLITE_OPEN_URI;
+	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
@@ -353,7 +386,7 @@ static enum smile_err sq_open(const char *path, enum store_conn_kind kind, int c
 	}
 	if (writer) {
 		/* The store holds sealed blobs only, but it is nobody else's business. */
-		if (chmod(path, 0600) != 0 && errno != ENOENT) {
+		if (!memory && chmod(path, 0600) != 0 && errno != ENOENT) {
 			rc = smile_error_set(e, SMILE_ERR_IO, "store", "cannot set database mode 0600");
 			goto fail;
 		}

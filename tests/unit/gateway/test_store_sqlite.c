@@ -243,6 +243,36 @@ static void unknown_status_text_fails_closed(void **state)
 	assert_int_equal(smile_store_get_shipment(f->s, "SW2611290000005", &row), SMILE_ERR_STORE);
 }
 
+/* "sqlite:memory:NAME" (the service tests' store): one database shared by
+ * the handle's connections, no file anywhere, gone when the last closes; a
+ * malformed name is refused, never taken for a path. */
+static void memory_store_has_no_file(void **state)
+{
+	struct smile_store *s = NULL, *again = NULL;
+	struct smile_store_shipment got;
+	struct smile_error e = {0};
+	char cwd_file[64];
+	(void)state;
+
+	assert_int_equal(smile_store_open("sqlite:memory:mem-test", 1, 2, &s, &e), SMILE_OK);
+	assert_int_equal(insert_one(s, 7), SMILE_OK);
+	/* read back through a reader connection: the same database */
+	assert_int_equal(smile_store_get_shipment_by_id(s, 7, &got), SMILE_OK);
+	smile_store_shipment_release(&got);
+	snprintf(cwd_file, sizeof(cwd_file), "memory:mem-test");
+	assert_int_not_equal(access(cwd_file, F_OK), 0);
+	assert_int_not_equal(access("mem-test", F_OK), 0);
+	smile_store_close(s);
+	/* the last connection closed: a new handle starts empty */
+	assert_int_equal(smile_store_open("sqlite:memory:mem-test", 1, 1, &again, &e), SMILE_OK);
+	assert_int_equal(smile_store_get_shipment_by_id(again, 7, &got), SMILE_ERR_NOT_FOUND);
+	smile_store_close(again);
+
+	assert_int_equal(smile_store_open("sqlite:memory:../etc", 1, 1, &s, &e), SMILE_ERR_INVALID);
+	assert_non_null(strstr(e.message, "memory store name"));
+	assert_int_equal(smile_store_open("sqlite:memory:", 1, 1, &s, &e), SMILE_ERR_INVALID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +282,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(each_personal_leaves_the_file_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_chain_detects_tampering, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_status_text_fails_closed, setup, teardown),
+		cmocka_unit_test(memory_store_has_no_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,9 +6,10 @@
  * reaching another merchant's shipment, and batch issuance's documented
  * all-or-nothing and replay behaviour.
  *
- * The store is a real SQLite file in a private temporary directory removed
- * at teardown: smile_store_open has no in-memory mode (each of its
- * connections would open a separate ":memory:" database). */
+ * No database file and no broker: the store is the real SQLite backend on a
+ * shared-cache in-memory database ("sqlite:memory:NAME", one per test), the
+ * log goes to a memfd. Only the key files live in a private temporary
+ * directory, removed at teardown. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,11 +17,13 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "smile/log.h"
@@ -36,7 +39,7 @@ static const char good[] =
 
 struct fixture {
 	char dir[64];
-	char log[96];
+	char memdb[64]; /* the store's in-memory database name */
 	int log_fd;
 	struct gateway g;
 	struct smile_store_apikey ziyun, acme, wh, admin;
@@ -52,24 +55,42 @@ static void key(struct smile_store_apikey *k, const char *id, enum smile_role ro
 		snprintf(k->merchant, sizeof(k->merchant), "%s", merchant);
 }
 
-static int setup(void **state)
+/* A gateway as gateway_open builds one, but on an in-memory store. */
+static int open_gateway(struct fixture *f)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	static int n;
 	struct smile_error e = {0};
-	char data[80];
+	char url[96];
+	struct gateway *g = &f->g;
 
-	if (f == NULL)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/smile-svc-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(data, sizeof(data), "%s/data", f->dir);
-	snprintf(f->log, sizeof(f->log), "%s/log", f->dir);
-	if (gateway_init_dir(data, &e) != SMILE_OK || gateway_open(&f->g, data, &e) != SMILE_OK) {
+	memset(g, 0, sizeof(*g));
+	g->serve_lock_fd = -1;
+	pthread_mutex_init(&g->stop_lock, NULL);
+	pthread_cond_init(&g->stop_cond, NULL);
+	snprintf(g->dir, sizeof(g->dir), "%s", f->dir);
+	smile_config_defaults(&g->cfg);
+	snprintf(f->memdb, sizeof(f->memdb), "svc-%d-%d", (int)getpid(), ++n);
+	snprintf(url, sizeof(url), "sqlite:memory:%s", f->memdb);
+	if (smile_mask_policy_parse(g->cfg.mask_policy, &g->policy) != SMILE_OK ||
+	    smile_keys_create(f->dir, &e) != SMILE_OK ||
+	    smile_keys_load(f->dir, &g->keys, &e) != SMILE_OK ||
+	    smile_store_open(url, 1, 2, &g->store, &e) != SMILE_OK) {
 		fprintf(stderr, "setup: %s\n", e.message);
 		return -1;
 	}
-	f->log_fd = open(f->log, O_RDWR | O_CREAT | O_TRUNC | O_APPEND, 0600);
+	return 0;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL || sodium_init() < 0)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/smile-svc-XXXXXX");
+	if (mkdtemp(f->dir) == NULL || open_gateway(f) != 0)
+		return -1;
+	f->log_fd = memfd_create("svc-log", 0);
 	if (f->log_fd < 0)
 		return -1;
 	smile_log_set_fd(f->log_fd);
@@ -117,15 +138,17 @@ static int log_count(struct fixture *f, const char *name, const char *also)
 	return count;
 }
 
-/* One SQL answer from the store file (audit rows, counts), as text. */
+/* One SQL answer from the store (audit rows, counts), as text: a read-only
+ * connection to the same in-memory database. */
 static void query(struct fixture *f, const char *sql, char *out, size_t n)
 {
-	char path[128];
+	char uri[128];
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	snprintf(path, sizeof(path), "%s/data/store.db", f->dir);
+	snprintf(uri, sizeof(uri), "file:%s?mode=memory&cache=shared", f->memdb);
 	out[0] = '\0';
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL),
+			 SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
