@@ -148,6 +148,7 @@ $(eval $(call make_lib,$(LIB_DEVICE),$(DEVICE_SRC)))
 $(eval $(call make_lib,$(LIB_BRIDGE),$(BRIDGE_SRC)))
 $(ALL_LIBS): | $(BUILD)/obj/empty.o
 
+comma := ,
 LINK = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS)
 
 $(BUILD)/bin/smile-label: $(call obj,label/main.c) $(LIBS_label)
@@ -177,6 +178,11 @@ test-$(1): $$(call unit_bins_of,$(1))
 	@SMILE_BUILD=$$(BUILD) bash tests/run unit/$(1)/
 endef
 $(foreach p,common device label gateway bridge,$(eval $(call unit_part,$(p))))
+# test_relay_start fails the Nth allocation, thread or client on demand and
+# matches every init with its destroy (tests/unit/gateway/test_relay_start.c).
+$(BUILD)/tests/gateway/test_relay_start: TEST_LIBS += $(addprefix -Wl$(comma)--wrap=,malloc calloc \
+	pthread_create pthread_mutex_init pthread_mutex_destroy pthread_cond_init \
+	pthread_cond_destroy mosquitto_lib_init mosquitto_lib_cleanup mosquitto_new)
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBS_gateway)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)

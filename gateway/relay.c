@@ -65,6 +65,7 @@ struct worker {
 	pthread_mutex_t lock;
 	pthread_cond_t nonempty, nonfull;
 	struct scan_msg *ring;
+	struct scan_msg *current; /* the message being processed, off the ring */
 	size_t cap, head, count;
 	int stop;
 	struct scan_lane *lane;
@@ -245,9 +246,7 @@ static int64_t op_now(void *ctx)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct scan_msg *m = malloc(sizeof(*m));
-	if (m == NULL)
-		return NULL;
+	struct scan_msg *m = w->current;
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		while (w->count == 0 && !w->stop)
@@ -268,7 +267,6 @@ static void *worker_main(void *arg)
 					      .digest = m->truncated ? m->digest : NULL,
 				      });
 	}
-	free(m);
 	return NULL;
 }
 
@@ -346,12 +344,18 @@ static enum smile_err worker_init(struct relay *r, struct worker *w, const struc
 {
 	w->r = r;
 	w->cap = (size_t)r->g->cfg.scan_queue / (size_t)r->n_workers + 1;
+	/* Everything a worker needs is allocated here, before its thread
+	 * starts: a thread that could not allocate would leave its queue
+	 * undrained, and the scans routed to it would wait forever. */
 	w->ring = calloc(w->cap, sizeof(*w->ring));
+	w->current = malloc(sizeof(*w->current));
 	w->lane = scan_lane_new(cfg, ops);
-	if (w->ring == NULL || w->lane == NULL) {
+	if (w->ring == NULL || w->current == NULL || w->lane == NULL) {
 		free(w->ring);
+		free(w->current);
 		scan_lane_free(w->lane);
 		w->ring = NULL;
+		w->current = NULL;
 		w->lane = NULL;
 		return SMILE_ERR_NOMEM;
 	}
@@ -367,6 +371,7 @@ static void worker_release(struct worker *w)
 	pthread_cond_destroy(&w->nonempty);
 	pthread_cond_destroy(&w->nonfull);
 	free(w->ring);
+	free(w->current);
 	scan_lane_free(w->lane);
 }
 
