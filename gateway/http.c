@@ -641,9 +641,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->started = 1;
 		r->method = method;
 		r->t0 = now_s();
-		snprintf(r->path, sizeof(r->path), "%s", strlen(url) < sizeof(r->path) ? url : "/");
 		/* the route is found now: its row says how much body to take */
-		r->path_ok = split_path(r, r->path) == 0;
+		r->path_ok = split_path(r, url) == 0;
+		if (!r->path_ok)
+			snprintf(r->path, sizeof(r->path), "/");
 		r->route = r->path_ok ? route_find(r, r->allow, sizeof(r->allow)) : NULL;
 		smile_buf_init(&r->body, (size_t)route_body_max(g, r->route));
 		atomic_fetch_add(&g->inflight, 1);
