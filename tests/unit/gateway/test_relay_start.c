@@ -33,6 +33,7 @@
 #include "smile/log.h"
 #include "../../../gateway/gateway.h"
 #include "../../../gateway/relay.h"
+#include "memgw.h"
 
 /* ------------------------------------------------------------ injection */
 
@@ -128,35 +129,21 @@ struct fixture {
 
 static int setup(void **state)
 {
-	static int n;
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct smile_error e = {0};
-	char url[96];
+	char name[64];
 	struct gateway *g;
 
 	if (f == NULL || sodium_init() < 0)
 		return -1;
 	g = &f->g;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/smile-relay-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (mkdtemp(f->dir) == NULL || memgw_open(g, f->dir, "relay", name) != 0)
 		return -1;
-	g->serve_lock_fd = -1;
-	pthread_mutex_init(&g->stop_lock, NULL);
-	pthread_cond_init(&g->stop_cond, NULL);
-	snprintf(g->dir, sizeof(g->dir), "%s", f->dir);
-	smile_config_defaults(&g->cfg);
 	/* a port nothing listens on: the client only retries in the background */
 	snprintf(g->cfg.mqtt_host, sizeof(g->cfg.mqtt_host), "127.0.0.1");
 	g->cfg.mqtt_port = 9;
 	g->cfg.mqtt_password_file[0] = '\0'; /* anonymous: no secret to read */
 	g->cfg.scan_workers = 3;
-	snprintf(url, sizeof(url), "sqlite:memory:relay-%d-%d", (int)getpid(), ++n);
-	if (smile_keys_create(f->dir, &e) != SMILE_OK ||
-	    smile_keys_load(f->dir, &g->keys, &e) != SMILE_OK ||
-	    smile_store_open(url, 1, 1, &g->store, &e) != SMILE_OK) {
-		fprintf(stderr, "setup: %s\n", e.message);
-		return -1;
-	}
 	smile_log_set_level(SMILE_LOG_ERROR);
 	*state = f;
 	return 0;

@@ -17,7 +17,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -29,6 +28,7 @@
 #include "smile/log.h"
 #include "smile/proto.h"
 #include "../../../gateway/svc.h"
+#include "memgw.h"
 
 static const char good[] =
 	"{\"recipient\":{\"name\":\"张三明\",\"phone\":\"13812345678\",\"address\":{"
@@ -55,32 +55,6 @@ static void key(struct smile_store_apikey *k, const char *id, enum smile_role ro
 		snprintf(k->merchant, sizeof(k->merchant), "%s", merchant);
 }
 
-/* A gateway as gateway_open builds one, but on an in-memory store. */
-static int open_gateway(struct fixture *f)
-{
-	static int n;
-	struct smile_error e = {0};
-	char url[96];
-	struct gateway *g = &f->g;
-
-	memset(g, 0, sizeof(*g));
-	g->serve_lock_fd = -1;
-	pthread_mutex_init(&g->stop_lock, NULL);
-	pthread_cond_init(&g->stop_cond, NULL);
-	snprintf(g->dir, sizeof(g->dir), "%s", f->dir);
-	smile_config_defaults(&g->cfg);
-	snprintf(f->memdb, sizeof(f->memdb), "svc-%d-%d", (int)getpid(), ++n);
-	snprintf(url, sizeof(url), "sqlite:memory:%s", f->memdb);
-	if (smile_mask_policy_parse(g->cfg.mask_policy, &g->policy) != SMILE_OK ||
-	    smile_keys_create(f->dir, &e) != SMILE_OK ||
-	    smile_keys_load(f->dir, &g->keys, &e) != SMILE_OK ||
-	    smile_store_open(url, 1, 2, &g->store, &e) != SMILE_OK) {
-		fprintf(stderr, "setup: %s\n", e.message);
-		return -1;
-	}
-	return 0;
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -88,7 +62,7 @@ static int setup(void **state)
 	if (f == NULL || sodium_init() < 0)
 		return -1;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/smile-svc-XXXXXX");
-	if (mkdtemp(f->dir) == NULL || open_gateway(f) != 0)
+	if (mkdtemp(f->dir) == NULL || memgw_open(&f->g, f->dir, "svc", f->memdb) != 0)
 		return -1;
 	f->log_fd = memfd_create("svc-log", 0);
 	if (f->log_fd < 0)
