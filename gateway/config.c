@@ -56,6 +56,10 @@ static const struct smile_conf_key keys[] = {
 	STR(mqtt_cafile, "CA certificate file: set it to use TLS to the broker"),
 	STR(mqtt_certfile, "client certificate file for TLS (optional)"),
 	STR(mqtt_keyfile, "client key file for TLS (optional)"),
+	STR(node_id, "this gateway node's name, in its MQTT client id and logs; keep it across "
+		     "restarts (empty: HOSTNAME-PORT, the host name and the HTTP listen port)"),
+	STR(mqtt_share_group, "MQTT v5 shared subscription group: nodes with the same group share "
+			      "the scans, each scan reaching one of them (empty: every scan to this node)"),
 	LONG(scan_skew_s, 1, 86400, "scans older or newer than this many seconds are denied"),
 	LONG(reveal_quota, 0, 1000000, "contact reveals per device per rolling 24 hours"),
 	LONG(scan_workers, 1, 64, "threads verifying scans"),
