@@ -98,6 +98,7 @@ struct store_device_advance {
 struct store_backend {
 	const char *name;   /* for logs: "sqlite" */
 	const char *scheme; /* URL scheme: "sqlite" matches "sqlite:WHERE" */
+	const char *alias;  /* another scheme for the same backend, or NULL */
 
 	/* ---------------------------------------------------------- lifecycle */
 
@@ -270,5 +271,6 @@ struct store_backend {
 
 /* The backends of this build (each defined in its own store_NAME.c). */
 extern const struct store_backend store_sqlite_backend;
+extern const struct store_backend store_postgres_backend;
 
 #endif
