@@ -60,6 +60,7 @@
 #define SCRUB_LOCK_TIMEOUT "'500ms'"
 #define MAX_PARAMS 16
 #define URL_MAX 1024
+#define MAX_PENDING 8
 
 enum stmt_id {
 	ST_INSERT_SHIPMENT,
@@ -98,7 +99,6 @@ enum stmt_id {
 	ST_LIST_WRAPPED,
 	ST_REWRAP,
 	ST_GET_DEVICE_STATUS,
-	ST_BEGIN,
 	ST_OLD_SNAPSHOTS,
 	ST_COUNT
 };
@@ -186,7 +186,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REWRAP] = "UPDATE personal SET wrapped_key = $1 WHERE shipment_id = $2 "
 		      "AND wrapped_key = $3",
 	[ST_GET_DEVICE_STATUS] = "SELECT status FROM devices WHERE id = $1",
-	[ST_BEGIN] = "SELECT pg_advisory_xact_lock(" STORE_LOCK_KEY ")",
 	/* sessions whose snapshot predates transaction $1 (they may still
 	 * see what it deleted, so VACUUM FULL would copy it) */
 	[ST_OLD_SNAPSHOTS] = "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
@@ -253,6 +252,9 @@ struct store_conn {
 	PGconn *db;
 	int writer;
 	unsigned char prepared[ST_COUNT];
+	/* writer only: savepoint commands deferred to the next round trip */
+	char pending[MAX_PENDING][48];
+	int n_pending;
 	/* writer only: erasures waiting for scrub() */
 	int scrub_needed;
 	unsigned long long erase_xid; /* the newest erasure's transaction id */
@@ -371,24 +373,81 @@ static void p_blob(struct params *p, const void *b, size_t n)
 	p->n++;
 }
 
-/* Run statement `id` with params p (prepared once per connection), binary
- * results. NULL (logged) when it could not run; otherwise the caller
- * checks the status with ok() and clears the result. */
-static PGresult *run(struct store_conn *c, enum stmt_id id, const struct params *p)
-{
-	char name[16];
+static PGresult *exec(PGconn *db, const char *sql);
 
-	snprintf(name, sizeof(name), "s%d", (int)id);
+/* Prepare statement `id` on c once; its name into name[16]. */
+static int prepare(struct store_conn *c, enum stmt_id id, char name[16])
+{
+	snprintf(name, 16, "s%d", (int)id);
 	if (!c->prepared[id]) {
 		PGresult *r = PQprepare(c->db, name, stmt_sql[id], 0, NULL);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			log_pg_error("prepare", r, c->db);
 			PQclear(r);
-			return NULL;
+			return -1;
 		}
 		PQclear(r);
 		c->prepared[id] = 1;
 	}
+	return 0;
+}
+
+/* The deferred savepoint commands and the statement, in one round trip
+ * (libpq pipeline mode). The statement's result is returned; when a
+ * deferred command failed (logged), the statement was skipped and its
+ * result says PGRES_PIPELINE_ABORTED. */
+static PGresult *run_pipelined(struct store_conn *c, const char *name, const struct params *p)
+{
+	PGresult *r, *out = NULL;
+	int n = c->n_pending, sent = 0;
+
+	c->n_pending = 0;
+	if (!PQenterPipelineMode(c->db))
+		return NULL;
+	for (int i = 0; i < n; i++)
+		sent += PQsendQueryParams(c->db, c->pending[i], 0, NULL, NULL, NULL, NULL, 0);
+	sent += PQsendQueryPrepared(c->db, name, p ? p->n : 0, p ? p->v : NULL,
+				    p ? p->len : NULL, p ? p->fmt : NULL, 1);
+	sent += PQpipelineSync(c->db);
+	if (sent != n + 2) {
+		log_pg_error("pipeline_send", NULL, c->db);
+		/* drain what was sent; the connection is likely gone */
+	}
+	for (int i = 0; i <= n; i++) {
+		while ((r = PQgetResult(c->db)) != NULL) {
+			ExecStatusType st = PQresultStatus(r);
+			if (i == n && out == NULL) {
+				out = r;
+				continue;
+			}
+			if (st == PGRES_FATAL_ERROR)
+				log_pg_error("savepoint", r, c->db);
+			PQclear(r);
+		}
+	}
+	/* up to the sync */
+	while ((r = PQgetResult(c->db)) != NULL) {
+		int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+		PQclear(r);
+		if (sync)
+			break;
+	}
+	PQexitPipelineMode(c->db);
+	return out;
+}
+
+/* Run statement `id` with params p (prepared once per connection), binary
+ * results, after any deferred savepoint commands. NULL (logged) when it
+ * could not run; otherwise the caller checks the status with res_rc() and
+ * clears the result. */
+static PGresult *run(struct store_conn *c, enum stmt_id id, const struct params *p)
+{
+	char name[16];
+
+	if (prepare(c, id, name))
+		return NULL;
+	if (c->n_pending)
+		return run_pipelined(c, name, p);
 	return PQexecPrepared(c->db, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
 			      p ? p->fmt : NULL, 1);
 }
@@ -780,13 +839,66 @@ static enum smile_err pg_ping(struct store_conn *c)
 
 /* ------------------------------------------------------------ transactions */
 
+/* Savepoint commands cost a round trip each, and the core runs four per
+ * issued shipment (SAVEPOINT job, item; RELEASE item, job): they are
+ * deferred and sent with the next statement (run_pipelined) or with the
+ * next transaction command (tx_exec). A deferred command that fails makes
+ * that statement fail, and the core's rollback_to() then fails too, so the
+ * whole transaction rolls back: nothing commits that ran outside its
+ * savepoint. */
+static enum smile_err defer(struct store_conn *c, const char *verb, const char *name)
+{
+	if (c->n_pending == MAX_PENDING) {
+		/* flush: the core never nests this deep, but stay correct */
+		enum smile_err rc = SMILE_OK;
+		for (int i = 0; i < c->n_pending && rc == SMILE_OK; i++)
+			rc = exec_ok(c->db, c->pending[i], "savepoint", NULL);
+		c->n_pending = 0;
+		if (rc)
+			return rc;
+	}
+	int n = snprintf(c->pending[c->n_pending], sizeof(c->pending[0]), "%s %s", verb, name);
+	if (n < 0 || (size_t)n >= sizeof(c->pending[0]))
+		return SMILE_ERR_INVALID;
+	c->n_pending++;
+	return SMILE_OK;
+}
+
+/* The deferred commands then `sql`, as one simple query (one round trip);
+ * the first failure stops it. The result is the last command's, or the
+ * failing one's. */
+static PGresult *tx_exec(struct store_conn *c, const char *sql)
+{
+	char buf[MAX_PENDING * 50 + 128];
+	size_t used = 0;
+
+	for (int i = 0; i < c->n_pending; i++)
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s; ", c->pending[i]);
+	c->n_pending = 0;
+	snprintf(buf + used, sizeof(buf) - used, "%s", sql);
+	return exec(c->db, buf);
+}
+
+static enum smile_err tx_ok(struct store_conn *c, const char *sql, const char *what)
+{
+	PGresult *r = tx_exec(c, sql);
+	enum smile_err rc = SMILE_OK;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+		log_pg_error(what, r, c->db);
+		rc = SMILE_ERR_STORE;
+	}
+	PQclear(r);
+	return rc;
+}
+
 static enum smile_err pg_begin(struct store_conn *c)
 {
-	enum smile_err rc = exec_ok(c->db, "BEGIN", "begin", NULL);
-	if (rc)
-		return rc;
-	/* the whole-store write lock, released at commit or rollback */
-	rc = run_cmd(c, ST_BEGIN, NULL, NULL);
+	/* the whole-store write lock, held until commit or rollback; one
+	 * round trip for both */
+	enum smile_err rc;
+
+	c->n_pending = 0;
+	rc = tx_ok(c, "BEGIN; SELECT pg_advisory_xact_lock(" STORE_LOCK_KEY ")", "begin");
 	if (rc)
 		PQclear(exec(c->db, "ROLLBACK"));
 	return rc;
@@ -794,7 +906,7 @@ static enum smile_err pg_begin(struct store_conn *c)
 
 static enum smile_err pg_commit(struct store_conn *c)
 {
-	PGresult *r = exec(c->db, "COMMIT");
+	PGresult *r = tx_exec(c, "COMMIT");
 	enum smile_err rc = SMILE_OK;
 
 	/* COMMIT of an aborted transaction answers ROLLBACK, not an error */
@@ -810,32 +922,28 @@ static enum smile_err pg_commit(struct store_conn *c)
 
 static enum smile_err pg_rollback(struct store_conn *c)
 {
+	c->n_pending = 0; /* undone with the rest */
 	return exec_ok(c->db, "ROLLBACK", "rollback", NULL);
 }
 
 /* Savepoint names come from the core ("job", "item"): plain identifiers. */
-static enum smile_err sp_exec(struct store_conn *c, const char *verb, const char *name)
-{
-	char sql[64];
-	int n = snprintf(sql, sizeof(sql), "%s %s", verb, name);
-	if (n < 0 || (size_t)n >= sizeof(sql))
-		return SMILE_ERR_INVALID;
-	return exec_ok(c->db, sql, "savepoint", NULL);
-}
-
 static enum smile_err pg_savepoint(struct store_conn *c, const char *name)
 {
-	return sp_exec(c, "SAVEPOINT", name);
+	return defer(c, "SAVEPOINT", name);
 }
 
 static enum smile_err pg_rollback_to(struct store_conn *c, const char *name)
 {
-	return sp_exec(c, "ROLLBACK TO", name);
+	char sql[64];
+	int n = snprintf(sql, sizeof(sql), "ROLLBACK TO %s", name);
+	if (n < 0 || (size_t)n >= sizeof(sql))
+		return SMILE_ERR_INVALID;
+	return tx_ok(c, sql, "rollback_to");
 }
 
 static enum smile_err pg_release(struct store_conn *c, const char *name)
 {
-	return sp_exec(c, "RELEASE", name);
+	return defer(c, "RELEASE", name);
 }
 
 /* ------------------------------------------------------------ writer row ops */
