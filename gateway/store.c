@@ -161,6 +161,7 @@ struct smile_store {
 	 * backend's log because a reader blocked the scrub. */
 	int scrub_pending;
 	int64_t scrub_since_ms;
+	int64_t scrub_tried_mono_ms; /* last attempt (smile_mono_ms) */
 	atomic_int wal_pending; /* mirror of scrub_pending != 0 for other threads */
 };
 
@@ -677,6 +678,7 @@ static void wal_scrub(struct smile_store *s, int after_erase)
 		return;
 	if (after_erase && !s->scrub_pending)
 		s->scrub_since_ms = smile_clock_ms();
+	s->scrub_tried_mono_ms = smile_mono_ms();
 	rc = s->ops->scrub(s->writer);
 	if (rc == SMILE_OK) {
 		if (s->scrub_pending)
@@ -758,6 +760,9 @@ static void *writer_main(void *arg)
 			}
 		if (ok && erased)
 			wal_scrub(s, 1);
+		else if (s->scrub_pending &&
+			 smile_mono_ms() - s->scrub_tried_mono_ms >= SCRUB_RETRY_MS)
+			wal_scrub(s, 0); /* a busy writer retries too, between batches */
 
 		/* Wake the waiting callers; run the async callbacks outside the lock
 		 * (they publish replies) and free their jobs. */

@@ -7,10 +7,14 @@
  *     temporary directory (removed afterwards);
  *   - set: each test gets SMILE_TEST_STORE_URL with "-PID-N" appended (N
  *     counts the tests), opened with create = 1, so a backend for a server
- *     (e.g. SMILE_TEST_STORE_URL=postgres://localhost/smile_test) must
- *     create that database (or schema) on open; the runner drops
- *     "smile_test-*" afterwards. With "sqlite:/tmp/x/store" the stores are
- *     the files /tmp/x/store-PID-N.
+ *     must create that database (or schema) on open. PostgreSQL: the URL
+ *     ends with a database name (no "?..."), e.g.
+ *     SMILE_TEST_STORE_URL=postgresql://smile@127.0.0.1:5432/smile gives
+ *     databases "smile-PID-N", which the writer's open creates through the
+ *     maintenance database "postgres" (the role needs CREATEDB);
+ *     tests/integration/test_store_postgres.sh runs this suite on a private
+ *     cluster and drops "smile-*" afterwards. With "sqlite:/tmp/x/store"
+ *     the stores are the files /tmp/x/store-PID-N.
  *   bash tests/run unit/gateway/test_store runs it (default);
  *   SMILE_TEST_STORE_URL=... bash tests/run unit/gateway/test_store for
  *   another backend.
