@@ -60,7 +60,7 @@
 #define SCRUB_LOCK_TIMEOUT "'500ms'"
 #define MAX_PARAMS 16
 #define URL_MAX 1024
-#define MAX_PENDING 8
+#define MAX_PENDING 64
 
 enum stmt_id {
 	ST_INSERT_SHIPMENT,
@@ -248,13 +248,29 @@ _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == 1 &&
  * stored device replies. */
 static const char *const scrub_tables[] = {"personal", "devices"};
 
+/* A deferred command (sql) or prepared statement (id, its parameters
+ * copied into buf). */
+struct pending {
+	int is_stmt;
+	int id;
+	char sql[48];
+	int n;
+	char *buf;
+	size_t off[16];
+	int len[16];
+	int fmt[16];
+	int isnull[16];
+};
+
 struct store_conn {
 	PGconn *db;
 	int writer;
 	unsigned char prepared[ST_COUNT];
-	/* writer only: savepoint commands deferred to the next round trip */
-	char pending[MAX_PENDING][48];
+	/* writer only: commands and statements deferred to the next round
+	 * trip (see "Round trips" below), and whether one of them failed */
+	struct pending pending[MAX_PENDING];
 	int n_pending;
+	int poisoned;
 	/* writer only: erasures waiting for scrub() */
 	int scrub_needed;
 	unsigned long long erase_xid; /* the newest erasure's transaction id */
@@ -392,36 +408,95 @@ static int prepare(struct store_conn *c, enum stmt_id id, char name[16])
 	return 0;
 }
 
-/* The deferred savepoint commands and the statement, in one round trip
- * (libpq pipeline mode). The statement's result is returned; when a
- * deferred command failed (logged), the statement was skipped and its
- * result says PGRES_PIPELINE_ABORTED. */
-static PGresult *run_pipelined(struct store_conn *c, const char *name, const struct params *p)
+/* ------------------------------------------------------------ round trips */
+
+/* The writer is the throughput limit of group commit, and every statement
+ * is a round trip. Commands and statements whose only possible outcome is
+ * success or an engine failure (savepoints, release, and the inserts and
+ * updates the core never reads a result of: insert_personal, insert_event
+ * without an id wanted, set_holder, add_reveal, audit_insert) are deferred
+ * and sent, in order, ahead of the next statement whose result is needed,
+ * in one round trip (libpq pipeline mode), or ahead of COMMIT or ROLLBACK
+ * TO. Issuing a shipment then costs one round trip instead of seven.
+ *
+ * A deferred item that fails poisons the connection: every later op fails
+ * (SMILE_ERR_STORE), including release() and rollback_to(), so the core
+ * rolls the whole transaction back and fails every job of the batch;
+ * nothing commits that the core thought had run. A business outcome
+ * (EXISTS, NOT_FOUND, REPLAY, CONFLICT) always belongs to a statement run
+ * at once, so it is reported to the job that caused it. */
+
+static void pending_clear(struct store_conn *c)
+{
+	for (int i = 0; i < c->n_pending; i++) {
+		free(c->pending[i].buf);
+		c->pending[i].buf = NULL;
+	}
+	c->n_pending = 0;
+}
+
+static void pending_params(const struct pending *q, const char **v)
+{
+	for (int i = 0; i < q->n; i++)
+		v[i] = q->isnull[i] ? NULL : q->buf + q->off[i];
+}
+
+/* Send the deferred items, then the final command (final_sql) or prepared
+ * statement (final_name, p) if any, then a sync; read every result. The
+ * final result is returned (NULL when there is none, or when a deferred
+ * item failed: then c->poisoned is set, and the failure logged). */
+static PGresult *pipeline(struct store_conn *c, const char *final_sql, const char *final_name,
+			  const struct params *p)
 {
 	PGresult *r, *out = NULL;
-	int n = c->n_pending, sent = 0;
+	int n = c->n_pending, ok = 1, has_final = final_sql || final_name;
 
-	c->n_pending = 0;
-	if (!PQenterPipelineMode(c->db))
+	if (!PQenterPipelineMode(c->db)) {
+		pending_clear(c);
+		c->poisoned = 1;
 		return NULL;
-	for (int i = 0; i < n; i++)
-		sent += PQsendQueryParams(c->db, c->pending[i], 0, NULL, NULL, NULL, NULL, 0);
-	sent += PQsendQueryPrepared(c->db, name, p ? p->n : 0, p ? p->v : NULL,
-				    p ? p->len : NULL, p ? p->fmt : NULL, 1);
-	sent += PQpipelineSync(c->db);
-	if (sent != n + 2) {
-		log_pg_error("pipeline_send", NULL, c->db);
-		/* drain what was sent; the connection is likely gone */
 	}
-	for (int i = 0; i <= n; i++) {
+	for (int i = 0; i < n && ok; i++) {
+		struct pending *q = &c->pending[i];
+		if (q->is_stmt) {
+			char name[16];
+			const char *v[16];
+			snprintf(name, sizeof(name), "s%d", q->id);
+			pending_params(q, v);
+			ok = PQsendQueryPrepared(c->db, name, q->n, v, q->len, q->fmt, 1);
+		} else {
+			ok = PQsendQueryParams(c->db, q->sql, 0, NULL, NULL, NULL, NULL, 0);
+		}
+	}
+	if (ok && final_name)
+		ok = PQsendQueryPrepared(c->db, final_name, p ? p->n : 0, p ? p->v : NULL,
+					 p ? p->len : NULL, p ? p->fmt : NULL, 1);
+	else if (ok && final_sql)
+		ok = PQsendQueryParams(c->db, final_sql, 0, NULL, NULL, NULL, NULL, 0);
+	if (ok)
+		ok = PQpipelineSync(c->db);
+	pending_clear(c);
+	if (!ok) {
+		log_pg_error("pipeline_send", NULL, c->db);
+		c->poisoned = 1;
+		PQexitPipelineMode(c->db);
+		return NULL;
+	}
+	for (int i = 0; i < n + has_final; i++) {
 		while ((r = PQgetResult(c->db)) != NULL) {
 			ExecStatusType st = PQresultStatus(r);
-			if (i == n && out == NULL) {
-				out = r;
+			if (i == n) {
+				if (out == NULL)
+					out = r;
+				else
+					PQclear(r);
 				continue;
 			}
-			if (st == PGRES_FATAL_ERROR)
-				log_pg_error("savepoint", r, c->db);
+			if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED) {
+				if (st == PGRES_FATAL_ERROR)
+					log_pg_error("deferred", r, c->db);
+				c->poisoned = 1;
+			}
 			PQclear(r);
 		}
 	}
@@ -433,21 +508,87 @@ static PGresult *run_pipelined(struct store_conn *c, const char *name, const str
 			break;
 	}
 	PQexitPipelineMode(c->db);
+	if (c->poisoned) {
+		PQclear(out);
+		return NULL;
+	}
 	return out;
 }
 
+/* Send every deferred item now. */
+static enum smile_err flush(struct store_conn *c)
+{
+	if (c->n_pending)
+		(void)pipeline(c, NULL, NULL, NULL);
+	return c->poisoned ? SMILE_ERR_STORE : SMILE_OK;
+}
+
+static enum smile_err defer_sql(struct store_conn *c, const char *verb, const char *name)
+{
+	if (c->poisoned)
+		return SMILE_ERR_STORE;
+	if (c->n_pending == MAX_PENDING && flush(c))
+		return SMILE_ERR_STORE;
+	struct pending *q = &c->pending[c->n_pending];
+	int n = snprintf(q->sql, sizeof(q->sql), "%s %s", verb, name);
+	if (n < 0 || (size_t)n >= sizeof(q->sql))
+		return SMILE_ERR_INVALID;
+	q->is_stmt = 0;
+	q->buf = NULL;
+	c->n_pending++;
+	return SMILE_OK;
+}
+
+/* Defer statement `id` with a copy of its parameters (they are borrowed
+ * for the op's call only). */
+static enum smile_err defer_stmt(struct store_conn *c, enum stmt_id id, const struct params *p)
+{
+	char name[16];
+	size_t total = 0;
+
+	if (c->poisoned)
+		return SMILE_ERR_STORE;
+	if (prepare(c, id, name))
+		return SMILE_ERR_STORE;
+	if (c->n_pending == MAX_PENDING && flush(c))
+		return SMILE_ERR_STORE;
+	struct pending *q = &c->pending[c->n_pending];
+	memset(q, 0, sizeof(*q));
+	q->is_stmt = 1;
+	q->id = (int)id;
+	q->n = p->n;
+	for (int i = 0; i < p->n; i++) {
+		size_t len = p->v[i] == NULL ? 0 : p->fmt[i] ? (size_t)p->len[i] : strlen(p->v[i]) + 1;
+		q->off[i] = total;
+		total += len;
+	}
+	q->buf = malloc(total ? total : 1);
+	if (q->buf == NULL)
+		return SMILE_ERR_NOMEM;
+	for (int i = 0; i < p->n; i++) {
+		q->fmt[i] = p->fmt[i];
+		q->len[i] = p->len[i];
+		q->isnull[i] = p->v[i] == NULL;
+		if (p->v[i] != NULL)
+			memcpy(q->buf + q->off[i], p->v[i],
+			       p->fmt[i] ? (size_t)p->len[i] : strlen(p->v[i]) + 1);
+	}
+	c->n_pending++;
+	return SMILE_OK;
+}
+
 /* Run statement `id` with params p (prepared once per connection), binary
- * results, after any deferred savepoint commands. NULL (logged) when it
- * could not run; otherwise the caller checks the status with res_rc() and
- * clears the result. */
+ * results, after any deferred items. NULL (logged) when it could not run;
+ * otherwise the caller checks the status with res_rc() and clears the
+ * result. */
 static PGresult *run(struct store_conn *c, enum stmt_id id, const struct params *p)
 {
 	char name[16];
 
-	if (prepare(c, id, name))
+	if (c->poisoned || prepare(c, id, name))
 		return NULL;
 	if (c->n_pending)
-		return run_pipelined(c, name, p);
+		return pipeline(c, NULL, name, p);
 	return PQexecPrepared(c->db, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
 			      p ? p->fmt : NULL, 1);
 }
@@ -555,10 +696,13 @@ static enum smile_err exec_ok(PGconn *db, const char *sql, const char *what,
 	return rc;
 }
 
+static void pending_clear(struct store_conn *c);
+
 static void conn_free(struct store_conn *c)
 {
 	if (c == NULL)
 		return;
+	pending_clear(c);
 	PQfinish(c->db);
 	free(c);
 }
@@ -839,55 +983,27 @@ static enum smile_err pg_ping(struct store_conn *c)
 
 /* ------------------------------------------------------------ transactions */
 
-/* Savepoint commands cost a round trip each, and the core runs four per
- * issued shipment (SAVEPOINT job, item; RELEASE item, job): they are
- * deferred and sent with the next statement (run_pipelined) or with the
- * next transaction command (tx_exec). A deferred command that fails makes
- * that statement fail, and the core's rollback_to() then fails too, so the
- * whole transaction rolls back: nothing commits that ran outside its
- * savepoint. */
-static enum smile_err defer(struct store_conn *c, const char *verb, const char *name)
+/* One transaction-control command after the deferred items (one round
+ * trip); SMILE_ERR_STORE (logged) when it or a deferred item failed. The
+ * result is returned through *out when asked. */
+static enum smile_err tx_cmd(struct store_conn *c, const char *sql, const char *what,
+			     PGresult **out)
 {
-	if (c->n_pending == MAX_PENDING) {
-		/* flush: the core never nests this deep, but stay correct */
-		enum smile_err rc = SMILE_OK;
-		for (int i = 0; i < c->n_pending && rc == SMILE_OK; i++)
-			rc = exec_ok(c->db, c->pending[i], "savepoint", NULL);
-		c->n_pending = 0;
-		if (rc)
-			return rc;
-	}
-	int n = snprintf(c->pending[c->n_pending], sizeof(c->pending[0]), "%s %s", verb, name);
-	if (n < 0 || (size_t)n >= sizeof(c->pending[0]))
-		return SMILE_ERR_INVALID;
-	c->n_pending++;
-	return SMILE_OK;
-}
-
-/* The deferred commands then `sql`, as one simple query (one round trip);
- * the first failure stops it. The result is the last command's, or the
- * failing one's. */
-static PGresult *tx_exec(struct store_conn *c, const char *sql)
-{
-	char buf[MAX_PENDING * 50 + 128];
-	size_t used = 0;
-
-	for (int i = 0; i < c->n_pending; i++)
-		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s; ", c->pending[i]);
-	c->n_pending = 0;
-	snprintf(buf + used, sizeof(buf) - used, "%s", sql);
-	return exec(c->db, buf);
-}
-
-static enum smile_err tx_ok(struct store_conn *c, const char *sql, const char *what)
-{
-	PGresult *r = tx_exec(c, sql);
+	PGresult *r;
 	enum smile_err rc = SMILE_OK;
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+
+	if (c->poisoned)
+		return SMILE_ERR_STORE;
+	r = c->n_pending ? pipeline(c, sql, NULL, NULL) : exec(c->db, sql);
+	if (r == NULL ||
+	    (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)) {
 		log_pg_error(what, r, c->db);
 		rc = SMILE_ERR_STORE;
 	}
-	PQclear(r);
+	if (out && rc == SMILE_OK)
+		*out = r;
+	else
+		PQclear(r);
 	return rc;
 }
 
@@ -895,10 +1011,17 @@ static enum smile_err pg_begin(struct store_conn *c)
 {
 	/* the whole-store write lock, held until commit or rollback; one
 	 * round trip for both */
-	enum smile_err rc;
+	PGresult *r;
+	enum smile_err rc = SMILE_OK;
 
-	c->n_pending = 0;
-	rc = tx_ok(c, "BEGIN; SELECT pg_advisory_xact_lock(" STORE_LOCK_KEY ")", "begin");
+	pending_clear(c);
+	c->poisoned = 0;
+	r = exec(c->db, "BEGIN; SELECT pg_advisory_xact_lock(" STORE_LOCK_KEY ")");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		log_pg_error("begin", r, c->db);
+		rc = SMILE_ERR_STORE;
+	}
+	PQclear(r);
 	if (rc)
 		PQclear(exec(c->db, "ROLLBACK"));
 	return rc;
@@ -906,30 +1029,30 @@ static enum smile_err pg_begin(struct store_conn *c)
 
 static enum smile_err pg_commit(struct store_conn *c)
 {
-	PGresult *r = tx_exec(c, "COMMIT");
-	enum smile_err rc = SMILE_OK;
+	PGresult *r = NULL;
+	enum smile_err rc = tx_cmd(c, "COMMIT", "commit", &r);
 
 	/* COMMIT of an aborted transaction answers ROLLBACK, not an error */
-	if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT") != 0) {
-		log_pg_error("commit", r, c->db);
-		smile_log(SMILE_LOG_ERROR, "store.commit_failed",
-			  SMILE_KV_ID("pg", ident_or_dash(PQcmdStatus(r))));
+	if (rc == SMILE_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0)
 		rc = SMILE_ERR_STORE;
-	}
+	if (rc)
+		smile_log(SMILE_LOG_ERROR, "store.commit_failed",
+			  SMILE_KV_ID("pg", r ? ident_or_dash(PQcmdStatus(r)) : "-"));
 	PQclear(r);
 	return rc;
 }
 
 static enum smile_err pg_rollback(struct store_conn *c)
 {
-	c->n_pending = 0; /* undone with the rest */
+	pending_clear(c); /* undone with the rest */
+	c->poisoned = 0;
 	return exec_ok(c->db, "ROLLBACK", "rollback", NULL);
 }
 
 /* Savepoint names come from the core ("job", "item"): plain identifiers. */
 static enum smile_err pg_savepoint(struct store_conn *c, const char *name)
 {
-	return defer(c, "SAVEPOINT", name);
+	return defer_sql(c, "SAVEPOINT", name);
 }
 
 static enum smile_err pg_rollback_to(struct store_conn *c, const char *name)
@@ -938,12 +1061,12 @@ static enum smile_err pg_rollback_to(struct store_conn *c, const char *name)
 	int n = snprintf(sql, sizeof(sql), "ROLLBACK TO %s", name);
 	if (n < 0 || (size_t)n >= sizeof(sql))
 		return SMILE_ERR_INVALID;
-	return tx_ok(c, sql, "rollback_to");
+	return tx_cmd(c, sql, "rollback_to", NULL);
 }
 
 static enum smile_err pg_release(struct store_conn *c, const char *name)
 {
-	return defer(c, "RELEASE", name);
+	return defer_sql(c, "RELEASE", name);
 }
 
 /* ------------------------------------------------------------ writer row ops */
@@ -988,7 +1111,7 @@ static enum smile_err pg_insert_personal(struct store_conn *c, uint64_t id,
 	p_i64(&p, (int64_t)id);
 	p_blob(&p, pers->wrapped_key, pers->wrapped_len);
 	p_blob(&p, pers->ct, pers->ct_len);
-	return run_cmd(c, ST_INSERT_PERSONAL, &p, NULL);
+	return defer_stmt(c, ST_INSERT_PERSONAL, &p);
 }
 
 static enum smile_err pg_insert_event(struct store_conn *c, const struct smile_store_event *ev,
@@ -1006,6 +1129,8 @@ static enum smile_err pg_insert_event(struct store_conn *c, const struct smile_s
 	p_text(&p, ev->device_role);
 	p_text(&p, ev->detail);
 	p_i64(&p, ev->recorded_ms ? ev->recorded_ms : ev->time_ms);
+	if (id == NULL)
+		return defer_stmt(c, ST_INSERT_EVENT, &p);
 	r = run(c, ST_INSERT_EVENT, &p);
 	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
 	if (rc == SMILE_OK && id)
@@ -1035,7 +1160,7 @@ static enum smile_err pg_set_holder(struct store_conn *c, uint64_t id, const cha
 	struct params p = {0};
 	p_text(&p, device_id);
 	p_i64(&p, (int64_t)id);
-	return run_cmd(c, ST_SET_HOLDER, &p, NULL);
+	return defer_stmt(c, ST_SET_HOLDER, &p);
 }
 
 static enum smile_err pg_mark_erased(struct store_conn *c, uint64_t id, int64_t now_ms,
@@ -1248,7 +1373,7 @@ static enum smile_err pg_add_reveal(struct store_conn *c, const char *device_id,
 	struct params p = {0};
 	p_text(&p, device_id);
 	p_i64(&p, hour);
-	return run_cmd(c, ST_INSERT_REVEAL, &p, NULL);
+	return defer_stmt(c, ST_INSERT_REVEAL, &p);
 }
 
 static enum smile_err pg_audit_head(struct store_conn *c, uint64_t *seq, uint8_t hash[32])
@@ -1279,7 +1404,7 @@ static enum smile_err pg_audit_insert(struct store_conn *c, const struct store_a
 	p_text(&p, row->detail);
 	p_blob(&p, row->prev_hash, row->prev_len);
 	p_blob(&p, row->hash, row->hash_len);
-	return run_cmd(c, ST_AUDIT_INSERT, &p, NULL);
+	return defer_stmt(c, ST_AUDIT_INSERT, &p);
 }
 
 static enum smile_err pg_lease_ids(struct store_conn *c, uint64_t count, uint64_t *start)

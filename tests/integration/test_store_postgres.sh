@@ -65,6 +65,29 @@ t_eq "... and stored in PostgreSQL" "1" "$(psql_smile "SELECT count(*) FROM ship
 	JOIN personal p ON p.shipment_id = s.id WHERE s.waybill = '$WB'")"
 api GET "/v1/shipments/$WB" "$KM"
 t_eq "it reads back" "200 $WB" "$STATUS $(jq_get "$BODY" .waybill)"
+# A deferred statement that fails (here: a trigger refusing the "created"
+# event of one shipment) fails its whole group commit: nothing of it is
+# stored, the client is told, and the next shipment goes through.
+psql_smile "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+  IF (SELECT merchant_ref FROM shipments WHERE id = NEW.shipment_id) = 'poison' THEN
+    RAISE EXCEPTION 'refused by test';
+  END IF;
+  RETURN NEW;
+END \$\$;
+CREATE TRIGGER refuse_poison BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_poison();"
+poison=$(jq -nc '{recipient: {name: "李四", phone: "13800001111", address: {country: "CN",
+  province: "湖北省", city: "武汉市", district: "江岸区", street: "解放大道1号", detail: "1室"}},
+  sender: {name: "王小二", phone: "027-85699449", address: {country: "CN", province: "湖北省",
+    city: "武汉市", street: "泛海国际SOHO城", detail: "7栋1201室"}},
+  merchant_ref: "poison", weight_g: 500}')
+api_json POST /v1/shipments "$KM" "$poison"
+t_match "a shipment whose deferred insert fails is refused" "$STATUS" '^5'
+t_eq "... and nothing of it is stored" "0" \
+	"$(psql_smile "SELECT count(*) FROM shipments WHERE merchant_ref = 'poison'")"
+psql_smile "DROP TRIGGER refuse_poison ON events"
+api_json POST /v1/shipments "$KM" "$(printf '%s' "$poison" | jq -c '.merchant_ref = "after"')"
+t_eq "the next shipment is issued" "201" "$STATUS"
 t_match "the CLI verifies the audit chain beside serve" "$("$GW" audit verify --data "$D")" \
 	'^audit log verifies'
 gw_stop
