@@ -130,9 +130,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 			      "RETURNING pg_current_xact_id()::text",
 	[ST_MARK_ERASED] = "UPDATE shipments SET erased_ms = $1 WHERE id = $2 AND erased_ms = 0 "
 			   "RETURNING waybill",
-	[ST_INSERT_EVENT] = "INSERT INTO events (shipment_id, waybill, event, time_ms, device_id, "
-			    "device_role, detail, recorded_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) "
-			    "RETURNING id",
+	/* the id is decided by the writer (next_event_id), not the sequence */
+	[ST_INSERT_EVENT] = "INSERT INTO events (id, shipment_id, waybill, event, time_ms, "
+			    "device_id, device_role, detail, recorded_ms) "
+			    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
 	[ST_UPDATE_STATUS] = "UPDATE shipments SET status = $1, delivered_ms = "
 			     "CASE WHEN $2::bigint <> 0 THEN $2::bigint ELSE delivered_ms END "
 			     "WHERE id = $3",
@@ -271,6 +272,7 @@ struct store_conn {
 	struct pending pending[MAX_PENDING];
 	int n_pending;
 	int poisoned;
+	uint64_t next_event_id; /* writer, in a transaction: the next event's id */
 	/* writer only: erasures waiting for scrub() */
 	int scrub_needed;
 	unsigned long long erase_xid; /* the newest erasure's transaction id */
@@ -1016,10 +1018,15 @@ static enum smile_err pg_begin(struct store_conn *c)
 
 	pending_clear(c);
 	c->poisoned = 0;
-	r = exec(c->db, "BEGIN; SELECT pg_advisory_xact_lock(" STORE_LOCK_KEY ")");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+	c->next_event_id = 0;
+	/* the lock first: the largest event id is read under it */
+	r = exec(c->db, "BEGIN; SELECT pg_advisory_xact_lock(" STORE_LOCK_KEY "); "
+			"SELECT COALESCE(MAX(id), 0) + 1 FROM events");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		log_pg_error("begin", r, c->db);
 		rc = SMILE_ERR_STORE;
+	} else {
+		c->next_event_id = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
 	}
 	PQclear(r);
 	if (rc)
@@ -1046,6 +1053,7 @@ static enum smile_err pg_rollback(struct store_conn *c)
 {
 	pending_clear(c); /* undone with the rest */
 	c->poisoned = 0;
+	c->next_event_id = 0;
 	return exec_ok(c->db, "ROLLBACK", "rollback", NULL);
 }
 
@@ -1114,13 +1122,20 @@ static enum smile_err pg_insert_personal(struct store_conn *c, uint64_t id,
 	return defer_stmt(c, ST_INSERT_PERSONAL, &p);
 }
 
+/* The event's id comes from the writer's counter (read in begin(), under
+ * the write lock, past every stored id), so the insert needs no answer and
+ * is deferred. Ids are unique and increasing; the counter only moves
+ * forward within a transaction, and ids of a rolled-back transaction were
+ * never visible to anyone. */
 static enum smile_err pg_insert_event(struct store_conn *c, const struct smile_store_event *ev,
 				      uint64_t *id)
 {
 	struct params p = {0};
-	PGresult *r;
-	enum smile_err rc;
+	uint64_t eid = c->next_event_id;
 
+	if (eid == 0)
+		return SMILE_ERR_STORE; /* outside a transaction: a core bug */
+	p_i64(&p, (int64_t)eid);
 	p_i64(&p, (int64_t)ev->shipment_id);
 	p_text(&p, ev->waybill);
 	p_text(&p, ev->event);
@@ -1129,13 +1144,12 @@ static enum smile_err pg_insert_event(struct store_conn *c, const struct smile_s
 	p_text(&p, ev->device_role);
 	p_text(&p, ev->detail);
 	p_i64(&p, ev->recorded_ms ? ev->recorded_ms : ev->time_ms);
-	if (id == NULL)
-		return defer_stmt(c, ST_INSERT_EVENT, &p);
-	r = run(c, ST_INSERT_EVENT, &p);
-	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
-	if (rc == SMILE_OK && id)
-		*id = PQntuples(r) == 1 ? (uint64_t)col_i64(r, 0, 0) : 0;
-	PQclear(r);
+	enum smile_err rc = defer_stmt(c, ST_INSERT_EVENT, &p);
+	if (rc == SMILE_OK) {
+		c->next_event_id++;
+		if (id)
+			*id = eid;
+	}
 	return rc;
 }
 
