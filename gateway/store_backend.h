@@ -44,11 +44,15 @@
  * pages); copies in a log (SQLite's WAL) or in old row versions
  * (PostgreSQL's dead tuples and WAL) are removed by scrub().
  *
- * Round trips. A backend for a server may defer savepoint() and release()
- * into its next round trip (store_postgres.c pipelines them with the next
- * statement); they then return SMILE_OK at once, and a deferred failure
- * must fail the statement it travelled with, so the core's rollback_to()
- * of the missing savepoint fails and the whole transaction rolls back.
+ * Round trips. A backend for a server may defer savepoint(), release() and
+ * any writer op whose only outcomes are SMILE_OK and an engine failure
+ * (store_postgres.c: insert_personal, insert_event, set_holder,
+ * add_reveal, audit_insert) into its next round trip; they then return
+ * SMILE_OK at once. A deferred failure must then fail every later op of
+ * the transaction, release(), rollback_to() and commit() included, so the
+ * core rolls the whole transaction back and fails every job of the batch.
+ * Ops with another outcome (EXISTS, NOT_FOUND, REPLAY, CONFLICT, a value
+ * read) must answer for themselves.
  */
 #ifndef SMILE_GATEWAY_STORE_BACKEND_H
 #define SMILE_GATEWAY_STORE_BACKEND_H
@@ -155,8 +159,9 @@ struct store_backend {
 	enum smile_err (*insert_personal)(struct store_conn *c, uint64_t id,
 					  const struct smile_store_personal *p);
 	/* Append an event (its `id` is ignored; recorded_ms 0 is stored as
-	 * time_ms); *id (when not NULL) gets the new event's id: unique, never
-	 * reused, increasing. */
+	 * time_ms); *id (when not NULL) gets the new event's id: unique,
+	 * increasing, never reused once committed (ids of a transaction that
+	 * rolled back may come again). */
 	enum smile_err (*insert_event)(struct store_conn *c, const struct smile_store_event *ev,
 				       uint64_t *id);
 	/* Set shipment `id`'s status; delivered_ms too when non-zero.

@@ -16,7 +16,12 @@
  * lock of the whole store, so gateway processes and CLI commands on one
  * database serialise their write transactions (the core reads the audit
  * head and leases ids inside it). synchronous_commit is forced on for the
- * writer, so commit() returns once the WAL is flushed.
+ * writer, so commit() returns once the WAL is flushed. The writer's round
+ * trips are the limit of group commit: savepoint commands and every
+ * statement whose result the core does not read are deferred and sent in
+ * one pipeline with the next statement that answers (see "Round trips"),
+ * and event ids come from a counter read at begin(), so issuing a
+ * shipment costs one round trip and a scan three.
  *
  * Schema. Migrations (index i: version i -> i + 1) run in one transaction
  * under the same advisory lock, version in meta 'schema_version'; a store
