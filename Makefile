@@ -37,7 +37,7 @@ WARN += -Werror
 endif
 
 # Every library we link that ships a .pc file; zint ships none on Debian 12.
-PKGS := cairo pangocairo pangoft2 fontconfig libqrencode libsodium libmosquitto sqlite3 \
+PKGS := cairo pangocairo pangoft2 fontconfig libqrencode libsodium libmosquitto sqlite3 libpq \
         libmicrohttpd jansson libpng zlib
 TEST_PKGS := cmocka
 

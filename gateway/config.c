@@ -20,7 +20,9 @@
 
 static const struct smile_conf_key keys[] = {
 	STR(listen, "HTTP listen address, host:port (loopback by default; put a TLS proxy in front)"),
-	STR(store, "store URL: sqlite:PATH (relative to the data directory)"),
+	STR(store, "store URL: sqlite:PATH (relative to the data directory) or "
+		   "postgresql://user@host:port/db[?scrub_interval=SECONDS]; the environment "
+		   "variable SMILE_STORE overrides it (docs/operations.md)"),
 	STR(mask_policy, "masking policy: cn-gbt41833 (GB/T 41833-2022) or strict"),
 	STR(waybill_prefix, "waybill number prefix: 2-4 uppercase letters"),
 	LONG(http_connection_limit, 1, 100000, "most concurrent HTTP connections"),

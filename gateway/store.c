@@ -38,6 +38,7 @@
  * bare paths. */
 static const struct store_backend *const backends[] = {
 	&store_sqlite_backend,
+	&store_postgres_backend,
 };
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
@@ -160,6 +161,7 @@ struct smile_store {
 	 * backend's log because a reader blocked the scrub. */
 	int scrub_pending;
 	int64_t scrub_since_ms;
+	int64_t scrub_tried_mono_ms; /* last attempt (smile_mono_ms) */
 	atomic_int wal_pending; /* mirror of scrub_pending != 0 for other threads */
 };
 
@@ -761,6 +763,7 @@ static void wal_scrub(struct smile_store *s, int after_erase)
 		return;
 	if (after_erase && !s->scrub_pending)
 		s->scrub_since_ms = smile_clock_ms();
+	s->scrub_tried_mono_ms = smile_mono_ms();
 	rc = s->ops->scrub(s->writer);
 	if (rc == SMILE_OK) {
 		if (s->scrub_pending)
@@ -775,7 +778,7 @@ static void wal_scrub(struct smile_store *s, int after_erase)
 	if (!s->scrub_pending)
 		smile_log(SMILE_LOG_WARN, "store.wal_scrub_blocked",
 			  SMILE_KV_ID("backend", s->ops->name),
-			  SMILE_KV_ID("why", "a reader holds an old snapshot; retrying"));
+			  SMILE_KV_ID("why", "busy_retrying_every_second"));
 	s->scrub_pending++;
 	atomic_store(&s->wal_pending, 1);
 	smile_metrics_add(SMILE_COUNTER_WAL_SCRUB_RETRIES, 1);
@@ -842,6 +845,9 @@ static void *writer_main(void *arg)
 			}
 		if (ok && erased)
 			wal_scrub(s, 1);
+		else if (s->scrub_pending &&
+			 smile_mono_ms() - s->scrub_tried_mono_ms >= SCRUB_RETRY_MS)
+			wal_scrub(s, 0); /* a busy writer retries too, between batches */
 
 		/* Wake the waiting callers; run the async callbacks outside the lock
 		 * (they publish replies) and free their jobs. */
@@ -958,19 +964,22 @@ static enum smile_err store_dispatch(const char *url, const struct store_backend
 	if (url == NULL || url[0] == '\0')
 		return smile_error_set(e, SMILE_ERR_INVALID, "store", "no store URL");
 	for (size_t i = 0; i < N_BACKENDS; i++) {
-		size_t n = strlen(backends[i]->scheme);
-		if (strncmp(url, backends[i]->scheme, n) == 0 && url[n] == ':') {
-			*be = backends[i];
-			*where = url + n + 1;
-			return SMILE_OK;
+		const char *names[2] = {backends[i]->scheme, backends[i]->alias};
+		for (size_t k = 0; k < 2 && names[k]; k++) {
+			size_t n = strlen(names[k]);
+			if (strncmp(url, names[k], n) == 0 && url[n] == ':') {
+				*be = backends[i];
+				*where = url + n + 1;
+				return SMILE_OK;
+			}
 		}
 	}
 	sep = strstr(url, "://");
 	if (sep)
 		return smile_error_set(e, SMILE_ERR_UNSUPPORTED, "store",
 				       "store scheme '%.*s' is not supported by this build "
-				       "(supported: %s)",
-				       (int)(sep - url > 32 ? 32 : sep - url), url, backends[0]->scheme);
+				       "(supported: sqlite, postgresql)",
+				       (int)(sep - url > 32 ? 32 : sep - url), url);
 	*be = backends[0];
 	*where = url;
 	return SMILE_OK;

@@ -93,7 +93,7 @@ static void newer_schema_is_refused(void **state)
 	assert_int_equal(smile_store_open(f->path, 0, 1, &s2, &e), SMILE_ERR_SCHEMA);
 	assert_null(s2);
 	assert_non_null(strstr(e.message, "newer"));
-	assert_int_equal(smile_store_open("postgres://x/y", 0, 1, &s2, &e), SMILE_ERR_UNSUPPORTED);
+	assert_int_equal(smile_store_open("oracle://x/y", 0, 1, &s2, &e), SMILE_ERR_UNSUPPORTED);
 }
 
 static void audit_chain_detects_tampering(void **state)
