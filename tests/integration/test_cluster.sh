@@ -30,15 +30,18 @@ mqtt_start || die "mosquitto did not start"
 # One data directory per node (a data directory is one serve's: serve.lock),
 # with the same keys and configuration; B's store is A's.
 D="$T/a"
-gw_init "$D" || die "init failed"
+if [ "$STORE_KIND" = postgresql ]; then
+	pg_start || die "postgres did not start"
+	SMILE_STORE=$PG_URL gw_init "$D" || die "init failed" # init records it in gateway.conf
+else
+	gw_init "$D" || die "init failed"
+	gw_conf_set "$D" store "sqlite:$D/store.db"
+fi
 gw_conf_set "$D" mqtt_host 127.0.0.1
 gw_conf_set "$D" mqtt_port "$MQTT_PORT"
 gw_conf_set "$D" mqtt_share_group cluster
 gw_conf_set "$D" reveal_quota 3
-gw_conf_set "$D" store "sqlite:$D/store.db"
 if [ "$STORE_KIND" = postgresql ]; then
-	pg_start || die "postgres did not start"
-	gw_conf_set "$D" store "$PG_URL"
 	count_sql() { psql_smile "$1"; }
 else
 	count_sql() { sqlite3 "$D/store.db" ".timeout 5000" "$1"; }
