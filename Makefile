@@ -37,7 +37,7 @@ WARN += -Werror
 endif
 
 # Every library we link that ships a .pc file; zint ships none on Debian 12.
-PKGS := cairo pangocairo pangoft2 fontconfig libqrencode libsodium libmosquitto sqlite3 \
+PKGS := cairo pangocairo pangoft2 fontconfig libqrencode libsodium libmosquitto sqlite3 libpq \
         libmicrohttpd jansson libpng zlib
 TEST_PKGS := cmocka
 
@@ -109,7 +109,7 @@ endif
 # Objects are never intermediate: keep them so relinks stay cheap.
 .SECONDARY:
 
-.PHONY: all test check test-common test-device test-label test-gateway test-bridge bench demo deps install uninstall clean FORCE print-cc-c11 print-cc-c99 test-build core-size fuzz fuzz-smoke fuzz-bins
+.PHONY: all test check test-common test-device test-label test-gateway test-bridge bench demo demo-cluster deps install uninstall clean FORCE print-cc-c11 print-cc-c99 test-build core-size fuzz fuzz-smoke fuzz-bins
 .DEFAULT_GOAL := all
 
 all: $(ALL_LIBS) $(BINS) core-size
@@ -216,6 +216,11 @@ bench: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@SMILE_BUILD=$(BUILD) bash scripts/demo
+
+# Two gateway nodes, one store, one broker, HAProxy in front (docs/operations.md).
+demo-cluster: deps
+	@$(MAKE) --no-print-directory all
+	@SMILE_BUILD=$(BUILD) bash scripts/demo-cluster
 
 deps:
 	@bash scripts/deps

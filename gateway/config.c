@@ -20,7 +20,9 @@
 
 static const struct smile_conf_key keys[] = {
 	STR(listen, "HTTP listen address, host:port (loopback by default; put a TLS proxy in front)"),
-	STR(store, "store URL: sqlite:PATH (relative to the data directory)"),
+	STR(store, "store URL: sqlite:PATH (relative to the data directory) or "
+		   "postgresql://user@host:port/db[?scrub_interval=SECONDS]; the environment "
+		   "variable SMILE_STORE overrides it (docs/operations.md)"),
 	STR(mask_policy, "masking policy: cn-gbt41833 (GB/T 41833-2022) or strict"),
 	STR(waybill_prefix, "waybill number prefix: 2-4 uppercase letters"),
 	LONG(http_connection_limit, 1, 100000, "most concurrent HTTP connections"),
@@ -56,6 +58,10 @@ static const struct smile_conf_key keys[] = {
 	STR(mqtt_cafile, "CA certificate file: set it to use TLS to the broker"),
 	STR(mqtt_certfile, "client certificate file for TLS (optional)"),
 	STR(mqtt_keyfile, "client key file for TLS (optional)"),
+	STR(node_id, "this gateway node's name, in its MQTT client id and logs; keep it across "
+		     "restarts (empty: HOSTNAME-PORT, the host name and the HTTP listen port)"),
+	STR(mqtt_share_group, "MQTT v5 shared subscription group: nodes with the same group share "
+			      "the scans, each scan reaching one of them (empty: every scan to this node)"),
 	LONG(scan_skew_s, 1, 86400, "scans older or newer than this many seconds are denied"),
 	LONG(reveal_quota, 0, 1000000, "contact reveals per device per rolling 24 hours"),
 	LONG(scan_workers, 1, 64, "threads verifying scans"),

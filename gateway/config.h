@@ -51,6 +51,8 @@ struct smile_config {
 	char mqtt_cafile[SMILE_CONFIG_STR_MAX];   /* TLS when set */
 	char mqtt_certfile[SMILE_CONFIG_STR_MAX];
 	char mqtt_keyfile[SMILE_CONFIG_STR_MAX];
+	char node_id[64];                         /* this node's name; "" = HOSTNAME-PORT */
+	char mqtt_share_group[64];                /* "" = plain subscription */
 	long scan_skew_s;                         /* freshness window */
 	long reveal_quota;                        /* reveals per device per rolling 24 h */
 	long scan_workers;                        /* threads verifying scans */

@@ -50,16 +50,26 @@ static enum smile_err path_in(const char *dir, const char *name, char *out, size
 	return SMILE_OK;
 }
 
-/* A store URL from the config is relative to the data directory. */
+/* The store URL: the environment's SMILE_STORE when set (tests,
+ * operators), else the config's. "sqlite:PATH" (or a bare PATH) is
+ * relative to the data directory; "postgresql://..." and "postgres://..."
+ * name a server and pass through as they are. */
 static enum smile_err store_url(const struct gateway *g, char *out, size_t n,
 				struct smile_error *e)
 {
-	const char *path = g->cfg.store;
+	const char *env = getenv("SMILE_STORE");
+	const char *path = env && env[0] ? env : g->cfg.store;
+	if (strncmp(path, "postgresql://", 13) == 0 || strncmp(path, "postgres://", 11) == 0) {
+		int w = snprintf(out, n, "%s", path);
+		if (w < 0 || (size_t)w >= n)
+			return smile_error_set(e, SMILE_ERR_INVALID, "store", "store URL too long");
+		return SMILE_OK;
+	}
 	if (strncmp(path, "sqlite:", 7) == 0)
 		path += 7;
 	else if (strstr(path, "://"))
 		return smile_error_set(e, SMILE_ERR_UNSUPPORTED, "store",
-				       "only sqlite: stores are supported by this build");
+				       "store URL: sqlite:PATH or postgresql://user@host:port/db");
 	if (path[0] == '/')
 		return path_in("", path + 1, out, n, e);
 	return path_in(g->dir, path, out, n, e);
@@ -346,6 +356,10 @@ enum smile_err gateway_init_dir(const char *dir, struct smile_error *e)
 	if (rc)
 		return rc;
 	smile_config_defaults(&cfg);
+	/* a store named by SMILE_STORE is the one this directory keeps using */
+	const char *env = getenv("SMILE_STORE");
+	if (env && env[0] && snprintf(cfg.store, sizeof(cfg.store), "%s", env) >= (int)sizeof(cfg.store))
+		return smile_error_set(e, SMILE_ERR_INVALID, "store", "SMILE_STORE too long");
 	f = fopen(path, "wx");
 	if (f == NULL)
 		return smile_error_set(e, SMILE_ERR_IO, "gateway.conf", "cannot create the file");

@@ -145,7 +145,9 @@ static int cmd_init(int argc, char **argv)
 		"Create DIR (mode 0700) with:\n"
 		"  keys/          token, vault, signing and box keys (0600 each)\n"
 		"  gateway.conf   every setting with its default, commented\n"
-		"  store.db       the SQLite store\n"
+		"  store.db       the SQLite store (with SMILE_STORE=postgresql://...: that\n"
+		"                 database instead, created if absent, and recorded in\n"
+		"                 gateway.conf)\n"
 		"  admin.key      the first admin API key (0600): use it as\n"
 		"                 Authorization: Bearer $(cat DIR/admin.key)\n"
 		"Refuses a directory that is already initialised.\n";

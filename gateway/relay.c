@@ -9,8 +9,8 @@
  * The libmosquitto network thread only moves bytes: on_message copies a scan
  * into the bounded queue of one worker, chosen by hashing the device id, so
  * every device's scans are handled in order by one thread, through that
- * worker's scan lane (sequence numbers and the reveal quota stay consistent
- * without locks; the lane counts reveals still waiting for their commit).
+ * worker's scan lane (the store's write transaction settles sequence
+ * numbers and the reveal quota, for this node and any other).
  * Workers verify, decide, seal and sign, then hand the effects to the
  * store's group commit without waiting: the store calls back once the
  * commit is durable, and only then is the reply published. So one commit
@@ -23,6 +23,15 @@
  *
  * The gateway's own broker password is read by gateway_mqtt_password
  * (gateway.c), the one reader of that file.
+ *
+ * Several nodes (docs/operations.md, "Running several nodes"): each node
+ * has its own client id, "smile-gateway-" + node_id, stable across
+ * restarts so a restarted node resumes its persistent session; with
+ * mqtt_share_group set, every node subscribes to
+ * $share/GROUP/smile/v1/dev/+/scan and the broker gives each scan to one
+ * of them. Nothing here decides anything that another node could decide
+ * differently: the store's write transaction re-checks what must be
+ * decided once (scan.c, run_scan in store.c).
  *
  * relay_start builds in a fixed order and relay_stop undoes exactly what was
  * built (it is relay_start's error path too), so a half-started relay is torn
@@ -88,6 +97,8 @@ struct relay {
 	pthread_mutex_t net_lock;
 	pthread_cond_t net_wake;
 	mosquitto_property *connect_props;
+	char node[64];          /* node_id, or HOSTNAME-PORT */
+	char sub[160];          /* the scan subscription: plain or $share/GROUP/... */
 };
 
 /* Reconnecting: first retry after 0.5 s, doubling to 8 s. libmosquitto's own
@@ -109,10 +120,13 @@ static void on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 		return;
 	}
 	/* Debian's mosquitto 2.0.11 needs the subscription renewed every time. */
-	rc = mosquitto_subscribe_v5(m, NULL, SMILE_PROTO_TOPIC_SCAN_SUB, 1, 0, NULL);
+	rc = mosquitto_subscribe_v5(m, NULL, r->sub, 1, 0, NULL);
 	atomic_store(&r->connected, rc == MOSQ_ERR_SUCCESS);
 	atomic_store(&r->backoff_reset, 1);
-	smile_log(SMILE_LOG_INFO, "mqtt.connected", SMILE_KV_INT("subscribe", rc));
+	smile_log(SMILE_LOG_INFO, "mqtt.connected", SMILE_KV_ID("node", r->node),
+		  SMILE_KV_ID("share_group",
+			      r->g->cfg.mqtt_share_group[0] ? r->g->cfg.mqtt_share_group : "-"),
+		  SMILE_KV_INT("subscribe", rc));
 }
 
 static void on_disconnect(struct mosquitto *m, void *arg, int rc, const mosquitto_property *p)
@@ -121,7 +135,8 @@ static void on_disconnect(struct mosquitto *m, void *arg, int rc, const mosquitt
 	(void)m;
 	(void)p;
 	atomic_store(&r->connected, 0);
-	smile_log(SMILE_LOG_WARN, "mqtt.disconnected", SMILE_KV_INT("reason", rc));
+	smile_log(SMILE_LOG_WARN, "mqtt.disconnected", SMILE_KV_ID("node", r->node),
+		  SMILE_KV_INT("reason", rc));
 }
 
 static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg,
@@ -375,6 +390,58 @@ static void worker_release(struct worker *w)
 	scan_lane_free(w->lane);
 }
 
+/* A node id or share group: letters, digits, '.', '_', '-' (no MQTT
+ * wildcard or level separator, nothing a log line would reject). */
+static int name_ok(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+/* This node's name: node_id, or HOSTNAME-PORT (the HTTP port), which is
+ * stable across restarts and differs between nodes sharing a host. */
+static enum smile_err node_name(const struct gateway *g, char *out, size_t n,
+				struct smile_error *e)
+{
+	char host[64] = "";
+
+	if (g->cfg.node_id[0]) {
+		if (!name_ok(g->cfg.node_id))
+			return smile_error_set(e, SMILE_ERR_CONFIG, "node_id",
+					       "use letters, digits, '.', '_' and '-'");
+		snprintf(out, n, "%s", g->cfg.node_id);
+		return SMILE_OK;
+	}
+	if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "localhost");
+	for (char *c = host; *c; c++) /* a host name is already nearly a name */
+		if (!name_ok((char[2]){*c, 0}))
+			*c = '-';
+	snprintf(out, n, "%s-%u", host, (unsigned)g->http_port);
+	return SMILE_OK;
+}
+
+/* The scan subscription: plain, or shared by the nodes of one group. */
+static enum smile_err scan_subscription(const struct gateway *g, char *out, size_t n,
+					struct smile_error *e)
+{
+	const char *group = g->cfg.mqtt_share_group;
+	if (group[0] == '\0') {
+		snprintf(out, n, "%s", SMILE_PROTO_TOPIC_SCAN_SUB);
+		return SMILE_OK;
+	}
+	if (!name_ok(group))
+		return smile_error_set(e, SMILE_ERR_CONFIG, "mqtt_share_group",
+				       "use letters, digits, '.', '_' and '-'");
+	snprintf(out, n, "$share/%s/%s", group, SMILE_PROTO_TOPIC_SCAN_SUB);
+	return SMILE_OK;
+}
+
 enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_error *e)
 {
 	struct relay *r;
@@ -392,6 +459,12 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 		return smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
 	}
 	r->g = g;
+	if ((rc = node_name(g, r->node, sizeof(r->node), e)) ||
+	    (rc = scan_subscription(g, r->sub, sizeof(r->sub), e))) {
+		sodium_memzero(password, sizeof(password));
+		free(r);
+		return rc;
+	}
 	pthread_mutex_init(&r->net_lock, NULL);
 	pthread_cond_init(&r->net_wake, NULL);
 	/* From here every failure goes through relay_stop, which undoes what
@@ -436,8 +509,9 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 	}
 	mosquitto_lib_init();
 	r->lib_ready = 1;
-	snprintf(client_id, sizeof(client_id), "smile-gateway-%s", g->cfg.mqtt_username);
-	/* A persistent session: scans sent while the gateway restarts wait at the broker. */
+	snprintf(client_id, sizeof(client_id), "smile-gateway-%s", r->node);
+	/* A persistent session: scans sent while the gateway restarts wait at
+	 * the broker (for this node: the client id is the node's). */
 	r->mosq = mosquitto_new(client_id, false, r);
 	if (r->mosq == NULL) {
 		rc = smile_error_set(e, SMILE_ERR_MQTT, NULL, "cannot create the MQTT client");

@@ -24,16 +24,25 @@
  *
  * The one idea: the pipeline keeps nothing authoritative in memory. Seq,
  * stored reply, holder and quota are the store's, read per scan; the lane's
- * only state is a cache of derived keys and the reveals still on their way
- * to the store (counted per device bucket, so a device pipelining scans
- * cannot outrun its quota; devices sharing a bucket err towards refusing).
- * So the relay's workers, a unit test's fake or another door can drive it.
+ * only state is a cache of derived keys. So the relay's workers, a unit
+ * test's fake, another door - or another gateway process on the same store
+ * and broker - can drive it.
+ *
+ * What the reads cannot settle alone is settled by the store's write
+ * transaction (store.h, struct smile_store_scan), where every process's
+ * commits are one after the other: a reveal carries a second, complete
+ * outcome - the same scan decided with the quota reached (7.4 row 13,
+ * reply built and signed here) - which the store applies instead when the
+ * reveals it counts in the transaction reach the quota; and a scan whose
+ * seq another process (or a redelivery) committed first comes back with
+ * what the device is owed - the stored reply for the same bytes, a replay
+ * refusal for others - audited in that transaction. So two scans of one
+ * device on two nodes are decided as if one came after the other.
  */
 #include "scan.h"
 
 #include <jansson.h>
 #include <sodium.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +68,6 @@ struct scan_lane {
 	struct scan_config cfg;
 	struct scan_ops ops;
 	struct key_slot *keys; /* sodium_malloc'd: shared keys are secrets */
-	atomic_int *pending;   /* reveals decided, not yet committed, by bucket */
 };
 
 uint32_t scan_device_hash(const char *s)
@@ -78,8 +86,7 @@ struct scan_lane *scan_lane_new(const struct scan_config *cfg, const struct scan
 	l->cfg = *cfg;
 	l->ops = *ops;
 	l->keys = sodium_allocarray(KEY_CACHE, sizeof(*l->keys));
-	l->pending = calloc(KEY_CACHE, sizeof(*l->pending));
-	if (l->keys == NULL || l->pending == NULL) {
+	if (l->keys == NULL) {
 		scan_lane_free(l);
 		return NULL;
 	}
@@ -93,13 +100,7 @@ void scan_lane_free(struct scan_lane *l)
 		return;
 	if (l->keys)
 		sodium_free(l->keys);
-	free(l->pending);
 	free(l);
-}
-
-static atomic_int *pending_bucket(struct scan_lane *l, const char *device)
-{
-	return &l->pending[scan_device_hash(device) % KEY_CACHE];
 }
 
 static const uint8_t *shared_key(struct scan_lane *l, const struct smile_store_device *d)
@@ -275,14 +276,19 @@ static size_t masked_view(const struct smile_store_shipment *row, char *out, siz
  * everything the store and the callback need. */
 struct pending {
 	struct scan_lane *lane;
-	atomic_int *pending_reveal; /* the lane's bucket, when this reveals */
 	struct smile_store_scan sc;
+	struct smile_store_scan over; /* a reveal's outcome with the quota reached */
+	struct smile_store_scan_result res;
 	struct smile_store_event ev;
-	struct smile_audit_entry audit;
+	struct smile_audit_entry audit, over_audit;
 	char device[SMILE_PROTO_ID_MAX + 1];
 	char subject[SMILE_STORE_WAYBILL_MAX];
 	uint8_t digest[32];
 	uint8_t reply[SMILE_REPLY_MAX_BYTES];
+	uint8_t over_reply[SMILE_REPLY_MAX_BYTES];
+	uint8_t stored_reply[SMILE_REPLY_MAX_BYTES]; /* res.reply */
+	char role[16];
+	int64_t now;
 	char merchant_ref[SMILE_STORE_ID_MAX]; /* for the merchant event */
 	char event_topic[160];
 	char *alert_json;
@@ -301,6 +307,57 @@ static void pending_free(struct pending *p)
 	free(p);
 }
 
+/* The store's transaction decided otherwise than the lane (store.h): the
+ * quota was reached meanwhile, or this scan's seq was taken first - by
+ * another node, or by this node answering a redelivery. Whatever it
+ * decided is durable, audited there, and answered here. */
+static void settled_otherwise(struct pending *p)
+{
+	const struct scan_lane *l = p->lane;
+	const struct smile_store_scan_result *res = &p->res;
+	enum smile_status st = SMILE_STATUS_DENIED;
+	enum smile_reason why = SMILE_REASON_REPLAY;
+
+	switch (res->outcome) {
+	case SMILE_SCAN_OVER_QUOTA:
+		/* 7.4 row 13 as the transaction counted: refused, suspended, alerted */
+		publish_reply(l, p->device, p->over_reply, p->over.reply_len);
+		free(p->alert_json);
+		p->alert_json = events_quota_alert(l->cfg.keys, p->device, p->role, p->sc.seq, p->now,
+						   res->reveals, l->cfg.reveal_quota, 24L * 3600);
+		if (p->alert_json) {
+			l->ops.publish(l->ops.ctx, SMILE_PROTO_TOPIC_ALERTS, p->alert_json,
+				       strlen(p->alert_json));
+		}
+		smile_log(SMILE_LOG_WARN, "device.quota_exceeded", SMILE_KV_ID("device", p->device),
+			  SMILE_KV_INT("reveals_24h", (long long)res->reveals));
+		smile_metrics_add(SMILE_COUNTER_DENIALS, 1);
+		log_decided(p->device, p->sc.seq, SMILE_STATUS_DENIED, SMILE_REASON_QUOTA_EXCEEDED);
+		return;
+	case SMILE_SCAN_RETRANSMIT:
+		/* 7.3: the same bytes were answered first; a harmless duplicate,
+		 * and the only answer if the node that committed died before
+		 * publishing */
+		if (res->reply_len) {
+			publish_reply(l, p->device, res->reply, res->reply_len);
+			return;
+		}
+		reply_bare(l, p->device, p->digest, p->sc.seq, SMILE_STATUS_RECORDED,
+			   SMILE_REASON_ERASED);
+		log_decided(p->device, p->sc.seq, SMILE_STATUS_RECORDED, SMILE_REASON_ERASED);
+		return;
+	case SMILE_SCAN_STANDING:
+		why = res->standing == SMILE_DEV_REVOKED ? SMILE_REASON_REVOKED
+							 : SMILE_REASON_SUSPENDED;
+		break;
+	default: /* SMILE_SCAN_REPLAY */
+		break;
+	}
+	reply_bare(l, p->device, p->digest, p->sc.seq, st, why);
+	smile_metrics_add(SMILE_COUNTER_DENIALS, 1);
+	log_decided(p->device, p->sc.seq, st, why);
+}
+
 /* Called once the scan's effects are durable (or failed): only now does
  * the device get its reply, the merchant its event, operators the alert. */
 static void scan_committed(void *arg, enum smile_err rc)
@@ -308,11 +365,8 @@ static void scan_committed(void *arg, enum smile_err rc)
 	struct pending *p = arg;
 	const struct scan_lane *l = p->lane;
 
-	/* committed (the store counts it now) or not at all: no longer pending */
-	if (p->pending_reveal)
-		atomic_fetch_sub(p->pending_reveal, 1);
-	if (rc == SMILE_ERR_REPLAY) {
-		/* a redelivery of the same scan was answered first */
+	if (rc == SMILE_OK && p->res.outcome != SMILE_SCAN_APPLIED) {
+		settled_otherwise(p);
 	} else if (rc == SMILE_ERR_SHREDDED) {
 		/* the shipment was erased while this reveal waited: nothing was
 		 * stored, and the sealed reply is dropped unsent (7.3) */
@@ -494,8 +548,6 @@ static void decide(struct scan_lane *l, struct job *j)
 	}
 	if (rc == SMILE_OK)
 		rc = l->ops.count_reveals(l->ops.ctx, j->device, j->now - DAY_MS, &j->reveals);
-	if (rc == SMILE_OK)
-		j->reveals += (uint64_t)atomic_load(pending_bucket(l, j->device));
 	if (rc) {
 		d->status = rc == SMILE_ERR_STORE ? SMILE_STATUS_ERROR : SMILE_STATUS_DENIED;
 		d->reason = smile_proto_reason_from_err(rc);
@@ -528,6 +580,69 @@ static void decide(struct scan_lane *l, struct job *j)
 			j->contact_len = 0;
 		}
 	}
+}
+
+/* A reveal's other outcome, for the store to apply instead if the quota is
+ * reached by the time it commits (store.h): the same scan decided by the
+ * policy with the quota reached - 7.4 row 13, denied / quota_exceeded,
+ * suspended, nothing recorded but the refusal. */
+static enum smile_err over_quota(const struct scan_lane *l, const struct job *j, struct pending *p)
+{
+	struct policy_decision d;
+	size_t n = 0;
+	enum smile_err rc;
+	const struct policy_input facts = {
+		.device_id = j->device,
+		.role = j->dev.role,
+		.device_status = j->dev.status,
+		.zone = j->dev.zone,
+		.event = j->scan.event,
+		.shipment_status = j->row.status,
+		.holder = j->row.holder,
+		.region = j->row.region,
+		.erased = j->row.erased_ms != 0,
+		.reveals_24h = (uint64_t)(l->cfg.reveal_quota < 0 ? 0 : l->cfg.reveal_quota),
+		.quota = l->cfg.reveal_quota,
+	};
+
+	policy_decide(&facts, &d);
+	if (d.reveal || d.record_event) /* the policy's row 13 must hold */
+		return SMILE_ERR_INTERNAL;
+	rc = build_reply(l,
+			 &(const struct answer){
+				 .device = j->device,
+				 .digest = j->digest,
+				 .seq = j->scan.seq,
+				 .time_ms = j->now,
+				 .status = d.status,
+				 .reason = d.reason,
+				 .waybill = j->row.waybill,
+				 .masked = j->masked,
+				 .masked_len = j->masked_len,
+			 },
+			 p->over_reply, sizeof(p->over_reply), &n);
+	if (rc)
+		return rc;
+	p->over_audit = (struct smile_audit_entry){
+		.kind = "refusal",
+		.subject = p->subject,
+		.actor = p->device,
+		.detail = smile_proto_reason_name(d.reason),
+	};
+	p->over = (struct smile_store_scan){
+		.device_id = p->device,
+		.seq = j->scan.seq,
+		.digest = p->digest,
+		.reply = p->over_reply,
+		.reply_len = n,
+		.time_ms = j->now,
+		.suspend = d.suspend,
+		.audit = &p->over_audit,
+		.n_audit = 1,
+	};
+	p->sc.quota = l->cfg.reveal_quota;
+	p->sc.over_quota = &p->over;
+	return SMILE_OK;
 }
 
 /* 7.1 steps 7 and 10: seal and sign the reply, hand every effect to the
@@ -609,10 +724,8 @@ static void commit(struct scan_lane *l, struct job *j)
 						   smile_device_role_name(j->dev.role), j->scan.seq,
 						   j->now, j->reveals, l->cfg.reveal_quota, 24L * 3600);
 	p->reveal = d->reveal;
-	if (d->reveal) {
-		p->pending_reveal = pending_bucket(l, j->device);
-		atomic_fetch_add(p->pending_reveal, 1);
-	}
+	p->now = j->now;
+	snprintf(p->role, sizeof(p->role), "%s", smile_device_role_name(j->dev.role));
 	p->counted_denial = !d->reveal && d->status != SMILE_STATUS_RECORDED;
 	p->reveals = j->reveals;
 	p->sc = (struct smile_store_scan){
@@ -632,13 +745,20 @@ static void commit(struct scan_lane *l, struct job *j)
 				   d->reason != SMILE_REASON_OK
 			? 1u
 			: 0u,
+		.result = &p->res,
 	};
+	p->res.reply = p->stored_reply;
+	p->res.reply_cap = sizeof(p->stored_reply);
+	if (d->reveal && over_quota(l, j, p) != SMILE_OK) {
+		reply_bare(l, j->device, j->digest, j->scan.seq, SMILE_STATUS_ERROR,
+			   SMILE_REASON_INTERNAL);
+		pending_free(p);
+		return;
+	}
 	/* The lane moves on; the reply goes out once this is durable. */
 	if (l->ops.commit_async(l->ops.ctx, &p->sc, scan_committed, p) != SMILE_OK) {
 		reply_bare(l, j->device, j->digest, j->scan.seq, SMILE_STATUS_ERROR,
 			   SMILE_REASON_BUSY);
-		if (p->pending_reveal)
-			atomic_fetch_sub(p->pending_reveal, 1);
 		pending_free(p);
 		return;
 	}

@@ -76,10 +76,12 @@ struct scan_input {
 
 /*
  * A lane runs scans one at a time on one thread: it owns a cache of
- * per-device shared keys (X25519 is the costly step) and the count of
- * reveals decided but not yet committed (the quota must see them). All scans
- * of one device must go through the same lane, in order (hash the device id
- * with scan_device_hash to choose it).
+ * per-device shared keys (X25519 is the costly step), nothing else. The
+ * quota and the replay rule are settled by the store's write transaction
+ * (struct smile_store_scan), so lanes of one process or of several
+ * processes sharing a store may take scans of the same device; scans of one
+ * device should still go through one lane per process, in order (hash the
+ * device id with scan_device_hash to choose it), so they commit in order.
  *
  * scan_lane_new copies *cfg and *ops; NULL on allocation failure.
  * scan_lane_free only once every commit it started has called back

@@ -38,6 +38,7 @@
  * bare paths. */
 static const struct store_backend *const backends[] = {
 	&store_sqlite_backend,
+	&store_postgres_backend,
 };
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
@@ -160,6 +161,7 @@ struct smile_store {
 	 * backend's log because a reader blocked the scrub. */
 	int scrub_pending;
 	int64_t scrub_since_ms;
+	int64_t scrub_tried_mono_ms; /* last attempt (smile_mono_ms) */
 	atomic_int wal_pending; /* mirror of scrub_pending != 0 for other threads */
 };
 
@@ -429,7 +431,7 @@ static enum smile_err set_status(struct smile_store *s, const char *id,
 	return audit_append(s, &a, now);
 }
 
-static enum smile_err run_scan(struct smile_store *s, const struct smile_store_scan *sc)
+static enum smile_err run_scan_apply(struct smile_store *s, const struct smile_store_scan *sc)
 {
 	const struct store_backend *ops = s->ops;
 	uint64_t shipment = sc->event ? sc->event->shipment_id : 0;
@@ -486,6 +488,91 @@ static enum smile_err run_scan(struct smile_store *s, const struct smile_store_s
 		return set_status(s, sc->device_id, SMILE_DEV_SUSPENDED, "gateway",
 				  "quota_exceeded", sc->time_ms);
 	return SMILE_OK;
+}
+
+/* The scan's seq was taken (device_advance refused it): what the device is
+ * owed, from its row as this transaction sees it, in the order of the
+ * pipeline (docs/protocol.md 7.1 step 5, then 7.3), audited as the
+ * pipeline audits it. Another node committed first, or the broker
+ * redelivered a scan this process already answered. */
+static enum smile_err scan_taken(struct smile_store *s, const struct smile_store_scan *sc)
+{
+	struct smile_store_scan_result *res = sc->result;
+	const char *waybill = sc->event ? sc->event->waybill : "-";
+	struct smile_audit_entry a = {"refusal", "-", sc->device_id, "replay"};
+	struct smile_store_device d;
+	enum smile_err rc = s->ops->get_device(s->writer, sc->device_id, &d);
+
+	if (rc)
+		return rc == SMILE_ERR_NOT_FOUND ? SMILE_ERR_REPLAY : rc;
+	res->reply_len = 0;
+	if (d.status != SMILE_DEV_ACTIVE) {
+		res->outcome = SMILE_SCAN_STANDING;
+		res->standing = d.status;
+		a.detail = d.status == SMILE_DEV_REVOKED ? "revoked" : "suspended";
+	} else if (d.last_seq == sc->seq && memcmp(d.last_digest, sc->digest, 32) == 0) {
+		res->outcome = SMILE_SCAN_RETRANSMIT;
+		res->revealed = d.last_revealed;
+		if (d.last_reply && d.last_reply_len > res->reply_cap) {
+			smile_store_device_release(&d);
+			return SMILE_ERR_STORE;
+		}
+		if (d.last_reply) {
+			memcpy(res->reply, d.last_reply, d.last_reply_len);
+			res->reply_len = d.last_reply_len;
+		}
+		if (d.last_reply && !d.last_revealed) {
+			smile_store_device_release(&d);
+			return SMILE_OK; /* resent as it was, nothing to audit */
+		}
+		/* a revealing reply resent (the scan is fresh: it was decided
+		 * just now), or withdrawn by an erasure */
+		a = d.last_reply ? (struct smile_audit_entry){"reveal", waybill, sc->device_id,
+							       "resend"}
+				 : (struct smile_audit_entry){"refusal", waybill, sc->device_id,
+							       "erased"};
+	} else {
+		res->outcome = SMILE_SCAN_REPLAY;
+	}
+	smile_store_device_release(&d);
+	return audit_append(s, &a, sc->time_ms);
+}
+
+/* One scan, with what only one process may decide decided here (store.h). */
+static enum smile_err run_scan(struct smile_store *s, const struct smile_store_scan *sc)
+{
+	struct smile_store_scan_result *res = sc->result;
+	const struct smile_store_scan *apply = sc;
+	enum smile_err rc;
+
+	if (res == NULL)
+		return run_scan_apply(s, sc);
+	res->outcome = SMILE_SCAN_APPLIED;
+	res->reply_len = 0;
+	if (sc->reveal && sc->event && sc->over_quota) {
+		int64_t erased = 0;
+		uint64_t n = 0;
+		/* erasure first (7.4 row 10 before row 13) */
+		rc = s->ops->shipment_erased(s->writer, sc->event->shipment_id, &erased);
+		if (rc)
+			return rc;
+		if (erased)
+			return SMILE_ERR_SHREDDED;
+		/* the quota as committed, by every process, up to this job */
+		rc = s->ops->count_reveals(s->writer, sc->device_id,
+					   (sc->time_ms - 24 * HOUR_MS) / HOUR_MS, &n);
+		if (rc)
+			return rc;
+		if (n >= (uint64_t)(sc->quota < 0 ? 0 : sc->quota)) {
+			res->outcome = SMILE_SCAN_OVER_QUOTA;
+			res->reveals = n;
+			apply = sc->over_quota;
+		}
+	}
+	rc = run_scan_apply(s, apply);
+	if (rc == SMILE_ERR_REPLAY)
+		return scan_taken(s, sc);
+	return rc;
 }
 
 static enum smile_err run_meta_set(struct smile_store *s, const struct job *j)
@@ -676,6 +763,7 @@ static void wal_scrub(struct smile_store *s, int after_erase)
 		return;
 	if (after_erase && !s->scrub_pending)
 		s->scrub_since_ms = smile_clock_ms();
+	s->scrub_tried_mono_ms = smile_mono_ms();
 	rc = s->ops->scrub(s->writer);
 	if (rc == SMILE_OK) {
 		if (s->scrub_pending)
@@ -690,7 +778,7 @@ static void wal_scrub(struct smile_store *s, int after_erase)
 	if (!s->scrub_pending)
 		smile_log(SMILE_LOG_WARN, "store.wal_scrub_blocked",
 			  SMILE_KV_ID("backend", s->ops->name),
-			  SMILE_KV_ID("why", "a reader holds an old snapshot; retrying"));
+			  SMILE_KV_ID("why", "busy_retrying_every_second"));
 	s->scrub_pending++;
 	atomic_store(&s->wal_pending, 1);
 	smile_metrics_add(SMILE_COUNTER_WAL_SCRUB_RETRIES, 1);
@@ -757,6 +845,9 @@ static void *writer_main(void *arg)
 			}
 		if (ok && erased)
 			wal_scrub(s, 1);
+		else if (s->scrub_pending &&
+			 smile_mono_ms() - s->scrub_tried_mono_ms >= SCRUB_RETRY_MS)
+			wal_scrub(s, 0); /* a busy writer retries too, between batches */
 
 		/* Wake the waiting callers; run the async callbacks outside the lock
 		 * (they publish replies) and free their jobs. */
@@ -873,19 +964,22 @@ static enum smile_err store_dispatch(const char *url, const struct store_backend
 	if (url == NULL || url[0] == '\0')
 		return smile_error_set(e, SMILE_ERR_INVALID, "store", "no store URL");
 	for (size_t i = 0; i < N_BACKENDS; i++) {
-		size_t n = strlen(backends[i]->scheme);
-		if (strncmp(url, backends[i]->scheme, n) == 0 && url[n] == ':') {
-			*be = backends[i];
-			*where = url + n + 1;
-			return SMILE_OK;
+		const char *names[2] = {backends[i]->scheme, backends[i]->alias};
+		for (size_t k = 0; k < 2 && names[k]; k++) {
+			size_t n = strlen(names[k]);
+			if (strncmp(url, names[k], n) == 0 && url[n] == ':') {
+				*be = backends[i];
+				*where = url + n + 1;
+				return SMILE_OK;
+			}
 		}
 	}
 	sep = strstr(url, "://");
 	if (sep)
 		return smile_error_set(e, SMILE_ERR_UNSUPPORTED, "store",
 				       "store scheme '%.*s' is not supported by this build "
-				       "(supported: %s)",
-				       (int)(sep - url > 32 ? 32 : sep - url), url, backends[0]->scheme);
+				       "(supported: sqlite, postgresql)",
+				       (int)(sep - url > 32 ? 32 : sep - url), url);
 	*be = backends[0];
 	*where = url;
 	return SMILE_OK;

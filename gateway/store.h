@@ -326,7 +326,42 @@ enum smile_err smile_store_count_reveals(struct smile_store *s, const char *devi
  *     custody events the holder;
  *   - when `reveal`: the device's reveal counter for this hour (quota);
  *   - when `suspend`: the device is suspended;
- *   - every audit entry. */
+ *   - every audit entry.
+ *
+ * Several processes may commit scans of one device at once (gateway nodes
+ * sharing the store): what only one of them may decide is decided again
+ * here, inside the write transaction, so they are decided as if one after
+ * the other. With `result` set:
+ *   - a reveal with `over_quota` set first counts the device's reveals
+ *     since time_ms - 24 h on the write connection; at `quota` or more,
+ *     *over_quota (the same scan decided with the quota reached: 7.4 row
+ *     13) is applied instead, and result->outcome says so;
+ *   - a seq already taken is not an error: the device's row is read in the
+ *     transaction, the answer the device is owed is put in *result and
+ *     audited as the pipeline would have (docs/protocol.md 7.3), and
+ *     SMILE_OK is returned with nothing else applied. */
+enum smile_scan_outcome {
+	SMILE_SCAN_APPLIED,    /* the scan as given */
+	SMILE_SCAN_OVER_QUOTA, /* *over_quota instead; result->reveals counted */
+	SMILE_SCAN_RETRANSMIT, /* these very bytes were committed first (another
+				* node, a redelivery): the stored reply is in
+				* result->reply (reply_len 0: withdrawn by an
+				* erasure); a revealing one was audited
+				* ("reveal", detail "resend") */
+	SMILE_SCAN_REPLAY,     /* the seq was taken by other bytes: audited as a
+				* "replay" refusal */
+	SMILE_SCAN_STANDING,   /* the device is no longer active: result->standing,
+				* audited as a refusal */
+};
+struct smile_store_scan_result {
+	enum smile_scan_outcome outcome;
+	uint64_t reveals;                    /* SMILE_SCAN_OVER_QUOTA */
+	enum smile_device_status standing;   /* SMILE_SCAN_STANDING */
+	uint8_t *reply;                      /* caller's buffer for RETRANSMIT */
+	size_t reply_cap;
+	size_t reply_len;
+	int revealed;                        /* the stored reply revealed */
+};
 struct smile_store_scan {
 	const char *device_id;
 	uint64_t seq;
@@ -343,6 +378,10 @@ struct smile_store_scan {
 	int suspend;
 	const struct smile_audit_entry *audit;
 	size_t n_audit;
+	/* Decided in the transaction (above); all optional. */
+	long quota;
+	const struct smile_store_scan *over_quota;
+	struct smile_store_scan_result *result;
 };
 enum smile_err smile_store_commit_scan(struct smile_store *s,
 				       const struct smile_store_scan *scan) SMILE_MUST_CHECK;

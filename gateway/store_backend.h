@@ -6,8 +6,8 @@
  * the neutral core (job queue, group commit on one writer thread, async
  * callbacks, savepoints per job, the audit hash chain, every domain rule: the
  * "created" and "erased" events, "revoked is final", delivered_ms, the reply
- * withdrawal on erasure); a backend (store_sqlite.c, and one day
- * store_postgres.c) maps each op below to one engine and exports exactly one
+ * withdrawal on erasure); a backend (store_sqlite.c, store_postgres.c) maps
+ * each op below to one engine and exports exactly one
  * symbol, its `const struct store_backend`. store.c picks the backend by the
  * URL's scheme (its `backends[]` table). Only store.c and the backends
  * include this header; tests talk to store.h.
@@ -41,7 +41,18 @@
  * Durability and erasure. commit() returns only once the transaction is
  * durable (fsync'd). Deleting a personal row or a stored reply must remove
  * its bytes from the store's files (SQLite: secure_delete zeroes freed
- * pages); copies in a log (SQLite's WAL) are removed by scrub().
+ * pages); copies in a log (SQLite's WAL) or in old row versions
+ * (PostgreSQL's dead tuples and WAL) are removed by scrub().
+ *
+ * Round trips. A backend for a server may defer savepoint(), release() and
+ * any writer op whose only outcomes are SMILE_OK and an engine failure
+ * (store_postgres.c: insert_personal, insert_event, set_holder,
+ * add_reveal, audit_insert) into its next round trip; they then return
+ * SMILE_OK at once. A deferred failure must then fail every later op of
+ * the transaction, release(), rollback_to() and commit() included, so the
+ * core rolls the whole transaction back and fails every job of the batch.
+ * Ops with another outcome (EXISTS, NOT_FOUND, REPLAY, CONFLICT, a value
+ * read) must answer for themselves.
  */
 #ifndef SMILE_GATEWAY_STORE_BACKEND_H
 #define SMILE_GATEWAY_STORE_BACKEND_H
@@ -98,6 +109,8 @@ struct store_device_advance {
 struct store_backend {
 	const char *name;   /* for logs: "sqlite" */
 	const char *scheme; /* URL scheme: "sqlite" matches "sqlite:WHERE" */
+	const char *alias;  /* another scheme for the same backend, or NULL
+			     * ("postgres" beside "postgresql") */
 
 	/* ---------------------------------------------------------- lifecycle */
 
@@ -146,8 +159,9 @@ struct store_backend {
 	enum smile_err (*insert_personal)(struct store_conn *c, uint64_t id,
 					  const struct smile_store_personal *p);
 	/* Append an event (its `id` is ignored; recorded_ms 0 is stored as
-	 * time_ms); *id (when not NULL) gets the new event's id: unique, never
-	 * reused, increasing. */
+	 * time_ms); *id (when not NULL) gets the new event's id: unique,
+	 * increasing, never reused once committed (ids of a transaction that
+	 * rolled back may come again). */
 	enum smile_err (*insert_event)(struct store_conn *c, const struct smile_store_event *ev,
 				       uint64_t *id);
 	/* Set shipment `id`'s status; delivered_ms too when non-zero.
@@ -256,11 +270,16 @@ struct store_backend {
 	/* ---------------------------------------------------------- maintenance */
 
 	/* After a committed erasure: remove old copies of deleted bytes from
-	 * the engine's logs (SQLite: a TRUNCATE checkpoint of the WAL) without
-	 * waiting for readers. SMILE_OK when none remain, SMILE_ERR_BUSY when a
-	 * reader blocked it (the core retries every second and reports it with
-	 * smile_store_wal_pending). W, outside a transaction. NULL when the
-	 * engine keeps no such copies. */
+	 * the engine's files and logs (SQLite: a TRUNCATE checkpoint of the
+	 * WAL; PostgreSQL: VACUUM FULL of the tables holding them, CHECKPOINT,
+	 * pg_switch_wal, CHECKPOINT) without waiting for readers. SMILE_OK when
+	 * none remain, SMILE_ERR_BUSY when a reader (an old snapshot) blocked
+	 * it, or when the backend rate-limits an expensive pass and it is not
+	 * due yet (erasures in between are batched into the next pass). The
+	 * core retries every second (idle or between batches) and reports it
+	 * with smile_store_wal_pending. Called after every commit with an
+	 * erasure and on retries: SMILE_OK at once when nothing is owed. W,
+	 * outside a transaction. NULL when the engine keeps no such copies. */
 	enum smile_err (*scrub)(struct store_conn *c);
 	/* As smile_store_each_personal, for `where`: read-only, never creating,
 	 * migrating or writing. Any thread, no handle needed. */
@@ -270,5 +289,6 @@ struct store_backend {
 
 /* The backends of this build (each defined in its own store_NAME.c). */
 extern const struct store_backend store_sqlite_backend;
+extern const struct store_backend store_postgres_backend;
 
 #endif

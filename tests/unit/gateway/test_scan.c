@@ -21,6 +21,18 @@
  *                        audited while fresh; stale and erased answers
  *   commit_outcomes      the store failing or racing an erasure, and
  *                        refusing the commit
+ *   two_nodes_quota      two lanes (two gateway nodes) reveal to one device
+ *                        at its last reveal, both commits pending: the
+ *                        second commit gets the quota-reached outcome the
+ *                        pipeline prepared (denied, suspended, alerted)
+ *   two_nodes_same_seq   a seq committed first by the other node: the same
+ *                        bytes get the stored reply (a revealing one
+ *                        audited as a resend), other bytes a replay, and a
+ *                        device suspended meanwhile "suspended"
+ *
+ * The fake's commit follows store.h's rules for struct smile_store_scan
+ * (over_quota, result); tests/integration/test_cluster.sh checks the real
+ * store with two real nodes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -99,6 +111,15 @@ struct fake {
 	/* injected faults */
 	enum smile_err device_rc, shipment_rc, count_rc, submit_rc, commit_rc, audit_rc;
 	int opened; /* open_contact calls */
+	/* deferred commits (two nodes whose commits are both pending) */
+	int defer;
+	struct deferred {
+		const struct smile_store_scan *sc;
+		smile_store_done_fn done;
+		void *arg;
+	} queued[MAXREC];
+	int n_queued;
+	int n_applied; /* scans whose effects were applied */
 	struct pub pubs[MAXREC];
 	int n_pubs;
 	struct aud auds[MAXREC];
@@ -182,6 +203,44 @@ static void copy_audit(struct aud *a, const struct smile_audit_entry *e)
 	snprintf(a->detail, sizeof(a->detail), "%s", e->detail);
 }
 
+static void record_audit(const struct smile_audit_entry *e)
+{
+	assert_true(F.n_auds < MAXREC);
+	copy_audit(&F.auds[F.n_auds++], e);
+}
+
+/* store.c's scan_taken: the seq was taken; what the device is owed. */
+static enum smile_err taken(const struct smile_store_scan *sc, struct fdev *d)
+{
+	struct smile_store_scan_result *res = sc->result;
+	const char *wb = sc->event ? sc->event->waybill : "-";
+	struct smile_audit_entry a = {"refusal", "-", sc->device_id, "replay"};
+
+	res->reply_len = 0;
+	if (d->row.status != SMILE_DEV_ACTIVE) {
+		res->outcome = SMILE_SCAN_STANDING;
+		res->standing = d->row.status;
+		a.detail = d->row.status == SMILE_DEV_REVOKED ? "revoked" : "suspended";
+	} else if (d->row.last_seq == sc->seq && memcmp(d->row.last_digest, sc->digest, 32) == 0) {
+		res->outcome = SMILE_SCAN_RETRANSMIT;
+		res->revealed = d->row.last_revealed;
+		assert_true(d->row.last_reply_len <= res->reply_cap);
+		if (d->row.last_reply) {
+			memcpy(res->reply, d->row.last_reply, d->row.last_reply_len);
+			res->reply_len = d->row.last_reply_len;
+		}
+		if (d->row.last_reply && !d->row.last_revealed)
+			return SMILE_OK;
+		a = d->row.last_reply
+			    ? (struct smile_audit_entry){"reveal", wb, sc->device_id, "resend"}
+			    : (struct smile_audit_entry){"refusal", wb, sc->device_id, "erased"};
+	} else {
+		res->outcome = SMILE_SCAN_REPLAY;
+	}
+	record_audit(&a);
+	return SMILE_OK;
+}
+
 /* The store's semantics for one scan commit (store.h), applied at once. */
 static enum smile_err apply(const struct smile_store_scan *sc)
 {
@@ -189,10 +248,21 @@ static enum smile_err apply(const struct smile_store_scan *sc)
 	assert_non_null(d);
 	if (F.commit_rc)
 		return F.commit_rc;
-	if (sc->seq <= d->row.last_seq || d->row.status != SMILE_DEV_ACTIVE)
-		return SMILE_ERR_REPLAY;
+	if (sc->result)
+		sc->result->outcome = SMILE_SCAN_APPLIED;
 	if (sc->reveal && sc->event && F.ship.row.erased_ms)
 		return SMILE_ERR_SHREDDED;
+	if (sc->result && sc->reveal && sc->event && sc->over_quota &&
+	    F.reveals >= (uint64_t)sc->quota) {
+		sc->result->outcome = SMILE_SCAN_OVER_QUOTA;
+		sc->result->reveals = F.reveals;
+		sc = sc->over_quota; /* its result is the outer one's */
+	}
+	if (sc->seq <= d->row.last_seq || d->row.status != SMILE_DEV_ACTIVE)
+		return SMILE_ERR_REPLAY;
+	F.n_applied++;
+	if (sc->reveal)
+		F.reveals++; /* count_reveals sees it from now on */
 	d->row.last_seq = sc->seq;
 	memcpy(d->row.last_digest, sc->digest, 32);
 	free(d->row.last_reply);
@@ -210,6 +280,23 @@ static enum smile_err apply(const struct smile_store_scan *sc)
 	if (sc->suspend)
 		d->row.status = SMILE_DEV_SUSPENDED;
 	return SMILE_OK;
+}
+
+/* One commit as the store's transaction runs it. */
+static enum smile_err commit_one(const struct smile_store_scan *sc)
+{
+	enum smile_err rc = apply(sc);
+	if (rc == SMILE_ERR_REPLAY && sc->result)
+		return taken(sc, find_dev(sc->device_id));
+	return rc;
+}
+
+/* Deferred commits, one after the other, as the store would. */
+static void flush(void)
+{
+	for (int i = 0; i < F.n_queued; i++)
+		F.queued[i].done(F.queued[i].arg, commit_one(F.queued[i].sc));
+	F.n_queued = 0;
 }
 
 static enum smile_err f_commit_async(void *ctx, const struct smile_store_scan *sc,
@@ -232,7 +319,12 @@ static enum smile_err f_commit_async(void *ctx, const struct smile_store_scan *s
 	c->n_audit = sc->n_audit;
 	if (sc->n_audit)
 		copy_audit(&c->audit, sc->audit);
-	done(arg, apply(sc));
+	if (F.defer) {
+		assert_true(F.n_queued < MAXREC);
+		F.queued[F.n_queued++] = (struct deferred){sc, done, arg};
+		return SMILE_OK;
+	}
+	done(arg, commit_one(sc));
 	return SMILE_OK;
 }
 
@@ -1140,6 +1232,172 @@ static void commit_outcomes(void **state)
 	world_reset();
 }
 
+/* ------------------------------------------------------------ two nodes */
+
+/* The other node: its own lane on the same (fake) store. */
+static struct scan_lane *other_node(void)
+{
+	struct scan_lane *l = scan_lane_new(&(const struct scan_config){.keys = keys,
+									 .skew_s = 300,
+									 .reveal_quota = QUOTA},
+					    &fake_ops);
+	assert_non_null(l);
+	return l;
+}
+
+static void scan_on(struct scan_lane *l, const struct msg *m)
+{
+	scan_process(l, &(const struct scan_input){.topic_device = "c1", .data = m->b, .len = m->n});
+}
+
+/* The device has one reveal left; node A and node B each decide a reveal
+ * (each read QUOTA - 1 committed reveals), and both commits are pending.
+ * Decided as if one after the other: the first reveals, the second is
+ * denied / quota_exceeded, suspends the device and raises the alert. */
+static void two_nodes_quota(void **state)
+{
+	struct scan_lane *b = other_node();
+	struct fdev *d;
+	struct msg m1, m2;
+	struct smile_reply r;
+	char out[SMILE_PROTO_CONTACT_MAX];
+	size_t out_len;
+	int alerts = 0;
+	(void)state;
+
+	world_reset();
+	d = add_device("c1", SMILE_DEV_COURIER, "");
+	add_shipment(7);
+	token_for(7, tok);
+	F.reveals = QUOTA - 1;
+	F.defer = 1;
+	build(&m1, d, NULL, 1, SMILE_EVENT_OUT_FOR_DELIVERY, tok, NOW, NOW);
+	build(&m2, d, NULL, 2, SMILE_EVENT_OUT_FOR_DELIVERY, tok, NOW, NOW);
+	scan_on(lane, &m1);
+	scan_on(b, &m2);
+	assert_int_equal(F.n_queued, 2);
+	assert_int_equal(F.n_pubs, 0); /* nothing is said before the commit */
+	flush();
+	r = open_reply(d, &m1, 0, out, &out_len);
+	assert_int_equal(r.status, SMILE_STATUS_REVEALED);
+	assert_true(out_len > 0);
+	for (int i = 1; i < F.n_pubs; i++)
+		if (strcmp(F.pubs[i].topic, SMILE_PROTO_TOPIC_ALERTS) == 0)
+			alerts++;
+	assert_int_equal(alerts, 1);
+	/* the second's reply: the one after the first's merchant event */
+	assert_string_equal(F.pubs[2].topic, "smile/v1/dev/c1/reply");
+	r = open_reply(d, &m2, 2, out, &out_len);
+	assert_int_equal(r.status, SMILE_STATUS_DENIED);
+	assert_int_equal(r.reason, SMILE_REASON_QUOTA_EXCEEDED);
+	assert_int_equal(out_len, 0);
+	assert_int_equal(F.reveals, QUOTA); /* one reveal counted, not two */
+	assert_int_equal(d->row.status, SMILE_DEV_SUSPENDED);
+	assert_int_equal(d->row.last_seq, 2);
+	assert_false(d->row.last_revealed);
+	assert_int_equal(F.n_applied, 2);
+	/* its exact retransmission gets the stored quota_exceeded... as a
+	 * suspended device: refused before the replay rule (7.1 step 5) */
+	F.defer = 0;
+	scan_on(b, &m2);
+	r = open_reply(d, &m2, F.n_pubs - 1, out, &out_len);
+	assert_int_equal(r.reason, SMILE_REASON_SUSPENDED);
+	scan_lane_free(b);
+	world_reset();
+}
+
+/* Node A and node B received a scan with the same seq (the broker gave the
+ * same bytes to both, or the device's retransmission went to the other
+ * node); A commits first. */
+static void two_nodes_same_seq(void **state)
+{
+	struct scan_lane *b = other_node();
+	struct fdev *d;
+	struct msg m, other;
+	struct smile_reply r;
+	char out[SMILE_PROTO_CONTACT_MAX];
+	size_t out_len;
+	uint64_t reveals;
+	(void)state;
+
+	/* the same bytes, revealing: B publishes A's stored reply, byte for
+	 * byte, audited as a resend; one event, one reveal */
+	world_reset();
+	d = add_device("c1", SMILE_DEV_COURIER, "");
+	add_shipment(7);
+	token_for(7, tok);
+	F.defer = 1;
+	reveals = smile_metrics_get(SMILE_COUNTER_REVEALS);
+	build(&m, d, NULL, 1, SMILE_EVENT_OUT_FOR_DELIVERY, tok, NOW, NOW);
+	scan_on(lane, &m);
+	scan_on(b, &m);
+	flush();
+	assert_int_equal(F.n_applied, 1);
+	assert_int_equal(F.reveals, 1);
+	assert_int_equal(smile_metrics_get(SMILE_COUNTER_REVEALS), reveals + 1);
+	assert_int_equal(F.n_pubs, 3); /* A's reply, A's merchant event, B's reply */
+	assert_int_equal(F.pubs[2].n, F.pubs[0].n);
+	assert_memory_equal(F.pubs[2].p, F.pubs[0].p, F.pubs[0].n);
+	r = open_reply(d, &m, 2, out, &out_len);
+	assert_int_equal(r.status, SMILE_STATUS_REVEALED);
+	assert_int_equal(F.n_auds, 1);
+	assert_string_equal(F.auds[0].kind, "reveal");
+	assert_string_equal(F.auds[0].detail, "resend");
+	assert_string_equal(F.auds[0].subject, "SW2601010000017");
+
+	/* the same bytes, not revealing: resent unaudited */
+	world_reset();
+	d = add_device("c1", SMILE_DEV_COURIER, "");
+	add_shipment(7);
+	token_for(7, tok);
+	F.defer = 1;
+	build(&m, d, NULL, 1, SMILE_EVENT_PICKUP, tok, NOW, NOW);
+	scan_on(lane, &m);
+	scan_on(b, &m);
+	flush();
+	assert_int_equal(F.n_applied, 1);
+	assert_int_equal(F.n_pubs, 3);
+	assert_memory_equal(F.pubs[2].p, F.pubs[0].p, F.pubs[0].n);
+	assert_int_equal(F.n_auds, 0);
+
+	/* other bytes with that seq: denied / replay, audited, nothing applied */
+	world_reset();
+	d = add_device("c1", SMILE_DEV_COURIER, "");
+	add_shipment(7);
+	token_for(7, tok);
+	F.defer = 1;
+	build(&m, d, NULL, 1, SMILE_EVENT_PICKUP, tok, NOW, NOW);
+	build(&other, d, NULL, 1, SMILE_EVENT_PICKUP, tok, NOW + 1, NOW + 1);
+	scan_on(lane, &m);
+	scan_on(b, &other);
+	flush();
+	assert_int_equal(F.n_applied, 1);
+	r = open_reply(d, &other, F.n_pubs - 1, out, &out_len);
+	assert_int_equal(r.status, SMILE_STATUS_DENIED);
+	assert_int_equal(r.reason, SMILE_REASON_REPLAY);
+	assert_int_equal(F.n_auds, 1);
+	assert_string_equal(F.auds[0].detail, "replay");
+
+	/* the device suspended (by an operator, on either node) while B's
+	 * scan waited for its commit: denied / suspended */
+	world_reset();
+	d = add_device("c1", SMILE_DEV_COURIER, "");
+	add_shipment(7);
+	token_for(7, tok);
+	F.defer = 1;
+	build(&m, d, NULL, 1, SMILE_EVENT_PICKUP, tok, NOW, NOW);
+	scan_on(b, &m);
+	d->row.status = SMILE_DEV_SUSPENDED;
+	flush();
+	assert_int_equal(F.n_applied, 0);
+	r = open_reply(d, &m, 0, out, &out_len);
+	assert_int_equal(r.status, SMILE_STATUS_DENIED);
+	assert_int_equal(r.reason, SMILE_REASON_SUSPENDED);
+	assert_string_equal(F.auds[0].detail, "suspended");
+	scan_lane_free(b);
+	world_reset();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1147,6 +1405,8 @@ int main(void)
 		cmocka_unit_test(policy_table),
 		cmocka_unit_test(retransmission),
 		cmocka_unit_test(commit_outcomes),
+		cmocka_unit_test(two_nodes_quota),
+		cmocka_unit_test(two_nodes_same_seq),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

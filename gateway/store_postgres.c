@@ -1,0 +1,2049 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store_postgres.c - the PostgreSQL backend of the store (store_backend.h).
+ *
+ * Maps the ops of struct store_backend to PostgreSQL through libpq; the
+ * rules, the job queue and the audit chain live in store.c. Exports one
+ * symbol, store_postgres_backend, for URLs "postgresql://..." (and
+ * "postgres://..."), handed to libpq as they are (minus the one parameter
+ * of ours, scrub_interval).
+ *
+ * Connections. Each store_conn is one libpq connection; every statement is
+ * prepared once per connection (PQprepare, named "sN") and run with binary
+ * results. Readers run in autocommit, READ COMMITTED: each statement sees
+ * committed data only and never blocks the writer (MVCC). The writer's
+ * begin() is BEGIN plus pg_advisory_xact_lock(STORE_LOCK_KEY): the write
+ * lock of the whole store, so gateway processes and CLI commands on one
+ * database serialise their write transactions (the core reads the audit
+ * head and leases ids inside it). synchronous_commit is forced on for the
+ * writer, so commit() returns once the WAL is flushed. The writer's round
+ * trips are the limit of group commit: savepoint commands and every
+ * statement whose result the core does not read are deferred and sent in
+ * one pipeline with the next statement that answers (see "Round trips"),
+ * and event ids come from a counter read at begin(), so issuing a
+ * shipment costs one round trip and a scan three.
+ *
+ * Schema. Migrations (index i: version i -> i + 1) run in one transaction
+ * under the same advisory lock, version in meta 'schema_version'; a store
+ * newer than this build is SMILE_ERR_SCHEMA. The writer with create = 1
+ * creates the database when absent, connecting to the maintenance database
+ * "postgres" with the same credentials (the conformance suite's per-test
+ * databases, "-PID-N", rely on it).
+ *
+ * Erasure. A DELETE or UPDATE leaves the old tuple in the heap (a dead
+ * tuple) and in the WAL until vacuum and checkpoint. scrub() makes the
+ * crypto-shredding promise hold (docs/vault.md, "PostgreSQL"): once no
+ * snapshot older than the erasure remains, VACUUM FULL rewrites the tables
+ * holding sealed personal data and stored replies into new files (the old
+ * ones are truncated), then CHECKPOINT, pg_switch_wal(), CHECKPOINT retire
+ * every WAL segment written before; with wal_recycle = off they are
+ * unlinked, not renamed and kept. VACUUM FULL locks the tables and costs
+ * in proportion to them, so it runs at most once per scrub_interval
+ * seconds (URL parameter, default 60): erasures in between are batched,
+ * and scrub() answers SMILE_ERR_BUSY until due (the core retries).
+ *
+ * Messages. Engine errors are logged with the SQLSTATE, the table and the
+ * constraint, and the primary message only outside SQLSTATE class 22 (data
+ * exceptions quote values); never DETAIL (it quotes keys). The URL is only
+ * ever shown with its password masked.
+ */
+#include <errno.h>
+#include <libpq-fe.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "smile/log.h"
+#include "store.h"
+#include "store_backend.h"
+
+/* pg_advisory_xact_lock key of the store's write lock ("SMILE-ST"). */
+#define STORE_LOCK_KEY "6004399624617477204"
+#define DEFAULT_SCRUB_INTERVAL_S 60
+#define SCRUB_LOCK_TIMEOUT "'500ms'"
+#define MAX_PARAMS 16
+#define URL_MAX 1024
+#define MAX_PENDING 64
+
+enum stmt_id {
+	ST_INSERT_SHIPMENT,
+	ST_INSERT_PERSONAL,
+	ST_INSERT_IDEM,
+	ST_GET_IDEM,
+	ST_GET_SHIPMENT,
+	ST_GET_SHIPMENT_ID,
+	ST_GET_PERSONAL,
+	ST_ERASE_PERSONAL,
+	ST_MARK_ERASED,
+	ST_INSERT_EVENT,
+	ST_UPDATE_STATUS,
+	ST_LIST_EVENTS,
+	ST_RETENTION,
+	ST_PUT_APIKEY,
+	ST_FIND_APIKEY,
+	ST_REVOKE_APIKEY,
+	ST_PUT_DEVICE,
+	ST_GET_DEVICE,
+	ST_LIST_DEVICES,
+	ST_DEVICE_STATUS,
+	ST_DEVICE_SCAN,
+	ST_INSERT_REVEAL,
+	ST_COUNT_REVEALS,
+	ST_SET_HOLDER,
+	ST_AUDIT_INSERT,
+	ST_AUDIT_HEAD,
+	ST_AUDIT_ALL,
+	ST_FORGET_REPLIES,
+	ST_SHIPMENT_ERASED,
+	ST_LEASE,
+	ST_META_GET,
+	ST_META_PUT,
+	ST_META_DELETE,
+	ST_LIST_WRAPPED,
+	ST_REWRAP,
+	ST_GET_DEVICE_STATUS,
+	ST_OLD_SNAPSHOTS,
+	ST_COUNT
+};
+
+#define SHIPMENT_COLS \
+	"id, waybill, merchant, merchant_ref, status, token, region, created_ms, " \
+	"delivered_ms, erased_ms, holder, public_json, device_view"
+#define DEVICE_COLS \
+	"id, sign_pk, box_pk, role, zone, status, last_seq, last_digest, last_reply, " \
+	"created_ms, updated_ms, last_shipment_id, last_revealed"
+
+/* Integer parameters travel as text and every integer column is bigint;
+ * casts pin a parameter's type where the context would not. */
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_INSERT_SHIPMENT] = "INSERT INTO shipments (" SHIPMENT_COLS ") "
+			       "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+	[ST_INSERT_PERSONAL] = "INSERT INTO personal (shipment_id, wrapped_key, ciphertext) "
+			       "VALUES ($1,$2,$3)",
+	[ST_INSERT_IDEM] = "INSERT INTO idempotency (api_key_id, key, request_hash, status, "
+			   "response, created_ms) VALUES ($1,$2,$3,$4,$5,$6)",
+	[ST_GET_IDEM] = "SELECT request_hash, status, response FROM idempotency "
+			"WHERE api_key_id = $1 AND key = $2",
+	[ST_GET_SHIPMENT] = "SELECT " SHIPMENT_COLS " FROM shipments WHERE waybill = $1",
+	[ST_GET_SHIPMENT_ID] = "SELECT " SHIPMENT_COLS " FROM shipments WHERE id = $1",
+	[ST_GET_PERSONAL] = "SELECT s.erased_ms, p.wrapped_key, p.ciphertext FROM shipments s "
+			    "LEFT JOIN personal p ON p.shipment_id = s.id WHERE s.id = $1",
+	/* the transaction id tells scrub() which snapshots may still see it */
+	[ST_ERASE_PERSONAL] = "DELETE FROM personal WHERE shipment_id = $1 "
+			      "RETURNING pg_current_xact_id()::text",
+	[ST_MARK_ERASED] = "UPDATE shipments SET erased_ms = $1 WHERE id = $2 AND erased_ms = 0 "
+			   "RETURNING waybill",
+	/* the id is decided by the writer (next_event_id), not the sequence */
+	[ST_INSERT_EVENT] = "INSERT INTO events (id, shipment_id, waybill, event, time_ms, "
+			    "device_id, device_role, detail, recorded_ms) "
+			    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+	[ST_UPDATE_STATUS] = "UPDATE shipments SET status = $1, delivered_ms = "
+			     "CASE WHEN $2::bigint <> 0 THEN $2::bigint ELSE delivered_ms END "
+			     "WHERE id = $3",
+	[ST_LIST_EVENTS] = "SELECT id, shipment_id, waybill, event, time_ms, device_id, "
+			   "device_role, detail, recorded_ms FROM events WHERE shipment_id = $1 "
+			   "ORDER BY id",
+	[ST_RETENTION] = "SELECT id FROM shipments WHERE erased_ms = 0 AND "
+			 "(($1::bigint > 0 AND delivered_ms > 0 AND delivered_ms < $1::bigint) OR "
+			 "($2::bigint > 0 AND created_ms < $2::bigint)) ORDER BY id LIMIT $3",
+	[ST_PUT_APIKEY] = "INSERT INTO api_keys (id, hash, role, merchant, bindings, "
+			  "created_ms, revoked_ms) VALUES ($1,$2,$3,$4,$5,$6,0)",
+	[ST_FIND_APIKEY] = "SELECT id, role, merchant, bindings, created_ms, revoked_ms "
+			   "FROM api_keys WHERE hash = $1 AND revoked_ms = 0",
+	[ST_REVOKE_APIKEY] = "UPDATE api_keys SET revoked_ms = $1 WHERE id = $2 AND revoked_ms = 0",
+	[ST_PUT_DEVICE] = "INSERT INTO devices (" DEVICE_COLS ") "
+			  "VALUES ($1,$2,$3,$4,$5,$6,0,NULL,NULL,$7,$7,0,0)",
+	[ST_GET_DEVICE] = "SELECT " DEVICE_COLS " FROM devices WHERE id = $1",
+	[ST_LIST_DEVICES] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id",
+	[ST_DEVICE_STATUS] = "UPDATE devices SET status = $1, updated_ms = $2 WHERE id = $3",
+	[ST_DEVICE_SCAN] = "UPDATE devices SET last_seq = $1, last_digest = $2, last_reply = $3, "
+			   "updated_ms = $4, last_shipment_id = $5, last_revealed = $6 "
+			   "WHERE id = $7 AND last_seq < $1 AND status = $8",
+	[ST_INSERT_REVEAL] = "INSERT INTO reveal_counts (device_id, hour, n) VALUES ($1, $2, 1) "
+			     "ON CONFLICT (device_id, hour) DO UPDATE SET n = reveal_counts.n + 1",
+	[ST_COUNT_REVEALS] = "SELECT COALESCE(SUM(n), 0)::bigint FROM reveal_counts "
+			     "WHERE device_id = $1 AND hour >= $2",
+	[ST_SET_HOLDER] = "UPDATE shipments SET holder = $1 WHERE id = $2",
+	[ST_AUDIT_INSERT] = "INSERT INTO audit (seq, time_ms, kind, subject, actor, detail, "
+			    "prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+	[ST_AUDIT_HEAD] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+	[ST_AUDIT_ALL] = "SELECT seq, time_ms, kind, subject, actor, detail, prev_hash, hash "
+			 "FROM audit ORDER BY seq",
+	[ST_FORGET_REPLIES] = "UPDATE devices SET last_reply = NULL, last_revealed = 0 "
+			      "WHERE last_shipment_id = $1 AND last_revealed = 1 "
+			      "RETURNING pg_current_xact_id()::text",
+	[ST_SHIPMENT_ERASED] = "SELECT erased_ms, waybill FROM shipments WHERE id = $1",
+	/* one round trip: the block starts past every id stored and every id
+	 * leased before, and the meta row moves past it */
+	[ST_LEASE] = "INSERT INTO meta (key, value) SELECT 'next_id', "
+		     "(GREATEST((SELECT COALESCE(MAX(id), 0) + 1 FROM shipments), "
+		     "(SELECT COALESCE(MAX(value::bigint), 1) FROM meta WHERE key = 'next_id')) "
+		     "+ $1::bigint)::text "
+		     "ON CONFLICT (key) DO UPDATE SET value = excluded.value "
+		     "RETURNING value::bigint - $1::bigint",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = $1",
+	[ST_META_PUT] = "INSERT INTO meta (key, value) VALUES ($1, $2) "
+			"ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[ST_META_DELETE] = "DELETE FROM meta WHERE key = $1",
+	[ST_LIST_WRAPPED] = "SELECT shipment_id, wrapped_key FROM personal "
+			    "WHERE shipment_id > $1 ORDER BY shipment_id LIMIT $2",
+	[ST_REWRAP] = "UPDATE personal SET wrapped_key = $1 WHERE shipment_id = $2 "
+		      "AND wrapped_key = $3",
+	[ST_GET_DEVICE_STATUS] = "SELECT status FROM devices WHERE id = $1",
+	/* sessions whose snapshot predates transaction $1 (they may still
+	 * see what it deleted, so VACUUM FULL would copy it) */
+	[ST_OLD_SNAPSHOTS] = "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+			     "AND backend_xmin IS NOT NULL "
+			     "AND age(backend_xmin) >= age(xid($1::xid8))",
+};
+
+/* Schema migrations, each bringing the schema to version `to` (the
+ * store's SMILE_STORE_SCHEMA_VERSION numbering, shared with SQLite). A
+ * PostgreSQL store starts at version 5 in one step; later versions append
+ * a row. */
+static const struct migration {
+	int to;
+	const char *sql;
+} migrations[] = {
+	{5, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE shipments ("
+	"  id BIGINT PRIMARY KEY, waybill TEXT NOT NULL UNIQUE, merchant TEXT NOT NULL,"
+	"  merchant_ref TEXT NOT NULL, status TEXT NOT NULL, token TEXT NOT NULL,"
+	"  region TEXT NOT NULL, created_ms BIGINT NOT NULL, delivered_ms BIGINT NOT NULL,"
+	"  erased_ms BIGINT NOT NULL, public_json TEXT NOT NULL,"
+	"  holder TEXT NOT NULL DEFAULT '', device_view TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX shipments_created ON shipments (created_ms, id);"
+	"CREATE INDEX shipments_merchant ON shipments (merchant, id);"
+	"CREATE TABLE personal (shipment_id BIGINT PRIMARY KEY REFERENCES shipments(id),"
+	"  wrapped_key BYTEA NOT NULL, ciphertext BYTEA NOT NULL);"
+	"CREATE TABLE idempotency (api_key_id TEXT NOT NULL, key TEXT NOT NULL,"
+	"  request_hash BYTEA NOT NULL, status BIGINT NOT NULL, response TEXT NOT NULL,"
+	"  created_ms BIGINT NOT NULL, PRIMARY KEY (api_key_id, key));"
+	"CREATE TABLE events (id BIGSERIAL PRIMARY KEY, shipment_id BIGINT NOT NULL,"
+	"  waybill TEXT NOT NULL, event TEXT NOT NULL, time_ms BIGINT NOT NULL,"
+	"  device_id TEXT NOT NULL, device_role TEXT NOT NULL, detail TEXT NOT NULL,"
+	"  recorded_ms BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX events_shipment ON events (shipment_id, id);"
+	"CREATE TABLE api_keys (id TEXT PRIMARY KEY, hash BYTEA NOT NULL UNIQUE,"
+	"  role TEXT NOT NULL, merchant TEXT NOT NULL, bindings TEXT NOT NULL,"
+	"  created_ms BIGINT NOT NULL, revoked_ms BIGINT NOT NULL);"
+	"CREATE TABLE devices (id TEXT PRIMARY KEY, sign_pk BYTEA NOT NULL,"
+	"  box_pk BYTEA NOT NULL, role TEXT NOT NULL, zone TEXT NOT NULL, status TEXT NOT NULL,"
+	"  last_seq BIGINT NOT NULL, last_digest BYTEA, last_reply BYTEA,"
+	"  created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL,"
+	"  last_shipment_id BIGINT NOT NULL DEFAULT 0, last_revealed BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX devices_last_shipment ON devices (last_shipment_id) "
+	"  WHERE last_revealed = 1;"
+	"CREATE TABLE reveal_counts (device_id TEXT NOT NULL, hour BIGINT NOT NULL,"
+	"  n BIGINT NOT NULL, PRIMARY KEY (device_id, hour));"
+	"CREATE TABLE audit (seq BIGINT PRIMARY KEY, time_ms BIGINT NOT NULL,"
+	"  kind TEXT NOT NULL, subject TEXT NOT NULL, actor TEXT NOT NULL, detail TEXT NOT NULL,"
+	"  prev_hash BYTEA NOT NULL, hash BYTEA NOT NULL);"
+	/* sealed blobs are small and random: never compressed, kept inline */
+	"ALTER TABLE personal ALTER COLUMN wrapped_key SET STORAGE EXTERNAL;"},
+};
+#define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+#define PG_SCHEMA_VERSION (migrations[N_MIGRATIONS - 1].to)
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == 1 &&
+		       SMILE_STORE_SCHEMA_VERSION == 5,
+	       "a new schema version needs a PostgreSQL migration too");
+
+/* The tables holding bytes erasure must remove: sealed personal data and
+ * stored device replies. */
+static const char *const scrub_tables[] = {"personal", "devices"};
+
+/* A deferred command (sql) or prepared statement (id, its parameters
+ * copied into buf). */
+struct pending {
+	int is_stmt;
+	int id;
+	char sql[48];
+	int n;
+	char *buf;
+	size_t off[16];
+	int len[16];
+	int fmt[16];
+	int isnull[16];
+};
+
+struct store_conn {
+	PGconn *db;
+	int writer;
+	unsigned char prepared[ST_COUNT];
+	/* writer only: commands and statements deferred to the next round
+	 * trip (see "Round trips" below), and whether one of them failed */
+	struct pending pending[MAX_PENDING];
+	int n_pending;
+	int poisoned;
+	uint64_t next_event_id; /* writer, in a transaction: the next event's id */
+	/* writer only: erasures waiting for scrub() */
+	int scrub_needed;
+	unsigned long long erase_xid; /* the newest erasure's transaction id */
+	int scrub_interval_s;
+	int64_t last_scrub_mono_ms; /* 0: never */
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Copy `url` into out with any password masked: the userinfo's ":secret"
+ * and a "password=" parameter become "redacted". */
+static void url_masked(const char *url, char *out, size_t n)
+{
+	const char *p = strstr(url, "://");
+	const char *at, *colon, *slash;
+	size_t used = 0;
+
+	snprintf(out, n, "%s", url);
+	if (p == NULL)
+		return;
+	p += 3;
+	slash = strpbrk(p, "/?");
+	at = strchr(p, '@');
+	if (at && (slash == NULL || at < slash)) {
+		colon = memchr(p, ':', (size_t)(at - p));
+		if (colon) {
+			used = (size_t)(colon - url) + 1;
+			if (used < n)
+				snprintf(out + used, n - used, "redacted%s", at);
+		}
+	}
+	char *pw = strstr(out, "password=");
+	if (pw) {
+		char *end = strchr(pw, '&');
+		char tail[URL_MAX];
+		snprintf(tail, sizeof(tail), "%s", end ? end : "");
+		snprintf(pw + 9, n - (size_t)(pw + 9 - out), "redacted%s", tail);
+	}
+}
+
+/* Log an engine error without row values: the SQLSTATE, the table and the
+ * constraint (log values are identifiers only: smile/log.h). */
+static const char *ident_or_dash(const char *s)
+{
+	return s && *s ? s : "-";
+}
+
+static void log_pg_error(const char *what, const PGresult *res, PGconn *db)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *table = res ? PQresultErrorField(res, PG_DIAG_TABLE_NAME) : NULL;
+	const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+
+	smile_log(SMILE_LOG_ERROR, "store.pg_error", SMILE_KV_ID("op", what),
+		  SMILE_KV_ID("sqlstate", ident_or_dash(state)),
+		  SMILE_KV_ID("table", ident_or_dash(table)),
+		  SMILE_KV_ID("constraint", ident_or_dash(cons)),
+		  SMILE_KV_ID("connection", PQstatus(db) == CONNECTION_OK ? "ok" : "lost"));
+}
+
+/* The same, for an error struct (open, migrate, each_personal), which may
+ * hold the engine's primary message too (never DETAIL, which quotes keys;
+ * nor a data exception's message, class 22, which quotes the value). */
+static enum smile_err pg_err(struct smile_error *e, enum smile_err code, const char *what,
+			     const PGresult *res, PGconn *db)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	char buf[256];
+
+	if (msg == NULL) {
+		snprintf(buf, sizeof(buf), "%s", db ? PQerrorMessage(db) : "cannot connect");
+		buf[strcspn(buf, "\n")] = '\0';
+		msg = buf;
+	}
+	if (state && strncmp(state, "22", 2) == 0)
+		msg = "data exception";
+	return smile_error_set(e, code, NULL, "%s: %s%s%s%s", what, msg, state ? " (SQLSTATE " : "",
+			       state ? state : "", state ? ")" : "");
+}
+
+struct params {
+	int n;
+	const char *v[MAX_PARAMS];
+	int len[MAX_PARAMS];
+	int fmt[MAX_PARAMS];
+	char num[MAX_PARAMS][24];
+};
+
+static void p_text(struct params *p, const char *s)
+{
+	p->v[p->n] = s ? s : "";
+	p->len[p->n] = 0;
+	p->fmt[p->n] = 0;
+	p->n++;
+}
+
+static void p_i64(struct params *p, int64_t v)
+{
+	snprintf(p->num[p->n], sizeof(p->num[p->n]), "%lld", (long long)v);
+	p_text(p, p->num[p->n]);
+}
+
+static void p_blob(struct params *p, const void *b, size_t n)
+{
+	p->v[p->n] = b ? (const char *)b : "";
+	p->len[p->n] = (int)n;
+	p->fmt[p->n] = 1;
+	p->n++;
+}
+
+static PGresult *exec(PGconn *db, const char *sql);
+
+/* Prepare statement `id` on c once; its name into name[16]. */
+static int prepare(struct store_conn *c, enum stmt_id id, char name[16])
+{
+	snprintf(name, 16, "s%d", (int)id);
+	if (!c->prepared[id]) {
+		PGresult *r = PQprepare(c->db, name, stmt_sql[id], 0, NULL);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			log_pg_error("prepare", r, c->db);
+			PQclear(r);
+			return -1;
+		}
+		PQclear(r);
+		c->prepared[id] = 1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ round trips */
+
+/* The writer is the throughput limit of group commit, and every statement
+ * is a round trip. Commands and statements whose only possible outcome is
+ * success or an engine failure (savepoints, release, and the inserts and
+ * updates the core never reads a result of: insert_personal, insert_event
+ * without an id wanted, set_holder, add_reveal, audit_insert) are deferred
+ * and sent, in order, ahead of the next statement whose result is needed,
+ * in one round trip (libpq pipeline mode), or ahead of COMMIT or ROLLBACK
+ * TO. Issuing a shipment then costs one round trip instead of seven.
+ *
+ * A deferred item that fails poisons the connection: every later op fails
+ * (SMILE_ERR_STORE), including release() and rollback_to(), so the core
+ * rolls the whole transaction back and fails every job of the batch;
+ * nothing commits that the core thought had run. A business outcome
+ * (EXISTS, NOT_FOUND, REPLAY, CONFLICT) always belongs to a statement run
+ * at once, so it is reported to the job that caused it. */
+
+static void pending_clear(struct store_conn *c)
+{
+	for (int i = 0; i < c->n_pending; i++) {
+		free(c->pending[i].buf);
+		c->pending[i].buf = NULL;
+	}
+	c->n_pending = 0;
+}
+
+static void pending_params(const struct pending *q, const char **v)
+{
+	for (int i = 0; i < q->n; i++)
+		v[i] = q->isnull[i] ? NULL : q->buf + q->off[i];
+}
+
+/* Send the deferred items, then the final command (final_sql) or prepared
+ * statement (final_name, p) if any, then a sync; read every result. The
+ * final result is returned (NULL when there is none, or when a deferred
+ * item failed: then c->poisoned is set, and the failure logged). */
+static PGresult *pipeline(struct store_conn *c, const char *final_sql, const char *final_name,
+			  const struct params *p)
+{
+	PGresult *r, *out = NULL;
+	int n = c->n_pending, ok = 1, has_final = final_sql || final_name;
+
+	if (!PQenterPipelineMode(c->db)) {
+		pending_clear(c);
+		c->poisoned = 1;
+		return NULL;
+	}
+	for (int i = 0; i < n && ok; i++) {
+		struct pending *q = &c->pending[i];
+		if (q->is_stmt) {
+			char name[16];
+			const char *v[16];
+			snprintf(name, sizeof(name), "s%d", q->id);
+			pending_params(q, v);
+			ok = PQsendQueryPrepared(c->db, name, q->n, v, q->len, q->fmt, 1);
+		} else {
+			ok = PQsendQueryParams(c->db, q->sql, 0, NULL, NULL, NULL, NULL, 0);
+		}
+	}
+	if (ok && final_name)
+		ok = PQsendQueryPrepared(c->db, final_name, p ? p->n : 0, p ? p->v : NULL,
+					 p ? p->len : NULL, p ? p->fmt : NULL, 1);
+	else if (ok && final_sql)
+		ok = PQsendQueryParams(c->db, final_sql, 0, NULL, NULL, NULL, NULL, 0);
+	if (ok)
+		ok = PQpipelineSync(c->db);
+	pending_clear(c);
+	if (!ok) {
+		log_pg_error("pipeline_send", NULL, c->db);
+		c->poisoned = 1;
+		PQexitPipelineMode(c->db);
+		return NULL;
+	}
+	for (int i = 0; i < n + has_final; i++) {
+		while ((r = PQgetResult(c->db)) != NULL) {
+			ExecStatusType st = PQresultStatus(r);
+			if (i == n) {
+				if (out == NULL)
+					out = r;
+				else
+					PQclear(r);
+				continue;
+			}
+			if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED) {
+				if (st == PGRES_FATAL_ERROR)
+					log_pg_error("deferred", r, c->db);
+				c->poisoned = 1;
+			}
+			PQclear(r);
+		}
+	}
+	/* up to the sync */
+	while ((r = PQgetResult(c->db)) != NULL) {
+		int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+		PQclear(r);
+		if (sync)
+			break;
+	}
+	PQexitPipelineMode(c->db);
+	if (c->poisoned) {
+		PQclear(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* Send every deferred item now. */
+static enum smile_err flush(struct store_conn *c)
+{
+	if (c->n_pending)
+		(void)pipeline(c, NULL, NULL, NULL);
+	return c->poisoned ? SMILE_ERR_STORE : SMILE_OK;
+}
+
+static enum smile_err defer_sql(struct store_conn *c, const char *verb, const char *name)
+{
+	if (c->poisoned)
+		return SMILE_ERR_STORE;
+	if (c->n_pending == MAX_PENDING && flush(c))
+		return SMILE_ERR_STORE;
+	struct pending *q = &c->pending[c->n_pending];
+	int n = snprintf(q->sql, sizeof(q->sql), "%s %s", verb, name);
+	if (n < 0 || (size_t)n >= sizeof(q->sql))
+		return SMILE_ERR_INVALID;
+	q->is_stmt = 0;
+	q->buf = NULL;
+	c->n_pending++;
+	return SMILE_OK;
+}
+
+/* Defer statement `id` with a copy of its parameters (they are borrowed
+ * for the op's call only). */
+static enum smile_err defer_stmt(struct store_conn *c, enum stmt_id id, const struct params *p)
+{
+	char name[16];
+	size_t total = 0;
+
+	if (c->poisoned)
+		return SMILE_ERR_STORE;
+	if (prepare(c, id, name))
+		return SMILE_ERR_STORE;
+	if (c->n_pending == MAX_PENDING && flush(c))
+		return SMILE_ERR_STORE;
+	struct pending *q = &c->pending[c->n_pending];
+	memset(q, 0, sizeof(*q));
+	q->is_stmt = 1;
+	q->id = (int)id;
+	q->n = p->n;
+	for (int i = 0; i < p->n; i++) {
+		size_t len = p->v[i] == NULL ? 0 : p->fmt[i] ? (size_t)p->len[i] : strlen(p->v[i]) + 1;
+		q->off[i] = total;
+		total += len;
+	}
+	q->buf = malloc(total ? total : 1);
+	if (q->buf == NULL)
+		return SMILE_ERR_NOMEM;
+	for (int i = 0; i < p->n; i++) {
+		q->fmt[i] = p->fmt[i];
+		q->len[i] = p->len[i];
+		q->isnull[i] = p->v[i] == NULL;
+		if (p->v[i] != NULL)
+			memcpy(q->buf + q->off[i], p->v[i],
+			       p->fmt[i] ? (size_t)p->len[i] : strlen(p->v[i]) + 1);
+	}
+	c->n_pending++;
+	return SMILE_OK;
+}
+
+/* Run statement `id` with params p (prepared once per connection), binary
+ * results, after any deferred items. NULL (logged) when it could not run;
+ * otherwise the caller checks the status with res_rc() and clears the
+ * result. */
+static PGresult *run(struct store_conn *c, enum stmt_id id, const struct params *p)
+{
+	char name[16];
+
+	if (c->poisoned || prepare(c, id, name))
+		return NULL;
+	if (c->n_pending)
+		return pipeline(c, NULL, name, p);
+	return PQexecPrepared(c->db, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
+			      p ? p->fmt : NULL, 1);
+}
+
+/* The result's outcome: SMILE_OK, SMILE_ERR_EXISTS (unique violation,
+ * SQLSTATE 23505), SMILE_ERR_STORE (logged). */
+static enum smile_err res_rc(const PGresult *r, PGconn *db)
+{
+	ExecStatusType st = PQresultStatus(r);
+	const char *state;
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return SMILE_OK;
+	state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	if (state && strcmp(state, "23505") == 0)
+		return SMILE_ERR_EXISTS;
+	log_pg_error("statement", r, db);
+	return SMILE_ERR_STORE;
+}
+
+/* Run a statement that returns no rows we need; *changed (if not NULL)
+ * gets the number of rows it touched. */
+static enum smile_err run_cmd(struct store_conn *c, enum stmt_id id, const struct params *p,
+			      int *changed)
+{
+	PGresult *r = run(c, id, p);
+	enum smile_err rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK && changed)
+		*changed = PQresultStatus(r) == PGRES_TUPLES_OK
+				   ? PQntuples(r)
+				   : (int)strtol(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return rc;
+}
+
+/* ------------------------------------------------------------ binary columns */
+
+static int64_t col_i64(const PGresult *r, int row, int col)
+{
+	const unsigned char *v = (const unsigned char *)PQgetvalue(r, row, col);
+	int len = PQgetlength(r, row, col);
+	uint64_t x = 0;
+
+	if (PQgetisnull(r, row, col))
+		return 0;
+	for (int i = 0; i < len && i < 8; i++)
+		x = (x << 8) | v[i];
+	if (len == 4)
+		return (int32_t)(uint32_t)x;
+	if (len == 2)
+		return (int16_t)(uint16_t)x;
+	return (int64_t)x;
+}
+
+static void col_text(const PGresult *r, int row, int col, char *out, size_t n)
+{
+	size_t len = (size_t)PQgetlength(r, row, col);
+	if (len >= n)
+		len = n - 1;
+	memcpy(out, PQgetvalue(r, row, col), len);
+	out[len] = '\0';
+}
+
+/* NUL-terminated by libpq, text or binary. */
+static const char *col_str(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col);
+}
+
+static const void *col_blob(const PGresult *r, int row, int col, size_t *n)
+{
+	if (PQgetisnull(r, row, col)) {
+		*n = 0;
+		return NULL;
+	}
+	*n = (size_t)PQgetlength(r, row, col);
+	return PQgetvalue(r, row, col);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static PGresult *exec(PGconn *db, const char *sql)
+{
+	return PQexec(db, sql);
+}
+
+/* Run SQL that returns no rows of interest; SMILE_OK or the engine's
+ * refusal (logged, or set in e when e is not NULL). */
+static enum smile_err exec_ok(PGconn *db, const char *sql, const char *what,
+			      struct smile_error *e)
+{
+	PGresult *r = exec(db, sql);
+	ExecStatusType st = PQresultStatus(r);
+	enum smile_err rc = SMILE_OK;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		if (e)
+			rc = pg_err(e, SMILE_ERR_STORE, what, r, db);
+		else {
+			log_pg_error(what, r, db);
+			rc = SMILE_ERR_STORE;
+		}
+	}
+	PQclear(r);
+	return rc;
+}
+
+static void pending_clear(struct store_conn *c);
+
+static void conn_free(struct store_conn *c)
+{
+	if (c == NULL)
+		return;
+	pending_clear(c);
+	PQfinish(c->db);
+	free(c);
+}
+
+/* `where` is what follows "postgresql:" (or "postgres:"): "//user@host/db?..".
+ * The libpq URI is "postgresql:" + where, minus our scrub_interval
+ * parameter, whose value goes to *interval_s. */
+static enum smile_err build_uri(const char *where, char *uri, size_t n, int *interval_s,
+				struct smile_error *e)
+{
+	const char *q = strchr(where, '?');
+	size_t used;
+
+	*interval_s = DEFAULT_SCRUB_INTERVAL_S;
+	used = (size_t)snprintf(uri, n, "postgresql:%.*s",
+				(int)(q ? (size_t)(q - where) : strlen(where)), where);
+	if (used >= n)
+		return smile_error_set(e, SMILE_ERR_INVALID, "store", "store URL too long");
+	if (strncmp(where, "//", 2) != 0)
+		return smile_error_set(e, SMILE_ERR_INVALID, "store",
+				       "a PostgreSQL store URL is postgresql://[user@]host[:port]/db");
+	if (q == NULL)
+		return SMILE_OK;
+	char sep = '?';
+	for (const char *p = q + 1; *p;) {
+		size_t len = strcspn(p, "&");
+		if (strncmp(p, "scrub_interval=", 15) == 0) {
+			char *end;
+			long v = strtol(p + 15, &end, 10);
+			if (end == p + 15 || (*end && *end != '&') || v < 0 || v > 86400)
+				return smile_error_set(e, SMILE_ERR_INVALID, "store",
+						       "scrub_interval: seconds, 0-86400");
+			*interval_s = (int)v;
+		} else {
+			used += (size_t)snprintf(uri + used, used < n ? n - used : 0, "%c%.*s",
+						 sep, (int)len, p);
+			sep = '&';
+		}
+		p += len + (p[len] == '&');
+	}
+	if (used >= n)
+		return smile_error_set(e, SMILE_ERR_INVALID, "store", "store URL too long");
+	return SMILE_OK;
+}
+
+/* Did the connection fail because the database does not exist? libpq
+ * gives no SQLSTATE for a failed connection: the server's message
+ * (3D000) is 'database "NAME" does not exist'. */
+static int no_such_database(PGconn *db)
+{
+	const char *m = PQerrorMessage(db);
+	return strstr(m, "database \"") != NULL && strstr(m, "\" does not exist") != NULL;
+}
+
+/* Connect to `uri`, or with dbname replaced by `dbname` when not NULL. */
+static PGconn *connect_to(const char *uri, const char *dbname)
+{
+	const char *keys[] = {"dbname", "dbname", "application_name", NULL};
+	const char *vals[] = {uri, dbname, "smile-gateway", NULL};
+
+	if (dbname == NULL) {
+		keys[1] = "application_name";
+		vals[1] = "smile-gateway";
+		keys[2] = NULL;
+		vals[2] = NULL;
+	}
+	/* expand_dbname: the first dbname is parsed as the URI; later
+	 * keywords override what it set */
+	return PQconnectdbParams(keys, vals, 1);
+}
+
+/* Create the database the URI names, through the maintenance database
+ * "postgres"; another process creating it first is fine. */
+static enum smile_err create_database(const char *uri, struct smile_error *e)
+{
+	PQconninfoOption *opts = PQconninfoParse(uri, NULL);
+	const char *dbname = NULL;
+	PGconn *db = NULL;
+	enum smile_err rc = SMILE_OK;
+
+	if (opts == NULL)
+		return smile_error_set(e, SMILE_ERR_INVALID, "store", "store URL does not parse");
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, "dbname") == 0)
+			dbname = o->val;
+	if (dbname == NULL || dbname[0] == '\0') {
+		rc = smile_error_set(e, SMILE_ERR_INVALID, "store", "store URL names no database");
+		goto out;
+	}
+	db = connect_to(uri, "postgres");
+	if (PQstatus(db) != CONNECTION_OK) {
+		rc = pg_err(e, SMILE_ERR_STORE, "connect_maintenance_db", NULL, db);
+		goto out;
+	}
+	char *ident = PQescapeIdentifier(db, dbname, strlen(dbname));
+	if (ident == NULL) {
+		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+		goto out;
+	}
+	char sql[512];
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", ident);
+	PQfreemem(ident);
+	PGresult *r = exec(db, sql);
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && !(state && strcmp(state, "42P04") == 0))
+		rc = pg_err(e, SMILE_ERR_STORE, "create_database", r, db);
+	else
+		smile_log(SMILE_LOG_INFO, "store.pg_database_created", SMILE_KV_ID("db", dbname));
+	PQclear(r);
+out:
+	PQfinish(db);
+	PQconninfoFree(opts);
+	return rc;
+}
+
+static enum smile_err migrate(PGconn *db, struct smile_error *e)
+{
+	PGresult *r;
+	int version = 0;
+	enum smile_err rc;
+
+	if ((rc = exec_ok(db, "BEGIN", "begin_migration", e)))
+		return rc;
+	if ((rc = exec_ok(db, "SELECT pg_advisory_xact_lock(" STORE_LOCK_KEY ")",
+			  "lock_migration", e)))
+		goto fail;
+	r = exec(db, "SELECT to_regclass('meta') IS NOT NULL");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = pg_err(e, SMILE_ERR_STORE, "read_schema_version", r, db);
+		PQclear(r);
+		goto fail;
+	}
+	int has_meta = PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	if (has_meta) {
+		r = exec(db, "SELECT value FROM meta WHERE key = 'schema_version'");
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			rc = pg_err(e, SMILE_ERR_STORE, "read_schema_version", r, db);
+			PQclear(r);
+			goto fail;
+		}
+		if (PQntuples(r) == 1)
+			version = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+	}
+	if (version > PG_SCHEMA_VERSION) {
+		rc = smile_error_set(e, SMILE_ERR_SCHEMA, NULL,
+				     "database schema version %d is newer than this gateway's %d "
+				     "(PostgreSQL store): upgrade the gateway", version,
+				     PG_SCHEMA_VERSION);
+		goto fail;
+	}
+	for (size_t i = 0; i < N_MIGRATIONS; i++) {
+		char sql[160];
+		if (migrations[i].to <= version)
+			continue;
+		if ((rc = exec_ok(db, migrations[i].sql, "migrate_schema", e)))
+			goto fail;
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO meta (key, value) VALUES ('schema_version', '%d') "
+			 "ON CONFLICT (key) DO UPDATE SET value = excluded.value", migrations[i].to);
+		if ((rc = exec_ok(db, sql, "record_schema_version", e)))
+			goto fail;
+	}
+	return exec_ok(db, "COMMIT", "commit_migration", e);
+fail:
+	PQclear(exec(db, "ROLLBACK"));
+	return rc;
+}
+
+/* The server settings the erasure promise depends on (docs/vault.md):
+ * warned about, not refused, so a store still opens on a server an
+ * operator cannot reconfigure. */
+static void check_scrub_settings(PGconn *db)
+{
+	PGresult *r = exec(db, "SELECT current_setting('wal_recycle'), "
+			       "current_setting('archive_mode'), "
+			       "pg_size_bytes(current_setting('wal_keep_size')), "
+			       "(SELECT count(*) FROM pg_replication_slots), "
+			       "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user) OR "
+			       "pg_has_role(current_user, 'pg_checkpoint', 'MEMBER')");
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		log_pg_error("read_server_settings", r, db);
+		PQclear(r);
+		return;
+	}
+	if (strcmp(PQgetvalue(r, 0, 0), "off") != 0)
+		smile_log(SMILE_LOG_WARN, "store.pg_wal_recycle_on",
+			  SMILE_KV_ID("why", "old_wal_segments_are_kept_with_erased_data"),
+			  SMILE_KV_ID("fix", "wal_recycle=off"), SMILE_KV_ID("see", "docs/vault.md"));
+	if (strcmp(PQgetvalue(r, 0, 1), "off") != 0)
+		smile_log(SMILE_LOG_WARN, "store.pg_archive_mode_on",
+			  SMILE_KV_ID("why", "archived_wal_keeps_erased_data"),
+			  SMILE_KV_ID("see", "docs/vault.md"));
+	if (strcmp(PQgetvalue(r, 0, 2), "0") != 0)
+		smile_log(SMILE_LOG_WARN, "store.pg_wal_keep_size",
+			  SMILE_KV_ID("why", "old_wal_segments_are_kept_with_erased_data"),
+			  SMILE_KV_ID("fix", "wal_keep_size=0"), SMILE_KV_ID("see", "docs/vault.md"));
+	if (strcmp(PQgetvalue(r, 0, 3), "0") != 0)
+		smile_log(SMILE_LOG_WARN, "store.pg_replication_slots",
+			  SMILE_KV_ID("why", "slots_may_keep_wal_with_erased_data"),
+			  SMILE_KV_ID("see", "docs/vault.md"));
+	if (PQgetvalue(r, 0, 4)[0] != 't')
+		smile_log(SMILE_LOG_WARN, "store.pg_no_checkpoint_privilege",
+			  SMILE_KV_ID("why", "role_may_not_checkpoint_erasures_stay_in_wal"),
+			  SMILE_KV_ID("fix", "grant_pg_checkpoint"), SMILE_KV_ID("see", "docs/vault.md"));
+	PQclear(r);
+}
+
+static enum smile_err pg_open(const char *where, enum store_conn_kind kind, int create,
+			      struct store_conn **out, struct smile_error *e)
+{
+	char uri[URL_MAX], shown[URL_MAX];
+	struct store_conn *c;
+	enum smile_err rc;
+	int writer = kind == STORE_CONN_WRITER;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
+	c->writer = writer;
+	if ((rc = build_uri(where, uri, sizeof(uri), &c->scrub_interval_s, e)))
+		goto fail;
+	url_masked(uri, shown, sizeof(shown));
+	c->db = connect_to(uri, NULL);
+	if (PQstatus(c->db) != CONNECTION_OK && writer && create && no_such_database(c->db)) {
+		PQfinish(c->db);
+		c->db = NULL;
+		if ((rc = create_database(uri, e)))
+			goto fail;
+		c->db = connect_to(uri, NULL);
+	}
+	if (PQstatus(c->db) != CONNECTION_OK) {
+		char what[URL_MAX + 32];
+		snprintf(what, sizeof(what), "connect to %s", shown);
+		rc = pg_err(e, SMILE_ERR_STORE, what, NULL, c->db);
+		goto fail;
+	}
+	/* a commit returns once its WAL is flushed (durable); no statement
+	 * of ours waits forever behind a lock */
+	if ((rc = exec_ok(c->db,
+			  writer ? "SET synchronous_commit = on; SET client_min_messages = warning"
+				 : "SET client_min_messages = warning; "
+				   "SET default_transaction_isolation = 'read committed'",
+			  "configure_session", e)))
+		goto fail;
+	if (writer) {
+		if ((rc = migrate(c->db, e)))
+			goto fail;
+		check_scrub_settings(c->db);
+		smile_log(SMILE_LOG_INFO, "store.pg_open", SMILE_KV_ID("url", shown),
+			  SMILE_KV_INT("scrub_interval_s", c->scrub_interval_s));
+	}
+	*out = c;
+	return SMILE_OK;
+fail:
+	conn_free(c);
+	return rc;
+}
+
+static enum smile_err pg_scrub(struct store_conn *c);
+static enum smile_err scrub_now(struct store_conn *c);
+
+static void pg_close(struct store_conn *c)
+{
+	if (c && c->writer && c->db && c->scrub_needed &&
+	    PQtransactionStatus(c->db) == PQTRANS_IDLE)
+		(void)scrub_now(c);
+	conn_free(c);
+}
+
+static enum smile_err pg_ping(struct store_conn *c)
+{
+	return exec_ok(c->db, "SELECT 1", "ping", NULL);
+}
+
+/* ------------------------------------------------------------ transactions */
+
+/* One transaction-control command after the deferred items (one round
+ * trip); SMILE_ERR_STORE (logged) when it or a deferred item failed. The
+ * result is returned through *out when asked. */
+static enum smile_err tx_cmd(struct store_conn *c, const char *sql, const char *what,
+			     PGresult **out)
+{
+	PGresult *r;
+	enum smile_err rc = SMILE_OK;
+
+	if (c->poisoned)
+		return SMILE_ERR_STORE;
+	r = c->n_pending ? pipeline(c, sql, NULL, NULL) : exec(c->db, sql);
+	if (r == NULL ||
+	    (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)) {
+		log_pg_error(what, r, c->db);
+		rc = SMILE_ERR_STORE;
+	}
+	if (out && rc == SMILE_OK)
+		*out = r;
+	else
+		PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_begin(struct store_conn *c)
+{
+	/* the whole-store write lock, held until commit or rollback; one
+	 * round trip for both */
+	PGresult *r;
+	enum smile_err rc = SMILE_OK;
+
+	pending_clear(c);
+	c->poisoned = 0;
+	c->next_event_id = 0;
+	/* the lock first: the largest event id is read under it */
+	r = exec(c->db, "BEGIN; SELECT pg_advisory_xact_lock(" STORE_LOCK_KEY "); "
+			"SELECT COALESCE(MAX(id), 0) + 1 FROM events");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		log_pg_error("begin", r, c->db);
+		rc = SMILE_ERR_STORE;
+	} else {
+		c->next_event_id = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	}
+	PQclear(r);
+	if (rc)
+		PQclear(exec(c->db, "ROLLBACK"));
+	return rc;
+}
+
+static enum smile_err pg_commit(struct store_conn *c)
+{
+	PGresult *r = NULL;
+	enum smile_err rc = tx_cmd(c, "COMMIT", "commit", &r);
+
+	/* COMMIT of an aborted transaction answers ROLLBACK, not an error */
+	if (rc == SMILE_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+		rc = SMILE_ERR_STORE;
+	if (rc)
+		smile_log(SMILE_LOG_ERROR, "store.commit_failed",
+			  SMILE_KV_ID("pg", r ? ident_or_dash(PQcmdStatus(r)) : "-"));
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_rollback(struct store_conn *c)
+{
+	pending_clear(c); /* undone with the rest */
+	c->poisoned = 0;
+	c->next_event_id = 0;
+	return exec_ok(c->db, "ROLLBACK", "rollback", NULL);
+}
+
+/* Savepoint names come from the core ("job", "item"): plain identifiers. */
+static enum smile_err pg_savepoint(struct store_conn *c, const char *name)
+{
+	return defer_sql(c, "SAVEPOINT", name);
+}
+
+static enum smile_err pg_rollback_to(struct store_conn *c, const char *name)
+{
+	char sql[64];
+	int n = snprintf(sql, sizeof(sql), "ROLLBACK TO %s", name);
+	if (n < 0 || (size_t)n >= sizeof(sql))
+		return SMILE_ERR_INVALID;
+	return tx_cmd(c, sql, "rollback_to", NULL);
+}
+
+static enum smile_err pg_release(struct store_conn *c, const char *name)
+{
+	return defer_sql(c, "RELEASE", name);
+}
+
+/* ------------------------------------------------------------ writer row ops */
+
+static enum smile_err pg_insert_idem(struct store_conn *c, const struct smile_store_idem *idem,
+				     int64_t created_ms)
+{
+	struct params p = {0};
+	p_text(&p, idem->api_key_id);
+	p_text(&p, idem->key);
+	p_blob(&p, idem->request_hash, 32);
+	p_i64(&p, idem->status);
+	p_text(&p, idem->response);
+	p_i64(&p, created_ms);
+	return run_cmd(c, ST_INSERT_IDEM, &p, NULL);
+}
+
+static enum smile_err pg_insert_shipment(struct store_conn *c,
+					 const struct smile_store_shipment *r)
+{
+	struct params p = {0};
+	p_i64(&p, (int64_t)r->id);
+	p_text(&p, r->waybill);
+	p_text(&p, r->merchant);
+	p_text(&p, r->merchant_ref);
+	p_text(&p, smile_shipment_status_name(r->status));
+	p_text(&p, r->token);
+	p_text(&p, r->region);
+	p_i64(&p, r->created_ms);
+	p_i64(&p, r->delivered_ms);
+	p_i64(&p, r->erased_ms);
+	p_text(&p, r->holder);
+	p_text(&p, r->public_json);
+	p_text(&p, r->device_view);
+	return run_cmd(c, ST_INSERT_SHIPMENT, &p, NULL);
+}
+
+static enum smile_err pg_insert_personal(struct store_conn *c, uint64_t id,
+					 const struct smile_store_personal *pers)
+{
+	struct params p = {0};
+	p_i64(&p, (int64_t)id);
+	p_blob(&p, pers->wrapped_key, pers->wrapped_len);
+	p_blob(&p, pers->ct, pers->ct_len);
+	return defer_stmt(c, ST_INSERT_PERSONAL, &p);
+}
+
+/* The event's id comes from the writer's counter (read in begin(), under
+ * the write lock, past every stored id), so the insert needs no answer and
+ * is deferred. Ids are unique and increasing; the counter only moves
+ * forward within a transaction, and ids of a rolled-back transaction were
+ * never visible to anyone. */
+static enum smile_err pg_insert_event(struct store_conn *c, const struct smile_store_event *ev,
+				      uint64_t *id)
+{
+	struct params p = {0};
+	uint64_t eid = c->next_event_id;
+
+	if (eid == 0)
+		return SMILE_ERR_STORE; /* outside a transaction: a core bug */
+	p_i64(&p, (int64_t)eid);
+	p_i64(&p, (int64_t)ev->shipment_id);
+	p_text(&p, ev->waybill);
+	p_text(&p, ev->event);
+	p_i64(&p, ev->time_ms);
+	p_text(&p, ev->device_id);
+	p_text(&p, ev->device_role);
+	p_text(&p, ev->detail);
+	p_i64(&p, ev->recorded_ms ? ev->recorded_ms : ev->time_ms);
+	enum smile_err rc = defer_stmt(c, ST_INSERT_EVENT, &p);
+	if (rc == SMILE_OK) {
+		c->next_event_id++;
+		if (id)
+			*id = eid;
+	}
+	return rc;
+}
+
+static enum smile_err pg_set_shipment_status(struct store_conn *c, uint64_t id,
+					     enum smile_shipment_status to, int64_t delivered_ms)
+{
+	struct params p = {0};
+	int changed = 0;
+	enum smile_err rc;
+
+	p_text(&p, smile_shipment_status_name(to));
+	p_i64(&p, delivered_ms);
+	p_i64(&p, (int64_t)id);
+	rc = run_cmd(c, ST_UPDATE_STATUS, &p, &changed);
+	if (rc)
+		return rc;
+	return changed ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+}
+
+static enum smile_err pg_set_holder(struct store_conn *c, uint64_t id, const char *device_id)
+{
+	struct params p = {0};
+	p_text(&p, device_id);
+	p_i64(&p, (int64_t)id);
+	return defer_stmt(c, ST_SET_HOLDER, &p);
+}
+
+static enum smile_err pg_mark_erased(struct store_conn *c, uint64_t id, int64_t now_ms,
+				     char waybill[SMILE_STORE_WAYBILL_MAX])
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	p_i64(&p, now_ms);
+	p_i64(&p, (int64_t)id);
+	r = run(c, ST_MARK_ERASED, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK && PQntuples(r) == 1) {
+		col_text(r, 0, 0, waybill, SMILE_STORE_WAYBILL_MAX);
+		PQclear(r);
+		return SMILE_OK;
+	}
+	PQclear(r);
+	if (rc)
+		return rc;
+	/* nothing changed: erased already, or no such shipment */
+	p.n = 0;
+	p_i64(&p, (int64_t)id);
+	r = run(c, ST_SHIPMENT_ERASED, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK) {
+		rc = PQntuples(r) == 1 ? SMILE_ERR_SHREDDED : SMILE_ERR_NOT_FOUND;
+		if (PQntuples(r) == 1)
+			col_text(r, 0, 1, waybill, SMILE_STORE_WAYBILL_MAX);
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* An erasure statement that returns its transaction id for each row it
+ * removed: scrub() is then owed a pass, once no snapshot older than that
+ * transaction remains. */
+static enum smile_err erase_rows(struct store_conn *c, enum stmt_id which, uint64_t id)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	p_i64(&p, (int64_t)id);
+	r = run(c, which, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK && PQntuples(r) > 0) {
+		unsigned long long xid = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+		if (xid > c->erase_xid)
+			c->erase_xid = xid;
+		c->scrub_needed = 1;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_delete_personal(struct store_conn *c, uint64_t id)
+{
+	return erase_rows(c, ST_ERASE_PERSONAL, id);
+}
+
+static enum smile_err pg_forget_replies(struct store_conn *c, uint64_t id)
+{
+	return erase_rows(c, ST_FORGET_REPLIES, id);
+}
+
+static enum smile_err pg_shipment_erased(struct store_conn *c, uint64_t id, int64_t *erased_ms)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	*erased_ms = 0;
+	p_i64(&p, (int64_t)id);
+	r = run(c, ST_SHIPMENT_ERASED, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK && PQntuples(r) == 1)
+		*erased_ms = col_i64(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+static void bindings_text(const struct smile_store_apikey *k, char *out, size_t n)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (int i = 0; i < k->n_bindings && used < n; i++) {
+		int w = snprintf(out + used, n - used, "%s%s", i ? "\n" : "", k->bindings[i]);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+}
+
+static enum smile_err pg_put_apikey(struct store_conn *c, const struct smile_store_apikey *k)
+{
+	char bind[SMILE_STORE_MAX_BINDINGS * SMILE_STORE_ID_MAX];
+	struct params p = {0};
+
+	bindings_text(k, bind, sizeof(bind));
+	p_text(&p, k->id);
+	p_blob(&p, k->hash, 32);
+	p_text(&p, smile_role_name(k->role));
+	p_text(&p, k->merchant);
+	p_text(&p, bind);
+	p_i64(&p, k->created_ms);
+	return run_cmd(c, ST_PUT_APIKEY, &p, NULL);
+}
+
+static enum smile_err pg_revoke_apikey(struct store_conn *c, const char *id, int64_t now_ms)
+{
+	struct params p = {0};
+	int changed = 0;
+	enum smile_err rc;
+
+	p_i64(&p, now_ms);
+	p_text(&p, id);
+	rc = run_cmd(c, ST_REVOKE_APIKEY, &p, &changed);
+	if (rc)
+		return rc;
+	return changed ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+}
+
+static enum smile_err pg_put_device(struct store_conn *c, const struct smile_store_device *d,
+				    enum smile_device_status status)
+{
+	struct params p = {0};
+	p_text(&p, d->id);
+	p_blob(&p, d->sign_pk, 32);
+	p_blob(&p, d->box_pk, 32);
+	p_text(&p, smile_device_role_name(d->role));
+	p_text(&p, d->zone);
+	p_text(&p, smile_device_status_name(status));
+	p_i64(&p, d->created_ms);
+	return run_cmd(c, ST_PUT_DEVICE, &p, NULL);
+}
+
+/* The one way status text becomes an enum here: unknown text reads as
+ * revoked (smile_device_status_parse fails closed), and is logged. */
+static enum smile_device_status device_status_text(const char *device_id, const char *text)
+{
+	enum smile_device_status st;
+	if (smile_device_status_parse(text, &st) != SMILE_OK)
+		smile_log(SMILE_LOG_ERROR, "store.bad_device_status",
+			  SMILE_KV_ID("device", device_id));
+	return st;
+}
+
+static enum smile_err pg_device_status(struct store_conn *c, const char *id,
+				       enum smile_device_status *out)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	p_text(&p, id);
+	r = run(c, ST_GET_DEVICE_STATUS, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK) {
+		if (PQntuples(r) == 1)
+			*out = device_status_text(id, col_str(r, 0, 0));
+		else
+			rc = SMILE_ERR_NOT_FOUND;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_set_device_status(struct store_conn *c, const char *id,
+					   enum smile_device_status to, int64_t now_ms)
+{
+	struct params p = {0};
+	p_text(&p, smile_device_status_name(to));
+	p_i64(&p, now_ms);
+	p_text(&p, id);
+	return run_cmd(c, ST_DEVICE_STATUS, &p, NULL);
+}
+
+static enum smile_err pg_device_advance(struct store_conn *c,
+					const struct store_device_advance *a)
+{
+	struct params p = {0};
+	int changed = 0;
+	enum smile_err rc;
+
+	p_i64(&p, (int64_t)a->seq);
+	p_blob(&p, a->digest, 32);
+	if (a->reply) {
+		p_blob(&p, a->reply, a->reply_len);
+	} else {
+		p.v[p.n] = NULL; /* SQL NULL */
+		p.len[p.n] = 0;
+		p.fmt[p.n++] = 1;
+	}
+	p_i64(&p, a->time_ms);
+	p_i64(&p, (int64_t)a->shipment_id);
+	p_i64(&p, a->revealed);
+	p_text(&p, a->device_id);
+	p_text(&p, smile_device_status_name(a->require));
+	rc = run_cmd(c, ST_DEVICE_SCAN, &p, &changed);
+	if (rc)
+		return rc;
+	/* seq not above last_seq, another status, or no such device */
+	return changed ? SMILE_OK : SMILE_ERR_REPLAY;
+}
+
+static enum smile_err pg_add_reveal(struct store_conn *c, const char *device_id, int64_t hour)
+{
+	struct params p = {0};
+	p_text(&p, device_id);
+	p_i64(&p, hour);
+	return defer_stmt(c, ST_INSERT_REVEAL, &p);
+}
+
+static enum smile_err pg_audit_head(struct store_conn *c, uint64_t *seq, uint8_t hash[32])
+{
+	PGresult *r;
+	enum smile_err rc;
+
+	*seq = 0;
+	memset(hash, 0, 32);
+	r = run(c, ST_AUDIT_HEAD, NULL);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK && PQntuples(r) == 1 && PQgetlength(r, 0, 1) == 32) {
+		*seq = (uint64_t)col_i64(r, 0, 0);
+		memcpy(hash, PQgetvalue(r, 0, 1), 32);
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_audit_insert(struct store_conn *c, const struct store_audit_row *row)
+{
+	struct params p = {0};
+	p_i64(&p, (int64_t)row->seq);
+	p_i64(&p, row->time_ms);
+	p_text(&p, row->kind);
+	p_text(&p, row->subject);
+	p_text(&p, row->actor);
+	p_text(&p, row->detail);
+	p_blob(&p, row->prev_hash, row->prev_len);
+	p_blob(&p, row->hash, row->hash_len);
+	return defer_stmt(c, ST_AUDIT_INSERT, &p);
+}
+
+static enum smile_err pg_lease_ids(struct store_conn *c, uint64_t count, uint64_t *start)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	p_i64(&p, (int64_t)count);
+	r = run(c, ST_LEASE, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK) {
+		if (PQntuples(r) == 1)
+			*start = (uint64_t)col_i64(r, 0, 0);
+		else
+			rc = SMILE_ERR_STORE;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_meta_get(struct store_conn *c, const char *key, char *out, size_t n)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	p_text(&p, key);
+	r = run(c, ST_META_GET, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK) {
+		if (PQntuples(r) != 1) {
+			rc = SMILE_ERR_NOT_FOUND;
+		} else if ((size_t)PQgetlength(r, 0, 0) >= n) {
+			rc = SMILE_ERR_TOO_LARGE;
+		} else {
+			memcpy(out, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+			out[PQgetlength(r, 0, 0)] = '\0';
+		}
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_meta_put(struct store_conn *c, const char *key, const char *value)
+{
+	struct params p = {0};
+	p_text(&p, key);
+	if (value == NULL)
+		return run_cmd(c, ST_META_DELETE, &p, NULL);
+	p_text(&p, value);
+	return run_cmd(c, ST_META_PUT, &p, NULL);
+}
+
+static enum smile_err pg_rewrap(struct store_conn *c, const struct smile_store_wrapped *row)
+{
+	struct params p = {0};
+	int changed = 0;
+	enum smile_err rc;
+
+	p_blob(&p, row->new_key, row->new_len);
+	p_i64(&p, (int64_t)row->shipment_id);
+	p_blob(&p, row->wrapped_key, row->wrapped_len);
+	rc = run_cmd(c, ST_REWRAP, &p, &changed);
+	if (rc)
+		return rc;
+	return changed ? SMILE_OK : SMILE_ERR_CONFLICT;
+}
+
+/* ------------------------------------------------------------ reader ops */
+
+static enum smile_err read_shipment_row(const PGresult *r, int i, struct smile_store_shipment *out)
+{
+	char status[SMILE_STORE_STATUS_MAX];
+	const char *dv;
+
+	memset(out, 0, sizeof(*out));
+	out->id = (uint64_t)col_i64(r, i, 0);
+	col_text(r, i, 1, out->waybill, sizeof(out->waybill));
+	col_text(r, i, 2, out->merchant, sizeof(out->merchant));
+	col_text(r, i, 3, out->merchant_ref, sizeof(out->merchant_ref));
+	col_text(r, i, 4, status, sizeof(status));
+	col_text(r, i, 5, out->token, sizeof(out->token));
+	col_text(r, i, 6, out->region, sizeof(out->region));
+	out->created_ms = col_i64(r, i, 7);
+	out->delivered_ms = col_i64(r, i, 8);
+	out->erased_ms = col_i64(r, i, 9);
+	col_text(r, i, 10, out->holder, sizeof(out->holder));
+	out->public_json = strdup(PQgetisnull(r, i, 11) ? "{}" : PQgetvalue(r, i, 11));
+	dv = col_str(r, i, 12);
+	if (*dv)
+		out->device_view = strdup(dv);
+	if (out->public_json == NULL || (*dv && out->device_view == NULL)) {
+		smile_store_shipment_release(out);
+		return SMILE_ERR_NOMEM;
+	}
+	/* unknown text is a corrupt row: refused, never read as some status */
+	if (smile_shipment_status_parse(status, &out->status) != SMILE_OK) {
+		smile_log(SMILE_LOG_ERROR, "store.bad_shipment_status",
+			  SMILE_KV_INT("shipment", (long long)out->id));
+		smile_store_shipment_release(out);
+		return SMILE_ERR_STORE;
+	}
+	return SMILE_OK;
+}
+
+static enum smile_err pg_get_shipment(struct store_conn *c, const char *waybill, uint64_t id,
+				      struct smile_store_shipment *out)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	memset(out, 0, sizeof(*out));
+	if (waybill)
+		p_text(&p, waybill);
+	else
+		p_i64(&p, (int64_t)id);
+	r = run(c, waybill ? ST_GET_SHIPMENT : ST_GET_SHIPMENT_ID, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK)
+		rc = PQntuples(r) == 1 ? read_shipment_row(r, 0, out) : SMILE_ERR_NOT_FOUND;
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_list_shipments(struct store_conn *c,
+					const struct store_shipment_query *q,
+					smile_store_shipment_cb cb, void *ctx)
+{
+	/* The merchant filter varies in length: one array parameter keeps the
+	 * statement fixed, so it is prepared like the others. */
+	char sql[512];
+	struct params p = {0};
+	size_t used;
+	PGresult *r;
+	enum smile_err rc;
+
+	used = (size_t)snprintf(sql, sizeof(sql),
+				"SELECT " SHIPMENT_COLS " FROM shipments WHERE created_ms >= $1 "
+				"AND id > $2");
+	p_i64(&p, q->since_ms);
+	p_i64(&p, (int64_t)q->after_id);
+	if (q->merchants && q->n_merchants) {
+		used += (size_t)snprintf(sql + used, sizeof(sql) - used, " AND merchant IN (");
+		for (size_t i = 0; i < q->n_merchants && p.n < MAX_PARAMS - 1; i++) {
+			used += (size_t)snprintf(sql + used, sizeof(sql) - used, "%s$%d",
+						 i ? "," : "", p.n + 1);
+			p_text(&p, q->merchants[i]);
+		}
+		used += (size_t)snprintf(sql + used, sizeof(sql) - used, ")");
+	}
+	snprintf(sql + used, sizeof(sql) - used, " ORDER BY id LIMIT $%d", p.n + 1);
+	p_i64(&p, (int64_t)q->limit);
+
+	r = PQexecParams(c->db, sql, p.n, NULL, p.v, p.len, p.fmt, 1);
+	rc = res_rc(r, c->db);
+	for (int i = 0; rc == SMILE_OK && i < PQntuples(r); i++) {
+		struct smile_store_shipment row;
+		rc = read_shipment_row(r, i, &row);
+		if (rc)
+			break;
+		int stop = cb(ctx, &row);
+		smile_store_shipment_release(&row);
+		if (stop)
+			break;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_get_personal(struct store_conn *c, uint64_t id,
+				      struct smile_store_personal *out)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+	size_t wn, cn;
+	const void *wk, *ct;
+
+	memset(out, 0, sizeof(*out));
+	p_i64(&p, (int64_t)id);
+	r = run(c, ST_GET_PERSONAL, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc)
+		goto out;
+	if (PQntuples(r) != 1) {
+		rc = SMILE_ERR_NOT_FOUND;
+		goto out;
+	}
+	wk = col_blob(r, 0, 1, &wn);
+	ct = col_blob(r, 0, 2, &cn);
+	if (col_i64(r, 0, 0) != 0 || wk == NULL || ct == NULL) {
+		rc = SMILE_ERR_SHREDDED;
+		goto out;
+	}
+	if (wn == 0 || wn > sizeof(out->wrapped_key) || cn == 0) {
+		rc = SMILE_ERR_STORE;
+		goto out;
+	}
+	out->ct = malloc(cn);
+	if (out->ct == NULL) {
+		rc = SMILE_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(out->wrapped_key, wk, wn);
+	out->wrapped_len = wn;
+	memcpy(out->ct, ct, cn);
+	out->ct_len = cn;
+out:
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_retention_due(struct store_conn *c, int64_t delivered_before_ms,
+				       int64_t created_before_ms, uint64_t *ids, size_t max,
+				       size_t *n)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	*n = 0;
+	p_i64(&p, delivered_before_ms);
+	p_i64(&p, created_before_ms);
+	p_i64(&p, (int64_t)max);
+	r = run(c, ST_RETENTION, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	for (int i = 0; rc == SMILE_OK && i < PQntuples(r) && *n < max; i++)
+		ids[(*n)++] = (uint64_t)col_i64(r, i, 0);
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_list_events(struct store_conn *c, uint64_t shipment_id,
+				     smile_store_event_cb cb, void *ctx)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	p_i64(&p, (int64_t)shipment_id);
+	r = run(c, ST_LIST_EVENTS, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	for (int i = 0; rc == SMILE_OK && i < PQntuples(r); i++) {
+		struct smile_store_event ev;
+		memset(&ev, 0, sizeof(ev));
+		ev.id = (uint64_t)col_i64(r, i, 0);
+		ev.shipment_id = (uint64_t)col_i64(r, i, 1);
+		col_text(r, i, 2, ev.waybill, sizeof(ev.waybill));
+		col_text(r, i, 3, ev.event, sizeof(ev.event));
+		ev.time_ms = col_i64(r, i, 4);
+		col_text(r, i, 5, ev.device_id, sizeof(ev.device_id));
+		col_text(r, i, 6, ev.device_role, sizeof(ev.device_role));
+		col_text(r, i, 7, ev.detail, sizeof(ev.detail));
+		ev.recorded_ms = col_i64(r, i, 8);
+		if (ev.recorded_ms == 0)
+			ev.recorded_ms = ev.time_ms;
+		if (cb(ctx, &ev))
+			break;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_get_idem(struct store_conn *c, const char *api_key_id, const char *key,
+				  struct smile_store_idem *out)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	memset(out, 0, sizeof(*out));
+	p_text(&p, api_key_id);
+	p_text(&p, key);
+	r = run(c, ST_GET_IDEM, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK && PQntuples(r) != 1)
+		rc = SMILE_ERR_NOT_FOUND;
+	if (rc == SMILE_OK) {
+		snprintf(out->api_key_id, sizeof(out->api_key_id), "%s", api_key_id);
+		snprintf(out->key, sizeof(out->key), "%s", key);
+		if (PQgetlength(r, 0, 0) == 32)
+			memcpy(out->request_hash, PQgetvalue(r, 0, 0), 32);
+		out->status = (int)col_i64(r, 0, 1);
+		out->response = strdup(col_str(r, 0, 2));
+		rc = out->response ? SMILE_OK : SMILE_ERR_NOMEM;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_find_apikey(struct store_conn *c, const uint8_t hash[32],
+				     struct smile_store_apikey *out)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	memset(out, 0, sizeof(*out));
+	p_blob(&p, hash, 32);
+	r = run(c, ST_FIND_APIKEY, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK && PQntuples(r) != 1)
+		rc = SMILE_ERR_NOT_FOUND;
+	if (rc == SMILE_OK) {
+		char role[16], bindings[SMILE_STORE_MAX_BINDINGS * SMILE_STORE_ID_MAX];
+		col_text(r, 0, 0, out->id, sizeof(out->id));
+		col_text(r, 0, 1, role, sizeof(role));
+		col_text(r, 0, 2, out->merchant, sizeof(out->merchant));
+		col_text(r, 0, 3, bindings, sizeof(bindings));
+		out->created_ms = col_i64(r, 0, 4);
+		out->revoked_ms = col_i64(r, 0, 5);
+		memcpy(out->hash, hash, 32);
+		rc = smile_role_parse(role, &out->role) ? SMILE_ERR_STORE : SMILE_OK;
+		for (char *s = bindings; rc == SMILE_OK && *s &&
+					 out->n_bindings < SMILE_STORE_MAX_BINDINGS;) {
+			char *nl = strchr(s, '\n');
+			size_t len = nl ? (size_t)(nl - s) : strlen(s);
+			snprintf(out->bindings[out->n_bindings++], SMILE_STORE_ID_MAX, "%.*s",
+				 (int)len, s);
+			s += len + (nl ? 1 : 0);
+		}
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err read_device_row(const PGresult *r, int i, struct smile_store_device *d)
+{
+	char role[16];
+	size_t n;
+	const void *b;
+
+	memset(d, 0, sizeof(*d));
+	col_text(r, i, 0, d->id, sizeof(d->id));
+	if (PQgetlength(r, i, 1) != 32 || PQgetlength(r, i, 2) != 32)
+		return SMILE_ERR_STORE;
+	memcpy(d->sign_pk, PQgetvalue(r, i, 1), 32);
+	memcpy(d->box_pk, PQgetvalue(r, i, 2), 32);
+	col_text(r, i, 3, role, sizeof(role));
+	if (smile_device_role_parse(role, &d->role) != SMILE_OK)
+		return SMILE_ERR_STORE;
+	col_text(r, i, 4, d->zone, sizeof(d->zone));
+	d->status = device_status_text(d->id, col_str(r, i, 5));
+	d->last_seq = (uint64_t)col_i64(r, i, 6);
+	b = col_blob(r, i, 7, &n);
+	if (b && n == 32)
+		memcpy(d->last_digest, b, 32);
+	b = col_blob(r, i, 8, &n);
+	if (b && n > 0) {
+		d->last_reply = malloc(n);
+		if (d->last_reply == NULL)
+			return SMILE_ERR_NOMEM;
+		memcpy(d->last_reply, b, n);
+		d->last_reply_len = n;
+	}
+	d->created_ms = col_i64(r, i, 9);
+	d->updated_ms = col_i64(r, i, 10);
+	d->last_shipment_id = (uint64_t)col_i64(r, i, 11);
+	d->last_revealed = col_i64(r, i, 12) != 0;
+	return SMILE_OK;
+}
+
+static enum smile_err pg_get_device(struct store_conn *c, const char *id,
+				    struct smile_store_device *out)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	memset(out, 0, sizeof(*out));
+	p_text(&p, id);
+	r = run(c, ST_GET_DEVICE, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK)
+		rc = PQntuples(r) == 1 ? read_device_row(r, 0, out) : SMILE_ERR_NOT_FOUND;
+	PQclear(r);
+	if (rc)
+		smile_store_device_release(out);
+	return rc;
+}
+
+static enum smile_err pg_list_devices(struct store_conn *c, smile_store_device_cb cb, void *ctx)
+{
+	PGresult *r = run(c, ST_LIST_DEVICES, NULL);
+	enum smile_err rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+
+	for (int i = 0; rc == SMILE_OK && i < PQntuples(r); i++) {
+		struct smile_store_device d;
+		rc = read_device_row(r, i, &d);
+		int stop = rc || cb(ctx, &d);
+		smile_store_device_release(&d);
+		if (stop)
+			break;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_count_reveals(struct store_conn *c, const char *device_id,
+				       int64_t since_hour, uint64_t *n)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	*n = 0;
+	p_text(&p, device_id);
+	p_i64(&p, since_hour);
+	r = run(c, ST_COUNT_REVEALS, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK && PQntuples(r) == 1)
+		*n = (uint64_t)col_i64(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_audit_each(struct store_conn *c, store_audit_row_cb cb, void *ctx)
+{
+	PGresult *r = run(c, ST_AUDIT_ALL, NULL);
+	enum smile_err rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+
+	for (int i = 0; rc == SMILE_OK && i < PQntuples(r); i++) {
+		struct store_audit_row row = {
+			.seq = (uint64_t)col_i64(r, i, 0),
+			.time_ms = col_i64(r, i, 1),
+			.kind = col_str(r, i, 2),
+			.subject = col_str(r, i, 3),
+			.actor = col_str(r, i, 4),
+			.detail = col_str(r, i, 5),
+		};
+		row.prev_hash = col_blob(r, i, 6, &row.prev_len);
+		row.hash = col_blob(r, i, 7, &row.hash_len);
+		if (cb(ctx, &row))
+			break;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_list_wrapped(struct store_conn *c, uint64_t after_id,
+				      struct smile_store_wrapped *rows, size_t max, size_t *n)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	*n = 0;
+	p_i64(&p, (int64_t)after_id);
+	p_i64(&p, (int64_t)max);
+	r = run(c, ST_LIST_WRAPPED, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	for (int i = 0; rc == SMILE_OK && i < PQntuples(r) && *n < max; i++) {
+		struct smile_store_wrapped *w = &rows[*n];
+		size_t wn;
+		const void *wk = col_blob(r, i, 1, &wn);
+		memset(w, 0, sizeof(*w));
+		w->shipment_id = (uint64_t)col_i64(r, i, 0);
+		if (wk == NULL || wn == 0 || wn > sizeof(w->wrapped_key)) {
+			rc = SMILE_ERR_STORE;
+			break;
+		}
+		memcpy(w->wrapped_key, wk, wn);
+		w->wrapped_len = wn;
+		(*n)++;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* ------------------------------------------------------------ maintenance */
+
+/* One scrub pass, now: BUSY when a snapshot older than the last erasure
+ * remains (VACUUM FULL would copy the dead rows it can still see), when a
+ * table lock is not granted within SCRUB_LOCK_TIMEOUT, or when the engine
+ * refused (logged once per erasure batch). */
+static enum smile_err scrub_now(struct store_conn *c)
+{
+	struct params p = {0};
+	char xid[24], sql[64];
+	PGresult *r;
+	enum smile_err rc;
+	int old;
+
+	snprintf(xid, sizeof(xid), "%llu", c->erase_xid);
+	p_text(&p, xid);
+	r = run(c, ST_OLD_SNAPSHOTS, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	old = rc == SMILE_OK && PQntuples(r) == 1 ? (int)col_i64(r, 0, 0) : 1;
+	PQclear(r);
+	if (old)
+		return SMILE_ERR_BUSY;
+	rc = exec_ok(c->db, "SET lock_timeout = " SCRUB_LOCK_TIMEOUT, "scrub", NULL);
+	for (size_t i = 0; rc == SMILE_OK && i < sizeof(scrub_tables) / sizeof(scrub_tables[0]);
+	     i++) {
+		snprintf(sql, sizeof(sql), "VACUUM FULL %s", scrub_tables[i]);
+		rc = exec_ok(c->db, sql, "scrub_vacuum_full", NULL);
+	}
+	(void)exec_ok(c->db, "RESET lock_timeout", "scrub", NULL);
+	/* the old WAL segments go once a checkpoint's redo point is past them:
+	 * with wal_recycle = off they are unlinked */
+	if (rc == SMILE_OK)
+		rc = exec_ok(c->db, "CHECKPOINT", "scrub_checkpoint", NULL);
+	if (rc == SMILE_OK)
+		rc = exec_ok(c->db, "SELECT pg_switch_wal()", "scrub_switch_wal", NULL);
+	if (rc == SMILE_OK)
+		rc = exec_ok(c->db, "CHECKPOINT", "scrub_checkpoint", NULL);
+	if (rc)
+		return SMILE_ERR_BUSY;
+	c->scrub_needed = 0;
+	c->last_scrub_mono_ms = mono_ms();
+	return SMILE_OK;
+}
+
+/* Rate-limited: at most one pass per scrub_interval; erasures committed in
+ * between wait for it (SMILE_ERR_BUSY, the core retries every second and
+ * shows smile_store_wal_scrub_pending). */
+static enum smile_err pg_scrub(struct store_conn *c)
+{
+	if (!c->scrub_needed)
+		return SMILE_OK;
+	if (c->last_scrub_mono_ms &&
+	    mono_ms() - c->last_scrub_mono_ms < (int64_t)c->scrub_interval_s * 1000)
+		return SMILE_ERR_BUSY;
+	return scrub_now(c);
+}
+
+static enum smile_err pg_each_personal(const char *where, smile_store_personal_cb cb, void *ctx,
+				       struct smile_error *e)
+{
+	char uri[URL_MAX], shown[URL_MAX + 32];
+	int interval;
+	PGconn *db = NULL;
+	PGresult *r = NULL;
+	enum smile_err rc;
+
+	if ((rc = build_uri(where, uri, sizeof(uri), &interval, e)))
+		return rc;
+	db = connect_to(uri, NULL);
+	if (PQstatus(db) != CONNECTION_OK) {
+		char masked[URL_MAX];
+		url_masked(uri, masked, sizeof(masked));
+		snprintf(shown, sizeof(shown), "connect to %s", masked);
+		rc = pg_err(e, no_such_database(db) ? SMILE_ERR_NOT_FOUND : SMILE_ERR_STORE, shown,
+			    NULL, db);
+		goto out;
+	}
+	/* looked at, never migrated or changed */
+	if ((rc = exec_ok(db, "SET default_transaction_read_only = on", "configure", e)))
+		goto out;
+	r = PQexecParams(db,
+			 "SELECT shipment_id, wrapped_key, ciphertext FROM personal "
+			 "ORDER BY shipment_id",
+			 0, NULL, NULL, NULL, NULL, 1);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = pg_err(e, SMILE_ERR_STORE, "read_personal", r, db);
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		size_t wn, cn;
+		const uint8_t *wk = col_blob(r, i, 1, &wn);
+		const uint8_t *ct = col_blob(r, i, 2, &cn);
+		if (cb(ctx, (uint64_t)col_i64(r, i, 0), wk, wn, ct, cn))
+			break;
+	}
+out:
+	PQclear(r);
+	PQfinish(db);
+	return rc;
+}
+
+const struct store_backend store_postgres_backend = {
+	.name = "postgresql",
+	.scheme = "postgresql",
+	.alias = "postgres",
+	.open = pg_open,
+	.close = pg_close,
+	.ping = pg_ping,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.savepoint = pg_savepoint,
+	.rollback_to = pg_rollback_to,
+	.release = pg_release,
+	.insert_idem = pg_insert_idem,
+	.insert_shipment = pg_insert_shipment,
+	.insert_personal = pg_insert_personal,
+	.insert_event = pg_insert_event,
+	.set_shipment_status = pg_set_shipment_status,
+	.set_holder = pg_set_holder,
+	.mark_erased = pg_mark_erased,
+	.delete_personal = pg_delete_personal,
+	.forget_replies = pg_forget_replies,
+	.shipment_erased = pg_shipment_erased,
+	.put_apikey = pg_put_apikey,
+	.revoke_apikey = pg_revoke_apikey,
+	.put_device = pg_put_device,
+	.device_status = pg_device_status,
+	.set_device_status = pg_set_device_status,
+	.device_advance = pg_device_advance,
+	.add_reveal = pg_add_reveal,
+	.audit_head = pg_audit_head,
+	.audit_insert = pg_audit_insert,
+	.lease_ids = pg_lease_ids,
+	.meta_get = pg_meta_get,
+	.meta_put = pg_meta_put,
+	.rewrap = pg_rewrap,
+	.get_shipment = pg_get_shipment,
+	.list_shipments = pg_list_shipments,
+	.get_personal = pg_get_personal,
+	.retention_due = pg_retention_due,
+	.list_events = pg_list_events,
+	.get_idem = pg_get_idem,
+	.find_apikey = pg_find_apikey,
+	.get_device = pg_get_device,
+	.list_devices = pg_list_devices,
+	.count_reveals = pg_count_reveals,
+	.audit_each = pg_audit_each,
+	.list_wrapped = pg_list_wrapped,
+	.scrub = pg_scrub,
+	.each_personal = pg_each_personal,
+};
