@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * main.c - smile-label: render label records (JSON Lines) to PNG, PDF or ZPL,
- * print sample records, or show where everything lands on a label.
+ * print them on a printer, print sample records, or show where everything
+ * lands on a label.
  *
  * Rendering streams: one line is read, parsed, rendered and written at a
  * time, so memory stays flat whatever the batch size. With --jobs N, N
@@ -14,6 +15,12 @@
  * Bad records never stop a batch: each is reported on stderr with its line
  * number and reason, counted, and skipped; the exit status is 1 when any
  * record failed, 2 when the run itself could not go on (bad usage, I/O).
+ *
+ * Printing (`print`) is one thread, one label at a time: render, send
+ * (smile_printer_send checks the printer's status first), follow the job
+ * until it printed. A printer problem stops the batch (exit 3) with the
+ * line, the waybill and the counts; the rules against printing twice are in
+ * label/printer.c.
  */
 #include <errno.h>
 #include <getopt.h>
