@@ -59,13 +59,16 @@ static const char usage_main[] =
 	"  render   render records to PNG, PDF or ZPL files\n"
 	"  sample   print realistic, already-masked sample records\n"
 	"  layout   print where every block, text and code lands (JSON, in dots)\n"
+	"  print    render records and print them: raw TCP 9100 (ZPL) or CUPS\n"
+	"  printers list CUPS queues, or probe one printer's status\n"
 	"  help     show this help, or a command's: " PROG " help render\n"
 	"\n"
 	"Run '" PROG " COMMAND --help' for a command's options.\n"
 	"\n"
 	"Example:\n"
 	"  " PROG " sample --count 20 > batch.jsonl\n"
-	"  " PROG " render --in batch.jsonl --format pdf --out labels.pdf\n";
+	"  " PROG " render --in batch.jsonl --format pdf --out labels.pdf\n"
+	"  " PROG " print --in batch.jsonl --printer socket://zebra1.example:9100\n";
 
 static const char usage_render[] =
 	"Usage: " PROG " render --in FILE|- --format png|pdf|zpl --out PATH [OPTIONS]\n"

@@ -86,6 +86,17 @@ rc=$?
 t_eq "a bad record: exit 1, the 2 good ones printed" "1 12" "$rc $(zebra_labels)"
 t_match "... reported by line, as render does" "$(cat "$T/err")" "line 2: .*\[invalid_json\]"
 
+# the progress bar, as render's, on a terminal only
+if command -v script >/dev/null 2>&1; then
+	script -qec "'$LABEL' print --in '$T/s5.jsonl' --printer '$Z'" /dev/null >"$T/tty.out" 2>&1
+	t_match "a progress bar on a terminal" "$(tr '\r' '\n' <"$T/tty.out")" \
+		'[0-9]+/5 +[0-9]+ labels/s +ETA'
+	t_eq "... and those 5 printed" 17 "$(zebra_labels)"
+else
+	t_skip "a progress bar on a terminal" "no script(1)"
+	t_skip "... and those 5 printed" "no script(1)"
+fi
+
 print --in "$T/s3.jsonl" --printer "$Z" --format png
 t_eq "png to a socket printer: usage error" 2 $?
 
