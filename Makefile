@@ -40,10 +40,14 @@ endif
 PKGS := cairo pangocairo pangoft2 fontconfig libqrencode libsodium libmosquitto sqlite3 libpq \
         libmicrohttpd jansson libpng zlib
 TEST_PKGS := cmocka
+# libcups (the label library's CUPS printer back end): Debian 12 ships no
+# cups.pc, so cups-config answers when pkg-config cannot.
+CUPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags cups 2>/dev/null || cups-config --cflags 2>/dev/null)
+CUPS_LIBS   = $(shell $(PKG_CONFIG) --libs cups 2>/dev/null || cups-config --libs 2>/dev/null)
 
 # Evaluated lazily: `make deps` must work before these packages exist.
-PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lzint -lpthread -lm
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(CUPS_CFLAGS)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(CUPS_LIBS) -lzint -lpthread -lm
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
@@ -336,7 +340,7 @@ $(BUILD)/smile.pc: FORCE
 	  'Version: $(VERSION)' \
 	  'Requires.private: $(PUBLIC_PKGS)' \
 	  'Libs: -L$${libdir} -lsmile-label -lsmile-device -lsmile-common' \
-	  'Libs.private: -lzint -lpthread -lm' \
+	  'Libs.private: $(strip $(CUPS_LIBS)) -lzint -lpthread -lm' \
 	  'Cflags: -I$${includedir}' > $@
 FORCE:
 

@@ -65,6 +65,11 @@ static const struct err_info err_table[] = {
 	[SMILE_ERR_AUDIT_BROKEN] = {"audit_broken", "audit chain does not verify"},
 	[SMILE_ERR_MQTT] = {"mqtt", "MQTT connection failed"},
 	[SMILE_ERR_HTTP] = {"http", "HTTP server failed"},
+	[SMILE_ERR_PRINTER_UNREACHABLE] = {"printer_unreachable", "printer unreachable"},
+	[SMILE_ERR_PRINTER_NOT_READY] = {"printer_not_ready", "printer not ready"},
+	[SMILE_ERR_PRINTER_JOB] = {"printer_job", "print job did not complete"},
+	[SMILE_ERR_PRINTER_UNCERTAIN] = {"printer_uncertain", "print job may or may not have printed"},
+	[SMILE_ERR_PRINTER_PROTO] = {"printer_proto", "printer answer not understood"},
 };
 
 static const struct err_info *lookup(int err)

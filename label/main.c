@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * main.c - smile-label: render label records (JSON Lines) to PNG, PDF or ZPL,
- * print sample records, or show where everything lands on a label.
+ * print them on a printer, print sample records, or show where everything
+ * lands on a label.
  *
  * Rendering streams: one line is read, parsed, rendered and written at a
  * time, so memory stays flat whatever the batch size. With --jobs N, N
@@ -14,6 +15,12 @@
  * Bad records never stop a batch: each is reported on stderr with its line
  * number and reason, counted, and skipped; the exit status is 1 when any
  * record failed, 2 when the run itself could not go on (bad usage, I/O).
+ *
+ * Printing (`print`) is one thread, one label at a time: render, send
+ * (smile_printer_send checks the printer's status first), follow the job
+ * until it printed. A printer problem stops the batch (exit 3) with the
+ * line, the waybill and the counts; the rules against printing twice are in
+ * label/printer.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,11 +39,13 @@
 #include "smile/buf.h"
 #include "smile/error.h"
 #include "smile/label.h"
+#include "smile/printer.h"
 
 #define PROG "smile-label"
 #define JOBS_MAX 64
 #define EXIT_RECORDS 1
 #define EXIT_FATAL 2
+#define EXIT_PRINTER 3 /* print: the printer stopped the batch or was away */
 
 /* ------------------------------------------------------------ help */
 
@@ -50,13 +59,16 @@ static const char usage_main[] =
 	"  render   render records to PNG, PDF or ZPL files\n"
 	"  sample   print realistic, already-masked sample records\n"
 	"  layout   print where every block, text and code lands (JSON, in dots)\n"
+	"  print    render records and print them: raw TCP 9100 (ZPL) or CUPS\n"
+	"  printers list CUPS queues, or probe one printer's status\n"
 	"  help     show this help, or a command's: " PROG " help render\n"
 	"\n"
 	"Run '" PROG " COMMAND --help' for a command's options.\n"
 	"\n"
 	"Example:\n"
 	"  " PROG " sample --count 20 > batch.jsonl\n"
-	"  " PROG " render --in batch.jsonl --format pdf --out labels.pdf\n";
+	"  " PROG " render --in batch.jsonl --format pdf --out labels.pdf\n"
+	"  " PROG " print --in batch.jsonl --printer socket://zebra1.example:9100\n";
 
 static const char usage_render[] =
 	"Usage: " PROG " render --in FILE|- --format png|pdf|zpl --out PATH [OPTIONS]\n"
@@ -117,6 +129,63 @@ static const char usage_layout[] =
 	"  -d, --dpi DPI     203 (default) or 300\n"
 	"  -s, --size SIZE   100x150 (default), 100x180 or 76x130\n"
 	"  -h, --help        this help\n";
+
+static const char usage_print[] =
+	"Usage: " PROG " print --in FILE|- --printer URI [OPTIONS]\n"
+	"\n"
+	"Render every record of FILE and print it, one job per label, following each\n"
+	"job until the printer reports it printed. The printer's status is checked\n"
+	"before every label: a printer that is not ready gets nothing.\n"
+	"\n"
+	"  -i, --in FILE|-        label records, one JSON object per line\n"
+	"  -p, --printer URI      socket://HOST[:PORT]   raw TCP, port 9100 by default\n"
+	"                                                (Zebra and most thermal printers)\n"
+	"                         cups:NAME              a queue of the local CUPS server\n"
+	"                                                (or CUPS_SERVER)\n"
+	"                         ipp://HOST[:PORT]/printers/NAME   a queue of the CUPS\n"
+	"                                                server at HOST (port 631)\n"
+	"  -f, --format FMT       zpl (default for socket; the only one it takes),\n"
+	"                         pdf (default for CUPS), png; zpl to a CUPS queue is\n"
+	"                         sent raw (a raw queue in front of a thermal printer)\n"
+	"  -c, --copies N         copies of each label, 1-999 (default 1)\n"
+	"  -d, --dpi DPI          printer resolution: 203 (default) or 300\n"
+	"  -s, --size SIZE        label size in mm: 100x150 (default), 100x180, 76x130\n"
+	"  -t, --timeout MS       connect and per-answer time-out (default 5000 connect,\n"
+	"                         10000 for each write or status answer)\n"
+	"      --job-timeout S    how long to follow one job until printed (default 120)\n"
+	"  -r, --retries N        connection attempts after the first fails (default 2;\n"
+	"                         only before a label is sent, never after)\n"
+	"      --stats            print \"N printed, F failed, X s\" on standard error\n"
+	"      --no-progress      no progress bar (it only shows on a terminal anyway)\n"
+	"  -h, --help             this help\n"
+	"\n"
+	"Bad records are reported with their line number, skipped and counted, as with\n"
+	"render. A printer problem (away, paper out, head open, paused, buffer full,\n"
+	"queue stopped, job stopped or cancelled) stops the batch: the error names the\n"
+	"reason, the line and waybill it stopped at, and how many labels printed; the\n"
+	"labels after it are not sent. A label is never sent twice: if the connection\n"
+	"breaks while one is being sent, it is reported as possibly printed.\n"
+	"Exit status: 0 all printed, 1 some records failed (the rest printed), 2 the\n"
+	"run could not go on (usage, input), 3 the printer stopped the batch.\n"
+	"\n"
+	"Examples:\n"
+	"  " PROG " print --in batch.jsonl --printer socket://zebra1.example:9100\n"
+	"  " PROG " print --in batch.jsonl --printer cups:labels --format pdf --copies 2\n";
+
+static const char usage_printers[] =
+	"Usage: " PROG " printers [--probe URI] [--timeout MS]\n"
+	"\n"
+	"Without --probe: list the queues of the CUPS server (CUPS_SERVER, or the local\n"
+	"one), one per line: URI, state (ready or the reasons), and '*' for the default.\n"
+	"With --probe: ask one printer (socket://, cups:, ipp://) for its status and\n"
+	"print it: \"URI: ready\" or \"URI: not ready: paper out, head open\".\n"
+	"\n"
+	"  -P, --probe URI     the printer to ask\n"
+	"  -t, --timeout MS    connect and answer time-out (default 5000 / 10000)\n"
+	"  -h, --help          this help\n"
+	"\n"
+	"Exit status: 0 listed, or the printer is ready; 2 usage; 3 the printer is not\n"
+	"ready, away, or there is no CUPS server.\n";
 
 static void die_usage(const char *usage, const char *fmt, ...) SMILE_PRINTF(2, 3);
 
@@ -900,6 +969,307 @@ static int cmd_layout(int argc, char **argv)
 	return failed ? EXIT_RECORDS : 0;
 }
 
+/* ------------------------------------------------------------ print */
+
+struct print_run {
+	const char *in, *uri;
+	struct smile_printer *p;
+	struct smile_printer_opts po;
+	enum smile_label_format format;
+	enum smile_label_size size;
+	int dpi, copies, have_format, stats, no_progress;
+	unsigned long printed, failed, lines, unsent, held;
+	int stopped; /* the printer stopped the batch */
+	struct progress prog;
+};
+
+static void printer_report(unsigned long line, const char *waybill, const struct smile_error *e,
+			   enum smile_err err)
+{
+	char buf[SMILE_ERROR_FIELD_MAX + SMILE_ERROR_MSG_MAX + 8];
+	fprintf(stderr, PROG ": line %lu (waybill %s): %s [%s]\n", line, waybill,
+		smile_error_format(e, buf, sizeof(buf)), smile_errname(err));
+}
+
+/* Parse, render, send and follow one record. Record errors count as failed;
+ * a printer error stops the batch (pr->stopped). */
+static void print_record(struct print_run *pr, struct smile_label_renderer *r,
+			 unsigned long line, struct smile_buf *in, int too_large,
+			 struct smile_buf *out)
+{
+	struct smile_label_record *rec = NULL;
+	struct smile_printer_job job;
+	struct smile_error e = {0};
+	char waybill[64];
+	enum smile_err err;
+
+	smile_buf_reset(out);
+	if (too_large)
+		err = smile_error_set(&e, SMILE_ERR_TOO_LARGE, "record", "line longer than %d bytes",
+				      SMILE_LABEL_RECORD_MAX);
+	else
+		err = smile_label_record_parse(in->data, in->len, &rec, &e);
+	if (err == SMILE_OK) {
+		snprintf(waybill, sizeof(waybill), "%s", smile_label_record_waybill(rec));
+		err = smile_label_render(r, rec, out, &e);
+	}
+	smile_label_record_free(rec);
+	if (err) {
+		report(line, &e, err);
+		pr->failed++;
+		return;
+	}
+	err = smile_printer_send(pr->p, waybill, pr->format, (const unsigned char *)out->data,
+				 out->len, pr->copies, &job, &e);
+	if (err == SMILE_OK)
+		err = smile_printer_job_wait(pr->p, &job, &e);
+	if (err) {
+		printer_report(line, waybill, &e, err);
+		pr->stopped = 1;
+		if (job.state == SMILE_PRINTER_JOB_NONE)
+			pr->unsent++;
+		else
+			pr->held++; /* stopped in the printer or queue, or uncertain */
+		return;
+	}
+	pr->printed++;
+}
+
+static void run_print(struct print_run *pr, FILE *f)
+{
+	struct smile_label_renderer *r = NULL;
+	struct smile_error e = {0};
+	struct smile_buf in, out;
+	char buf[300];
+
+	if (smile_label_renderer_new(pr->format, pr->dpi, pr->size, &r, &e)) {
+		fprintf(stderr, PROG ": %s\n", smile_error_format(&e, buf, sizeof(buf)));
+		pr->stopped = -1;
+		return;
+	}
+	smile_buf_init(&in, SMILE_LABEL_RECORD_MAX);
+	smile_buf_init(&out, SMILE_LABEL_OUTPUT_MAX);
+	for (;;) {
+		enum smile_err rd = smile_buf_getline(&in, f);
+		if (rd == SMILE_ERR_NOT_FOUND)
+			break;
+		if (rd == SMILE_ERR_IO) {
+			fprintf(stderr, PROG ": read error on %s\n", pr->in);
+			pr->stopped = -1;
+			break;
+		}
+		pr->lines++;
+		if (rd == SMILE_OK && is_blank(&in))
+			continue;
+		if (pr->stopped) { /* count what the stop left unsent */
+			pr->unsent++;
+			continue;
+		}
+		print_record(pr, r, pr->lines, &in, rd == SMILE_ERR_TOO_LARGE, &out);
+		progress_show(&pr->prog, pr->lines, pr->printed, 0);
+	}
+	smile_buf_release(&in);
+	smile_buf_release(&out);
+	smile_label_renderer_free(r);
+}
+
+static int cmd_print(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"in", required_argument, NULL, 'i'},	   {"printer", required_argument, NULL, 'p'},
+		{"format", required_argument, NULL, 'f'},  {"copies", required_argument, NULL, 'c'},
+		{"dpi", required_argument, NULL, 'd'},	   {"size", required_argument, NULL, 's'},
+		{"timeout", required_argument, NULL, 't'}, {"job-timeout", required_argument, NULL, 'J'},
+		{"retries", required_argument, NULL, 'r'}, {"stats", no_argument, NULL, 'T'},
+		{"no-progress", no_argument, NULL, 'P'},   {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct print_run pr;
+	struct smile_error e = {0};
+	char buf[300];
+	double t0, secs;
+	FILE *in;
+	int c;
+	long v;
+
+	memset(&pr, 0, sizeof(pr));
+	pr.dpi = 203;
+	pr.copies = 1;
+	pr.size = SMILE_LABEL_100X150;
+	smile_printer_opts_default(&pr.po);
+	while ((c = getopt_long(argc, argv, "i:p:f:c:d:s:t:r:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			pr.in = optarg;
+			break;
+		case 'p':
+			pr.uri = optarg;
+			break;
+		case 'f':
+			if (smile_label_format_parse(optarg, &pr.format))
+				die_usage(usage_print, "unknown format '%s' (zpl, pdf or png)", optarg);
+			pr.have_format = 1;
+			break;
+		case 'c':
+			if (parse_long(optarg, 1, 999, &v))
+				die_usage(usage_print, "--copies '%s': need 1-999", optarg);
+			pr.copies = (int)v;
+			break;
+		case 'd':
+			if (parse_long(optarg, 1, 100000, &v) || !smile_label_dpi_supported((int)v))
+				die_usage(usage_print, "unsupported dpi '%s' (203 or 300)", optarg);
+			pr.dpi = (int)v;
+			break;
+		case 's':
+			if (smile_label_size_parse(optarg, &pr.size))
+				die_usage(usage_print, "unknown size '%s' (100x150, 100x180 or 76x130)",
+					  optarg);
+			break;
+		case 't':
+			if (parse_long(optarg, 1, 3600000, &v))
+				die_usage(usage_print, "--timeout '%s': need 1-3600000 ms", optarg);
+			pr.po.connect_ms = pr.po.io_ms = (int)v;
+			break;
+		case 'J':
+			if (parse_long(optarg, 1, 86400, &v))
+				die_usage(usage_print, "--job-timeout '%s': need 1-86400 s", optarg);
+			pr.po.job_ms = (int)v * 1000;
+			break;
+		case 'r':
+			if (parse_long(optarg, 0, 100, &v))
+				die_usage(usage_print, "--retries '%s': need 0-100", optarg);
+			pr.po.retries = (int)v;
+			break;
+		case 'T':
+			pr.stats = 1;
+			break;
+		case 'P':
+			pr.no_progress = 1;
+			break;
+		case 'h':
+			fputs(usage_print, stdout);
+			return 0;
+		default:
+			fprintf(stderr, "\n%s", usage_print);
+			return EXIT_FATAL;
+		}
+	}
+	if (optind < argc)
+		die_usage(usage_print, "unexpected argument '%s'", argv[optind]);
+	if (!pr.in)
+		die_usage(usage_print, "%s", "--in is required");
+	if (!pr.uri)
+		die_usage(usage_print, "%s", "--printer is required");
+	if (smile_printer_open(pr.uri, &pr.po, &pr.p, &e))
+		die_usage(usage_print, "%s", smile_error_format(&e, buf, sizeof(buf)));
+	if (!pr.have_format)
+		pr.format = smile_printer_default_format(pr.p);
+	if (!smile_printer_accepts(pr.p, pr.format)) {
+		smile_printer_free(pr.p);
+		die_usage(usage_print, "--format %s: a socket printer takes zpl only",
+			  smile_label_format_name(pr.format));
+	}
+	in = open_input(pr.in);
+	pr.prog.on = !pr.no_progress && isatty(STDERR_FILENO);
+	if (pr.prog.on)
+		pr.prog.total = count_lines(in);
+	t0 = now();
+	pr.prog.start = t0;
+	run_print(&pr, in);
+	secs = now() - t0;
+	progress_show(&pr.prog, pr.lines, pr.printed, 1);
+	if (in != stdin)
+		fclose(in);
+	smile_printer_free(pr.p);
+	if (pr.failed)
+		fprintf(stderr, PROG ": %lu of %lu records failed\n", pr.failed,
+			pr.failed + pr.printed + (pr.stopped > 0));
+	if (pr.stopped > 0)
+		fprintf(stderr, PROG ": %s stopped the batch: %lu printed, %lu held or uncertain, "
+				"%lu not sent\n",
+			pr.uri, pr.printed, pr.held, pr.unsent);
+	if (pr.stats)
+		fprintf(stderr, "%lu printed, %lu failed, %.1f s, %.1f labels/s\n", pr.printed,
+			pr.failed, secs, secs > 0 ? (double)pr.printed / secs : 0.0);
+	if (pr.stopped < 0)
+		return EXIT_FATAL;
+	if (pr.stopped)
+		return EXIT_PRINTER;
+	return pr.failed ? EXIT_RECORDS : 0;
+}
+
+/* ------------------------------------------------------------ printers */
+
+static void list_one(void *arg, const struct smile_printer_queue *q)
+{
+	(void)arg;
+	printf("%s\t%s%s\n", q->uri, q->status.flags ? "not ready: " : "", q->status.reasons);
+	if (q->is_default)
+		printf("%s\tdefault\n", q->uri);
+}
+
+static int cmd_printers(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"probe", required_argument, NULL, 'P'},
+		{"timeout", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct smile_printer_opts po;
+	struct smile_printer_status st;
+	struct smile_printer *p = NULL;
+	struct smile_error e = {0};
+	const char *probe = NULL;
+	char buf[300];
+	enum smile_err err;
+	int c;
+	long v;
+
+	smile_printer_opts_default(&po);
+	while ((c = getopt_long(argc, argv, "P:t:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'P':
+			probe = optarg;
+			break;
+		case 't':
+			if (parse_long(optarg, 1, 3600000, &v))
+				die_usage(usage_printers, "--timeout '%s': need 1-3600000 ms", optarg);
+			po.connect_ms = po.io_ms = (int)v;
+			break;
+		case 'h':
+			fputs(usage_printers, stdout);
+			return 0;
+		default:
+			fprintf(stderr, "\n%s", usage_printers);
+			return EXIT_FATAL;
+		}
+	}
+	if (optind < argc)
+		die_usage(usage_printers, "unexpected argument '%s'", argv[optind]);
+	if (probe == NULL) {
+		err = smile_printer_list(list_one, NULL, &e);
+		if (err) {
+			fprintf(stderr, PROG ": %s [%s]\n", smile_error_format(&e, buf, sizeof(buf)),
+				smile_errname(err));
+			return EXIT_PRINTER;
+		}
+		return fflush(stdout) == 0 ? 0 : EXIT_FATAL;
+	}
+	po.retries = 0;
+	if (smile_printer_open(probe, &po, &p, &e))
+		die_usage(usage_printers, "%s", smile_error_format(&e, buf, sizeof(buf)));
+	err = smile_printer_status(p, &st, &e);
+	smile_printer_free(p);
+	if (err) {
+		fprintf(stderr, PROG ": %s: %s [%s]\n", probe, smile_error_format(&e, buf, sizeof(buf)),
+			smile_errname(err));
+		return EXIT_PRINTER;
+	}
+	printf("%s: %s%s\n", probe, st.flags ? "not ready: " : "", st.reasons);
+	return st.flags ? EXIT_PRINTER : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -917,6 +1287,8 @@ int main(int argc, char **argv)
 		fputs(strcmp(what, "render") == 0   ? usage_render
 		      : strcmp(what, "sample") == 0 ? usage_sample
 		      : strcmp(what, "layout") == 0 ? usage_layout
+		      : strcmp(what, "print") == 0 ? usage_print
+		      : strcmp(what, "printers") == 0 ? usage_printers
 						    : usage_main,
 		      stdout);
 		return 0;
@@ -932,6 +1304,10 @@ int main(int argc, char **argv)
 		return cmd_sample(argc - 1, argv + 1);
 	if (strcmp(cmd, "layout") == 0)
 		return cmd_layout(argc - 1, argv + 1);
+	if (strcmp(cmd, "print") == 0)
+		return cmd_print(argc - 1, argv + 1);
+	if (strcmp(cmd, "printers") == 0)
+		return cmd_printers(argc - 1, argv + 1);
 	fprintf(stderr, PROG ": unknown command '%s'\n\n%s", cmd, usage_main);
 	return EXIT_FATAL;
 }

@@ -80,7 +80,14 @@ enum smile_err {
 	SMILE_ERR_DENIED = 78,         /* policy refused */
 	SMILE_ERR_AUDIT_BROKEN = 79,   /* audit chain does not verify */
 	SMILE_ERR_MQTT = 80,           /* broker connection failed */
-	SMILE_ERR_HTTP = 81            /* HTTP server failed */
+	SMILE_ERR_HTTP = 81,           /* HTTP server failed */
+	/* printers (include/smile/printer.h) */
+	SMILE_ERR_PRINTER_UNREACHABLE = 90, /* no connection: nothing was sent */
+	SMILE_ERR_PRINTER_NOT_READY = 91,   /* paper out, head open, paused, queue
+					     * stopped...: nothing was sent */
+	SMILE_ERR_PRINTER_JOB = 92,         /* the job stopped, was cancelled or aborted */
+	SMILE_ERR_PRINTER_UNCERTAIN = 93,   /* broke while sending: may have printed */
+	SMILE_ERR_PRINTER_PROTO = 94        /* the printer's answer made no sense */
 };
 
 /* Short static description of a code; never NULL (unknown codes included). */
