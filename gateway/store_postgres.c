@@ -397,6 +397,7 @@ static void p_blob(struct params *p, const void *b, size_t n)
 }
 
 static PGresult *exec(PGconn *db, const char *sql);
+static int revive(struct store_conn *c);
 
 /* Prepare statement `id` on c once; its name into name[16]. */
 static int prepare(struct store_conn *c, enum stmt_id id, char name[16])
@@ -592,7 +593,7 @@ static PGresult *run(struct store_conn *c, enum stmt_id id, const struct params 
 {
 	char name[16];
 
-	if (c->poisoned || prepare(c, id, name))
+	if ((!c->writer && revive(c)) || c->poisoned || prepare(c, id, name))
 		return NULL;
 	if (c->n_pending)
 		return pipeline(c, NULL, name, p);
@@ -920,6 +921,45 @@ static void check_scrub_settings(PGconn *db)
 	PQclear(r);
 }
 
+/* The session settings every connection gets: a writer's commit returns
+ * once its WAL is flushed (durable). */
+static const char *session_sql(int writer)
+{
+	return writer ? "SET synchronous_commit = on; SET client_min_messages = warning"
+		      : "SET client_min_messages = warning; "
+			"SET default_transaction_isolation = 'read committed'";
+}
+
+/* A connection the server dropped (a restart, a failover, a cut network)
+ * is opened again before the writer's next transaction, a reader's next
+ * statement or a ping: PQreset reconnects with the same parameters, the
+ * session is configured again and statements are prepared again on first
+ * use. libpq marks a connection bad only once a statement on it failed, so
+ * the transaction or read in flight at the outage fails (the core reports
+ * SMILE_ERR_STORE and nothing of it was acknowledged); the next one
+ * reconnects. -1 while the server is still away. Never inside a writer's
+ * transaction: a new session would silently have none. */
+static int revive(struct store_conn *c)
+{
+	PGresult *r;
+	int ok;
+
+	if (PQstatus(c->db) == CONNECTION_OK)
+		return 0;
+	PQreset(c->db);
+	if (PQstatus(c->db) != CONNECTION_OK)
+		return -1;
+	memset(c->prepared, 0, sizeof(c->prepared));
+	pending_clear(c);
+	c->poisoned = 0;
+	r = exec(c->db, session_sql(c->writer));
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	smile_log(ok ? SMILE_LOG_INFO : SMILE_LOG_WARN, "store.pg_reconnected",
+		  SMILE_KV_ID("conn", c->writer ? "writer" : "reader"), SMILE_KV_INT("ok", ok));
+	return ok ? 0 : -1;
+}
+
 static enum smile_err pg_open(const char *where, enum store_conn_kind kind, int create,
 			      struct store_conn **out, struct smile_error *e)
 {
@@ -950,13 +990,7 @@ static enum smile_err pg_open(const char *where, enum store_conn_kind kind, int 
 		rc = pg_err(e, SMILE_ERR_STORE, what, NULL, c->db);
 		goto fail;
 	}
-	/* a commit returns once its WAL is flushed (durable); no statement
-	 * of ours waits forever behind a lock */
-	if ((rc = exec_ok(c->db,
-			  writer ? "SET synchronous_commit = on; SET client_min_messages = warning"
-				 : "SET client_min_messages = warning; "
-				   "SET default_transaction_isolation = 'read committed'",
-			  "configure_session", e)))
+	if ((rc = exec_ok(c->db, session_sql(writer), "configure_session", e)))
 		goto fail;
 	if (writer) {
 		if ((rc = migrate(c->db, e)))
@@ -985,6 +1019,8 @@ static void pg_close(struct store_conn *c)
 
 static enum smile_err pg_ping(struct store_conn *c)
 {
+	if (revive(c))
+		return SMILE_ERR_STORE;
 	return exec_ok(c->db, "SELECT 1", "ping", NULL);
 }
 
@@ -1021,6 +1057,10 @@ static enum smile_err pg_begin(struct store_conn *c)
 	PGresult *r;
 	enum smile_err rc = SMILE_OK;
 
+	if (revive(c)) {
+		smile_log(SMILE_LOG_ERROR, "store.begin_failed", SMILE_KV_ID("why", "database away"));
+		return SMILE_ERR_STORE;
+	}
 	pending_clear(c);
 	c->poisoned = 0;
 	c->next_event_id = 0;
@@ -1579,6 +1619,8 @@ static enum smile_err pg_list_shipments(struct store_conn *c,
 	snprintf(sql + used, sizeof(sql) - used, " ORDER BY id LIMIT $%d", p.n + 1);
 	p_i64(&p, (int64_t)q->limit);
 
+	if (revive(c))
+		return SMILE_ERR_STORE;
 	r = PQexecParams(c->db, sql, p.n, NULL, p.v, p.len, p.fmt, 1);
 	rc = res_rc(r, c->db);
 	for (int i = 0; rc == SMILE_OK && i < PQntuples(r); i++) {
