@@ -59,7 +59,8 @@ static const struct smile_conf_key keys[] = {
 	STR(mqtt_certfile, "client certificate file for TLS (optional)"),
 	STR(mqtt_keyfile, "client key file for TLS (optional)"),
 	STR(node_id, "this gateway node's name, in its MQTT client id and logs; keep it across "
-		     "restarts (empty: HOSTNAME-PORT, the host name and the HTTP listen port)"),
+		     "restarts (empty: mqtt_username for a node alone, HOSTNAME-PORT with "
+		     "mqtt_share_group)"),
 	STR(mqtt_share_group, "MQTT v5 shared subscription group: nodes with the same group share "
 			      "the scans, each scan reaching one of them (empty: every scan to this node)"),
 	LONG(scan_skew_s, 1, 86400, "scans older or newer than this many seconds are denied"),

@@ -403,8 +403,11 @@ static int name_ok(const char *s)
 	return 1;
 }
 
-/* This node's name: node_id, or HOSTNAME-PORT (the HTTP port), which is
- * stable across restarts and differs between nodes sharing a host. */
+/* This node's name: node_id; else, for a node alone (no share group), the
+ * gateway's MQTT user name, so its client id stays "smile-gateway-USER" as
+ * it always was and its persistent session survives upgrades and changes
+ * of the HTTP port; else HOSTNAME-PORT (the HTTP port), which differs
+ * between nodes sharing a host. */
 static enum smile_err node_name(const struct gateway *g, char *out, size_t n,
 				struct smile_error *e)
 {
@@ -415,6 +418,11 @@ static enum smile_err node_name(const struct gateway *g, char *out, size_t n,
 			return smile_error_set(e, SMILE_ERR_CONFIG, "node_id",
 					       "use letters, digits, '.', '_' and '-'");
 		snprintf(out, n, "%s", g->cfg.node_id);
+		return SMILE_OK;
+	}
+	if (g->cfg.mqtt_share_group[0] == '\0' && g->cfg.mqtt_username[0] &&
+	    name_ok(g->cfg.mqtt_username)) {
+		snprintf(out, n, "%s", g->cfg.mqtt_username);
 		return SMILE_OK;
 	}
 	if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
