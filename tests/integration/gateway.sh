@@ -154,3 +154,72 @@ gw_send() {
 	REPLY=$("$BIN/smile-devtool" open --key "$T/$dev.key" --gw-sign-pk "$GW_SIGN_PK" \
 		--gw-box-pk "$GW_BOX_PK" --scan "$scan" --reply "$T/reply.bin" 2>"$T/open.err")
 }
+
+# ---------------------------------------------------------------- clusters
+
+# gw_cluster_init KIND: two node data directories, $T/a and $T/b, on one
+# store (KIND sqlite: $T/a/store.db; postgresql: a private cluster started by
+# pg_start) and the broker started by mqtt_start, sharing the scans through
+# the share group "cluster" (docs/operations.md, "Running several nodes").
+# Same keys and configuration, node ids node-a and node-b. Sets NODE_A,
+# NODE_B, GW_DATA (= NODE_A), and count_sql SQL (one number from the store).
+gw_cluster_init() {
+	local kind=$1
+	NODE_A="$T/a" NODE_B="$T/b" GW_DATA="$T/a"
+	mqtt_start || { echo "# mosquitto did not start"; return 1; }
+	if [ "$kind" = postgresql ]; then
+		pg_start || { echo "# postgres did not start"; return 1; }
+		SMILE_STORE=$PG_URL gw_init "$NODE_A" || return 1 # init records it in gateway.conf
+		count_sql() { psql_smile "$1"; }
+	else
+		gw_init "$NODE_A" || return 1
+		gw_conf_set "$NODE_A" store "sqlite:$NODE_A/store.db"
+		count_sql() { sqlite3 "$NODE_A/store.db" ".timeout 5000" "$1"; }
+	fi
+	gw_conf_set "$NODE_A" mqtt_host 127.0.0.1
+	gw_conf_set "$NODE_A" mqtt_port "$MQTT_PORT"
+	gw_conf_set "$NODE_A" mqtt_share_group cluster
+	mkdir -m 700 "$NODE_B"
+	cp -a "$NODE_A/keys" "$NODE_A/admin.key" "$NODE_A/mqtt.password" "$NODE_A/gateway.conf" "$NODE_B/"
+	gw_conf_set "$NODE_A" node_id node-a
+	gw_conf_set "$NODE_B" node_id node-b
+	export NODE_A NODE_B GW_DATA
+}
+
+# gw_cluster_start DIR: gw_start, then wait until the node is on the broker
+# (its log says mqtt.connected).
+gw_cluster_start() {
+	gw_start "$1" || return 1
+	gw_wait_relay
+}
+
+# gw_batch_tokens KEY N REF_PREFIX OUT: N shipments in one batch with the
+# merchant key KEY (merchant_ref REF_PREFIX-0 ...); their tokens, one a
+# line, into OUT (smile-loadgen --tokens).
+gw_batch_tokens() {
+	local key=$1 n=$2 ref=$3 out=$4
+	jq -nc --argjson n "$n" --arg ref "$ref" '{shipments: [range($n) | {recipient: {name: "张三明",
+	  phone: "13812345678", address: {country: "CN", province: "湖北省", city: "武汉市",
+	  district: "江汉区", street: "建设大道568号", detail: "3栋2单元1502室"}},
+	  sender: {name: "王小二", phone: "027-85699449", address: {country: "CN", province: "湖北省",
+	  city: "武汉市", district: "江汉区", street: "泛海国际SOHO城", detail: "7栋1201室"}},
+	  merchant_ref: "\($ref)-\(.)", weight_g: 1200}]}' >"$T/batch.json"
+	api POST /v1/shipments/batch "$key" -H 'Content-Type: application/json' --data-binary "@$T/batch.json"
+	[ "$STATUS" = 200 ] ||
+		{ echo "# batch failed: $STATUS"; return 1; }
+	jq_get "$BODY" '.results[].token' >"$out"
+	[ "$(grep -c . "$out")" = "$n" ]
+}
+
+# gw_loadgen_enrol SEED N [ROLE]: enrol smile-loadgen's N devices (seed
+# SEED) through the API with the admin key; returns 1 unless all were.
+gw_loadgen_enrol() {
+	local seed=$1 n=$2 role=${3:-courier} line ok=0
+	"$BIN/smile-loadgen" enrol --seed "$seed" --devices "$n" --role "$role" --out "$T/enrol.$seed.jsonl" ||
+		return 1
+	while IFS= read -r line; do
+		api_json POST /v1/devices "$(cat "$GW_DATA/admin.key")" "$line"
+		[ "$STATUS" = 201 ] && ok=$((ok + 1))
+	done <"$T/enrol.$seed.jsonl"
+	[ "$ok" = "$n" ]
+}

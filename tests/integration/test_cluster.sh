@@ -26,40 +26,16 @@ DT="$BIN/smile-devtool"
 LG="$BIN/smile-loadgen"
 STORE_KIND=${SMILE_CLUSTER_STORE:-sqlite}
 
-mqtt_start || die "mosquitto did not start"
-# One data directory per node (a data directory is one serve's: serve.lock),
-# with the same keys and configuration; B's store is A's.
-D="$T/a"
-if [ "$STORE_KIND" = postgresql ]; then
-	pg_start || die "postgres did not start"
-	SMILE_STORE=$PG_URL gw_init "$D" || die "init failed" # init records it in gateway.conf
-else
-	gw_init "$D" || die "init failed"
-	gw_conf_set "$D" store "sqlite:$D/store.db"
-fi
-gw_conf_set "$D" mqtt_host 127.0.0.1
-gw_conf_set "$D" mqtt_port "$MQTT_PORT"
-gw_conf_set "$D" mqtt_share_group cluster
-gw_conf_set "$D" reveal_quota 3
-if [ "$STORE_KIND" = postgresql ]; then
-	count_sql() { psql_smile "$1"; }
-else
-	count_sql() { sqlite3 "$D/store.db" ".timeout 5000" "$1"; }
-fi
-mkdir -m 700 "$T/b"
-cp -a "$D/keys" "$D/admin.key" "$D/mqtt.password" "$D/gateway.conf" "$T/b/"
-gw_conf_set "$D" node_id node-a
-gw_conf_set "$T/b" node_id node-b
+gw_cluster_init "$STORE_KIND" || die "cluster setup failed"
+D=$NODE_A
+gw_conf_set "$NODE_A" reveal_quota 3
+gw_conf_set "$NODE_B" reveal_quota 3
 ADMIN=$(cat "$D/admin.key")
 
-gw_start "$D" || die "node A did not start"
+gw_cluster_start "$D" || die "node A did not start"
 A_URL=$GW_URL A_PID=$GW_PID A_LOG=$GW_LOG
-gw_start "$T/b" || die "node B did not start"
+gw_cluster_start "$T/b" || die "node B did not start"
 B_URL=$GW_URL B_PID=$GW_PID B_LOG=$GW_LOG
-for i in $(seq 1 100); do
-	grep -q 'event=mqtt.connected' "$A_LOG" && grep -q 'event=mqtt.connected' "$B_LOG" && break
-	sleep 0.05
-done
 t_match "node A subscribes in the share group, under its own node id" \
 	"$(grep -m1 'event=mqtt.connected' "$A_LOG")" "node=node-a share_group=cluster subscribe=0"
 t_match "node B too, with its own" \
@@ -210,16 +186,8 @@ t_eq "... and c2 is $want, on either node" "$want" \
 
 # --- (i) many devices, both nodes -------------------------------------------
 on "$A_URL"
-jq -nc '{shipments: [range(40) | {recipient: {name: "张三明", phone: "13812345678",
-  address: {country: "CN", province: "湖北省", city: "武汉市", district: "江汉区",
-  street: "建设大道568号", detail: "3栋2单元1502室"}}, sender: {name: "王小二",
-  phone: "027-85699449", address: {country: "CN", province: "湖北省", city: "武汉市",
-  district: "江汉区", street: "泛海国际SOHO城", detail: "7栋1201室"}},
-  merchant_ref: "lg-\(.)", weight_g: 1200}]}' >"$T/batch.json"
-api POST /v1/shipments/batch "$KM" -H 'Content-Type: application/json' --data-binary "@$T/batch.json"
-jq_get "$BODY" '.results[].token' >"$T/tokens.txt"
-"$LG" enrol --seed cl --devices 40 --out "$T/enrol.jsonl"
-while IFS= read -r line; do api_json POST /v1/devices "$ADMIN" "$line"; done <"$T/enrol.jsonl"
+gw_batch_tokens "$KM" 40 lg "$T/tokens.txt" || die "batch"
+gw_loadgen_enrol cl 40 || die "loadgen enrol"
 scans_of() { curl -s "$1/metrics" | awk '$1 == "smile_scans_total" {print $2}'; }
 a0=$(scans_of "$A_URL") b0=$(scans_of "$B_URL")
 "$LG" run --port "$MQTT_PORT" --gateway-sign-pk "$GW_SIGN_PK" --gateway-box-pk "$GW_BOX_PK" \

@@ -21,18 +21,10 @@ for i in $(seq 1 100); do grep -q 'event=mqtt.connected' "$GW_LOG" && break; sle
 ADMIN=$(cat "$D/admin.key")
 api_json POST /v1/api-keys "$ADMIN" '{"role":"merchant","merchant":"lg"}'
 KM=$(jq_get "$BODY" .key)
-jq -nc '{shipments: [range(20) | {recipient: {name: "张三明", phone: "13812345678",
-  address: {country: "CN", province: "湖北省", city: "武汉市", district: "江汉区",
-  street: "建设大道568号", detail: "3栋2单元1502室"}}, sender: {name: "王小二",
-  phone: "027-85699449", address: {country: "CN", province: "湖北省", city: "武汉市",
-  district: "江汉区", street: "泛海国际SOHO城", detail: "7栋1201室"}},
-  merchant_ref: "lg-\(.)", weight_g: 1200}]}' >"$T/batch.json"
-api POST /v1/shipments/batch "$KM" -H 'Content-Type: application/json' --data-binary "@$T/batch.json"
-jq_get "$BODY" '.results[].token' >"$T/tokens.txt"
-"$LG" enrol --seed it --devices 10 --out "$T/enrol.jsonl"
-n=0
-while IFS= read -r line; do api_json POST /v1/devices "$ADMIN" "$line"; [ "$STATUS" = 201 ] && n=$((n + 1)); done <"$T/enrol.jsonl"
-t_eq "the enrolment lines enrol 10 devices" 10 "$n"
+GW_DATA=$D
+gw_batch_tokens "$KM" 20 lg "$T/tokens.txt" || die "batch"
+gw_loadgen_enrol it 10
+t_ok "the enrolment lines enrol 10 devices" test $? -eq 0
 api GET /v1/gateway "$ADMIN"
 "$LG" run --port "$MQTT_PORT" --gateway-sign-pk "$(jq_get "$BODY" .sign_pk)" \
 	--gateway-box-pk "$(jq_get "$BODY" .box_pk)" --seed it --devices 10 --connections 2 \
