@@ -65,6 +65,7 @@
 #define LG_DURATION_MAX 86400
 #define LG_SUB_BATCH 100          /* reply topics per SUBSCRIBE packet */
 #define LG_READY_TIMEOUT_MS 10000 /* connect + subscribe, every connection */
+#define LG_PREV 16                /* earlier scans a late reply may still answer */
 #define LG_LINGER_MS 300          /* after the drain: catch late duplicates */
 #define LG_PROGRESS_MS 5000
 #define LG_HOUSEKEEPING_NS 20000000u /* retries and progress, every 20 ms */
@@ -135,7 +136,8 @@ static const char usage[] =
 	"\n"
 	"defaults: --seed smile-bench --prefix lg --devices 200 --connections 4\n"
 	"          --host 127.0.0.1 --port 1883 --event out_for_delivery --duration 30\n"
-	"          --drain 5 --rate 0 --retry-ms 0 (never retransmit)\n"
+	"          --drain 5 --rate 0 --retry-ms 0 (never retransmit; with MS > 0 a\n"
+	"          scan unanswered for MS, or answered error, is resent unchanged)\n"
 	"          --seq-start: the clock in microseconds\n";
 
 static void lg_opts_defaults(struct lg_opts *o)
@@ -500,6 +502,7 @@ struct lg_stats {
 	uint64_t bad_contact;          /* revealed, but the contact is not a JSON object */
 	uint64_t duplicated;           /* a second genuine reply to an answered scan */
 	uint64_t retransmit_replies;   /* expected extra replies to retransmitted scans */
+	uint64_t error_retried;        /* error replies to scans then retransmitted (8.3) */
 	uint64_t misrouted;            /* genuine reply addressed to another device */
 	uint64_t stray;                /* reply on a topic of no device of this connection */
 };
@@ -578,6 +581,7 @@ static void lg_stats_merge(struct lg_stats *into, const struct lg_stats *s)
 	into->bad_contact += s->bad_contact;
 	into->duplicated += s->duplicated;
 	into->retransmit_replies += s->retransmit_replies;
+	into->error_retried += s->error_retried;
 	into->misrouted += s->misrouted;
 	into->stray += s->stray;
 }
@@ -606,11 +610,17 @@ struct lg_dev {
 	uint64_t last_send_ns;     /* latest (re)send of scan[] */
 	unsigned sends;            /* times scan[] was published */
 	unsigned replies;          /* genuine replies to scan[] */
-	uint8_t prev_digest[SMILE_PROTO_DIGEST_BYTES]; /* the scan answered before scan[] */
-	unsigned prev_sends, prev_replies;
-	int have_prev;
+	/* The scans answered before scan[], newest at prev[prev_next - 1]: a
+	 * late reply to a resent scan (from a node that was slow, or down and
+	 * back) may arrive after the device moved on, up to one per send. */
+	struct {
+		uint8_t digest[SMILE_PROTO_DIGEST_BYTES];
+		unsigned sends, replies;
+	} prev[LG_PREV];
+	unsigned prev_n, prev_next;
 	uint64_t scans;            /* scans built: picks the next token */
 	int owed;                  /* paced: its slot came while busy; send on the reply */
+	int retry_errors;          /* --retry-ms: an error reply leaves the scan outstanding */
 };
 
 static enum smile_err lg_seq_read(void *ctx, uint64_t *next)
@@ -687,10 +697,13 @@ static enum smile_err lg_dev_build(struct lg_dev *d, const struct lg_token *tok,
 	err = smile_device_build_scan(&d->core, &d->seq, &s, buf, sizeof(buf), &len, e);
 	if (err != SMILE_OK)
 		return err;
-	if (d->scan_len > 0 && smile_scan_digest(d->scan, d->scan_len, d->prev_digest) == SMILE_OK) {
-		d->have_prev = 1;
-		d->prev_sends = d->sends;
-		d->prev_replies = d->replies;
+	if (d->scan_len > 0 &&
+	    smile_scan_digest(d->scan, d->scan_len, d->prev[d->prev_next].digest) == SMILE_OK) {
+		d->prev[d->prev_next].sends = d->sends;
+		d->prev[d->prev_next].replies = d->replies;
+		d->prev_next = (d->prev_next + 1) % LG_PREV;
+		if (d->prev_n < LG_PREV)
+			d->prev_n++;
 	}
 	memcpy(d->scan, buf, len);
 	d->scan_len = len;
@@ -704,11 +717,30 @@ static enum smile_err lg_dev_build(struct lg_dev *d, const struct lg_token *tok,
 enum lg_outcome {
 	LG_DONE = 0,          /* answered the outstanding scan */
 	LG_RETRANSMIT_REPLY,  /* another reply to a scan sent more than once */
+	LG_ERROR_RETRY,       /* status error: retransmitted later, still outstanding */
 	LG_DUPLICATE,         /* another reply to an answered scan, sent once */
 	LG_BAD,               /* failed the device core's checks (or a bad contact) */
 	LG_MISROUTED,         /* genuine, but addressed to another device */
 	LG_STRAY              /* this device never sent a scan */
 };
+
+/* Is this genuine reply (not for scan[]) one more expected reply to one of
+ * the device's earlier scans, within one reply per send? Counts it if so. */
+static int lg_prev_reply(struct lg_dev *d, const uint8_t *msg, size_t len)
+{
+	struct smile_reply o;
+	unsigned i;
+
+	if (d->prev_n == 0 || smile_reply_decode(msg, len, &o, NULL) != SMILE_OK)
+		return 0;
+	for (i = 0; i < d->prev_n; i++) {
+		unsigned at = (d->prev_next + LG_PREV - 1 - i) % LG_PREV;
+
+		if (sodium_memcmp(o.scan_digest, d->prev[at].digest, SMILE_PROTO_DIGEST_BYTES) == 0)
+			return ++d->prev[at].replies <= d->prev[at].sends;
+	}
+	return 0;
+}
 
 /*
  * Check a reply that arrived on d's reply topic (caller holds d->lock) and
@@ -734,16 +766,13 @@ static enum lg_outcome lg_dev_reply(struct lg_dev *d, const uint8_t *msg, size_t
 	err = smile_device_open_reply(&d->core, d->scan, d->scan_len, msg, len, &r, contact,
 				      sizeof(contact), &clen, &e);
 	if (err == SMILE_ERR_CONFLICT) {
-		struct smile_reply o;
 		if (strcmp(e.field, "reply.device_id") == 0) {
 			s->misrouted++;
 			return LG_MISROUTED;
 		}
 		/* Genuine, for another of this device's scans: all earlier ones
 		 * were answered before scan[] was built. */
-		if (d->have_prev && smile_reply_decode(msg, len, &o, NULL) == SMILE_OK &&
-		    sodium_memcmp(o.scan_digest, d->prev_digest, SMILE_PROTO_DIGEST_BYTES) == 0 &&
-		    ++d->prev_replies <= d->prev_sends) {
+		if (lg_prev_reply(d, msg, len)) {
 			s->retransmit_replies++;
 			return LG_RETRANSMIT_REPLY;
 		}
@@ -773,8 +802,15 @@ static enum lg_outcome lg_dev_reply(struct lg_dev *d, const uint8_t *msg, size_t
 		s->bad_contact++;
 	}
 	sodium_memzero(contact, sizeof(contact));
+	d->replies++;
+	if (r.status == SMILE_STATUS_ERROR && d->retry_errors) {
+		/* 8.3: on error the device may retransmit the same bytes after a
+		 * backoff; with --retry-ms it does (lg_retry), as a handheld would
+		 * when the gateway's store is away. */
+		s->error_retried++;
+		return LG_ERROR_RETRY;
+	}
 	d->outstanding = 0;
-	d->replies = 1;
 	if (d->sends == 0)
 		d->sends = 1; /* built and answered without lg_send (self-test) */
 	s->completed++;
@@ -1189,7 +1225,8 @@ static void lg_report(const struct lg_run *run, const struct lg_stats *s, double
 	       " rate=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f answered=%" PRIu64
 	       " accepted=%" PRIu64 " revealed=%" PRIu64 " recorded=%" PRIu64 " denied=%" PRIu64
 	       " error=%" PRIu64 " bad=%" PRIu64 " lost=%zu duplicated=%" PRIu64
-	       " stray=%" PRIu64 " retransmits=%llu retransmit_replies=%" PRIu64 " cpu_s=%.2f\n",
+	       " stray=%" PRIu64 " retransmits=%llu retransmit_replies=%" PRIu64 " error_retried=%" PRIu64
+	       " cpu_s=%.2f\n",
 	       run->ndevs, run->nconns, o->rate,
 	       (unsigned long long)atomic_load(&run->late_slots), secs, at_stop, rate,
 	       (double)lg_stats_quantile(s, 0.50) / 1000.0,
@@ -1199,7 +1236,7 @@ static void lg_report(const struct lg_run *run, const struct lg_stats *s, double
 	       s->by_status[SMILE_STATUS_RECORDED], s->by_status[SMILE_STATUS_DENIED],
 	       s->by_status[SMILE_STATUS_ERROR], s->bad, lost, s->duplicated,
 	       s->stray + s->misrouted, (unsigned long long)atomic_load(&run->retransmits),
-	       s->retransmit_replies, cpu);
+	       s->retransmit_replies, s->error_retried, cpu);
 	fflush(stdout);
 }
 
@@ -1251,6 +1288,7 @@ static int lg_cmd_run(const struct lg_opts *o)
 			err = lg_dev_init(&run.devs[i], &k, o->gw_sign_pk, o->gw_box_pk, seq_start, i,
 					  &e);
 		smile_device_keys_wipe(&k);
+		run.devs[i].retry_errors = o->retry_ms > 0;
 		if (err != SMILE_OK) {
 			fprintf(stderr, "smile-loadgen: device %zu: %s\n", i,
 				smile_error_format(&e, m, sizeof(m)));
@@ -1678,7 +1716,7 @@ static void st_scans_and_replies(void)
 	st_ok(lg_dev_reply(d, rep, rn, 4000000, s) == LG_DUPLICATE && s->duplicated == 1 &&
 		      s->completed == 1,
 	      "reply: the same reply again is a duplicate");
-	d->have_prev = 0;
+	d->prev_n = 0;
 	d->scan_len = v_hex(V_SCAN_B, d->scan, sizeof(d->scan));
 	d->outstanding = 1;
 	d->sends = 1;
