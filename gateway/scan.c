@@ -290,6 +290,7 @@ struct pending {
 	char role[16];
 	int64_t now;
 	char merchant_ref[SMILE_STORE_ID_MAX]; /* for the merchant event */
+	char holder[SMILE_STORE_ID_MAX];       /* the shipment's, as decided on */
 	char event_topic[160];
 	char *alert_json;
 	int reveal;
@@ -309,8 +310,9 @@ static void pending_free(struct pending *p)
 
 /* The store's transaction decided otherwise than the lane (store.h): the
  * quota was reached meanwhile, or this scan's seq was taken first - by
- * another node, or by this node answering a redelivery. Whatever it
- * decided is durable, audited there, and answered here. */
+ * another node, or by this node answering a redelivery - or another scan
+ * of its shipment committed first. Whatever it decided is durable, audited
+ * there, and answered here. */
 static void settled_otherwise(struct pending *p)
 {
 	const struct scan_lane *l = p->lane;
@@ -350,6 +352,14 @@ static void settled_otherwise(struct pending *p)
 		why = res->standing == SMILE_DEV_REVOKED ? SMILE_REASON_REVOKED
 							 : SMILE_REASON_SUSPENDED;
 		break;
+	case SMILE_SCAN_MOVED:
+		/* another scan of the shipment committed while this one was
+		 * decided: nothing stored, so its retransmission (8.3) is
+		 * decided again, as if it had come after */
+		reply_bare(l, p->device, p->digest, p->sc.seq, SMILE_STATUS_ERROR,
+			   SMILE_REASON_BUSY);
+		log_decided(p->device, p->sc.seq, SMILE_STATUS_ERROR, SMILE_REASON_BUSY);
+		return;
 	default: /* SMILE_SCAN_REPLAY */
 		break;
 	}
@@ -747,6 +757,12 @@ static void commit(struct scan_lane *l, struct job *j)
 			: 0u,
 		.result = &p->res,
 	};
+	if (ev) { /* decided on the shipment's status and holder: still so? */
+		snprintf(p->holder, sizeof(p->holder), "%s", j->row.holder);
+		p->sc.expect_shipment = 1;
+		p->sc.expect_status = j->row.status;
+		p->sc.expect_holder = p->holder;
+	}
 	p->res.reply = p->stored_reply;
 	p->res.reply_cap = sizeof(p->stored_reply);
 	if (d->reveal && over_quota(l, j, p) != SMILE_OK) {

@@ -441,11 +441,11 @@ static enum smile_err run_scan_apply(struct smile_store *s, const struct smile_s
 	if (reveal) {
 		/* An erasure committed while this reveal waited for its commit:
 		 * its reply must never be stored (nor sent). */
-		int64_t erased = 0;
-		rc = ops->shipment_erased(s->writer, shipment, &erased);
+		struct store_shipment_state st;
+		rc = ops->shipment_state(s->writer, shipment, &st);
 		if (rc)
 			return rc;
-		if (erased)
+		if (st.erased_ms)
 			return SMILE_ERR_SHREDDED;
 	}
 	/* A device suspended or revoked while this scan waited for its commit
@@ -490,12 +490,15 @@ static enum smile_err run_scan_apply(struct smile_store *s, const struct smile_s
 	return SMILE_OK;
 }
 
-/* The scan's seq was taken (device_advance refused it): what the device is
- * owed, from its row as this transaction sees it, in the order of the
- * pipeline (docs/protocol.md 7.1 step 5, then 7.3), audited as the
- * pipeline audits it. Another node committed first, or the broker
- * redelivered a scan this process already answered. */
-static enum smile_err scan_taken(struct smile_store *s, const struct smile_store_scan *sc)
+/* The scan's seq was taken (device_advance refused it), or, `moved`, the
+ * shipment changed under its decision: what the device is owed, from its
+ * row as this transaction sees it, in the order of the pipeline
+ * (docs/protocol.md 7.1 step 5, then 7.3), audited as the pipeline audits
+ * it. Another node committed first, or the broker redelivered a scan this
+ * process already answered; or, when the seq is still free, another scan of
+ * the shipment committed first (SMILE_SCAN_MOVED, nothing stored). */
+static enum smile_err scan_taken(struct smile_store *s, const struct smile_store_scan *sc,
+				 int moved)
 {
 	struct smile_store_scan_result *res = sc->result;
 	const char *waybill = sc->event ? sc->event->waybill : "-";
@@ -531,6 +534,10 @@ static enum smile_err scan_taken(struct smile_store *s, const struct smile_store
 							       "resend"}
 				 : (struct smile_audit_entry){"refusal", waybill, sc->device_id,
 							       "erased"};
+	} else if (moved && d.last_seq < sc->seq) {
+		res->outcome = SMILE_SCAN_MOVED;
+		smile_store_device_release(&d);
+		return SMILE_OK;
 	} else {
 		res->outcome = SMILE_SCAN_REPLAY;
 	}
@@ -549,14 +556,28 @@ static enum smile_err run_scan(struct smile_store *s, const struct smile_store_s
 		return run_scan_apply(s, sc);
 	res->outcome = SMILE_SCAN_APPLIED;
 	res->reply_len = 0;
-	if (sc->reveal && sc->event && sc->over_quota) {
-		int64_t erased = 0;
-		uint64_t n = 0;
-		/* erasure first (7.4 row 10 before row 13) */
-		rc = s->ops->shipment_erased(s->writer, sc->event->shipment_id, &erased);
+	if (sc->event && sc->expect_shipment) {
+		/* 7.4's facts about the shipment, as committed by every process
+		 * up to this job: the scan was decided on these */
+		struct store_shipment_state st;
+		enum smile_shipment_status now = sc->expect_status;
+		rc = s->ops->shipment_state(s->writer, sc->event->shipment_id, &st);
 		if (rc)
 			return rc;
-		if (erased)
+		if (st.found && smile_shipment_status_parse(st.status, &now) != SMILE_OK)
+			return SMILE_ERR_STORE;
+		if (st.found && (now != sc->expect_status ||
+				 strcmp(st.holder, sc->expect_holder ? sc->expect_holder : "") != 0))
+			return scan_taken(s, sc, 1);
+	}
+	if (sc->reveal && sc->event && sc->over_quota) {
+		struct store_shipment_state st;
+		uint64_t n = 0;
+		/* erasure first (7.4 row 10 before row 13) */
+		rc = s->ops->shipment_state(s->writer, sc->event->shipment_id, &st);
+		if (rc)
+			return rc;
+		if (st.erased_ms)
 			return SMILE_ERR_SHREDDED;
 		/* the quota as committed, by every process, up to this job */
 		rc = s->ops->count_reveals(s->writer, sc->device_id,
@@ -571,7 +592,7 @@ static enum smile_err run_scan(struct smile_store *s, const struct smile_store_s
 	}
 	rc = run_scan_apply(s, apply);
 	if (rc == SMILE_ERR_REPLAY)
-		return scan_taken(s, sc);
+		return scan_taken(s, sc, 0);
 	return rc;
 }
 

@@ -352,6 +352,11 @@ enum smile_scan_outcome {
 				* "replay" refusal */
 	SMILE_SCAN_STANDING,   /* the device is no longer active: result->standing,
 				* audited as a refusal */
+	SMILE_SCAN_MOVED,      /* the shipment's status or holder is no longer the
+				* one the scan was decided on (expect_status,
+				* expect_holder): another scan of it committed
+				* first. Nothing stored or audited; the device's
+				* retransmission is decided afresh. */
 };
 struct smile_store_scan_result {
 	enum smile_scan_outcome outcome;
@@ -382,6 +387,12 @@ struct smile_store_scan {
 	long quota;
 	const struct smile_store_scan *over_quota;
 	struct smile_store_scan_result *result;
+	/* With result: apply only if the event's shipment still has the status
+	 * and holder the scan was decided on (7.4's facts), else
+	 * SMILE_SCAN_MOVED. */
+	int expect_shipment;
+	enum smile_shipment_status expect_status;
+	const char *expect_holder;
 };
 enum smile_err smile_store_commit_scan(struct smile_store *s,
 				       const struct smile_store_scan *scan) SMILE_MUST_CHECK;

@@ -22,7 +22,7 @@
  *     time per connection (the core's pool hands each connection to one
  *     caller), concurrently with the writer and the other readers. They must
  *     see committed data only, and never block the writer for long.
- *   - meta_get ("W/R") is called on either.
+ *   - meta_get, get_device and count_reveals ("W/R") are called on either.
  * Another process (the CLI, another node) may write the same store at the
  * same time: begin() must take the write lock of the whole store (SQLite:
  * BEGIN IMMEDIATE; PostgreSQL: e.g. an advisory lock taken in the
@@ -92,6 +92,14 @@ struct store_audit_row {
 };
 /* Non-zero stops the iteration. The row is borrowed for the call. */
 typedef int (*store_audit_row_cb)(void *ctx, const struct store_audit_row *row);
+
+/* What of a shipment a scan's decision rests on (shipment_state). */
+struct store_shipment_state {
+	int found;
+	int64_t erased_ms;                       /* 0 while held */
+	char status[SMILE_STORE_STATUS_MAX];     /* text, as stored */
+	char holder[SMILE_STORE_ID_MAX];
+};
 
 /* A device's replay state advancing after an accepted scan. */
 struct store_device_advance {
@@ -182,8 +190,10 @@ struct store_backend {
 	 * last_reply NULL and last_revealed 0 where last_shipment_id = id and
 	 * last_revealed = 1 (the bytes go, as for delete_personal). */
 	enum smile_err (*forget_replies)(struct store_conn *c, uint64_t id);
-	/* *erased_ms = shipment `id`'s erased_ms, 0 when held or absent. */
-	enum smile_err (*shipment_erased)(struct store_conn *c, uint64_t id, int64_t *erased_ms);
+	/* Shipment `id`'s erasure time, status and holder, as this transaction
+	 * sees them; out->found 0 (and the rest zero) when there is no such row. */
+	enum smile_err (*shipment_state)(struct store_conn *c, uint64_t id,
+					 struct store_shipment_state *out);
 	/* An API key, active (revoked_ms 0). SMILE_ERR_EXISTS (id or hash). */
 	enum smile_err (*put_apikey)(struct store_conn *c, const struct smile_store_apikey *k);
 	/* Set revoked_ms where the key is active. SMILE_ERR_NOT_FOUND for an
@@ -254,11 +264,14 @@ struct store_backend {
 	enum smile_err (*find_apikey)(struct store_conn *c, const uint8_t hash[32],
 				      struct smile_store_apikey *out);
 	/* Device rows; status parsed as for device_status. On error *out holds
-	 * nothing to release. */
+	 * nothing to release. get_device is "W/R": run_scan also calls it on
+	 * the writer, for a scan whose seq was taken (the device's row as the
+	 * transaction sees it). */
 	enum smile_err (*get_device)(struct store_conn *c, const char *id,
 				     struct smile_store_device *out);
 	enum smile_err (*list_devices)(struct store_conn *c, smile_store_device_cb cb, void *ctx);
-	/* Sum of add_reveal counts of `device_id` for hours >= since_hour. */
+	/* Sum of add_reveal counts of `device_id` for hours >= since_hour.
+	 * "W/R": run_scan counts again on the writer, for the quota. */
 	enum smile_err (*count_reveals)(struct store_conn *c, const char *device_id,
 					int64_t since_hour, uint64_t *n);
 	/* Every audit row ascending by seq, as stored (the core verifies). */

@@ -174,7 +174,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_FORGET_REPLIES] = "UPDATE devices SET last_reply = NULL, last_revealed = 0 "
 			      "WHERE last_shipment_id = $1 AND last_revealed = 1 "
 			      "RETURNING pg_current_xact_id()::text",
-	[ST_SHIPMENT_ERASED] = "SELECT erased_ms, waybill FROM shipments WHERE id = $1",
+	[ST_SHIPMENT_ERASED] = "SELECT erased_ms, waybill, status, holder FROM shipments WHERE id = $1",
 	/* one round trip: the block starts past every id stored and every id
 	 * leased before, and the meta row moves past it */
 	[ST_LEASE] = "INSERT INTO meta (key, value) SELECT 'next_id', "
@@ -1287,18 +1287,23 @@ static enum smile_err pg_forget_replies(struct store_conn *c, uint64_t id)
 	return erase_rows(c, ST_FORGET_REPLIES, id);
 }
 
-static enum smile_err pg_shipment_erased(struct store_conn *c, uint64_t id, int64_t *erased_ms)
+static enum smile_err pg_shipment_state(struct store_conn *c, uint64_t id,
+					struct store_shipment_state *out)
 {
 	struct params p = {0};
 	PGresult *r;
 	enum smile_err rc;
 
-	*erased_ms = 0;
+	memset(out, 0, sizeof(*out));
 	p_i64(&p, (int64_t)id);
 	r = run(c, ST_SHIPMENT_ERASED, &p);
 	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
-	if (rc == SMILE_OK && PQntuples(r) == 1)
-		*erased_ms = col_i64(r, 0, 0);
+	if (rc == SMILE_OK && PQntuples(r) == 1) {
+		out->found = 1;
+		out->erased_ms = col_i64(r, 0, 0);
+		col_text(r, 0, 2, out->status, sizeof(out->status));
+		col_text(r, 0, 3, out->holder, sizeof(out->holder));
+	}
 	PQclear(r);
 	return rc;
 }
@@ -2060,7 +2065,7 @@ const struct store_backend store_postgres_backend = {
 	.mark_erased = pg_mark_erased,
 	.delete_personal = pg_delete_personal,
 	.forget_replies = pg_forget_replies,
-	.shipment_erased = pg_shipment_erased,
+	.shipment_state = pg_shipment_state,
 	.put_apikey = pg_put_apikey,
 	.revoke_apikey = pg_revoke_apikey,
 	.put_device = pg_put_device,

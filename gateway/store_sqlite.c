@@ -133,7 +133,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* secure_delete zeroes the old blob */
 	[ST_FORGET_REPLIES] = "UPDATE devices SET last_reply = NULL, last_revealed = 0 "
 			      "WHERE last_shipment_id = ? AND last_revealed = 1",
-	[ST_SHIPMENT_ERASED] = "SELECT erased_ms, waybill FROM shipments WHERE id = ?",
+	[ST_SHIPMENT_ERASED] = "SELECT erased_ms, waybill, status, holder FROM shipments WHERE id = ?",
 	[ST_MAX_SHIPMENT_ID] = "SELECT COALESCE(MAX(id), 0) FROM shipments",
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?",
 	[ST_META_PUT] = "INSERT INTO meta (key, value) VALUES (?, ?) "
@@ -613,18 +613,23 @@ static enum smile_err sq_forget_replies(struct store_conn *c, uint64_t id)
 	return by_id(c, ST_FORGET_REPLIES, id);
 }
 
-static enum smile_err sq_shipment_erased(struct store_conn *c, uint64_t id, int64_t *erased_ms)
+static enum smile_err sq_shipment_state(struct store_conn *c, uint64_t id,
+					struct store_shipment_state *out)
 {
 	sqlite3_stmt *st = stmt(c, ST_SHIPMENT_ERASED);
 	int step;
 
-	*erased_ms = 0;
+	memset(out, 0, sizeof(*out));
 	if (st == NULL)
 		return SMILE_ERR_STORE;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	step = sqlite3_step(st);
-	if (step == SQLITE_ROW)
-		*erased_ms = sqlite3_column_int64(st, 0);
+	if (step == SQLITE_ROW) {
+		out->found = 1;
+		out->erased_ms = sqlite3_column_int64(st, 0);
+		col_text(st, 2, out->status, sizeof(out->status));
+		col_text(st, 3, out->holder, sizeof(out->holder));
+	}
 	sqlite3_reset(st);
 	return step == SQLITE_ROW || step == SQLITE_DONE ? SMILE_OK : SMILE_ERR_STORE;
 }
@@ -1428,7 +1433,7 @@ const struct store_backend store_sqlite_backend = {
 	.mark_erased = sq_mark_erased,
 	.delete_personal = sq_delete_personal,
 	.forget_replies = sq_forget_replies,
-	.shipment_erased = sq_shipment_erased,
+	.shipment_state = sq_shipment_state,
 	.put_apikey = sq_put_apikey,
 	.revoke_apikey = sq_revoke_apikey,
 	.put_device = sq_put_device,

@@ -399,7 +399,7 @@ static void scans_apply_once(void **state)
 				       .device_role = "courier"};
 	struct smile_store_event listed;
 	struct smile_audit_entry a = {"reveal", "SW2611290000001", "dev-2", "ok"};
-	struct smile_store_scan sc = {"dev-2", 5, digest, reply, 5, 2000, &ev, 1, 1, 0, &a, 1, 0, NULL, NULL};
+	struct smile_store_scan sc = {"dev-2", 5, digest, reply, 5, 2000, &ev, 1, 1, 0, &a, 1, 0, NULL, NULL, 0, 0, NULL};
 	int events = 0;
 
 	make_device(&d, "dev-2", SMILE_DEV_COURIER);
@@ -457,9 +457,9 @@ static void erasure_withdraws_revealing_replies(void **state)
 					.device_id = "dev-a", .device_role = "courier"};
 	struct smile_store_event ev2 = ev1;
 	struct smile_audit_entry a = {"reveal", "SW2611290000001", "dev-a", "ok"};
-	struct smile_store_scan sa = {"dev-a", 1, digest, reply, 6, 2000, &ev1, 1, 1, 0, &a, 1, 0, NULL, NULL};
-	struct smile_store_scan sb = {"dev-b", 1, digest, reply, 6, 2000, &ev1, 0, 0, 0, &a, 1, 0, NULL, NULL};
-	struct smile_store_scan sc = {"dev-c", 1, digest, reply, 6, 2000, &ev2, 1, 1, 0, &a, 1, 0, NULL, NULL};
+	struct smile_store_scan sa = {"dev-a", 1, digest, reply, 6, 2000, &ev1, 1, 1, 0, &a, 1, 0, NULL, NULL, 0, 0, NULL};
+	struct smile_store_scan sb = {"dev-b", 1, digest, reply, 6, 2000, &ev1, 0, 0, 0, &a, 1, 0, NULL, NULL, 0, 0, NULL};
+	struct smile_store_scan sc = {"dev-c", 1, digest, reply, 6, 2000, &ev2, 1, 1, 0, &a, 1, 0, NULL, NULL, 0, 0, NULL};
 
 	ev2.shipment_id = 2;
 	snprintf(ev2.device_id, sizeof(ev2.device_id), "dev-c");
@@ -564,7 +564,7 @@ static void async_commits_call_back_once_durable(void **state)
 	struct smile_store_device d, got;
 	struct async_done a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
 	uint8_t digest[32] = {1}, reply[3] = {7, 8, 9};
-	struct smile_store_scan sc = {"dev-3", 1, digest, reply, 3, 3000, NULL, 0, 0, 0, NULL, 0, 0, NULL, NULL};
+	struct smile_store_scan sc = {"dev-3", 1, digest, reply, 3, 3000, NULL, 0, 0, 0, NULL, 0, 0, NULL, NULL, 0, 0, NULL};
 	struct smile_store_scan again = sc;
 
 	make_device(&d, "dev-3", SMILE_DEV_HUB);
@@ -744,10 +744,10 @@ static void a_failing_job_does_not_undo_another(void **state)
 	struct async_done a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
 	uint8_t digest[32] = {3}, reply[2] = {4, 2};
 	struct smile_audit_entry au = {"scan", "SW1", "dev-p", "ok"};
-	struct smile_store_scan ok1 = {"dev-p", 5, digest, reply, 2, 1000, NULL, 0, 0, 0, &au, 1, 0, NULL, NULL};
-	struct smile_store_scan bad = {"dev-p", 5, digest, reply, 2, 1000, NULL, 0, 0, 0, &au, 1, 0, NULL, NULL};
-	struct smile_store_scan ghost = {"nobody", 1, digest, reply, 2, 1000, NULL, 0, 0, 0, &au, 1, 0, NULL, NULL};
-	struct smile_store_scan ok2 = {"dev-q", 9, digest, reply, 2, 1000, NULL, 0, 0, 0, &au, 1, 0, NULL, NULL};
+	struct smile_store_scan ok1 = {"dev-p", 5, digest, reply, 2, 1000, NULL, 0, 0, 0, &au, 1, 0, NULL, NULL, 0, 0, NULL};
+	struct smile_store_scan bad = {"dev-p", 5, digest, reply, 2, 1000, NULL, 0, 0, 0, &au, 1, 0, NULL, NULL, 0, 0, NULL};
+	struct smile_store_scan ghost = {"nobody", 1, digest, reply, 2, 1000, NULL, 0, 0, 0, &au, 1, 0, NULL, NULL, 0, 0, NULL};
+	struct smile_store_scan ok2 = {"dev-q", 9, digest, reply, 2, 1000, NULL, 0, 0, 0, &au, 1, 0, NULL, NULL, 0, 0, NULL};
 	struct smile_error e = {0};
 	uint64_t n = 0, bad_seq = 0;
 
@@ -783,7 +783,7 @@ static void a_revoked_device_stays_revoked(void **state)
 	struct fixture *f = *state;
 	struct smile_store_device d, got;
 	uint8_t digest[32] = {5}, reply[1] = {1};
-	struct smile_store_scan sc = {"dev-r", 1, digest, reply, 1, 1000, NULL, 0, 0, 0, NULL, 0, 0, NULL, NULL};
+	struct smile_store_scan sc = {"dev-r", 1, digest, reply, 1, 1000, NULL, 0, 0, 0, NULL, 0, 0, NULL, NULL, 0, 0, NULL};
 
 	make_device(&d, "dev-r", SMILE_DEV_COURIER);
 	assert_int_equal(smile_store_put_device(f->s, &d, "admin"), SMILE_OK);
@@ -863,6 +863,62 @@ static void shipment_status_follows_events(void **state)
 	smile_store_shipment_release(&got);
 }
 
+/* Two couriers' scans of one parcel decided at once (two nodes, or two
+ * lanes): each saw no holder. The first commit makes its device the holder;
+ * the second, decided on a shipment that has moved on, is applied as
+ * nothing (SMILE_SCAN_MOVED: no event, seq free, no audit) so its
+ * retransmission is decided afresh - unless its seq was taken meanwhile by
+ * the same bytes, which get the stored reply as always. */
+static void a_scan_decided_on_a_moved_shipment(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_device d, got;
+	struct smile_store_shipment row;
+	uint8_t digest[32] = {7}, reply[4] = {4, 3, 2, 1}, stored[16];
+	struct smile_store_event ev = {.shipment_id = 1, .waybill = "SW2611290000001",
+				       .event = "pickup", .time_ms = 2000, .device_id = "dev-x",
+				       .device_role = "courier"};
+	struct smile_store_scan_result res = {.reply = stored, .reply_cap = sizeof(stored)};
+	struct smile_store_scan sx = {"dev-x", 1, digest, reply, 4, 2000, &ev, 1, 0, 0, NULL, 0,
+				      0, NULL, &res, 1, SMILE_SHIPMENT_CREATED, ""};
+	struct smile_store_scan sy = sx;
+	int events = 0;
+
+	make_device(&d, "dev-x", SMILE_DEV_COURIER);
+	assert_int_equal(smile_store_put_device(f->s, &d, "admin"), SMILE_OK);
+	make_device(&d, "dev-y", SMILE_DEV_COURIER);
+	assert_int_equal(smile_store_put_device(f->s, &d, "admin"), SMILE_OK);
+	assert_int_equal(insert_one(f->s, 1, "acme", NULL), SMILE_OK);
+	assert_int_equal(smile_store_commit_scan(f->s, &sx), SMILE_OK);
+	assert_int_equal(res.outcome, SMILE_SCAN_APPLIED);
+	/* Y decided on "created, no holder" too */
+	sy.device_id = "dev-y";
+	assert_int_equal(smile_store_commit_scan(f->s, &sy), SMILE_OK);
+	assert_int_equal(res.outcome, SMILE_SCAN_MOVED);
+	assert_int_equal(smile_store_list_events(f->s, 1, count_events, &events), SMILE_OK);
+	assert_int_equal(events, 2); /* created + X's pickup */
+	assert_int_equal(smile_store_get_device(f->s, "dev-y", &got), SMILE_OK);
+	assert_int_equal(got.last_seq, 0); /* seq still free: the resend is new */
+	smile_store_device_release(&got);
+	assert_int_equal(smile_store_get_shipment_by_id(f->s, 1, &row), SMILE_OK);
+	assert_string_equal(row.holder, "dev-x");
+	smile_store_shipment_release(&row);
+	/* decided again, on what is now there: applied */
+	sy.expect_status = SMILE_SHIPMENT_PICKUP;
+	sy.expect_holder = "dev-x";
+	assert_int_equal(smile_store_commit_scan(f->s, &sy), SMILE_OK);
+	assert_int_equal(res.outcome, SMILE_SCAN_APPLIED);
+	assert_int_equal(smile_store_get_shipment_by_id(f->s, 1, &row), SMILE_OK);
+	assert_string_equal(row.holder, "dev-y");
+	smile_store_shipment_release(&row);
+	/* X's same bytes again (another node had them, decided on the old
+	 * shipment): the stored reply, not a "moved" */
+	assert_int_equal(smile_store_commit_scan(f->s, &sx), SMILE_OK);
+	assert_int_equal(res.outcome, SMILE_SCAN_RETRANSMIT);
+	assert_int_equal(res.reply_len, 4);
+	assert_memory_equal(stored, reply, 4);
+}
+
 static void audit_chain_continues_across_handles(void **state)
 {
 	struct fixture *f = *state;
@@ -905,6 +961,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(unknown_scheme_is_unsupported, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_failing_job_does_not_undo_another, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_revoked_device_stays_revoked, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_scan_decided_on_a_moved_shipment, setup, teardown),
 		cmocka_unit_test_setup_teardown(shipment_status_follows_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_chain_continues_across_handles, setup, teardown),
 	};
