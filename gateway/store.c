@@ -431,21 +431,23 @@ static enum smile_err set_status(struct smile_store *s, const char *id,
 	return audit_append(s, &a, now);
 }
 
-static enum smile_err run_scan_apply(struct smile_store *s, const struct smile_store_scan *sc)
+/* `checked`: run_scan has read the facts in this transaction already. */
+static enum smile_err run_scan_apply(struct smile_store *s, const struct smile_store_scan *sc,
+				     int checked)
 {
 	const struct store_backend *ops = s->ops;
 	uint64_t shipment = sc->event ? sc->event->shipment_id : 0;
 	int reveal = sc->reveal && sc->event;
 	enum smile_err rc;
 
-	if (reveal) {
+	if (reveal && !checked) {
 		/* An erasure committed while this reveal waited for its commit:
 		 * its reply must never be stored (nor sent). */
-		struct store_shipment_state st;
-		rc = ops->shipment_state(s->writer, shipment, &st);
+		struct store_scan_facts f;
+		rc = ops->scan_facts(s->writer, shipment, sc->device_id, INT64_MAX, &f);
 		if (rc)
 			return rc;
-		if (st.erased_ms)
+		if (f.erased_ms)
 			return SMILE_ERR_SHREDDED;
 	}
 	/* A device suspended or revoked while this scan waited for its commit
@@ -545,52 +547,48 @@ static enum smile_err scan_taken(struct smile_store *s, const struct smile_store
 	return audit_append(s, &a, sc->time_ms);
 }
 
-/* One scan, with what only one process may decide decided here (store.h). */
+/* One scan, with what only one process may decide decided here (store.h):
+ * the facts of its decision read again in the transaction, in one round
+ * trip (scan_facts), then applied, or what the device is owed instead. */
 static enum smile_err run_scan(struct smile_store *s, const struct smile_store_scan *sc)
 {
 	struct smile_store_scan_result *res = sc->result;
 	const struct smile_store_scan *apply = sc;
+	int reveal = sc->reveal && sc->event;
+	int quota = reveal && sc->over_quota;
+	struct store_scan_facts f;
 	enum smile_err rc;
 
 	if (res == NULL)
-		return run_scan_apply(s, sc);
+		return run_scan_apply(s, sc, 0);
 	res->outcome = SMILE_SCAN_APPLIED;
 	res->reply_len = 0;
-	if (sc->event && sc->expect_shipment) {
+	if (sc->event == NULL || (!reveal && !sc->expect_shipment))
+		goto apply;
+	rc = s->ops->scan_facts(s->writer, sc->event->shipment_id, sc->device_id,
+				quota ? (sc->time_ms - 24 * HOUR_MS) / HOUR_MS : INT64_MAX, &f);
+	if (rc)
+		return rc;
+	if (sc->expect_shipment && f.found) {
 		/* 7.4's facts about the shipment, as committed by every process
 		 * up to this job: the scan was decided on these */
-		struct store_shipment_state st;
-		enum smile_shipment_status now = sc->expect_status;
-		rc = s->ops->shipment_state(s->writer, sc->event->shipment_id, &st);
-		if (rc)
-			return rc;
-		if (st.found && smile_shipment_status_parse(st.status, &now) != SMILE_OK)
+		enum smile_shipment_status now;
+		if (smile_shipment_status_parse(f.status, &now) != SMILE_OK)
 			return SMILE_ERR_STORE;
-		if (st.found && (now != sc->expect_status ||
-				 strcmp(st.holder, sc->expect_holder ? sc->expect_holder : "") != 0))
+		if (now != sc->expect_status ||
+		    strcmp(f.holder, sc->expect_holder ? sc->expect_holder : "") != 0)
 			return scan_taken(s, sc, 1);
 	}
-	if (sc->reveal && sc->event && sc->over_quota) {
-		struct store_shipment_state st;
-		uint64_t n = 0;
-		/* erasure first (7.4 row 10 before row 13) */
-		rc = s->ops->shipment_state(s->writer, sc->event->shipment_id, &st);
-		if (rc)
-			return rc;
-		if (st.erased_ms)
-			return SMILE_ERR_SHREDDED;
-		/* the quota as committed, by every process, up to this job */
-		rc = s->ops->count_reveals(s->writer, sc->device_id,
-					   (sc->time_ms - 24 * HOUR_MS) / HOUR_MS, &n);
-		if (rc)
-			return rc;
-		if (n >= (uint64_t)(sc->quota < 0 ? 0 : sc->quota)) {
-			res->outcome = SMILE_SCAN_OVER_QUOTA;
-			res->reveals = n;
-			apply = sc->over_quota;
-		}
+	if (reveal && f.erased_ms) /* erasure first (7.4 row 10 before row 13) */
+		return SMILE_ERR_SHREDDED;
+	/* the quota as committed, by every process, up to this job */
+	if (quota && f.reveals >= (uint64_t)(sc->quota < 0 ? 0 : sc->quota)) {
+		res->outcome = SMILE_SCAN_OVER_QUOTA;
+		res->reveals = f.reveals;
+		apply = sc->over_quota;
 	}
-	rc = run_scan_apply(s, apply);
+apply:
+	rc = run_scan_apply(s, apply, reveal);
 	if (rc == SMILE_ERR_REPLAY)
 		return scan_taken(s, sc, 0);
 	return rc;

@@ -22,7 +22,7 @@
  *     time per connection (the core's pool hands each connection to one
  *     caller), concurrently with the writer and the other readers. They must
  *     see committed data only, and never block the writer for long.
- *   - meta_get, get_device and count_reveals ("W/R") are called on either.
+ *   - meta_get and get_device ("W/R") are called on either.
  * Another process (the CLI, another node) may write the same store at the
  * same time: begin() must take the write lock of the whole store (SQLite:
  * BEGIN IMMEDIATE; PostgreSQL: e.g. an advisory lock taken in the
@@ -93,12 +93,14 @@ struct store_audit_row {
 /* Non-zero stops the iteration. The row is borrowed for the call. */
 typedef int (*store_audit_row_cb)(void *ctx, const struct store_audit_row *row);
 
-/* What of a shipment a scan's decision rests on (shipment_state). */
-struct store_shipment_state {
-	int found;
+/* What a scan's decision rests on, as the write transaction sees it
+ * (scan_facts): its shipment, and its device's reveals. */
+struct store_scan_facts {
+	int found;                               /* the shipment row exists */
 	int64_t erased_ms;                       /* 0 while held */
 	char status[SMILE_STORE_STATUS_MAX];     /* text, as stored */
 	char holder[SMILE_STORE_ID_MAX];
+	uint64_t reveals;                        /* as count_reveals */
 };
 
 /* A device's replay state advancing after an accepted scan. */
@@ -190,10 +192,13 @@ struct store_backend {
 	 * last_reply NULL and last_revealed 0 where last_shipment_id = id and
 	 * last_revealed = 1 (the bytes go, as for delete_personal). */
 	enum smile_err (*forget_replies)(struct store_conn *c, uint64_t id);
-	/* Shipment `id`'s erasure time, status and holder, as this transaction
-	 * sees them; out->found 0 (and the rest zero) when there is no such row. */
-	enum smile_err (*shipment_state)(struct store_conn *c, uint64_t id,
-					 struct store_shipment_state *out);
+	/* In one statement (one round trip: it runs under the store's write
+	 * lock, per scan): shipment `id`'s erasure time, status and holder
+	 * (out->found 0 and those zero when there is no such row), and the sum
+	 * of add_reveal counts of `device_id` for hours >= since_hour
+	 * (INT64_MAX: 0, nothing counted). */
+	enum smile_err (*scan_facts)(struct store_conn *c, uint64_t id, const char *device_id,
+				     int64_t since_hour, struct store_scan_facts *out);
 	/* An API key, active (revoked_ms 0). SMILE_ERR_EXISTS (id or hash). */
 	enum smile_err (*put_apikey)(struct store_conn *c, const struct smile_store_apikey *k);
 	/* Set revoked_ms where the key is active. SMILE_ERR_NOT_FOUND for an
@@ -270,8 +275,7 @@ struct store_backend {
 	enum smile_err (*get_device)(struct store_conn *c, const char *id,
 				     struct smile_store_device *out);
 	enum smile_err (*list_devices)(struct store_conn *c, smile_store_device_cb cb, void *ctx);
-	/* Sum of add_reveal counts of `device_id` for hours >= since_hour.
-	 * "W/R": run_scan counts again on the writer, for the quota. */
+	/* Sum of add_reveal counts of `device_id` for hours >= since_hour. */
 	enum smile_err (*count_reveals)(struct store_conn *c, const char *device_id,
 					int64_t since_hour, uint64_t *n);
 	/* Every audit row ascending by seq, as stored (the core verifies). */

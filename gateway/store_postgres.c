@@ -21,7 +21,7 @@
  * statement whose result the core does not read are deferred and sent in
  * one pipeline with the next statement that answers (see "Round trips"),
  * and event ids come from a counter read at begin(), so issuing a
- * shipment costs one round trip and a scan three.
+ * shipment costs one round trip and a scan two (scan_facts, device_advance).
  *
  * Schema. Migrations (index i: version i -> i + 1) run in one transaction
  * under the same advisory lock, version in meta 'schema_version'; a store
@@ -97,6 +97,7 @@ enum stmt_id {
 	ST_AUDIT_ALL,
 	ST_FORGET_REPLIES,
 	ST_SHIPMENT_ERASED,
+	ST_SCAN_FACTS,
 	ST_LEASE,
 	ST_META_GET,
 	ST_META_PUT,
@@ -174,7 +175,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_FORGET_REPLIES] = "UPDATE devices SET last_reply = NULL, last_revealed = 0 "
 			      "WHERE last_shipment_id = $1 AND last_revealed = 1 "
 			      "RETURNING pg_current_xact_id()::text",
-	[ST_SHIPMENT_ERASED] = "SELECT erased_ms, waybill, status, holder FROM shipments WHERE id = $1",
+	[ST_SHIPMENT_ERASED] = "SELECT erased_ms, waybill FROM shipments WHERE id = $1",
+	[ST_SCAN_FACTS] = "SELECT s.erased_ms, s.status, s.holder, (SELECT COALESCE(SUM(n), 0)::bigint "
+			  "FROM reveal_counts WHERE device_id = $2 AND hour >= $3) "
+			  "FROM (SELECT 1) AS one LEFT JOIN shipments s ON s.id = $1",
 	/* one round trip: the block starts past every id stored and every id
 	 * leased before, and the meta row moves past it */
 	[ST_LEASE] = "INSERT INTO meta (key, value) SELECT 'next_id', "
@@ -1287,8 +1291,8 @@ static enum smile_err pg_forget_replies(struct store_conn *c, uint64_t id)
 	return erase_rows(c, ST_FORGET_REPLIES, id);
 }
 
-static enum smile_err pg_shipment_state(struct store_conn *c, uint64_t id,
-					struct store_shipment_state *out)
+static enum smile_err pg_scan_facts(struct store_conn *c, uint64_t id, const char *device_id,
+				    int64_t since_hour, struct store_scan_facts *out)
 {
 	struct params p = {0};
 	PGresult *r;
@@ -1296,13 +1300,16 @@ static enum smile_err pg_shipment_state(struct store_conn *c, uint64_t id,
 
 	memset(out, 0, sizeof(*out));
 	p_i64(&p, (int64_t)id);
-	r = run(c, ST_SHIPMENT_ERASED, &p);
+	p_text(&p, device_id);
+	p_i64(&p, since_hour);
+	r = run(c, ST_SCAN_FACTS, &p);
 	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
 	if (rc == SMILE_OK && PQntuples(r) == 1) {
-		out->found = 1;
-		out->erased_ms = col_i64(r, 0, 0);
-		col_text(r, 0, 2, out->status, sizeof(out->status));
-		col_text(r, 0, 3, out->holder, sizeof(out->holder));
+		out->found = !PQgetisnull(r, 0, 1);
+		out->erased_ms = out->found ? col_i64(r, 0, 0) : 0;
+		col_text(r, 0, 1, out->status, sizeof(out->status));
+		col_text(r, 0, 2, out->holder, sizeof(out->holder));
+		out->reveals = (uint64_t)col_i64(r, 0, 3);
 	}
 	PQclear(r);
 	return rc;
@@ -2065,7 +2072,7 @@ const struct store_backend store_postgres_backend = {
 	.mark_erased = pg_mark_erased,
 	.delete_personal = pg_delete_personal,
 	.forget_replies = pg_forget_replies,
-	.shipment_state = pg_shipment_state,
+	.scan_facts = pg_scan_facts,
 	.put_apikey = pg_put_apikey,
 	.revoke_apikey = pg_revoke_apikey,
 	.put_device = pg_put_device,

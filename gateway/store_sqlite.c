@@ -64,6 +64,7 @@ enum stmt_id {
 	ST_AUDIT_ALL,
 	ST_FORGET_REPLIES,
 	ST_SHIPMENT_ERASED,
+	ST_SCAN_FACTS,
 	ST_MAX_SHIPMENT_ID,
 	ST_META_GET,
 	ST_META_PUT,
@@ -133,7 +134,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* secure_delete zeroes the old blob */
 	[ST_FORGET_REPLIES] = "UPDATE devices SET last_reply = NULL, last_revealed = 0 "
 			      "WHERE last_shipment_id = ? AND last_revealed = 1",
-	[ST_SHIPMENT_ERASED] = "SELECT erased_ms, waybill, status, holder FROM shipments WHERE id = ?",
+	[ST_SHIPMENT_ERASED] = "SELECT erased_ms, waybill FROM shipments WHERE id = ?",
+	[ST_SCAN_FACTS] = "SELECT s.erased_ms, s.status, s.holder, (SELECT COALESCE(SUM(n), 0) "
+			  "FROM reveal_counts WHERE device_id = ?2 AND hour >= ?3) "
+			  "FROM (SELECT 1) AS one LEFT JOIN shipments s ON s.id = ?1",
 	[ST_MAX_SHIPMENT_ID] = "SELECT COALESCE(MAX(id), 0) FROM shipments",
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?",
 	[ST_META_PUT] = "INSERT INTO meta (key, value) VALUES (?, ?) "
@@ -613,22 +617,25 @@ static enum smile_err sq_forget_replies(struct store_conn *c, uint64_t id)
 	return by_id(c, ST_FORGET_REPLIES, id);
 }
 
-static enum smile_err sq_shipment_state(struct store_conn *c, uint64_t id,
-					struct store_shipment_state *out)
+static enum smile_err sq_scan_facts(struct store_conn *c, uint64_t id, const char *device_id,
+				    int64_t since_hour, struct store_scan_facts *out)
 {
-	sqlite3_stmt *st = stmt(c, ST_SHIPMENT_ERASED);
+	sqlite3_stmt *st = stmt(c, ST_SCAN_FACTS);
 	int step;
 
 	memset(out, 0, sizeof(*out));
 	if (st == NULL)
 		return SMILE_ERR_STORE;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_text(st, 2, device_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, since_hour);
 	step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
-		out->found = 1;
+		out->found = sqlite3_column_type(st, 1) != SQLITE_NULL;
 		out->erased_ms = sqlite3_column_int64(st, 0);
-		col_text(st, 2, out->status, sizeof(out->status));
-		col_text(st, 3, out->holder, sizeof(out->holder));
+		col_text(st, 1, out->status, sizeof(out->status));
+		col_text(st, 2, out->holder, sizeof(out->holder));
+		out->reveals = (uint64_t)sqlite3_column_int64(st, 3);
 	}
 	sqlite3_reset(st);
 	return step == SQLITE_ROW || step == SQLITE_DONE ? SMILE_OK : SMILE_ERR_STORE;
@@ -1433,7 +1440,7 @@ const struct store_backend store_sqlite_backend = {
 	.mark_erased = sq_mark_erased,
 	.delete_personal = sq_delete_personal,
 	.forget_replies = sq_forget_replies,
-	.shipment_state = sq_shipment_state,
+	.scan_facts = sq_scan_facts,
 	.put_apikey = sq_put_apikey,
 	.revoke_apikey = sq_revoke_apikey,
 	.put_device = sq_put_device,

@@ -67,4 +67,16 @@ t_eq "the refused one was not stored" 0 \
 gw_stop
 out=$("$GW" audit verify --data "$D" 2>&1)
 t_ok "the audit chain verifies after the outage" test $? -eq 0
+
+# docs/operations.md, "Backups": pg_dump, restore into an empty database,
+# audit verify before serving
+"$PG_BIN/pg_dump" -Fc -f "$T/smile.dump" "$PG_URL"
+t_ok "pg_dump takes a backup" test $? -eq 0 -a -s "$T/smile.dump"
+"$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U smile restored &&
+	"$PG_BIN/pg_restore" --no-owner -d "${PG_URL%/smile}/restored" "$T/smile.dump"
+t_ok "pg_restore into an empty database" test $? -eq 0
+SMILE_STORE="${PG_URL%/smile}/restored" "$GW" audit verify --data "$D" >"$T/verify.restored" 2>&1
+t_ok "the restored store's audit chain verifies" test $? -eq 0
+t_eq "... and holds every shipment" "$(psql_smile "SELECT count(*) FROM shipments")" \
+	"$("$PG_BIN/psql" -X -At "${PG_URL%/smile}/restored" -c "SELECT count(*) FROM shipments")"
 t_done
