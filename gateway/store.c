@@ -384,8 +384,11 @@ static enum smile_err run_erase(struct smile_store *s, uint64_t id, int64_t now_
 
 /* An event moves its shipment to the status it names; "delivered" also
  * stamps delivered_ms. */
+/* An event and the shipment status it names (and, for a custody scan, the
+ * new holder: NULL keeps it); `known`: the shipment was read in this
+ * transaction (store_backend.h, set_shipment_status). */
 static enum smile_err run_event(struct smile_store *s, const struct smile_store_event *ev,
-				uint64_t *id)
+				uint64_t *id, const char *holder, int known)
 {
 	enum smile_shipment_status to;
 	enum smile_err rc;
@@ -396,7 +399,8 @@ static enum smile_err run_event(struct smile_store *s, const struct smile_store_
 	if (rc)
 		return rc;
 	return s->ops->set_shipment_status(s->writer, ev->shipment_id, to,
-					   to == SMILE_SHIPMENT_DELIVERED ? ev->time_ms : 0);
+					   to == SMILE_SHIPMENT_DELIVERED ? ev->time_ms : 0, holder,
+					   known);
 }
 
 static enum smile_err run_put_device(struct smile_store *s, const struct smile_store_device *d,
@@ -431,16 +435,17 @@ static enum smile_err set_status(struct smile_store *s, const char *id,
 	return audit_append(s, &a, now);
 }
 
-/* `checked`: run_scan has read the facts in this transaction already. */
+/* `facts`: what run_scan read of the scan's shipment in this transaction,
+ * or NULL. */
 static enum smile_err run_scan_apply(struct smile_store *s, const struct smile_store_scan *sc,
-				     int checked)
+				     const struct store_scan_facts *facts)
 {
 	const struct store_backend *ops = s->ops;
 	uint64_t shipment = sc->event ? sc->event->shipment_id : 0;
 	int reveal = sc->reveal && sc->event;
 	enum smile_err rc;
 
-	if (reveal && !checked) {
+	if (reveal && facts == NULL) {
 		/* An erasure committed while this reveal waited for its commit:
 		 * its reply must never be stored (nor sent). */
 		struct store_scan_facts f;
@@ -467,14 +472,10 @@ static enum smile_err run_scan_apply(struct smile_store *s, const struct smile_s
 	if (rc)
 		return rc;
 	if (sc->event) {
-		rc = run_event(s, sc->event, &sc->event->id);
+		rc = run_event(s, sc->event, &sc->event->id, sc->custody ? sc->device_id : NULL,
+			       facts && facts->found);
 		if (rc)
 			return rc;
-		if (sc->custody) {
-			rc = ops->set_holder(s->writer, sc->event->shipment_id, sc->device_id);
-			if (rc)
-				return rc;
-		}
 	}
 	if (reveal) {
 		rc = ops->add_reveal(s->writer, sc->device_id, sc->time_ms / HOUR_MS);
@@ -560,11 +561,13 @@ static enum smile_err run_scan(struct smile_store *s, const struct smile_store_s
 	enum smile_err rc;
 
 	if (res == NULL)
-		return run_scan_apply(s, sc, 0);
+		return run_scan_apply(s, sc, NULL);
 	res->outcome = SMILE_SCAN_APPLIED;
 	res->reply_len = 0;
-	if (sc->event == NULL || (!reveal && !sc->expect_shipment))
-		goto apply;
+	if (sc->event == NULL || (!reveal && !sc->expect_shipment)) {
+		rc = run_scan_apply(s, apply, NULL);
+		return rc == SMILE_ERR_REPLAY ? scan_taken(s, sc, 0) : rc;
+	}
 	rc = s->ops->scan_facts(s->writer, sc->event->shipment_id, sc->device_id,
 				quota ? (sc->time_ms - 24 * HOUR_MS) / HOUR_MS : INT64_MAX, &f);
 	if (rc)
@@ -587,8 +590,7 @@ static enum smile_err run_scan(struct smile_store *s, const struct smile_store_s
 		res->reveals = f.reveals;
 		apply = sc->over_quota;
 	}
-apply:
-	rc = run_scan_apply(s, apply, reveal);
+	rc = run_scan_apply(s, apply, apply == sc ? &f : NULL);
 	if (rc == SMILE_ERR_REPLAY)
 		return scan_taken(s, sc, 0);
 	return rc;
@@ -632,7 +634,7 @@ static enum smile_err run_job_body(struct smile_store *s, struct job *j)
 	case JOB_ERASE:
 		return run_erase(s, j->u.erase.id, j->u.erase.now_ms, j->u.erase.reason);
 	case JOB_EVENT:
-		return run_event(s, j->u.event, NULL);
+		return run_event(s, j->u.event, NULL, NULL, 0);
 	case JOB_PUT_APIKEY:
 		return s->ops->put_apikey(s->writer, j->u.apikey);
 	case JOB_REVOKE_APIKEY:

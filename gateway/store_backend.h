@@ -46,8 +46,8 @@
  *
  * Round trips. A backend for a server may defer savepoint(), release() and
  * any writer op whose only outcomes are SMILE_OK and an engine failure
- * (store_postgres.c: insert_personal, insert_event, set_holder,
- * add_reveal, audit_insert) into its next round trip; they then return
+ * (store_postgres.c: insert_personal, insert_event, set_shipment_status on
+ * a known row, add_reveal, audit_insert) into its next round trip; they then return
  * SMILE_OK at once. A deferred failure must then fail every later op of
  * the transaction, release(), rollback_to() and commit() included, so the
  * core rolls the whole transaction back and fails every job of the batch.
@@ -174,12 +174,14 @@ struct store_backend {
 	 * rolled back may come again). */
 	enum smile_err (*insert_event)(struct store_conn *c, const struct smile_store_event *ev,
 				       uint64_t *id);
-	/* Set shipment `id`'s status; delivered_ms too when non-zero.
-	 * SMILE_ERR_NOT_FOUND for no such shipment. */
+	/* Set shipment `id`'s status; delivered_ms too when non-zero; its
+	 * holder too when `holder` is not NULL (one statement). `known`: the
+	 * caller read the row in this transaction, so it exists and the
+	 * backend may defer the statement; else SMILE_ERR_NOT_FOUND for no
+	 * such shipment. */
 	enum smile_err (*set_shipment_status)(struct store_conn *c, uint64_t id,
-					      enum smile_shipment_status st, int64_t delivered_ms);
-	/* The device holding shipment `id` (no row: nothing happens). */
-	enum smile_err (*set_holder)(struct store_conn *c, uint64_t id, const char *device_id);
+					      enum smile_shipment_status st, int64_t delivered_ms,
+					      const char *holder, int known);
 	/* Set erased_ms = now_ms if the shipment is held (erased_ms 0) and copy
 	 * its waybill into `waybill`. SMILE_ERR_NOT_FOUND (no such shipment),
 	 * SMILE_ERR_SHREDDED (erased already: nothing changes). */

@@ -79,6 +79,7 @@ enum stmt_id {
 	ST_MARK_ERASED,
 	ST_INSERT_EVENT,
 	ST_UPDATE_STATUS,
+	ST_UPDATE_STATUS_HOLDER,
 	ST_LIST_EVENTS,
 	ST_RETENTION,
 	ST_PUT_APIKEY,
@@ -91,7 +92,6 @@ enum stmt_id {
 	ST_DEVICE_SCAN,
 	ST_INSERT_REVEAL,
 	ST_COUNT_REVEALS,
-	ST_SET_HOLDER,
 	ST_AUDIT_INSERT,
 	ST_AUDIT_HEAD,
 	ST_AUDIT_ALL,
@@ -143,6 +143,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_UPDATE_STATUS] = "UPDATE shipments SET status = $1, delivered_ms = "
 			     "CASE WHEN $2::bigint <> 0 THEN $2::bigint ELSE delivered_ms END "
 			     "WHERE id = $3",
+	[ST_UPDATE_STATUS_HOLDER] = "UPDATE shipments SET status = $1, delivered_ms = "
+				    "CASE WHEN $2::bigint <> 0 THEN $2::bigint ELSE delivered_ms END, "
+				    "holder = $4 WHERE id = $3",
 	[ST_LIST_EVENTS] = "SELECT id, shipment_id, waybill, event, time_ms, device_id, "
 			   "device_role, detail, recorded_ms FROM events WHERE shipment_id = $1 "
 			   "ORDER BY id",
@@ -166,7 +169,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     "ON CONFLICT (device_id, hour) DO UPDATE SET n = reveal_counts.n + 1",
 	[ST_COUNT_REVEALS] = "SELECT COALESCE(SUM(n), 0)::bigint FROM reveal_counts "
 			     "WHERE device_id = $1 AND hour >= $2",
-	[ST_SET_HOLDER] = "UPDATE shipments SET holder = $1 WHERE id = $2",
 	[ST_AUDIT_INSERT] = "INSERT INTO audit (seq, time_ms, kind, subject, actor, detail, "
 			    "prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
 	[ST_AUDIT_HEAD] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
@@ -217,7 +219,10 @@ static const struct migration {
 	"  merchant_ref TEXT NOT NULL, status TEXT NOT NULL, token TEXT NOT NULL,"
 	"  region TEXT NOT NULL, created_ms BIGINT NOT NULL, delivered_ms BIGINT NOT NULL,"
 	"  erased_ms BIGINT NOT NULL, public_json TEXT NOT NULL,"
-	"  holder TEXT NOT NULL DEFAULT '', device_view TEXT NOT NULL DEFAULT '');"
+	"  holder TEXT NOT NULL DEFAULT '', device_view TEXT NOT NULL DEFAULT '')"
+	/* every scan updates its shipment and its device: room in each page
+	 * for the new row version keeps those updates HOT (no index writes) */
+	"  WITH (fillfactor = 70);"
 	"CREATE INDEX shipments_created ON shipments (created_ms, id);"
 	"CREATE INDEX shipments_merchant ON shipments (merchant, id);"
 	"CREATE TABLE personal (shipment_id BIGINT PRIMARY KEY REFERENCES shipments(id),"
@@ -237,7 +242,8 @@ static const struct migration {
 	"  box_pk BYTEA NOT NULL, role TEXT NOT NULL, zone TEXT NOT NULL, status TEXT NOT NULL,"
 	"  last_seq BIGINT NOT NULL, last_digest BYTEA, last_reply BYTEA,"
 	"  created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL,"
-	"  last_shipment_id BIGINT NOT NULL DEFAULT 0, last_revealed BIGINT NOT NULL DEFAULT 0);"
+	"  last_shipment_id BIGINT NOT NULL DEFAULT 0, last_revealed BIGINT NOT NULL DEFAULT 0)"
+	"  WITH (fillfactor = 50);"
 	"CREATE INDEX devices_last_shipment ON devices (last_shipment_id) "
 	"  WHERE last_revealed = 1;"
 	"CREATE TABLE reveal_counts (device_id TEXT NOT NULL, hour BIGINT NOT NULL,"
@@ -426,8 +432,8 @@ static int prepare(struct store_conn *c, enum stmt_id id, char name[16])
  * is a round trip. Commands and statements whose only possible outcome is
  * success or an engine failure (savepoints, release, and the inserts and
  * updates the core never reads a result of: insert_personal, insert_event
- * without an id wanted, set_holder, add_reveal, audit_insert) are deferred
- * and sent, in order, ahead of the next statement whose result is needed,
+ * without an id wanted, set_shipment_status on a known row, add_reveal,
+ * audit_insert) are deferred and sent, in order, ahead of the next statement whose result is needed,
  * in one round trip (libpq pipeline mode), or ahead of COMMIT or ROLLBACK
  * TO. Issuing a shipment then costs one round trip instead of seven.
  *
@@ -1203,8 +1209,10 @@ static enum smile_err pg_insert_event(struct store_conn *c, const struct smile_s
 }
 
 static enum smile_err pg_set_shipment_status(struct store_conn *c, uint64_t id,
-					     enum smile_shipment_status to, int64_t delivered_ms)
+					     enum smile_shipment_status to, int64_t delivered_ms,
+					     const char *holder, int known)
 {
+	enum stmt_id which = holder ? ST_UPDATE_STATUS_HOLDER : ST_UPDATE_STATUS;
 	struct params p = {0};
 	int changed = 0;
 	enum smile_err rc;
@@ -1212,18 +1220,14 @@ static enum smile_err pg_set_shipment_status(struct store_conn *c, uint64_t id,
 	p_text(&p, smile_shipment_status_name(to));
 	p_i64(&p, delivered_ms);
 	p_i64(&p, (int64_t)id);
-	rc = run_cmd(c, ST_UPDATE_STATUS, &p, &changed);
+	if (holder)
+		p_text(&p, holder);
+	if (known) /* the row is there: no answer to wait for */
+		return defer_stmt(c, which, &p);
+	rc = run_cmd(c, which, &p, &changed);
 	if (rc)
 		return rc;
 	return changed ? SMILE_OK : SMILE_ERR_NOT_FOUND;
-}
-
-static enum smile_err pg_set_holder(struct store_conn *c, uint64_t id, const char *device_id)
-{
-	struct params p = {0};
-	p_text(&p, device_id);
-	p_i64(&p, (int64_t)id);
-	return defer_stmt(c, ST_SET_HOLDER, &p);
 }
 
 static enum smile_err pg_mark_erased(struct store_conn *c, uint64_t id, int64_t now_ms,
@@ -2068,7 +2072,6 @@ const struct store_backend store_postgres_backend = {
 	.insert_personal = pg_insert_personal,
 	.insert_event = pg_insert_event,
 	.set_shipment_status = pg_set_shipment_status,
-	.set_holder = pg_set_holder,
 	.mark_erased = pg_mark_erased,
 	.delete_personal = pg_delete_personal,
 	.forget_replies = pg_forget_replies,

@@ -58,7 +58,6 @@ enum stmt_id {
 	ST_DEVICE_SCAN,
 	ST_INSERT_REVEAL,
 	ST_COUNT_REVEALS,
-	ST_SET_HOLDER,
 	ST_AUDIT_INSERT,
 	ST_AUDIT_HEAD,
 	ST_AUDIT_ALL,
@@ -101,7 +100,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			    "device_role, detail, recorded_ms) VALUES (?,?,?,?,?,?,?,?)",
 	/* the core decides delivered_ms: 0 keeps the stored one */
 	[ST_UPDATE_STATUS] = "UPDATE shipments SET status = ?1, delivered_ms = "
-			     "CASE WHEN ?2 <> 0 THEN ?2 ELSE delivered_ms END WHERE id = ?3",
+			     "CASE WHEN ?2 <> 0 THEN ?2 ELSE delivered_ms END, "
+			     "holder = COALESCE(?4, holder) WHERE id = ?3",
 	[ST_LIST_EVENTS] = "SELECT id, shipment_id, waybill, event, time_ms, device_id, "
 			   "device_role, detail, recorded_ms FROM events WHERE shipment_id = ? "
 			   "ORDER BY id",
@@ -125,7 +125,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     "ON CONFLICT (device_id, hour) DO UPDATE SET n = n + 1",
 	[ST_COUNT_REVEALS] = "SELECT COALESCE(SUM(n), 0) FROM reveal_counts "
 			     "WHERE device_id = ? AND hour >= ?",
-	[ST_SET_HOLDER] = "UPDATE shipments SET holder = ? WHERE id = ?",
 	[ST_AUDIT_INSERT] = "INSERT INTO audit (seq, time_ms, kind, subject, actor, detail, "
 			    "prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
 	[ST_AUDIT_HEAD] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
@@ -546,7 +545,8 @@ static enum smile_err sq_insert_event(struct store_conn *c, const struct smile_s
 }
 
 static enum smile_err sq_set_shipment_status(struct store_conn *c, uint64_t id,
-					     enum smile_shipment_status to, int64_t delivered_ms)
+					     enum smile_shipment_status to, int64_t delivered_ms,
+					     const char *holder, int known)
 {
 	sqlite3_stmt *st = stmt(c, ST_UPDATE_STATUS);
 	if (st == NULL)
@@ -554,19 +554,13 @@ static enum smile_err sq_set_shipment_status(struct store_conn *c, uint64_t id,
 	bind_text(st, 1, smile_shipment_status_name(to));
 	sqlite3_bind_int64(st, 2, delivered_ms);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)id);
+	if (holder)
+		bind_text(st, 4, holder);
+	else
+		sqlite3_bind_null(st, 4);
 	if (run_done(st))
 		return SMILE_ERR_STORE;
-	return sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_NOT_FOUND;
-}
-
-static enum smile_err sq_set_holder(struct store_conn *c, uint64_t id, const char *device_id)
-{
-	sqlite3_stmt *st = stmt(c, ST_SET_HOLDER);
-	if (st == NULL)
-		return SMILE_ERR_STORE;
-	bind_text(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
-	return run_done(st);
+	return known || sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_NOT_FOUND;
 }
 
 static enum smile_err sq_mark_erased(struct store_conn *c, uint64_t id, int64_t now_ms,
@@ -1436,7 +1430,6 @@ const struct store_backend store_sqlite_backend = {
 	.insert_personal = sq_insert_personal,
 	.insert_event = sq_insert_event,
 	.set_shipment_status = sq_set_shipment_status,
-	.set_holder = sq_set_holder,
 	.mark_erased = sq_mark_erased,
 	.delete_personal = sq_delete_personal,
 	.forget_replies = sq_forget_replies,

@@ -81,6 +81,13 @@ cpu_of() { # PIDS... -> ticks, summed
 	for p in "$@"; do s=$((s + $(cpu_ticks "$p"))); done
 	echo "$s"
 }
+db_pids() { # the PostgreSQL server's processes (none on SQLite: it is in the nodes)
+	local pm
+	[ "$KIND" = postgresql ] || return 0
+	pm=$(head -1 "$PG_DATA/postmaster.pid" 2>/dev/null) || return 0
+	echo "$pm" $(pgrep -P "$pm")
+}
+secs() { awk -v a="$1" -v b="$2" -v t="$tick" 'BEGIN { printf "%.1f", (b - a) / t }'; }
 
 # --- issuance ----------------------------------------------------------------
 body=$(jq -nc '{recipient: {name: "张三明", phone: "13812345678", address: {country: "CN",
@@ -94,7 +101,7 @@ wrk.body = [[$body]]
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $KM"
 LUA
-g0=$(cpu_of "${PIDS[@]}")
+g0=$(cpu_of "${PIDS[@]}") d0=$(cpu_of $(db_pids)) m0=$(cpu_ticks "$MQTT_PID")
 WRKS=()
 for i in "${!URLS[@]}"; do
 	wrk -t$((2 / NODES)) -c$((8 / NODES)) -d"${ISSUE_SECONDS}s" --latency -s "$T/post.lua" \
@@ -102,7 +109,7 @@ for i in "${!URLS[@]}"; do
 	WRKS+=($!)
 done
 wait "${WRKS[@]}"
-g1=$(cpu_of "${PIDS[@]}")
+g1=$(cpu_of "${PIDS[@]}") d1=$(cpu_of $(db_pids))
 to_ms() { # wrk's "1.10ms" / "850.00us" / "1.20s" -> ms
 	awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[0-9]s$/) n *= 1000;
 		printf "%.2f", n }'
@@ -125,8 +132,8 @@ done
 stored=$(count_sql "SELECT count(*) FROM shipments WHERE merchant_ref = 'bench-wrk'")
 echo "issuance: $rps shipments/s over ${ISSUE_SECONDS}s, 8 keep-alive clients over $NODES node(s);" \
 	"p50 $p50 ms, p99 $p99 ms (worst node); non-2xx $non2xx"
-echo "issuance: $done2xx acknowledged, $stored stored;" \
-	"node CPU $(awk -v a="$g0" -v b="$g1" -v t="$tick" 'BEGIN { printf "%.1f", (b - a) / t }') s"
+echo "issuance: $done2xx acknowledged, $stored stored; CPU seconds: nodes $(secs "$g0" "$g1")," \
+	"PostgreSQL $(secs "$d0" "$d1") (of $(nproc) cores x ${ISSUE_SECONDS}s)"
 [ "$stored" -ge "$done2xx" ] || fail "acknowledged shipments missing: $done2xx acknowledged, $stored stored"
 
 # --- scans --------------------------------------------------------------------
@@ -143,19 +150,19 @@ accepted_all=0
 scan_run() {
 	local tag=$1 secs=$2 rate=$3 i before=() split="" r c0 c1 out="$T/scan.$RANDOM.out"
 	for i in "${!URLS[@]}"; do before+=("$(scans_of "${URLS[$i]}")"); done
-	c0=$(cpu_of "${PIDS[@]}")
+	c0=$(cpu_of "${PIDS[@]}") d0=$(cpu_of $(db_pids)) m0=$(cpu_ticks "$MQTT_PID")
 	"$LG" run --port "$MQTT_PORT" --gateway-sign-pk "$GW_SIGN_PK" --gateway-box-pk "$GW_BOX_PK" \
 		--seed smile-bench --devices "$DEVICES" --connections 4 --tokens "$T/tokens.txt" \
 		--event out_for_delivery --duration "$secs" --rate "$rate" >"$out" 2>&1 ||
 		{ tail -5 "$out"; fail "$tag: lost, bad or duplicated replies"; }
-	c1=$(cpu_of "${PIDS[@]}")
+	c1=$(cpu_of "${PIDS[@]}") d1=$(cpu_of $(db_pids)) m1=$(cpu_ticks "$MQTT_PID")
 	r=$(grep '^result ' "$out")
 	get() { printf '%s\n' "$r" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 	for i in "${!URLS[@]}"; do split="$split $(($(scans_of "${URLS[$i]}") - before[i]))"; done
 	echo "scans, $tag: $(get rate) round trips/s over $(get seconds)s; p50 $(get p50_ms) ms," \
-		"p90 $(get p90_ms) ms, p99 $(get p99_ms) ms, max $(get max_ms) ms; per node:$split;" \
-		"node CPU $(awk -v a="$c0" -v b="$c1" -v t="$tick" 'BEGIN { printf "%.1f", (b - a) / t }') s," \
-		"loadgen $(get cpu_s) s"
+		"p90 $(get p90_ms) ms, p99 $(get p99_ms) ms, max $(get max_ms) ms; per node:$split"
+	echo "scans, $tag: CPU seconds: nodes $(secs "$c0" "$c1"), PostgreSQL $(secs "$d0" "$d1")," \
+		"broker $(secs "$m0" "$m1"), load generator $(get cpu_s) (of $(nproc) cores x ${secs}s)"
 	echo "scans, $tag: revealed $(get revealed), error $(get error), bad $(get bad), lost $(get lost)," \
 		"duplicated $(get duplicated)"
 	accepted_all=$((accepted_all + $(get accepted)))

@@ -87,10 +87,11 @@ gw_relay_setup() {
 	export BROKER_DIR GW_DATA
 }
 
-# gw_wait_relay: until the gateway logs that it is connected to the broker.
+# gw_wait_relay: until the gateway logs that it is connected to the broker
+# (up to 20 s: a loaded CI machine).
 gw_wait_relay() {
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 400); do
 		grep -q 'event=mqtt.connected' "$GW_LOG" 2>/dev/null && return 0
 		sleep 0.05
 	done
