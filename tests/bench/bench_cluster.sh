@@ -90,17 +90,7 @@ db_pids() { # the PostgreSQL server's processes (none on SQLite: it is in the no
 secs() { awk -v a="$1" -v b="$2" -v t="$tick" 'BEGIN { printf "%.1f", (b - a) / t }'; }
 
 # --- issuance ----------------------------------------------------------------
-body=$(jq -nc '{recipient: {name: "张三明", phone: "13812345678", address: {country: "CN",
-  province: "湖北省", city: "武汉市", district: "江汉区", street: "建设大道568号",
-  detail: "3栋2单元1502室"}}, sender: {name: "Anna Kowalska", phone: "+48 601 234 567",
-  address: {country: "PL", city: "Kraków", street: "ul. Floriańska 12", detail: "m. 4"}},
-  merchant_ref: "bench-wrk", weight_g: 1200}')
-cat >"$T/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = [[$body]]
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $KM"
-LUA
+gw_wrk_issue_script "$KM" bench-wrk "$T/post.lua"
 g0=$(cpu_of "${PIDS[@]}") d0=$(cpu_of $(db_pids)) m0=$(cpu_ticks "$MQTT_PID")
 WRKS=()
 for i in "${!URLS[@]}"; do

@@ -14,17 +14,7 @@ ADMIN=$(cat "$D/admin.key")
 api_json POST /v1/api-keys "$ADMIN" '{"role":"merchant","merchant":"bench"}'
 K=$(jq_get "$BODY" .key)
 
-body=$(jq -nc '{recipient: {name: "张三明", phone: "13812345678", address: {country: "CN",
-  province: "湖北省", city: "武汉市", district: "江汉区", street: "建设大道568号",
-  detail: "3栋2单元1502室"}}, sender: {name: "Anna Kowalska", phone: "+48 601 234 567",
-  address: {country: "PL", city: "Kraków", street: "ul. Floriańska 12", detail: "m. 4"}},
-  merchant_ref: "bench", weight_g: 1200}')
-cat >"$T/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = [[$body]]
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $K"
-LUA
+gw_wrk_issue_script "$K" bench "$T/post.lua"
 wrk -t2 -c8 -d"${DURATION}s" --latency -s "$T/post.lua" "$GW_URL/v1/shipments" >"$T/wrk.out" 2>&1
 rps=$(awk '/Requests\/sec/ {print $2}' "$T/wrk.out")
 p50=$(awk '$1 == "50%" {print $2}' "$T/wrk.out")

@@ -224,3 +224,20 @@ gw_loadgen_enrol() {
 	done <"$T/enrol.$seed.jsonl"
 	[ "$ok" = "$n" ]
 }
+
+# gw_wrk_issue_script KEY REF OUT: a wrk Lua script that POSTs one shipment
+# (merchant_ref REF) to /v1/shipments with the merchant key KEY (benchmarks).
+gw_wrk_issue_script() {
+	local body
+	body=$(jq -nc --arg ref "$2" '{recipient: {name: "张三明", phone: "13812345678",
+	  address: {country: "CN", province: "湖北省", city: "武汉市", district: "江汉区",
+	  street: "建设大道568号", detail: "3栋2单元1502室"}}, sender: {name: "Anna Kowalska",
+	  phone: "+48 601 234 567", address: {country: "PL", city: "Kraków",
+	  street: "ul. Floriańska 12", detail: "m. 4"}}, merchant_ref: $ref, weight_g: 1200}')
+	cat >"$3" <<LUA
+wrk.method = "POST"
+wrk.body = [[$body]]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $1"
+LUA
+}
