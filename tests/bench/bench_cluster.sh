@@ -88,10 +88,15 @@ db_pids() { # the PostgreSQL server's processes (none on SQLite: it is in the no
 	echo "$pm" $(pgrep -P "$pm")
 }
 secs() { awk -v a="$1" -v b="$2" -v t="$tick" 'BEGIN { printf "%.1f", (b - a) / t }'; }
+wal_lsn() { [ "$KIND" = postgresql ] && psql_smile "SELECT pg_current_wal_lsn()"; }
+wal_per() { # LSN0 LSN1 N -> "WAL N bytes per item" on PostgreSQL
+	[ "$KIND" = postgresql ] || return 0
+	echo "; WAL $(psql_smile "SELECT round(pg_wal_lsn_diff('$2', '$1') / GREATEST($3, 1))") bytes each"
+}
 
 # --- issuance ----------------------------------------------------------------
 gw_wrk_issue_script "$KM" bench-wrk "$T/post.lua"
-g0=$(cpu_of "${PIDS[@]}") d0=$(cpu_of $(db_pids)) m0=$(cpu_ticks "$MQTT_PID")
+g0=$(cpu_of "${PIDS[@]}") d0=$(cpu_of $(db_pids)) w0=$(wal_lsn)
 WRKS=()
 for i in "${!URLS[@]}"; do
 	wrk -t$((2 / NODES)) -c$((8 / NODES)) -d"${ISSUE_SECONDS}s" --latency -s "$T/post.lua" \
@@ -99,7 +104,7 @@ for i in "${!URLS[@]}"; do
 	WRKS+=($!)
 done
 wait "${WRKS[@]}"
-g1=$(cpu_of "${PIDS[@]}") d1=$(cpu_of $(db_pids))
+g1=$(cpu_of "${PIDS[@]}") d1=$(cpu_of $(db_pids)) w1=$(wal_lsn)
 to_ms() { # wrk's "1.10ms" / "850.00us" / "1.20s" -> ms
 	awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[0-9]s$/) n *= 1000;
 		printf "%.2f", n }'
@@ -123,7 +128,7 @@ stored=$(count_sql "SELECT count(*) FROM shipments WHERE merchant_ref = 'bench-w
 echo "issuance: $rps shipments/s over ${ISSUE_SECONDS}s, 8 keep-alive clients over $NODES node(s);" \
 	"p50 $p50 ms, p99 $p99 ms (worst node); non-2xx $non2xx"
 echo "issuance: $done2xx acknowledged, $stored stored; CPU seconds: nodes $(secs "$g0" "$g1")," \
-	"PostgreSQL $(secs "$d0" "$d1") (of $(nproc) cores x ${ISSUE_SECONDS}s)"
+	"PostgreSQL $(secs "$d0" "$d1") (of $(nproc) cores x ${ISSUE_SECONDS}s)$(wal_per "$w0" "$w1" "$stored")"
 [ "$stored" -ge "$done2xx" ] || fail "acknowledged shipments missing: $done2xx acknowledged, $stored stored"
 
 # --- scans --------------------------------------------------------------------
@@ -138,21 +143,21 @@ scans_of() { curl -s "$1/metrics" | awk '$1 == "smile_scans_total" {print $2}'; 
 accepted_all=0
 # scan_run TAG SECONDS RATE -> prints, sets R_rate R_p50 R_p99
 scan_run() {
-	local tag=$1 secs=$2 rate=$3 i before=() split="" r c0 c1 out="$T/scan.$RANDOM.out"
+	local tag=$1 secs=$2 rate=$3 i before=() split="" r c0 c1 d0 d1 m0 m1 w0 w1 out="$T/scan.$RANDOM.out"
 	for i in "${!URLS[@]}"; do before+=("$(scans_of "${URLS[$i]}")"); done
-	c0=$(cpu_of "${PIDS[@]}") d0=$(cpu_of $(db_pids)) m0=$(cpu_ticks "$MQTT_PID")
+	c0=$(cpu_of "${PIDS[@]}") d0=$(cpu_of $(db_pids)) m0=$(cpu_ticks "$MQTT_PID") w0=$(wal_lsn)
 	"$LG" run --port "$MQTT_PORT" --gateway-sign-pk "$GW_SIGN_PK" --gateway-box-pk "$GW_BOX_PK" \
 		--seed smile-bench --devices "$DEVICES" --connections 4 --tokens "$T/tokens.txt" \
 		--event out_for_delivery --duration "$secs" --rate "$rate" >"$out" 2>&1 ||
 		{ tail -5 "$out"; fail "$tag: lost, bad or duplicated replies"; }
-	c1=$(cpu_of "${PIDS[@]}") d1=$(cpu_of $(db_pids)) m1=$(cpu_ticks "$MQTT_PID")
+	c1=$(cpu_of "${PIDS[@]}") d1=$(cpu_of $(db_pids)) m1=$(cpu_ticks "$MQTT_PID") w1=$(wal_lsn)
 	r=$(grep '^result ' "$out")
 	get() { printf '%s\n' "$r" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 	for i in "${!URLS[@]}"; do split="$split $(($(scans_of "${URLS[$i]}") - before[i]))"; done
 	echo "scans, $tag: $(get rate) round trips/s over $(get seconds)s; p50 $(get p50_ms) ms," \
 		"p90 $(get p90_ms) ms, p99 $(get p99_ms) ms, max $(get max_ms) ms; per node:$split"
 	echo "scans, $tag: CPU seconds: nodes $(secs "$c0" "$c1"), PostgreSQL $(secs "$d0" "$d1")," \
-		"broker $(secs "$m0" "$m1"), load generator $(get cpu_s) (of $(nproc) cores x ${secs}s)"
+		"broker $(secs "$m0" "$m1"), load generator $(get cpu_s) (of $(nproc) cores x ${secs}s)$(wal_per "$w0" "$w1" "$(get answered)")"
 	echo "scans, $tag: revealed $(get revealed), error $(get error), bad $(get bad), lost $(get lost)," \
 		"duplicated $(get duplicated)"
 	accepted_all=$((accepted_all + $(get accepted)))
