@@ -536,6 +536,25 @@ static enum stage authenticate(struct scan_lane *l, struct job *j)
 	}
 }
 
+/* 7.4's facts for job j, with `reveals` counted against the quota. */
+static struct policy_input policy_facts(const struct scan_lane *l, const struct job *j,
+					uint64_t reveals)
+{
+	return (struct policy_input){
+		.device_id = j->device,
+		.role = j->dev.role,
+		.device_status = j->dev.status,
+		.zone = j->dev.zone,
+		.event = j->scan.event,
+		.shipment_status = j->row.status,
+		.holder = j->row.holder,
+		.region = j->row.region,
+		.erased = j->row.erased_ms != 0,
+		.reveals_24h = reveals,
+		.quota = l->cfg.reveal_quota,
+	};
+}
+
 /* 7.1 steps 8-10: the facts, the policy's decision, the contact details. */
 static void decide(struct scan_lane *l, struct job *j)
 {
@@ -563,19 +582,7 @@ static void decide(struct scan_lane *l, struct job *j)
 		d->reason = smile_proto_reason_from_err(rc);
 		return;
 	}
-	const struct policy_input facts = {
-		.device_id = j->device,
-		.role = j->dev.role,
-		.device_status = j->dev.status,
-		.zone = j->dev.zone,
-		.event = j->scan.event,
-		.shipment_status = j->row.status,
-		.holder = j->row.holder,
-		.region = j->row.region,
-		.erased = j->row.erased_ms != 0,
-		.reveals_24h = j->reveals,
-		.quota = l->cfg.reveal_quota,
-	};
+	const struct policy_input facts = policy_facts(l, j, j->reveals);
 	policy_decide(&facts, d);
 	j->masked_len = masked_view(&j->row, j->masked, sizeof(j->masked));
 	if (d->reveal) {
@@ -601,19 +608,8 @@ static enum smile_err over_quota(const struct scan_lane *l, const struct job *j,
 	struct policy_decision d;
 	size_t n = 0;
 	enum smile_err rc;
-	const struct policy_input facts = {
-		.device_id = j->device,
-		.role = j->dev.role,
-		.device_status = j->dev.status,
-		.zone = j->dev.zone,
-		.event = j->scan.event,
-		.shipment_status = j->row.status,
-		.holder = j->row.holder,
-		.region = j->row.region,
-		.erased = j->row.erased_ms != 0,
-		.reveals_24h = (uint64_t)(l->cfg.reveal_quota < 0 ? 0 : l->cfg.reveal_quota),
-		.quota = l->cfg.reveal_quota,
-	};
+	const struct policy_input facts =
+		policy_facts(l, j, (uint64_t)(l->cfg.reveal_quota < 0 ? 0 : l->cfg.reveal_quota));
 
 	policy_decide(&facts, &d);
 	if (d.reveal || d.record_event) /* the policy's row 13 must hold */
