@@ -76,14 +76,19 @@ jq_get() { printf '%s' "$1" | jq -r "$2"; }
 # per-device ACL) and starts that broker. Sets MQTT_PORT, BROKER_DIR.
 gw_relay_setup() {
 	local dir=$1
-	local port
-	port=$(free_port) || return 1
+	local port tries
 	BROKER_DIR="$T/broker"
 	GW_DATA=$dir
 	gw_conf_set "$dir" mqtt_host 127.0.0.1
-	gw_conf_set "$dir" mqtt_port "$port"
-	"$GW" broker-config --data "$dir" --out "$BROKER_DIR" >/dev/null || return 1
-	mqtt_start_conf "$BROKER_DIR/mosquitto.conf" "$port" || return 1
+	# a free port can be taken by another process before the broker binds
+	# it (tests running side by side): try another
+	for tries in 1 2 3 4 5; do
+		port=$(free_port) || return 1
+		gw_conf_set "$dir" mqtt_port "$port"
+		"$GW" broker-config --data "$dir" --out "$BROKER_DIR" >/dev/null || return 1
+		mqtt_start_conf "$BROKER_DIR/mosquitto.conf" "$port" 2>"$T/broker-start.err" && break
+		[ "$tries" = 5 ] && { cat "$T/broker-start.err" >&2; return 1; }
+	done
 	export BROKER_DIR GW_DATA
 }
 
