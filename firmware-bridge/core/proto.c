@@ -296,6 +296,10 @@ enum smile_err smile_proto_topic(char *out, size_t cap, const char *device_id,
 		tail = "/scan";
 	else if (kind == SMILE_TOPIC_REPLY)
 		tail = "/reply";
+	else if (kind == SMILE_TOPIC_JOB)
+		tail = "/job";
+	else if (kind == SMILE_TOPIC_JOBSTATUS)
+		tail = "/jobstatus";
 	else
 		return SMILE_ERR_INVALID;
 	idn = strlen(device_id);
@@ -326,6 +330,10 @@ enum smile_err smile_proto_topic_parse(const char *topic, char id_out[SMILE_PROT
 		*kind = SMILE_TOPIC_SCAN;
 	else if (strcmp(slash, "/reply") == 0)
 		*kind = SMILE_TOPIC_REPLY;
+	else if (strcmp(slash, "/job") == 0)
+		*kind = SMILE_TOPIC_JOB;
+	else if (strcmp(slash, "/jobstatus") == 0)
+		*kind = SMILE_TOPIC_JOBSTATUS;
 	else
 		return SMILE_ERR_INVALID;
 	memcpy(id_out, id, (size_t)(slash - id));
