@@ -53,6 +53,12 @@ printer_job_s = 10
 EOF
 }
 write_conf
+# the shipped example names only known keys: with its placeholders it stops
+# at the first value it cannot use, the gateway's key
+cp "$SMILE_ROOT/conf/smile-print.conf" "$T/station/shipped.conf"
+"$PRINT" run --config "$T/station/shipped.conf" >"$T/shipped.out" 2>&1
+t_eq "the shipped conf/smile-print.conf parses (exit 1 on its placeholder key)" 1 "$?"
+t_match "... naming gateway_sign_pk" "$(cat "$T/shipped.out")" 'gateway_sign_pk: not 32 bytes of base64'
 PLOG="$T/station/agent.log"
 agent_start() {
 	"$PRINT" run --config "$T/station/smile-print.conf" 2>>"$PLOG" &

@@ -225,6 +225,16 @@ static void status_round_trip_and_tamper(void **state)
 	assert_string_equal(smile_job_reason_name(999), "unknown");
 }
 
+/* the sizes docs/print-station.md states */
+static void documented_sizes(void **state)
+{
+	(void)state;
+	assert_int_equal(SMILE_JOB_FIXED_BYTES, 93);
+	assert_int_equal(SMILE_JOB_MAX_BYTES, 4333);
+	assert_int_equal(SMILE_JOB_STATUS_FIXED_BYTES, 91);
+	assert_int_equal(SMILE_JOB_STATUS_MAX_BYTES, 363);
+}
+
 static void topics(void **state)
 {
 	char t[SMILE_PROTO_TOPIC_MAX], id[SMILE_PROTO_ID_MAX + 1];
@@ -249,6 +259,7 @@ int main(void)
 		cmocka_unit_test(job_refusals),
 		cmocka_unit_test(status_round_trip_and_tamper),
 		cmocka_unit_test(topics),
+		cmocka_unit_test(documented_sizes),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
