@@ -226,7 +226,7 @@ sleep 0.5
 t_eq "... and it is never printed by itself" 0 "$(labels_of "$W10")"
 
 # --- a duplicate delivery is ignored --------------------------------------------
-sqlite3 "$D/store.db" "SELECT hex(message) FROM print_jobs WHERE id='$J8'" | xxd -r -p >"$T/j8.bin"
+sqlite3 "$D/store.db" "SELECT writefile('$T/j8.bin', message) FROM print_jobs WHERE id='$J8'" >/dev/null
 mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -u smile-gateway -P "$(cat "$D/mqtt.password")" -q 1 \
 	-t "smile/v1/dev/station-1/job" -f "$T/j8.bin"
 sleep 1
