@@ -238,7 +238,8 @@ struct store_backend {
 					   const struct smile_store_print_job *j);
 	/* One conditional update: state, reason, reason_text, updated_ms of
 	 * job `id` of `station`, only when state > the stored state, or both
-	 * are 1 (sent: the reason while it waits). SMILE_OK (applied),
+	 * are 1 or both 2 (sent, printing: the reason while it waits).
+	 * SMILE_OK (applied),
 	 * SMILE_ERR_CONFLICT (the job exists, not forward),
 	 * SMILE_ERR_NOT_FOUND (no such job for this station). */
 	enum smile_err (*print_job_report)(struct store_conn *c, const char *id,

@@ -417,7 +417,11 @@ static void follow(struct agent *a, const char *name, struct smile_printer_job *
 {
 	for (;;) {
 		struct smile_error e = {0};
-		enum smile_err rc = smile_printer_job_wait(a->printer, pj, &e);
+		enum smile_err rc;
+		/* a job the printer holds (stopped) is still there: follow it again */
+		if (pj->state == SMILE_PRINTER_JOB_STOPPED)
+			pj->state = SMILE_PRINTER_JOB_SENT;
+		rc = smile_printer_job_wait(a->printer, pj, &e);
 		if (rc == SMILE_OK) {
 			finish(a, name, SMILE_JOB_PRINTED, SMILE_JOB_R_OK, "");
 			return;
