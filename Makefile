@@ -8,7 +8,7 @@
 #   firmware-bridge/*.c      -> $(BUILD)/lib/libsmile-bridge.a,  firmware-bridge/main.c -> smile-bridge
 #   print-station/*.c        -> $(BUILD)/lib/libsmile-print.a,   print-station/main.c -> smile-print
 #   tests/unit/PART/test_*.c -> $(BUILD)/tests/PART/test_*       (cmocka; PART = common,
-#                               device, label, gateway, bridge: links only that part's libs)
+#                               device, label, gateway, bridge, print: links only that part's libs)
 #   tests/bench/*.c          -> $(BUILD)/bench/*
 #   tools/*.c                -> $(BUILD)/bin/smile-*             (helper programs)
 
@@ -120,7 +120,7 @@ endif
 # Objects are never intermediate: keep them so relinks stay cheap.
 .SECONDARY:
 
-.PHONY: all test check test-common test-device test-label test-gateway test-bridge bench demo demo-cluster deps install uninstall clean FORCE print-cc-c11 print-cc-c99 test-build core-size fuzz fuzz-smoke fuzz-bins
+.PHONY: all test check test-common test-device test-label test-gateway test-bridge test-print bench demo demo-cluster deps install uninstall clean FORCE print-cc-c11 print-cc-c99 test-build core-size fuzz fuzz-smoke fuzz-bins
 .DEFAULT_GOAL := all
 
 all: $(ALL_LIBS) $(BINS) core-size
@@ -193,7 +193,7 @@ $(BUILD)/tests/$(1)/%: $(BUILD)/obj/tests/unit/$(1)/%.o $$(LIBS_$(1))
 test-$(1): $$(call unit_bins_of,$(1))
 	@SMILE_BUILD=$$(BUILD) bash tests/run unit/$(1)/
 endef
-$(foreach p,common device label gateway bridge,$(eval $(call unit_part,$(p))))
+$(foreach p,common device label gateway bridge print,$(eval $(call unit_part,$(p))))
 # test_relay_start fails the Nth allocation, thread or client on demand and
 # matches every init with its destroy (tests/unit/gateway/test_relay_start.c).
 $(BUILD)/tests/gateway/test_relay_start: TEST_LIBS += $(addprefix -Wl$(comma)--wrap=,malloc calloc \
