@@ -430,13 +430,15 @@ static void follow(struct agent *a, const char *name, struct smile_printer_job *
 			finish(a, name, SMILE_JOB_FAILED, SMILE_JOB_R_UNCERTAIN, e.message);
 			return;
 		}
-		if (pj->state == SMILE_PRINTER_JOB_CANCELLED || pj->state == SMILE_PRINTER_JOB_ABORTED) {
+		if (pj->state == SMILE_PRINTER_JOB_CANCELLED ||
+		    pj->state == SMILE_PRINTER_JOB_ABORTED) {
 			finish(a, name, SMILE_JOB_FAILED, SMILE_JOB_R_PRINTER_JOB, pj->reasons);
 			return;
 		}
 		/* stopped at the printer (paper out with the label in it) or still
 		 * going: it prints when the printer can; report and keep watching */
-		if (pj->state == SMILE_PRINTER_JOB_STOPPED && strncmp(a->waiting_text, pj->reasons, SMILE_JOB_REASON_MAX)) {
+		if (pj->state == SMILE_PRINTER_JOB_STOPPED &&
+		    strncmp(a->waiting_text, pj->reasons, SMILE_JOB_REASON_MAX) != 0) {
 			clean_text(a->waiting_text, pj->reasons);
 			report_name(a, name, SMILE_JOB_PRINTING, SMILE_JOB_R_PRINTER_NOT_READY,
 				    pj->reasons);
@@ -499,8 +501,8 @@ static int print_next(struct agent *a, const char *name)
 	}
 	a->waiting_text[0] = '\0';
 	report_name(a, name, SMILE_JOB_PRINTING, SMILE_JOB_R_OK, "");
-	rc = smile_printer_send(a->printer, job.waybill, f, (const unsigned char *)doc.data, doc.len, (int)job.copies,
-				&pj, &e);
+	rc = smile_printer_send(a->printer, job.waybill, f, (const unsigned char *)doc.data,
+				doc.len, (int)job.copies, &pj, &e);
 	if (rc == SMILE_OK) {
 		follow(a, name, &pj);
 	} else if (pj.state == SMILE_PRINTER_JOB_NONE &&

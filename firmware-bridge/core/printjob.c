@@ -100,18 +100,6 @@ static void w_bytes(struct wr *w, const void *b, size_t n)
 	w->off += n;
 }
 
-/* The id set of protocol.md section 2 (smile_proto_id_valid stops at 32). */
-static int chars_ok(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 struct rd {
 	const uint8_t *p;
 	size_t len, off;
@@ -162,33 +150,17 @@ static enum smile_err r_id(struct rd *r, size_t min, size_t max, char *out, cons
 	enum smile_err rc = r_field(r, min, max, &p, &n, field, e);
 	if (rc)
 		return rc;
-	if (!chars_ok((const char *)p, n))
+	if (!smile_core_chars_ok((const char *)p, n))
 		return FAIL(SMILE_ERR_PROTO, field, "a byte outside A-Z a-z 0-9 _ -");
 	memcpy(out, p, n);
 	out[n] = '\0';
 	return SMILE_OK;
 }
 
-static enum smile_err envelope(const uint8_t *msg, size_t len, size_t min, size_t max,
-			       unsigned type, const char *what, struct smile_error *e)
-{
-	if (msg == NULL || len < 1)
-		return FAIL(SMILE_ERR_PROTO, what, "empty message");
-	if (msg[0] != SMILE_PROTO_VERSION)
-		return FAIL(SMILE_ERR_PROTO_VERSION, what, "protocol version not supported");
-	if (len > max)
-		return FAIL(SMILE_ERR_TOO_LARGE, what, "longer than the largest valid message");
-	if (len < min)
-		return FAIL(SMILE_ERR_PROTO, what, "truncated");
-	if (msg[1] != type)
-		return FAIL(SMILE_ERR_PROTO, what, "wrong message type");
-	return SMILE_OK;
-}
-
 static int id_ok(const char *s, size_t min, size_t max)
 {
 	size_t n = s ? strlen(s) : 0;
-	return n >= min && n <= max && chars_ok(s, n);
+	return n >= min && n <= max && smile_core_chars_ok(s, n);
 }
 
 static int text_ok(const char *s)
@@ -277,8 +249,10 @@ static enum smile_err job_parse(const uint8_t *msg, size_t len, struct smile_job
 	enum smile_err rc;
 
 	memset(j, 0, sizeof(*j));
-	rc = envelope(msg, len, SMILE_JOB_FIXED_BYTES + 1 + 1 + 1 + SMILE_PROTO_SEAL_OVERHEAD + 1,
-		      SMILE_JOB_MAX_BYTES, SMILE_PROTO_TYPE_JOB, "job", e);
+	/* the smallest job: 1-byte ids and waybill, a 1-byte record */
+	rc = smile_core_envelope(msg, len,
+				 SMILE_JOB_FIXED_BYTES + 3 + SMILE_PROTO_SEAL_OVERHEAD + 1,
+				 SMILE_JOB_MAX_BYTES, SMILE_PROTO_TYPE_JOB, "job", e);
 	if (rc)
 		return rc;
 	if ((rc = r_id(&r, 1, SMILE_PROTO_ID_MAX, j->station, "job.station", e)) ||
@@ -394,8 +368,8 @@ enum smile_err smile_job_status_decode(const uint8_t *msg, size_t len,
 	enum smile_err rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = envelope(msg, len, SMILE_JOB_STATUS_FIXED_BYTES + 2, SMILE_JOB_STATUS_MAX_BYTES,
-		      SMILE_PROTO_TYPE_JOB_STATUS, "status", e);
+	rc = smile_core_envelope(msg, len, SMILE_JOB_STATUS_FIXED_BYTES + 2,
+				 SMILE_JOB_STATUS_MAX_BYTES, SMILE_PROTO_TYPE_JOB_STATUS, "status", e);
 	if (rc)
 		return rc;
 	if ((rc = r_id(&r, 1, SMILE_PROTO_ID_MAX, out->station, "status.station", e)) ||
