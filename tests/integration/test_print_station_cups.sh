@@ -20,7 +20,8 @@ fi
 PRINT="$BIN/smile-print"
 D="$T/gw"
 gw_serve_relayed "$D" || die "gateway with broker did not start"
-cups_start || die "cupsd did not start"
+# a free port can be taken by someone else before cupsd binds it: once more
+cups_start || { cups_stop; cups_start; } || die "cupsd did not start"
 cups_queue labels || die "lpadmin failed: $(cat "$CUPS_DIR/log/lpadmin.labels")"
 Q="$CUPS_DIR/out/labels"
 
