@@ -474,7 +474,8 @@ enum smile_err smile_store_put_print_jobs(struct smile_store *s,
 
 /* A station's report: job `id` of `station` moves to `state` with the
  * reason, durably, only forward (a state never goes back; a repeated
- * "sent" or "printing" may update the reason while it waits). SMILE_OK (applied),
+ * "sent" or "printing" may update the reason while it waits; an
+ * identical repeat is SMILE_ERR_CONFLICT). SMILE_OK (applied),
  * SMILE_ERR_CONFLICT (not forward: a retransmission or a late report,
  * nothing changed), SMILE_ERR_NOT_FOUND (no such job for this station),
  * SMILE_ERR_STORE. */

@@ -238,7 +238,8 @@ struct store_backend {
 					   const struct smile_store_print_job *j);
 	/* One conditional update: state, reason, reason_text, updated_ms of
 	 * job `id` of `station`, only when state > the stored state, or both
-	 * are 1 or both 2 (sent, printing: the reason while it waits).
+	 * are 1 or both 2 with another reason or text (sent, printing: why it
+	 * waits).
 	 * SMILE_OK (applied),
 	 * SMILE_ERR_CONFLICT (the job exists, not forward),
 	 * SMILE_ERR_NOT_FOUND (no such job for this station). */

@@ -215,10 +215,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   "WHERE station = $1",
 	[ST_PJ_INSERT] = "INSERT INTO print_jobs (" PJ_COLS ") "
 			 "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
-	/* only forward; a repeated "sent" (1) or "printing" (2) updates why it waits */
+	/* only forward; a repeated "sent" (1) or "printing" (2) updates why it
+	 * waits, when that changed (an identical resend changes nothing) */
 	[ST_PJ_REPORT] = "UPDATE print_jobs SET state = $1::bigint, reason = $2, "
 			 "reason_text = $3, updated_ms = $4 WHERE id = $5 AND station = $6 AND "
-			 "(state < $1::bigint OR (state = $1::bigint AND $1::bigint IN (1, 2)))",
+			 "(state < $1::bigint OR (state = $1::bigint AND $1::bigint IN (1, 2) AND "
+			 "(reason <> $2 OR reason_text <> $3)))",
 	[ST_PJ_FIND] = "SELECT 1 FROM print_jobs WHERE id = $1 AND station = $2",
 	[ST_PJ_GET] = "SELECT " PJ_COLS " FROM print_jobs WHERE id = $1",
 	[ST_PJ_LIST] = "SELECT " PJ_COLS " FROM print_jobs WHERE state = $1 "

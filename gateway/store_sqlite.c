@@ -162,10 +162,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PJ_INSERT] = "INSERT INTO print_jobs (id, station, seq, shipment_id, waybill, merchant, "
 			 "format, copies, reprint, state, reason, reason_text, requested_by, "
 			 "created_ms, updated_ms, message) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	/* only forward; a repeated "sent" (1) or "printing" (2) updates why it waits */
+	/* only forward; a repeated "sent" (1) or "printing" (2) updates why it
+	 * waits, when that changed (an identical resend changes nothing) */
 	[ST_PJ_REPORT] = "UPDATE print_jobs SET state = ?1, reason = ?2, reason_text = ?3, "
 			 "updated_ms = ?4 WHERE id = ?5 AND station = ?6 AND "
-			 "(state < ?1 OR (state = ?1 AND ?1 IN (1, 2)))",
+			 "(state < ?1 OR (state = ?1 AND ?1 IN (1, 2) AND "
+			 "(reason <> ?2 OR reason_text <> ?3)))",
 	[ST_PJ_FIND] = "SELECT 1 FROM print_jobs WHERE id = ? AND station = ?",
 	[ST_PJ_GET] = "SELECT " PJ_COLS " FROM print_jobs WHERE id = ?",
 	[ST_PJ_LIST] = "SELECT " PJ_COLS " FROM print_jobs WHERE state = ? "

@@ -78,6 +78,7 @@ struct agent {
 	struct mosquitto *mosq;
 	pthread_t net;
 	atomic_int connected;
+	atomic_int resend_all; /* set on each connection: resend every job's state */
 	struct smile_printer *printer;
 	struct smile_label_renderer *rd[3];
 	enum smile_label_size size;
@@ -175,8 +176,10 @@ static void report_name(struct agent *a, const char *name, int state, int reason
 		report(a, seq, id, state, reason, text);
 }
 
-/* After every connection: each job's current state again (the gateway
- * ignores what it has; a report lost with the connection arrives now). */
+/* One job's current state again (the gateway ignores what it has): after
+ * every connection for all jobs (a report lost with the connection arrives
+ * now), and every status_resend_s for recent ones (resend_recent). Main
+ * thread only: it owns the waiting reason. */
 static void resend_one(void *arg, const char *name, enum spool_state st, int job_state,
 		       int reason, const char *text)
 {
@@ -200,7 +203,10 @@ static void on_connect(struct mosquitto *m, void *arg, int rc)
 	atomic_store(&a->connected, rc == MOSQ_ERR_SUCCESS);
 	smile_log(SMILE_LOG_INFO, "print.mqtt.connected", SMILE_KV_ID("station", a->keys->id),
 		  SMILE_KV_INT("subscribe", rc));
-	spool_each(&a->spool, a->conf.keep_done_days * 86400L, resend_one, a);
+	/* the main thread resends every job's state (it owns the waiting
+	 * reason); woken now */
+	atomic_store(&a->resend_all, 1);
+	kick(a);
 }
 
 static void on_disconnect(struct mosquitto *m, void *arg, int rc)
@@ -532,10 +538,79 @@ out:
 	return done;
 }
 
+/* Reports of jobs waiting or finished lately, again: a report can sit in
+ * the broker's queue for a gateway node that is down (mosquitto keeps a
+ * dead member in a share group, docs/operations.md), and nothing tells the
+ * station it did. The gateway applies each once. */
+#define RESEND_RECENT_S 600
+
+#define RESEND_MAX 4096
+
+struct resend {
+	char name[SPOOL_NAME_MAX];
+	enum spool_state st;
+	int state, reason;
+	char text[SMILE_JOB_REASON_MAX + 1];
+};
+
+struct resend_list {
+	struct resend *v;
+	size_t n, cap;
+};
+
+static void resend_collect(void *arg, const char *name, enum spool_state st, int job_state,
+			   int reason, const char *text)
+{
+	struct resend_list *l = arg;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct resend *v = cap <= RESEND_MAX ? realloc(l->v, cap * sizeof(*v)) : NULL;
+		if (v == NULL)
+			return;
+		l->v = v;
+		l->cap = cap;
+	}
+	snprintf(l->v[l->n].name, sizeof(l->v[l->n].name), "%s", name);
+	l->v[l->n].st = st;
+	l->v[l->n].state = job_state;
+	l->v[l->n].reason = reason;
+	clean_text(l->v[l->n].text, text);
+	l->n++;
+}
+
+/* Each round starts one job further on: mosquitto hands a share group's
+ * members messages in turn, so with the same jobs in the same order every
+ * round, a job would always go to the same (maybe dead) node. */
+static void resend_recent(struct agent *a, int64_t *last, size_t *round)
+{
+	struct resend_list l = {0};
+	int64_t now = smile_mono_ms();
+
+	long recent_s = RESEND_RECENT_S;
+
+	if (!atomic_load(&a->connected))
+		return;
+	if (atomic_exchange(&a->resend_all, 0))
+		recent_s = 0; /* after a connection: all of them */
+	else if (now - *last < a->conf.status_resend_s * 1000L)
+		return;
+	*last = now;
+	spool_each(&a->spool, a->conf.keep_done_days * 86400L, recent_s, resend_collect, &l);
+	for (size_t i = 0; i < l.n; i++) {
+		const struct resend *r = &l.v[(i + *round) % l.n];
+		resend_one(a, r->name, r->st, r->state, r->reason, r->text);
+	}
+	(*round)++;
+	free(l.v);
+}
+
 static void print_loop(struct agent *a)
 {
 	char name[SPOOL_NAME_MAX];
+	int64_t last_resend = smile_mono_ms();
+	size_t round = 0;
 	while (!stopping()) {
+		resend_recent(a, &last_resend, &round);
 		if (!spool_next(&a->spool, name)) {
 			nap(a, 1000);
 			continue;

@@ -38,6 +38,8 @@ static const struct smile_conf_key keys[] = {
 	     "while the printer is away or not ready, ask again after this many milliseconds"),
 	LONG(printer_job_s, 5, 3600, "follow one job at the printer this long before asking again"),
 	LONG(keep_done_days, 1, 3650, "keep the record of finished jobs (for duplicate deliveries) this many days"),
+	LONG(status_resend_s, 1, 3600,
+	     "send the status of jobs waiting or finished in the last 10 minutes again this often, seconds"),
 	STR(log_level, 0, "log level: debug, info, warn or error"),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -53,6 +55,7 @@ static void defaults(struct print_conf *c)
 	c->printer_retry_ms = 5000;
 	c->printer_job_s = 120;
 	c->keep_done_days = 30;
+	c->status_resend_s = 30;
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 }
 

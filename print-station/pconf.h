@@ -30,6 +30,7 @@ struct print_conf {
 	long printer_retry_ms;
 	long printer_job_s;
 	long keep_done_days;
+	long status_resend_s;
 	char log_level[16];
 };
 

@@ -232,8 +232,8 @@ int spool_recover(struct spool *s)
 	return k;
 }
 
-static void each_done(struct spool *s, const char *name, long keep_s, spool_each_fn fn,
-		      void *arg)
+static void each_done(struct spool *s, const char *name, long keep_s, long recent_s,
+		      spool_each_fn fn, void *arg)
 {
 	char p[700], line[300] = "";
 	struct stat sb;
@@ -249,6 +249,8 @@ static void each_done(struct spool *s, const char *name, long keep_s, spool_each
 			smile_log(SMILE_LOG_WARN, "print.spool_remove_failed", SMILE_KV_ID("job", name));
 		return;
 	}
+	if (recent_s > 0 && time(NULL) - sb.st_mtime > recent_s)
+		return;
 	if ((f = fopen(p, "r")) == NULL)
 		return;
 	if (fgets(line, sizeof(line), f) == NULL)
@@ -260,7 +262,7 @@ static void each_done(struct spool *s, const char *name, long keep_s, spool_each
 	fn(arg, name, SPOOL_DONE, state, reason, line + off);
 }
 
-void spool_each(struct spool *s, long keep_s, spool_each_fn fn, void *arg)
+void spool_each(struct spool *s, long keep_s, long recent_s, spool_each_fn fn, void *arg)
 {
 	char **v;
 	size_t n = list(s, ".job", &v);
@@ -269,7 +271,7 @@ void spool_each(struct spool *s, long keep_s, spool_each_fn fn, void *arg)
 	list_free(v, n);
 	n = list(s, ".done", &v);
 	for (size_t i = 0; i < n; i++)
-		each_done(s, v[i], keep_s, fn, arg);
+		each_done(s, v[i], keep_s, recent_s, fn, arg);
 	list_free(v, n);
 }
 

@@ -70,12 +70,13 @@ enum smile_err spool_finish(struct spool *s, const char *name, int state, int re
  * Returns how many. */
 int spool_recover(struct spool *s);
 
-/* Call fn for every job: its name base, state, and for done jobs the final
- * state, reason and text (else state SMILE_JOB_SENT, reason 0, ""). Done
- * files older than keep_s seconds are deleted instead. */
+/* Call fn for every queued job and every done job finished within the last
+ * recent_s seconds (0: all): its name base, state, and for done jobs the
+ * final state, reason and text (else state SMILE_JOB_SENT, reason 0, "").
+ * Done files older than keep_s seconds are deleted instead. */
 typedef void (*spool_each_fn)(void *arg, const char *name, enum spool_state st, int job_state,
 			      int reason, const char *text);
-void spool_each(struct spool *s, long keep_s, spool_each_fn fn, void *arg);
+void spool_each(struct spool *s, long keep_s, long recent_s, spool_each_fn fn, void *arg);
 
 /* Split a name base "SEQ-JOBID" into seq and id. 0 on success. */
 int spool_split(const char *name, uint64_t *seq, char id[SMILE_JOB_ID_MAX + 1]);

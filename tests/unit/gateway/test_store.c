@@ -983,6 +983,8 @@ static void print_jobs_once_forward_and_audited(void **state)
 	assert_int_equal(smile_store_print_job_report(f->s, "pj_a", "st1", 2, 0, "", 9), SMILE_OK);
 	assert_int_equal(smile_store_print_job_report(f->s, "pj_a", "st1", 2, 2, "paper out", 9),
 			 SMILE_OK);
+	assert_int_equal(smile_store_print_job_report(f->s, "pj_a", "st1", 2, 2, "paper out", 9),
+			 SMILE_ERR_CONFLICT); /* an identical resend changes nothing */
 	assert_int_equal(smile_store_print_job_report(f->s, "pj_a", "st1", 1, 0, "", 9),
 			 SMILE_ERR_CONFLICT); /* never back to sent */
 	assert_int_equal(smile_store_print_job_report(f->s, "pj_a", "st1", 3, 0, "", 10), SMILE_OK);

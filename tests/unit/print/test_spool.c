@@ -126,7 +126,7 @@ static void a_crash_while_sending_is_uncertain_never_resent(void **state)
 	assert_int_equal(spool_find(&f->s, 1, "pj_x"), SPOOL_DONE);
 	assert_true(spool_next(&f->s, name));
 	assert_string_equal(name, "00000000000000000002-pj_y");
-	spool_each(&f->s, 3600, collect, &s);
+	spool_each(&f->s, 3600, 0, collect, &s);
 	assert_int_equal(s.n, 2);
 	assert_int_equal(s.done, 1);
 	assert_string_equal(s.last, "00000000000000000001-pj_x");
@@ -152,7 +152,10 @@ static void old_finished_jobs_are_forgotten(void **state)
 	assert_int_equal(spool_finish(&f->s, name, SMILE_JOB_PRINTED, 0, ""), SMILE_OK);
 	snprintf(path, sizeof(path), "%s/spool/%s.done", f->dir, name);
 	assert_int_equal(utimes(path, old), 0);
-	spool_each(&f->s, 86400, collect, &s);
+	spool_each(&f->s, 0, 60, collect, &s);
+	assert_int_equal(s.n, 0); /* kept, but not recent */
+	assert_int_equal(spool_find(&f->s, 5, "pj_old"), SPOOL_DONE);
+	spool_each(&f->s, 86400, 0, collect, &s);
 	assert_int_equal(s.n, 0);
 	assert_int_equal(spool_find(&f->s, 5, "pj_old"), SPOOL_NONE);
 }
