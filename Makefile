@@ -6,8 +6,9 @@
 #   gateway/*.c (not main.c) -> $(BUILD)/lib/libsmile-gateway.a, gateway/main.c -> smile-gateway
 #   firmware-bridge/core/*.c -> $(BUILD)/lib/libsmile-device.a  (C99, -pedantic, no heap)
 #   firmware-bridge/*.c      -> $(BUILD)/lib/libsmile-bridge.a,  firmware-bridge/main.c -> smile-bridge
+#   print-station/*.c        -> $(BUILD)/lib/libsmile-print.a,   print-station/main.c -> smile-print
 #   tests/unit/PART/test_*.c -> $(BUILD)/tests/PART/test_*       (cmocka; PART = common,
-#                               device, label, gateway, bridge: links only that part's libs)
+#                               device, label, gateway, bridge, print: links only that part's libs)
 #   tests/bench/*.c          -> $(BUILD)/bench/*
 #   tools/*.c                -> $(BUILD)/bin/smile-*             (helper programs)
 
@@ -73,6 +74,7 @@ LABEL_SRC   := $(filter-out label/main.c,$(wildcard label/*.c))
 GATEWAY_SRC := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
 DEVICE_SRC  := $(wildcard firmware-bridge/core/*.c)
 BRIDGE_SRC  := $(filter-out firmware-bridge/main.c,$(wildcard firmware-bridge/*.c))
+PRINT_SRC   := $(filter-out print-station/main.c,$(wildcard print-station/*.c))
 UNIT_SRC    := $(wildcard tests/unit/*/test_*.c)
 BENCH_SRC   := $(wildcard tests/bench/*.c)
 TOOL_SRC    := $(wildcard tools/*.c)
@@ -84,6 +86,7 @@ LIB_LABEL   := $(BUILD)/lib/libsmile-label.a
 LIB_GATEWAY := $(BUILD)/lib/libsmile-gateway.a
 LIB_DEVICE  := $(BUILD)/lib/libsmile-device.a
 LIB_BRIDGE  := $(BUILD)/lib/libsmile-bridge.a
+LIB_PRINT   := $(BUILD)/lib/libsmile-print.a
 # What each part links, dependants first. A part's tests link only these, so
 # a half-written module in one part never breaks another part's build.
 LIBS_common  := $(LIB_COMMON)
@@ -91,11 +94,15 @@ LIBS_device  := $(LIB_DEVICE)
 LIBS_label   := $(LIB_LABEL) $(LIB_COMMON)
 LIBS_gateway := $(LIB_GATEWAY) $(LIB_LABEL) $(LIB_DEVICE) $(LIB_COMMON)
 LIBS_bridge  := $(LIB_BRIDGE) $(LIB_DEVICE) $(LIB_COMMON)
-ALL_LIBS     := $(LIB_GATEWAY) $(LIB_BRIDGE) $(LIB_LABEL) $(LIB_DEVICE) $(LIB_COMMON)
+# smile-print: its spool and config, the bridge's key file and state
+# directory, the label library and its printers, the device core's codec.
+LIBS_print   := $(LIB_PRINT) $(LIB_BRIDGE) $(LIB_LABEL) $(LIB_DEVICE) $(LIB_COMMON)
+ALL_LIBS     := $(LIB_GATEWAY) $(LIB_BRIDGE) $(LIB_PRINT) $(LIB_LABEL) $(LIB_DEVICE) $(LIB_COMMON)
 
 BINS := $(strip $(if $(wildcard label/main.c),$(BUILD)/bin/smile-label) \
         $(if $(wildcard gateway/main.c),$(BUILD)/bin/smile-gateway) \
         $(if $(wildcard firmware-bridge/main.c),$(BUILD)/bin/smile-bridge) \
+        $(if $(wildcard print-station/main.c),$(BUILD)/bin/smile-print) \
         $(patsubst tools/%.c,$(BUILD)/bin/smile-%,$(TOOL_SRC)))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 unit_bins_of = $(filter $(BUILD)/tests/$(1)/%,$(UNIT_BINS))
@@ -113,7 +120,7 @@ endif
 # Objects are never intermediate: keep them so relinks stay cheap.
 .SECONDARY:
 
-.PHONY: all test check test-common test-device test-label test-gateway test-bridge bench demo demo-cluster deps install uninstall clean FORCE print-cc-c11 print-cc-c99 test-build core-size fuzz fuzz-smoke fuzz-bins
+.PHONY: all test check test-common test-device test-label test-gateway test-bridge test-print bench demo demo-cluster deps install uninstall clean FORCE print-cc-c11 print-cc-c99 test-build core-size fuzz fuzz-smoke fuzz-bins
 .DEFAULT_GOAL := all
 
 all: $(ALL_LIBS) $(BINS) core-size
@@ -150,6 +157,7 @@ $(eval $(call make_lib,$(LIB_LABEL),$(LABEL_SRC)))
 $(eval $(call make_lib,$(LIB_GATEWAY),$(GATEWAY_SRC)))
 $(eval $(call make_lib,$(LIB_DEVICE),$(DEVICE_SRC)))
 $(eval $(call make_lib,$(LIB_BRIDGE),$(BRIDGE_SRC)))
+$(eval $(call make_lib,$(LIB_PRINT),$(PRINT_SRC)))
 $(ALL_LIBS): | $(BUILD)/obj/empty.o
 
 comma := ,
@@ -167,6 +175,10 @@ $(BUILD)/bin/smile-bridge: $(call obj,firmware-bridge/main.c) $(LIBS_bridge)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
 	$(Q)$(LINK) $< $(LIBS_bridge) $(PKG_LIBS) -o $@
+$(BUILD)/bin/smile-print: $(call obj,print-station/main.c) $(LIBS_print)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(LINK) $< $(LIBS_print) $(PKG_LIBS) -o $@
 $(BUILD)/bin/smile-%: $(BUILD)/obj/tools/%.o $(LIBS_gateway) $(LIB_BRIDGE)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
@@ -181,7 +193,7 @@ $(BUILD)/tests/$(1)/%: $(BUILD)/obj/tests/unit/$(1)/%.o $$(LIBS_$(1))
 test-$(1): $$(call unit_bins_of,$(1))
 	@SMILE_BUILD=$$(BUILD) bash tests/run unit/$(1)/
 endef
-$(foreach p,common device label gateway bridge,$(eval $(call unit_part,$(p))))
+$(foreach p,common device label gateway bridge print,$(eval $(call unit_part,$(p))))
 # test_relay_start fails the Nth allocation, thread or client on demand and
 # matches every init with its destroy (tests/unit/gateway/test_relay_start.c).
 $(BUILD)/tests/gateway/test_relay_start: TEST_LIBS += $(addprefix -Wl$(comma)--wrap=,malloc calloc \

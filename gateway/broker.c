@@ -252,6 +252,8 @@ enum smile_err gateway_broker_config(struct gateway *g, const char *outdir, cons
 		   "user %s\n"
 		   "topic read smile/v1/dev/+/scan\n"
 		   "topic write smile/v1/dev/+/reply\n"
+		   "topic write smile/v1/dev/+/job\n"
+		   "topic read smile/v1/dev/+/jobstatus\n"
 		   "topic write smile/v1/merchant/#\n"
 		   "topic write smile/v1/alerts\n"
 		   "\n"
@@ -260,9 +262,12 @@ enum smile_err gateway_broker_config(struct gateway *g, const char *outdir, cons
 		   "topic read smile/v1/merchant/#\n"
 		   "topic read smile/v1/alerts\n"
 		   "\n"
-		   "# every device (user name = device id) only its own two topics\n"
+		   "# every device (user name = device id) only its own topics; the\n"
+		   "# gateway sends jobs only to print stations and reads their reports\n"
 		   "pattern write smile/v1/dev/%%u/scan\n"
-		   "pattern read smile/v1/dev/%%u/reply\n",
+		   "pattern read smile/v1/dev/%%u/reply\n"
+		   "pattern read smile/v1/dev/%%u/job\n"
+		   "pattern write smile/v1/dev/%%u/jobstatus\n",
 		g->cfg.mqtt_username);
 	if ((rc = close_tmp(f, tmp, path, e)))
 		return rc;

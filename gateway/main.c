@@ -300,7 +300,7 @@ static int print_device(void *ctx, const struct smile_store_device *d)
 static int cmd_device(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: smile-gateway device add --data DIR --role courier|hub|supervisor\n"
+		"usage: smile-gateway device add --data DIR --role courier|hub|supervisor|print_station\n"
 		"                                [--zone REGION] [--in FILE]\n"
 		"       smile-gateway device list --data DIR\n"
 		"       smile-gateway device suspend|resume|revoke --data DIR --id ID\n"

@@ -52,6 +52,8 @@
 
 #include "personal.h"
 #include "scan.h"
+#include "svc.h"
+#include "smile/clock.h"
 #include "smile/log.h"
 #include "smile/proto.h"
 
@@ -99,6 +101,7 @@ struct relay {
 	mosquitto_property *connect_props;
 	char node[64];          /* node_id, or HOSTNAME-PORT */
 	char sub[160];          /* the scan subscription: plain or $share/GROUP/... */
+	char jobsub[160];       /* print stations' reports, shared the same way */
 };
 
 /* Reconnecting: first retry after 0.5 s, doubling to 8 s. libmosquitto's own
@@ -108,6 +111,30 @@ struct relay {
 #define RECONNECT_MAX_MS 8000
 
 /* ------------------------------------------------------------ MQTT side */
+
+/* Print jobs still queued (not yet acknowledged by their station) are
+ * published again on every connection: one published while the broker was
+ * away, or by a node that stopped before its publication left, still
+ * arrives; a station deduplicates by job id. */
+#define REPUBLISH_MAX 1000
+/* ... and every 30 s while connected: a station that had no session at the
+ * broker when its job was published (never connected yet, or the broker
+ * lost its sessions) still gets it. */
+#define PRINT_RESEND_MS 30000
+
+static int republish_one(void *ctx, const struct smile_store_print_job *j)
+{
+	relay_publish_job(ctx, j->station, j->message, j->message_len);
+	return 0;
+}
+
+static void republish_jobs(struct relay *r)
+{
+	if (r->g->store &&
+	    smile_store_list_print_jobs(r->g->store, 0 /* queued */, REPUBLISH_MAX, republish_one,
+					r) != SMILE_OK)
+		smile_log(SMILE_LOG_WARN, "print.republish_failed", SMILE_KV_ID("node", r->node));
+}
 
 static void on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 		       const mosquitto_property *props)
@@ -121,7 +148,11 @@ static void on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 	}
 	/* Debian's mosquitto 2.0.11 needs the subscription renewed every time. */
 	rc = mosquitto_subscribe_v5(m, NULL, r->sub, 1, 0, NULL);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_subscribe_v5(m, NULL, r->jobsub, 1, 0, NULL);
 	atomic_store(&r->connected, rc == MOSQ_ERR_SUCCESS);
+	if (rc == MOSQ_ERR_SUCCESS)
+		republish_jobs(r);
 	atomic_store(&r->backoff_reset, 1);
 	smile_log(SMILE_LOG_INFO, "mqtt.connected", SMILE_KV_ID("node", r->node),
 		  SMILE_KV_ID("share_group",
@@ -150,7 +181,15 @@ static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_me
 	(void)m;
 	(void)props;
 
-	if (smile_proto_topic_parse(msg->topic, id, &kind) != SMILE_OK || kind != SMILE_TOPIC_SCAN)
+	if (smile_proto_topic_parse(msg->topic, id, &kind) != SMILE_OK)
+		return;
+	if (kind == SMILE_TOPIC_JOBSTATUS) {
+		/* rare and small: handled here, one store write each */
+		if (msg->payloadlen > 0)
+			(void)svc_print_job_report(r->g, id, msg->payload, (size_t)msg->payloadlen);
+		return;
+	}
+	if (kind != SMILE_TOPIC_SCAN)
 		return;
 	/* Empty and over-size scans are answered too (error / bad_message,
 	 * docs/protocol.md 7.1 step 1): the device id is the topic's. */
@@ -316,6 +355,7 @@ static void *net_main(void *arg)
 	struct gateway *g = r->g;
 	long delay = RECONNECT_FIRST_MS;
 	int have_socket = 0, warned = 0, rc;
+	int64_t last_resend = smile_mono_ms();
 
 	while (!atomic_load(&r->net_stop)) {
 		if (!have_socket) {
@@ -335,6 +375,10 @@ static void *net_main(void *arg)
 			have_socket = 1;
 		}
 		rc = mosquitto_loop(r->mosq, 1000, 1);
+		if (atomic_load(&r->connected) && smile_mono_ms() - last_resend >= PRINT_RESEND_MS) {
+			last_resend = smile_mono_ms();
+			republish_jobs(r);
+		}
 		if (atomic_exchange(&r->backoff_reset, 0)) {
 			delay = RECONNECT_FIRST_MS;
 			warned = 0;
@@ -450,6 +494,16 @@ static enum smile_err scan_subscription(const struct gateway *g, char *out, size
 	return SMILE_OK;
 }
 
+/* The same for print stations' reports. */
+static void jobstatus_subscription(const struct gateway *g, char *out, size_t n)
+{
+	const char *group = g->cfg.mqtt_share_group;
+	if (group[0] == '\0')
+		snprintf(out, n, "%s", SMILE_PROTO_TOPIC_JOBSTATUS_SUB);
+	else
+		snprintf(out, n, "$share/%s/%s", group, SMILE_PROTO_TOPIC_JOBSTATUS_SUB);
+}
+
 enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_error *e)
 {
 	struct relay *r;
@@ -473,6 +527,7 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 		free(r);
 		return rc;
 	}
+	jobstatus_subscription(g, r->jobsub, sizeof(r->jobsub));
 	pthread_mutex_init(&r->net_lock, NULL);
 	pthread_cond_init(&r->net_wake, NULL);
 	/* From here every failure goes through relay_stop, which undoes what
@@ -610,4 +665,14 @@ void relay_stop(struct relay *r)
 int relay_connected(const struct relay *r)
 {
 	return r && atomic_load(&r->connected);
+}
+
+int relay_publish_job(struct relay *r, const char *station, const uint8_t *msg, size_t len)
+{
+	char topic[SMILE_PROTO_TOPIC_MAX];
+	if (r == NULL || r->mosq == NULL || msg == NULL || len == 0 ||
+	    smile_proto_topic(topic, sizeof(topic), station, SMILE_TOPIC_JOB) != SMILE_OK)
+		return 0;
+	return mosquitto_publish_v5(r->mosq, NULL, topic, (int)len, msg, 1, false, NULL) ==
+	       MOSQ_ERR_SUCCESS;
 }

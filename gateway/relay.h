@@ -19,5 +19,9 @@ enum smile_err relay_start(struct gateway *g, struct relay **out, struct smile_e
 void relay_stop(struct relay *r);
 /* Connected and subscribed right now? */
 int relay_connected(const struct relay *r);
+/* Publish a print job's message on smile/v1/dev/{station}/job, QoS 1.
+ * 1 when handed to libmosquitto, 0 otherwise (r NULL: relay off; the job
+ * stays queued in the store and is published again when a relay connects). */
+int relay_publish_job(struct relay *r, const char *station, const uint8_t *msg, size_t len);
 
 #endif

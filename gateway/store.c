@@ -63,7 +63,10 @@ enum job_type {
 	JOB_LEASE_IDS,
 	/* vault key rotation */
 	JOB_META_SET,
-	JOB_REWRAP
+	JOB_REWRAP,
+	/* print jobs */
+	JOB_PRINT_PUT,
+	JOB_PRINT_REPORT
 };
 
 struct job {
@@ -112,6 +115,20 @@ struct job {
 			struct smile_store_wrapped *rows;
 			size_t n;
 		} rewrap;
+		/* print jobs */
+		struct {
+			struct smile_store_print_job *rows;
+			size_t n;
+			smile_store_job_build_fn build;
+			void *arg;
+			size_t *conflict;
+			int64_t now_ms;
+		} print_put;
+		struct {
+			const char *id, *station, *text;
+			int state, reason;
+			int64_t now_ms;
+		} print_report;
 	} u;
 	enum smile_err rc;
 	int done;
@@ -190,17 +207,17 @@ enum smile_err smile_role_parse(const char *s, enum smile_role *out)
 	return SMILE_ERR_FIELD_VALUE;
 }
 
-static const char *const dev_roles[] = {"courier", "hub", "supervisor"};
+static const char *const dev_roles[] = {"courier", "hub", "supervisor", "print_station"};
 static const char *const dev_statuses[] = {"active", "suspended", "revoked"};
 
 const char *smile_device_role_name(enum smile_device_role r)
 {
-	return (unsigned)r < 3 ? dev_roles[r] : "unknown";
+	return (unsigned)r < 4 ? dev_roles[r] : "unknown";
 }
 
 enum smile_err smile_device_role_parse(const char *s, enum smile_device_role *out)
 {
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (s && strcmp(s, dev_roles[i]) == 0) {
 			*out = (enum smile_device_role)i;
 			return SMILE_OK;
@@ -626,6 +643,50 @@ static enum smile_err run_rewrap(struct smile_store *s, struct smile_store_wrapp
 	return SMILE_OK;
 }
 
+/* Print jobs: the "printed once" rule is decided here, under the write
+ * lock, so two nodes taking POSTs for one waybill cannot both pass it. */
+static enum smile_err run_print_put(struct smile_store *s, const struct job *j)
+{
+	const struct store_backend *ops = s->ops;
+
+	for (size_t i = 0; i < j->u.print_put.n; i++) {
+		struct smile_store_print_job *row = &j->u.print_put.rows[i];
+		enum smile_err rc;
+		int exists = 0;
+
+		if (!row->reprint) {
+			/* also sees the rows inserted just before in this request */
+			if ((rc = ops->print_job_exists(s->writer, row->shipment_id, &exists)))
+				return rc;
+			if (exists) {
+				*j->u.print_put.conflict = i;
+				return SMILE_ERR_CONFLICT;
+			}
+		}
+		if ((rc = ops->print_job_next_seq(s->writer, row->station, &row->seq)))
+			return rc;
+		row->state = 0; /* SMILE_JOB_QUEUED */
+		row->reason = 0;
+		row->reason_text[0] = '\0';
+		row->created_ms = row->updated_ms = j->u.print_put.now_ms;
+		free(row->message);
+		row->message = NULL;
+		if ((rc = j->u.print_put.build(j->u.print_put.arg, row)))
+			return rc;
+		if ((rc = ops->insert_print_job(s->writer, row)))
+			return rc;
+		if (row->reprint) {
+			char detail[SMILE_STORE_ID_MAX + SMILE_STORE_JOB_ID_MAX + 16];
+			snprintf(detail, sizeof(detail), "station=%s job=%s", row->station, row->id);
+			struct smile_audit_entry a = {"print.reprint", row->waybill, row->requested_by,
+						      detail};
+			if ((rc = audit_append(s, &a, j->u.print_put.now_ms)))
+				return rc;
+		}
+	}
+	return SMILE_OK;
+}
+
 static enum smile_err run_job_body(struct smile_store *s, struct job *j)
 {
 	switch (j->type) {
@@ -660,6 +721,13 @@ static enum smile_err run_job_body(struct smile_store *s, struct job *j)
 		return run_meta_set(s, j);
 	case JOB_REWRAP:
 		return run_rewrap(s, j->u.rewrap.rows, j->u.rewrap.n);
+	case JOB_PRINT_PUT:
+		return run_print_put(s, j);
+	case JOB_PRINT_REPORT:
+		return s->ops->print_job_report(s->writer, j->u.print_report.id,
+						j->u.print_report.station, j->u.print_report.state,
+						j->u.print_report.reason, j->u.print_report.text,
+						j->u.print_report.now_ms);
 	}
 	return SMILE_ERR_STORE;
 }
@@ -1266,6 +1334,56 @@ enum smile_err smile_store_revoke_apikey(struct smile_store *s, const char *id, 
 {
 	struct job j = {.type = JOB_REVOKE_APIKEY, .u.revoke = {id, now_ms}};
 	return submit(s, &j);
+}
+
+/* ------------------------------------------------------------ print jobs */
+
+void smile_store_print_job_release(struct smile_store_print_job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->message);
+	j->message = NULL;
+	j->message_len = 0;
+}
+
+enum smile_err smile_store_put_print_jobs(struct smile_store *s,
+					  struct smile_store_print_job *rows, size_t n,
+					  smile_store_job_build_fn build, void *arg,
+					  size_t *conflict, int64_t now_ms)
+{
+	struct job j = {.type = JOB_PRINT_PUT,
+			.u.print_put = {rows, n, build, arg, conflict, now_ms}};
+	if (n == 0 || build == NULL || conflict == NULL)
+		return SMILE_ERR_INVALID;
+	return submit(s, &j);
+}
+
+enum smile_err smile_store_print_job_report(struct smile_store *s, const char *id,
+					    const char *station, int state, int reason,
+					    const char *text, int64_t now_ms)
+{
+	struct job j = {.type = JOB_PRINT_REPORT,
+			.u.print_report = {id, station, text ? text : "", state, reason, now_ms}};
+	return submit(s, &j);
+}
+
+enum smile_err smile_store_get_print_job(struct smile_store *s, const char *id,
+					 struct smile_store_print_job *out)
+{
+	struct reader *r = reader_get(s);
+	enum smile_err rc = s->ops->get_print_job(r->c, id, out);
+	reader_put(s, r);
+	return rc;
+}
+
+enum smile_err smile_store_list_print_jobs(struct smile_store *s, int state, size_t limit,
+					   smile_store_print_job_cb cb, void *ctx)
+{
+	struct reader *r = reader_get(s);
+	enum smile_err rc = s->ops->list_print_jobs(r->c, state, limit, cb, ctx);
+	reader_put(s, r);
+	return rc;
 }
 
 /* ------------------------------------------------------------ devices */

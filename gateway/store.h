@@ -40,7 +40,7 @@ extern "C" {
 
 struct smile_store;
 
-#define SMILE_STORE_SCHEMA_VERSION 5
+#define SMILE_STORE_SCHEMA_VERSION 6
 #define SMILE_STORE_ID_MAX 65        /* merchant names, refs, key ids, device ids + NUL */
 #define SMILE_STORE_WAYBILL_MAX 32
 #define SMILE_STORE_TOKEN_MAX 160
@@ -248,7 +248,15 @@ enum smile_err smile_store_revoke_apikey(struct smile_store *s, const char *id,
 
 /* ------------------------------------------------------------ devices */
 
-enum smile_device_role { SMILE_DEV_COURIER = 0, SMILE_DEV_HUB = 1, SMILE_DEV_SUPERVISOR = 2 };
+/* A print station (smile-print, docs/print-station.md) is enrolled like a
+ * device; its scans are refused (policy.c allows it no event) and it is
+ * never sent contact details, only print jobs. */
+enum smile_device_role {
+	SMILE_DEV_COURIER = 0,
+	SMILE_DEV_HUB = 1,
+	SMILE_DEV_SUPERVISOR = 2,
+	SMILE_DEV_PRINT_STATION = 3
+};
 enum smile_device_status { SMILE_DEV_ACTIVE = 0, SMILE_DEV_SUSPENDED = 1, SMILE_DEV_REVOKED = 2 };
 const char *smile_device_role_name(enum smile_device_role r);
 enum smile_err smile_device_role_parse(const char *s, enum smile_device_role *out) SMILE_MUST_CHECK;
@@ -426,6 +434,76 @@ enum smile_err smile_store_audit(struct smile_store *s, const struct smile_audit
 enum smile_err smile_store_audit_verify(struct smile_store *s, uint64_t *n_entries,
 					uint64_t *first_bad, uint8_t head[32],
 					struct smile_error *e) SMILE_MUST_CHECK;
+
+/* ================================================================ print jobs
+ * Jobs for print stations (docs/print-station.md). A job row holds the
+ * signed message as published (the label record inside is sealed to the
+ * station), so any node can publish it again and any node answers GET.
+ */
+
+#define SMILE_STORE_JOB_ID_MAX 48
+#define SMILE_STORE_JOB_TEXT_MAX 201 /* SMILE_JOB_REASON_MAX + NUL */
+#define SMILE_STORE_JOB_MESSAGE_MAX 8192
+
+/* One job. `message` is owned (smile_store_print_job_release). state and
+ * reason are enum smile_job_state and enum smile_job_reason
+ * (smile/printjob.h). */
+struct smile_store_print_job {
+	char id[SMILE_STORE_JOB_ID_MAX];       /* "pj_" + 32 hex */
+	char station[SMILE_STORE_ID_MAX];
+	uint64_t seq;                          /* per station: 1, 2, ... */
+	uint64_t shipment_id;
+	char waybill[SMILE_STORE_WAYBILL_MAX + 1];
+	char merchant[SMILE_STORE_ID_MAX];     /* the shipment's, for the access rule */
+	int format, copies, reprint;
+	int state, reason;
+	char reason_text[SMILE_STORE_JOB_TEXT_MAX];
+	char requested_by[SMILE_STORE_ID_MAX]; /* API key id */
+	int64_t created_ms, updated_ms;
+	uint8_t *message;
+	size_t message_len;
+};
+void smile_store_print_job_release(struct smile_store_print_job *j);
+
+/* Called by the writer, inside the transaction, once row->seq is set: fill
+ * row->message (malloc'd, owned by the row afterwards) and message_len. A
+ * non-zero return fails the whole request. */
+typedef enum smile_err (*smile_store_job_build_fn)(void *arg, struct smile_store_print_job *row);
+
+/* Insert n jobs in one durable transaction, all or none. For each row the
+ * caller fills everything but seq, state (queued), message and the times;
+ * the store gives each the station's next seq, calls build, and inserts it.
+ * A row without `reprint` for a shipment that already has a job (at any
+ * station, in any state) fails the lot with SMILE_ERR_CONFLICT and
+ * *conflict = its index; a reprint appends the audit entry
+ * ("print.reprint", waybill, requested_by, "station=S job=ID"). Returns
+ * SMILE_OK, SMILE_ERR_CONFLICT, build's error, SMILE_ERR_STORE. */
+enum smile_err smile_store_put_print_jobs(struct smile_store *s,
+					  struct smile_store_print_job *rows, size_t n,
+					  smile_store_job_build_fn build, void *arg,
+					  size_t *conflict, int64_t now_ms) SMILE_MUST_CHECK;
+
+/* A station's report: job `id` of `station` moves to `state` with the
+ * reason, durably, only forward (a state never goes back; a repeated
+ * "sent" or "printing" may update the reason while it waits; an
+ * identical repeat is SMILE_ERR_CONFLICT). SMILE_OK (applied),
+ * SMILE_ERR_CONFLICT (not forward: a retransmission or a late report,
+ * nothing changed), SMILE_ERR_NOT_FOUND (no such job for this station),
+ * SMILE_ERR_STORE. */
+enum smile_err smile_store_print_job_report(struct smile_store *s, const char *id,
+					    const char *station, int state, int reason,
+					    const char *text, int64_t now_ms) SMILE_MUST_CHECK;
+
+/* SMILE_ERR_NOT_FOUND, SMILE_ERR_STORE. On error *out holds nothing. */
+enum smile_err smile_store_get_print_job(struct smile_store *s, const char *id,
+					 struct smile_store_print_job *out) SMILE_MUST_CHECK;
+
+/* Every job still in state `state`, ascending by (station, seq), at most
+ * `limit`; the row is released after cb returns, non-zero stops. */
+typedef int (*smile_store_print_job_cb)(void *ctx, const struct smile_store_print_job *j);
+enum smile_err smile_store_list_print_jobs(struct smile_store *s, int state, size_t limit,
+					   smile_store_print_job_cb cb, void *ctx)
+	SMILE_MUST_CHECK;
 
 /* ================================================================ vault key rotation
  * What `keys rotate-vault` needs (docs/vault.md, "Rotating the vault key").

@@ -244,7 +244,34 @@ struct store_backend {
 	 * SMILE_ERR_CONFLICT (left alone: erased or changed meanwhile). */
 	enum smile_err (*rewrap)(struct store_conn *c, const struct smile_store_wrapped *row);
 
+	/* Print jobs (W). Whether shipment `id` has any print job row. */
+	enum smile_err (*print_job_exists)(struct store_conn *c, uint64_t shipment_id, int *exists);
+	/* 1 + the highest seq of `station`'s jobs (1 when none). */
+	enum smile_err (*print_job_next_seq)(struct store_conn *c, const char *station,
+					     uint64_t *seq);
+	/* The row as given (message included). SMILE_ERR_EXISTS (id, or
+	 * (station, seq) taken). */
+	enum smile_err (*insert_print_job)(struct store_conn *c,
+					   const struct smile_store_print_job *j);
+	/* One conditional update: state, reason, reason_text, updated_ms of
+	 * job `id` of `station`, only when state > the stored state, or both
+	 * are 1 or both 2 with another reason or text (sent, printing: why it
+	 * waits).
+	 * SMILE_OK (applied),
+	 * SMILE_ERR_CONFLICT (the job exists, not forward),
+	 * SMILE_ERR_NOT_FOUND (no such job for this station). */
+	enum smile_err (*print_job_report)(struct store_conn *c, const char *id,
+					   const char *station, int state, int reason,
+					   const char *text, int64_t now_ms);
+
 	/* ---------------------------------------------------------- reader ops (R) */
+
+	/* A print job (message owned by *out). SMILE_ERR_NOT_FOUND. */
+	enum smile_err (*get_print_job)(struct store_conn *c, const char *id,
+					struct smile_store_print_job *out);
+	/* Jobs in `state`, ascending by (station, seq), at most limit. */
+	enum smile_err (*list_print_jobs)(struct store_conn *c, int state, size_t limit,
+					  smile_store_print_job_cb cb, void *ctx);
 
 	/* By waybill when `waybill` is not NULL, else by id. SMILE_ERR_NOT_FOUND;
 	 * a row whose status text does not parse is SMILE_ERR_STORE (corrupt,

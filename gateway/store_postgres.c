@@ -106,8 +106,20 @@ enum stmt_id {
 	ST_REWRAP,
 	ST_GET_DEVICE_STATUS,
 	ST_OLD_SNAPSHOTS,
+	/* print jobs */
+	ST_PJ_EXISTS,
+	ST_PJ_NEXT_SEQ,
+	ST_PJ_INSERT,
+	ST_PJ_REPORT,
+	ST_PJ_FIND,
+	ST_PJ_GET,
+	ST_PJ_LIST,
 	ST_COUNT
 };
+
+#define PJ_COLS                                                                          \
+	"id, station, seq, shipment_id, waybill, merchant, format, copies, reprint, state, " \
+	"reason, reason_text, requested_by, created_ms, updated_ms, message"
 
 #define SHIPMENT_COLS \
 	"id, waybill, merchant, merchant_ref, status, token, region, created_ms, " \
@@ -203,6 +215,22 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_OLD_SNAPSHOTS] = "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
 			     "AND backend_xmin IS NOT NULL "
 			     "AND age(backend_xmin) >= age(xid($1::xid8))",
+	/* print jobs */
+	[ST_PJ_EXISTS] = "SELECT 1 FROM print_jobs WHERE shipment_id = $1 LIMIT 1",
+	[ST_PJ_NEXT_SEQ] = "SELECT COALESCE(MAX(seq), 0)::bigint + 1 FROM print_jobs "
+			   "WHERE station = $1",
+	[ST_PJ_INSERT] = "INSERT INTO print_jobs (" PJ_COLS ") "
+			 "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
+	/* only forward; a repeated "sent" (1) or "printing" (2) updates why it
+	 * waits, when that changed (an identical resend changes nothing) */
+	[ST_PJ_REPORT] = "UPDATE print_jobs SET state = $1::bigint, reason = $2, "
+			 "reason_text = $3, updated_ms = $4 WHERE id = $5 AND station = $6 AND "
+			 "(state < $1::bigint OR (state = $1::bigint AND $1::bigint IN (1, 2) AND "
+			 "(reason <> $2 OR reason_text <> $3)))",
+	[ST_PJ_FIND] = "SELECT 1 FROM print_jobs WHERE id = $1 AND station = $2",
+	[ST_PJ_GET] = "SELECT " PJ_COLS " FROM print_jobs WHERE id = $1",
+	[ST_PJ_LIST] = "SELECT " PJ_COLS " FROM print_jobs WHERE state = $1 "
+		       "ORDER BY station, seq LIMIT $2",
 };
 
 /* Schema migrations, each bringing the schema to version `to` (the
@@ -253,11 +281,20 @@ static const struct migration {
 	"  prev_hash BYTEA NOT NULL, hash BYTEA NOT NULL);"
 	/* sealed blobs are small and random: never compressed, kept inline */
 	"ALTER TABLE personal ALTER COLUMN wrapped_key SET STORAGE EXTERNAL;"},
+	/* print_jobs: jobs for print stations (store_sqlite.c migration 6) */
+	{6, "CREATE TABLE print_jobs (id TEXT PRIMARY KEY, station TEXT NOT NULL,"
+	"  seq BIGINT NOT NULL, shipment_id BIGINT NOT NULL, waybill TEXT NOT NULL,"
+	"  merchant TEXT NOT NULL, format BIGINT NOT NULL, copies BIGINT NOT NULL,"
+	"  reprint BIGINT NOT NULL, state BIGINT NOT NULL, reason BIGINT NOT NULL,"
+	"  reason_text TEXT NOT NULL, requested_by TEXT NOT NULL, created_ms BIGINT NOT NULL,"
+	"  updated_ms BIGINT NOT NULL, message BYTEA NOT NULL, UNIQUE (station, seq));"
+	"CREATE INDEX print_jobs_shipment ON print_jobs (shipment_id);"
+	"CREATE INDEX print_jobs_state ON print_jobs (state, station, seq);"},
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 #define PG_SCHEMA_VERSION (migrations[N_MIGRATIONS - 1].to)
-_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == 1 &&
-		       SMILE_STORE_SCHEMA_VERSION == 5,
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == 2 &&
+		       SMILE_STORE_SCHEMA_VERSION == 6,
 	       "a new schema version needs a PostgreSQL migration too");
 
 /* The tables holding bytes erasure must remove: sealed personal data and
@@ -2054,6 +2091,167 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------------------ print jobs */
+
+static enum smile_err pg_print_job_exists(struct store_conn *c, uint64_t shipment_id,
+					  int *exists)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	p_i64(&p, (int64_t)shipment_id);
+	r = run(c, ST_PJ_EXISTS, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	*exists = rc == SMILE_OK && PQntuples(r) > 0;
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_print_job_next_seq(struct store_conn *c, const char *station,
+					    uint64_t *seq)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	p_text(&p, station);
+	r = run(c, ST_PJ_NEXT_SEQ, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK)
+		rc = PQntuples(r) == 1 ? SMILE_OK : SMILE_ERR_STORE;
+	if (rc == SMILE_OK)
+		*seq = (uint64_t)col_i64(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_insert_print_job(struct store_conn *c,
+					  const struct smile_store_print_job *j)
+{
+	struct params p = {0};
+
+	p_text(&p, j->id);
+	p_text(&p, j->station);
+	p_i64(&p, (int64_t)j->seq);
+	p_i64(&p, (int64_t)j->shipment_id);
+	p_text(&p, j->waybill);
+	p_text(&p, j->merchant);
+	p_i64(&p, j->format);
+	p_i64(&p, j->copies);
+	p_i64(&p, j->reprint);
+	p_i64(&p, j->state);
+	p_i64(&p, j->reason);
+	p_text(&p, j->reason_text);
+	p_text(&p, j->requested_by);
+	p_i64(&p, j->created_ms);
+	p_i64(&p, j->updated_ms);
+	p_blob(&p, j->message, j->message_len);
+	return run_cmd(c, ST_PJ_INSERT, &p, NULL);
+}
+
+static enum smile_err pg_print_job_report(struct store_conn *c, const char *id,
+					  const char *station, int state, int reason,
+					  const char *text, int64_t now_ms)
+{
+	struct params p = {0}, q = {0};
+	int changed = 0;
+	enum smile_err rc;
+
+	p_i64(&p, state);
+	p_i64(&p, reason);
+	p_text(&p, text);
+	p_i64(&p, now_ms);
+	p_text(&p, id);
+	p_text(&p, station);
+	if ((rc = run_cmd(c, ST_PJ_REPORT, &p, &changed)))
+		return rc;
+	if (changed)
+		return SMILE_OK;
+	/* nothing changed: tell a stale report from an unknown job */
+	p_text(&q, id);
+	p_text(&q, station);
+	if ((rc = run_cmd(c, ST_PJ_FIND, &q, &changed)))
+		return rc;
+	return changed ? SMILE_ERR_CONFLICT : SMILE_ERR_NOT_FOUND;
+}
+
+static enum smile_err read_print_job(const PGresult *r, int i, struct smile_store_print_job *j)
+{
+	size_t n;
+	const void *b;
+
+	memset(j, 0, sizeof(*j));
+	col_text(r, i, 0, j->id, sizeof(j->id));
+	col_text(r, i, 1, j->station, sizeof(j->station));
+	j->seq = (uint64_t)col_i64(r, i, 2);
+	j->shipment_id = (uint64_t)col_i64(r, i, 3);
+	col_text(r, i, 4, j->waybill, sizeof(j->waybill));
+	col_text(r, i, 5, j->merchant, sizeof(j->merchant));
+	j->format = (int)col_i64(r, i, 6);
+	j->copies = (int)col_i64(r, i, 7);
+	j->reprint = (int)col_i64(r, i, 8);
+	j->state = (int)col_i64(r, i, 9);
+	j->reason = (int)col_i64(r, i, 10);
+	col_text(r, i, 11, j->reason_text, sizeof(j->reason_text));
+	col_text(r, i, 12, j->requested_by, sizeof(j->requested_by));
+	j->created_ms = col_i64(r, i, 13);
+	j->updated_ms = col_i64(r, i, 14);
+	b = col_blob(r, i, 15, &n);
+	if (b == NULL || n == 0)
+		return SMILE_OK;
+	if (n > SMILE_STORE_JOB_MESSAGE_MAX)
+		return SMILE_ERR_STORE;
+	j->message = malloc(n);
+	if (j->message == NULL)
+		return SMILE_ERR_NOMEM;
+	memcpy(j->message, b, n);
+	j->message_len = n;
+	return SMILE_OK;
+}
+
+static enum smile_err pg_get_print_job(struct store_conn *c, const char *id,
+				       struct smile_store_print_job *out)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	memset(out, 0, sizeof(*out));
+	p_text(&p, id);
+	r = run(c, ST_PJ_GET, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK)
+		rc = PQntuples(r) == 1 ? read_print_job(r, 0, out) : SMILE_ERR_NOT_FOUND;
+	PQclear(r);
+	if (rc)
+		smile_store_print_job_release(out);
+	return rc;
+}
+
+static enum smile_err pg_list_print_jobs(struct store_conn *c, int state, size_t limit,
+					 smile_store_print_job_cb cb, void *ctx)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	p_i64(&p, state);
+	p_i64(&p, (int64_t)limit);
+	r = run(c, ST_PJ_LIST, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	for (int i = 0; rc == SMILE_OK && i < PQntuples(r); i++) {
+		struct smile_store_print_job j;
+		rc = read_print_job(r, i, &j);
+		int stop = rc || cb(ctx, &j);
+		smile_store_print_job_release(&j);
+		if (stop)
+			break;
+	}
+	PQclear(r);
+	return rc;
+}
+
 const struct store_backend store_postgres_backend = {
 	.name = "postgresql",
 	.scheme = "postgresql",
@@ -2089,6 +2287,12 @@ const struct store_backend store_postgres_backend = {
 	.meta_get = pg_meta_get,
 	.meta_put = pg_meta_put,
 	.rewrap = pg_rewrap,
+	.print_job_exists = pg_print_job_exists,
+	.print_job_next_seq = pg_print_job_next_seq,
+	.insert_print_job = pg_insert_print_job,
+	.print_job_report = pg_print_job_report,
+	.get_print_job = pg_get_print_job,
+	.list_print_jobs = pg_list_print_jobs,
 	.get_shipment = pg_get_shipment,
 	.list_shipments = pg_list_shipments,
 	.get_personal = pg_get_personal,

@@ -34,6 +34,10 @@
 #include "store.h"
 #include "store_backend.h"
 
+#define PJ_COLS                                                                          \
+	"id, station, seq, shipment_id, waybill, merchant, format, copies, reprint, state, " \
+	"reason, reason_text, requested_by, created_ms, updated_ms, message"
+
 enum stmt_id {
 	ST_INSERT_SHIPMENT,
 	ST_INSERT_PERSONAL,
@@ -71,6 +75,14 @@ enum stmt_id {
 	ST_LIST_WRAPPED,
 	ST_REWRAP,
 	ST_GET_DEVICE_STATUS,
+	/* print jobs */
+	ST_PJ_EXISTS,
+	ST_PJ_NEXT_SEQ,
+	ST_PJ_INSERT,
+	ST_PJ_REPORT,
+	ST_PJ_FIND,
+	ST_PJ_GET,
+	ST_PJ_LIST,
 	ST_COUNT
 };
 
@@ -147,6 +159,22 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* compare-and-set: a row erased or changed meanwhile is left alone */
 	[ST_REWRAP] = "UPDATE personal SET wrapped_key = ? WHERE shipment_id = ? AND wrapped_key = ?",
 	[ST_GET_DEVICE_STATUS] = "SELECT status FROM devices WHERE id = ?",
+	/* print jobs */
+	[ST_PJ_EXISTS] = "SELECT 1 FROM print_jobs WHERE shipment_id = ? LIMIT 1",
+	[ST_PJ_NEXT_SEQ] = "SELECT COALESCE(MAX(seq), 0) + 1 FROM print_jobs WHERE station = ?",
+	[ST_PJ_INSERT] = "INSERT INTO print_jobs (id, station, seq, shipment_id, waybill, merchant, "
+			 "format, copies, reprint, state, reason, reason_text, requested_by, "
+			 "created_ms, updated_ms, message) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	/* only forward; a repeated "sent" (1) or "printing" (2) updates why it
+	 * waits, when that changed (an identical resend changes nothing) */
+	[ST_PJ_REPORT] = "UPDATE print_jobs SET state = ?1, reason = ?2, reason_text = ?3, "
+			 "updated_ms = ?4 WHERE id = ?5 AND station = ?6 AND "
+			 "(state < ?1 OR (state = ?1 AND ?1 IN (1, 2) AND "
+			 "(reason <> ?2 OR reason_text <> ?3)))",
+	[ST_PJ_FIND] = "SELECT 1 FROM print_jobs WHERE id = ? AND station = ?",
+	[ST_PJ_GET] = "SELECT " PJ_COLS " FROM print_jobs WHERE id = ?",
+	[ST_PJ_LIST] = "SELECT " PJ_COLS " FROM print_jobs WHERE state = ? "
+		       "ORDER BY station, seq LIMIT ?",
 };
 
 /* Schema migrations: index i brings the schema from version i to i + 1. */
@@ -207,6 +235,18 @@ static const char *const migrations[] = {
 	"CREATE INDEX devices_last_shipment ON devices (last_shipment_id) "
 	"  WHERE last_revealed = 1;"
 	"ALTER TABLE events ADD COLUMN recorded_ms INTEGER NOT NULL DEFAULT 0;",
+
+	/* 6 (print_jobs): jobs for print stations, each with its signed
+	 * message (the record sealed to the station); state is enum
+	 * smile_job_state, so "only forward" is one comparison */
+	"CREATE TABLE print_jobs (id TEXT PRIMARY KEY, station TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL, shipment_id INTEGER NOT NULL, waybill TEXT NOT NULL,"
+	"  merchant TEXT NOT NULL, format INTEGER NOT NULL, copies INTEGER NOT NULL,"
+	"  reprint INTEGER NOT NULL, state INTEGER NOT NULL, reason INTEGER NOT NULL,"
+	"  reason_text TEXT NOT NULL, requested_by TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+	"  updated_ms INTEGER NOT NULL, message BLOB NOT NULL, UNIQUE (station, seq));"
+	"CREATE INDEX print_jobs_shipment ON print_jobs (shipment_id);"
+	"CREATE INDEX print_jobs_state ON print_jobs (state, station, seq);",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == SMILE_STORE_SCHEMA_VERSION, "one migration per version");
@@ -1413,6 +1453,173 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------------------ print jobs */
+
+static enum smile_err sq_print_job_exists(struct store_conn *c, uint64_t shipment_id,
+					  int *exists)
+{
+	sqlite3_stmt *st = stmt(c, ST_PJ_EXISTS);
+	int step;
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)shipment_id);
+	step = step_done(st);
+	*exists = step == SQLITE_ROW;
+	return step == SQLITE_ROW || step == SQLITE_DONE ? SMILE_OK : SMILE_ERR_STORE;
+}
+
+static enum smile_err sq_print_job_next_seq(struct store_conn *c, const char *station,
+					    uint64_t *seq)
+{
+	sqlite3_stmt *st = stmt(c, ST_PJ_NEXT_SEQ);
+	enum smile_err rc = SMILE_ERR_STORE;
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, station);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*seq = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = SMILE_OK;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static enum smile_err sq_insert_print_job(struct store_conn *c,
+					  const struct smile_store_print_job *j)
+{
+	sqlite3_stmt *st = stmt(c, ST_PJ_INSERT);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, j->id);
+	bind_text(st, 2, j->station);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)j->seq);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)j->shipment_id);
+	bind_text(st, 5, j->waybill);
+	bind_text(st, 6, j->merchant);
+	sqlite3_bind_int(st, 7, j->format);
+	sqlite3_bind_int(st, 8, j->copies);
+	sqlite3_bind_int(st, 9, j->reprint);
+	sqlite3_bind_int(st, 10, j->state);
+	sqlite3_bind_int(st, 11, j->reason);
+	bind_text(st, 12, j->reason_text);
+	bind_text(st, 13, j->requested_by);
+	sqlite3_bind_int64(st, 14, j->created_ms);
+	sqlite3_bind_int64(st, 15, j->updated_ms);
+	sqlite3_bind_blob(st, 16, j->message, (int)j->message_len, SQLITE_STATIC);
+	return map_step(step_done(st));
+}
+
+static enum smile_err sq_print_job_report(struct store_conn *c, const char *id,
+					  const char *station, int state, int reason,
+					  const char *text, int64_t now_ms)
+{
+	sqlite3_stmt *st = stmt(c, ST_PJ_REPORT);
+	int step;
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int(st, 1, state);
+	sqlite3_bind_int(st, 2, reason);
+	bind_text(st, 3, text);
+	sqlite3_bind_int64(st, 4, now_ms);
+	bind_text(st, 5, id);
+	bind_text(st, 6, station);
+	if (run_done(st))
+		return SMILE_ERR_STORE;
+	if (sqlite3_changes(c->db))
+		return SMILE_OK;
+	/* nothing changed: tell a stale report from an unknown job */
+	if ((st = stmt(c, ST_PJ_FIND)) == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, id);
+	bind_text(st, 2, station);
+	step = step_done(st);
+	if (step == SQLITE_ROW)
+		return SMILE_ERR_CONFLICT;
+	return step == SQLITE_DONE ? SMILE_ERR_NOT_FOUND : SMILE_ERR_STORE;
+}
+
+static enum smile_err read_print_job(sqlite3_stmt *st, struct smile_store_print_job *j)
+{
+	int n;
+	memset(j, 0, sizeof(*j));
+	col_text(st, 0, j->id, sizeof(j->id));
+	col_text(st, 1, j->station, sizeof(j->station));
+	j->seq = (uint64_t)sqlite3_column_int64(st, 2);
+	j->shipment_id = (uint64_t)sqlite3_column_int64(st, 3);
+	col_text(st, 4, j->waybill, sizeof(j->waybill));
+	col_text(st, 5, j->merchant, sizeof(j->merchant));
+	j->format = sqlite3_column_int(st, 6);
+	j->copies = sqlite3_column_int(st, 7);
+	j->reprint = sqlite3_column_int(st, 8);
+	j->state = sqlite3_column_int(st, 9);
+	j->reason = sqlite3_column_int(st, 10);
+	col_text(st, 11, j->reason_text, sizeof(j->reason_text));
+	col_text(st, 12, j->requested_by, sizeof(j->requested_by));
+	j->created_ms = sqlite3_column_int64(st, 13);
+	j->updated_ms = sqlite3_column_int64(st, 14);
+	n = sqlite3_column_bytes(st, 15);
+	if (n <= 0 || n > SMILE_STORE_JOB_MESSAGE_MAX)
+		return n == 0 ? SMILE_OK : SMILE_ERR_STORE;
+	j->message = malloc((size_t)n);
+	if (j->message == NULL)
+		return SMILE_ERR_NOMEM;
+	memcpy(j->message, sqlite3_column_blob(st, 15), (size_t)n);
+	j->message_len = (size_t)n;
+	return SMILE_OK;
+}
+
+static enum smile_err sq_get_print_job(struct store_conn *c, const char *id,
+				       struct smile_store_print_job *out)
+{
+	sqlite3_stmt *st = stmt(c, ST_PJ_GET);
+	enum smile_err rc;
+	int step;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, id);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		rc = read_print_job(st, out);
+		if (rc)
+			smile_store_print_job_release(out);
+	} else {
+		rc = step == SQLITE_DONE ? SMILE_ERR_NOT_FOUND : SMILE_ERR_STORE;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static enum smile_err sq_list_print_jobs(struct store_conn *c, int state, size_t limit,
+					 smile_store_print_job_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = stmt(c, ST_PJ_LIST);
+	enum smile_err rc = SMILE_OK;
+	int step;
+
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int(st, 1, state);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct smile_store_print_job j;
+		int stop;
+		if ((rc = read_print_job(st, &j))) {
+			smile_store_print_job_release(&j);
+			break;
+		}
+		stop = cb(ctx, &j);
+		smile_store_print_job_release(&j);
+		if (stop)
+			break;
+	}
+	if (rc == SMILE_OK && step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = SMILE_ERR_STORE;
+	sqlite3_reset(st);
+	return rc;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.name = "sqlite",
 	.scheme = "sqlite",
@@ -1447,6 +1654,12 @@ const struct store_backend store_sqlite_backend = {
 	.meta_get = sq_meta_get,
 	.meta_put = sq_meta_put,
 	.rewrap = sq_rewrap,
+	.print_job_exists = sq_print_job_exists,
+	.print_job_next_seq = sq_print_job_next_seq,
+	.insert_print_job = sq_insert_print_job,
+	.print_job_report = sq_print_job_report,
+	.get_print_job = sq_get_print_job,
+	.list_print_jobs = sq_list_print_jobs,
 	.get_shipment = sq_get_shipment,
 	.list_shipments = sq_list_shipments,
 	.get_personal = sq_get_personal,

@@ -208,4 +208,51 @@ enum smile_err svc_apikey_revoke(struct gateway *g, const struct svc_caller *c, 
  * Returns how many were erased. */
 size_t svc_retention_run(struct gateway *g, int64_t now_ms);
 
+/* ------------------------------------------------------------ print jobs */
+
+#define SVC_PRINT_MAX_WAYBILLS 50
+
+/* POST /v1/print-jobs (docs/api.md "Print jobs"). format is enum
+ * smile_job_format (smile/printjob.h). */
+struct svc_print_request {
+	const char *const *waybills;
+	size_t n;
+	const char *station;
+	unsigned format;
+	int copies;
+	int reprint;
+};
+
+/* Queue one job per waybill for `station`, all or none, and publish them.
+ * Any API role; each waybill must be one the caller may see (else
+ * SMILE_ERR_NOT_FOUND, field "waybills[i]"). Errors: SMILE_ERR_FIELD_VALUE
+ * (request), SMILE_ERR_NOT_FOUND ("station": not an enrolled print
+ * station), SMILE_ERR_CONFLICT ("station" suspended/revoked; or
+ * "waybills[i]": printed before without "reprint": true), SMILE_ERR_SHREDDED
+ * (erased), SMILE_ERR_TOO_LARGE, SMILE_ERR_STORE. On SMILE_OK rows[0..n)
+ * hold the jobs (release each with smile_store_print_job_release); on error
+ * nothing to release. Logs print.queued per job; a reprint is audited by the
+ * store ("print.reprint"). */
+enum smile_err svc_print_jobs_create(struct gateway *g, const struct svc_caller *c,
+				     const struct svc_print_request *rq,
+				     struct smile_store_print_job *rows, struct smile_error *e)
+	SMILE_MUST_CHECK;
+
+/* A job the caller may see (its shipment's merchant): else
+ * SMILE_ERR_NOT_FOUND. *out released by the caller. */
+enum smile_err svc_print_job_get(struct gateway *g, const struct svc_caller *c, const char *id,
+				 struct smile_store_print_job *out, struct smile_error *e)
+	SMILE_MUST_CHECK;
+
+/* The API's view of a job (never the message). */
+json_t *svc_print_job_json(const struct smile_store_print_job *j);
+
+/* A station's status report as received on smile/v1/dev/{station}/jobstatus:
+ * decoded, checked against the topic's station (an enrolled, active print
+ * station) and its signature, and applied forward only. SMILE_OK also for a
+ * retransmission or a late report (nothing changes). Refusals are logged
+ * (print.status_refused) and returned. */
+enum smile_err svc_print_job_report(struct gateway *g, const char *topic_station,
+				    const uint8_t *msg, size_t len);
+
 #endif

@@ -79,12 +79,12 @@ enum smile_err svc_device_enrol(struct gateway *g, const struct svc_caller *c, j
 	role = json_object_get(j, "role");
 	if (role == NULL)
 		return smile_error_set(e, SMILE_ERR_MISSING_FIELD, "role",
-				       "courier, hub or supervisor");
+				       "courier, hub, supervisor or print_station");
 	if (!json_is_string(role) ||
 	    smile_device_role_parse(json_string_value(role), &d->role) != SMILE_OK)
 		return smile_error_set(e, json_is_string(role) ? SMILE_ERR_FIELD_VALUE
 							       : SMILE_ERR_FIELD_TYPE,
-				       "role", "courier, hub or supervisor");
+				       "role", "courier, hub, supervisor or print_station");
 	zone = json_object_get(j, "zone");
 	if (zone && !json_is_null(zone)) {
 		if (!json_is_string(zone) || !zone_ok(json_string_value(zone)))

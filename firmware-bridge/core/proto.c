@@ -115,7 +115,7 @@ static int id_char(unsigned c)
 	       c == '_' || c == '-';
 }
 
-static int chars_ok(const char *p, size_t n)
+int smile_core_chars_ok(const char *p, size_t n)
 {
 	size_t i;
 
@@ -127,7 +127,7 @@ static int chars_ok(const char *p, size_t n)
 
 int smile_proto_id_valid(const char *p, size_t n)
 {
-	return p != NULL && n >= 1 && n <= SMILE_PROTO_ID_MAX && chars_ok(p, n);
+	return p != NULL && n >= 1 && n <= SMILE_PROTO_ID_MAX && smile_core_chars_ok(p, n);
 }
 
 static int token_ok(const uint8_t *p, size_t n)
@@ -142,7 +142,7 @@ static int token_ok(const uint8_t *p, size_t n)
 
 static int waybill_ok(const char *p, size_t n)
 {
-	return n <= SMILE_PROTO_WAYBILL_MAX && (n == 0 || (p != NULL && chars_ok(p, n)));
+	return n <= SMILE_PROTO_WAYBILL_MAX && (n == 0 || (p != NULL && smile_core_chars_ok(p, n)));
 }
 
 static int location_ok(const struct smile_location *l)
@@ -296,6 +296,10 @@ enum smile_err smile_proto_topic(char *out, size_t cap, const char *device_id,
 		tail = "/scan";
 	else if (kind == SMILE_TOPIC_REPLY)
 		tail = "/reply";
+	else if (kind == SMILE_TOPIC_JOB)
+		tail = "/job";
+	else if (kind == SMILE_TOPIC_JOBSTATUS)
+		tail = "/jobstatus";
 	else
 		return SMILE_ERR_INVALID;
 	idn = strlen(device_id);
@@ -326,6 +330,10 @@ enum smile_err smile_proto_topic_parse(const char *topic, char id_out[SMILE_PROT
 		*kind = SMILE_TOPIC_SCAN;
 	else if (strcmp(slash, "/reply") == 0)
 		*kind = SMILE_TOPIC_REPLY;
+	else if (strcmp(slash, "/job") == 0)
+		*kind = SMILE_TOPIC_JOB;
+	else if (strcmp(slash, "/jobstatus") == 0)
+		*kind = SMILE_TOPIC_JOBSTATUS;
 	else
 		return SMILE_ERR_INVALID;
 	memcpy(id_out, id, (size_t)(slash - id));
@@ -500,8 +508,8 @@ enum smile_err smile_scan_encode(const struct smile_scan *s,
 
 /* Version first (so a future version is named as such, whatever its size),
  * then the cap, then the type. */
-static enum smile_err envelope_check(const uint8_t *msg, size_t len, size_t min, size_t max,
-				     unsigned type, const char *what, struct smile_error *e)
+enum smile_err smile_core_envelope(const uint8_t *msg, size_t len, size_t min, size_t max,
+				   unsigned type, const char *what, struct smile_error *e)
 {
 	if (msg == NULL || len < 1)
 		return FAIL(SMILE_ERR_PROTO, what, "empty message");
@@ -530,7 +538,7 @@ static enum smile_err read_id(struct rd *r, const char **p, size_t *n, const cha
 		return FAIL(SMILE_ERR_PROTO, field, "length not 1-32");
 	if (!rd_has(r, idn))
 		return FAIL(SMILE_ERR_PROTO, field, "truncated");
-	if (!chars_ok((const char *)(r->p + r->off), idn))
+	if (!smile_core_chars_ok((const char *)(r->p + r->off), idn))
 		return FAIL(SMILE_ERR_PROTO, field, "character outside A-Z a-z 0-9 _ -");
 	*p = (const char *)(r->p + r->off);
 	*n = idn;
@@ -561,7 +569,7 @@ enum smile_err smile_scan_decode(const uint8_t *msg, size_t len, struct smile_sc
 
 	memset(&s, 0, sizeof(s));
 	memset(out, 0, sizeof(*out));
-	err = envelope_check(msg, len, SMILE_SCAN_MIN_BYTES, SMILE_SCAN_MAX_BYTES,
+	err = smile_core_envelope(msg, len, SMILE_SCAN_MIN_BYTES, SMILE_SCAN_MAX_BYTES,
 			     SMILE_PROTO_TYPE_SCAN, "scan", e);
 	if (err != SMILE_OK)
 		return err;
@@ -765,7 +773,7 @@ static enum smile_err reply_parse(const uint8_t *msg, size_t len, struct smile_r
 	memset(&rp, 0, sizeof(rp));
 	memset(out, 0, sizeof(*out));
 	*ad_len = 0;
-	err = envelope_check(msg, len, SMILE_REPLY_MIN_BYTES, SMILE_REPLY_MAX_BYTES,
+	err = smile_core_envelope(msg, len, SMILE_REPLY_MIN_BYTES, SMILE_REPLY_MAX_BYTES,
 			     SMILE_PROTO_TYPE_REPLY, "reply", e);
 	if (err != SMILE_OK)
 		return err;

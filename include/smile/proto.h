@@ -87,6 +87,7 @@ extern "C" {
 /* Topics (docs/protocol.md "Topics"). */
 #define SMILE_PROTO_TOPIC_PREFIX "smile/v1/dev/"
 #define SMILE_PROTO_TOPIC_SCAN_SUB "smile/v1/dev/+/scan" /* gateway subscribes */
+#define SMILE_PROTO_TOPIC_JOBSTATUS_SUB "smile/v1/dev/+/jobstatus" /* gateway subscribes */
 #define SMILE_PROTO_TOPIC_ALERTS "smile/v1/alerts"
 /* "smile/v1/dev/" + id + "/reply" + NUL, rounded up */
 #define SMILE_PROTO_TOPIC_MAX 64
@@ -155,7 +156,9 @@ enum smile_reason {
 /* Topic kinds for smile_proto_topic(). */
 enum smile_topic {
 	SMILE_TOPIC_SCAN = 1, /* smile/v1/dev/{id}/scan */
-	SMILE_TOPIC_REPLY = 2 /* smile/v1/dev/{id}/reply */
+	SMILE_TOPIC_REPLY = 2, /* smile/v1/dev/{id}/reply */
+	SMILE_TOPIC_JOB = 3,   /* smile/v1/dev/{id}/job: print jobs to a station */
+	SMILE_TOPIC_JOBSTATUS = 4 /* smile/v1/dev/{id}/jobstatus: a station's reports */
 };
 
 /* Outcome of smile_proto_seq_classify(). */
@@ -257,12 +260,13 @@ int smile_proto_id_valid(const char *p, size_t n);
 enum smile_err smile_proto_id_copy(const char *p, size_t n,
 				   char out[SMILE_PROTO_ID_MAX + 1]) SMILE_MUST_CHECK;
 
-/* Write "smile/v1/dev/{id}/scan" or ".../reply" (NUL-terminated) into out.
+/* Write "smile/v1/dev/{id}/scan", ".../reply", ".../job" or ".../jobstatus"
+ * (NUL-terminated) into out.
  * SMILE_ERR_INVALID (bad id or kind), SMILE_ERR_BUFFER_SMALL. */
 enum smile_err smile_proto_topic(char *out, size_t cap, const char *device_id,
 				 enum smile_topic kind) SMILE_MUST_CHECK;
 
-/* Split a topic "smile/v1/dev/{id}/scan|reply": id copied NUL-terminated into
+/* Split a topic "smile/v1/dev/{id}/scan|reply|job|jobstatus": id copied NUL-terminated into
  * id_out, kind into *kind. SMILE_ERR_INVALID when the topic is anything else
  * (id_out then ""). */
 enum smile_err smile_proto_topic_parse(const char *topic, char id_out[SMILE_PROTO_ID_MAX + 1],

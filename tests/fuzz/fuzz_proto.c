@@ -2,7 +2,8 @@
 /*
  * fuzz_proto.c - libFuzzer target for every parser of outside input in the
  * device core: scan and reply decoders, signature checks, contact opening,
- * the device's reply check, key file images, base64 keys and topics.
+ * the device's reply check, key file images, base64 keys and topics; and
+ * the print station's job and job status (smile/printjob.h).
  *
  * Beyond "no crash", it checks the codec is canonical: any scan or
  * (non-revealed) reply that decodes re-encodes to the very same bytes, so one
@@ -23,6 +24,7 @@
 #include <sodium.h>
 
 #include "smile/device.h"
+#include "smile/printjob.h"
 #include "smile/proto.h"
 
 #include "../unit/device/proto_vectors.h"
@@ -121,9 +123,34 @@ static void check_text(const uint8_t *data, size_t size)
 		smile_device_keys_wipe(&k);
 }
 
+/* Print jobs: opening never leaves plaintext behind on a refusal, and a
+ * status that decodes re-encodes to the same bytes (canonical). */
+static void check_printjob(const uint8_t *data, size_t size)
+{
+	struct smile_job j;
+	struct smile_job_status st;
+	uint8_t rec[SMILE_JOB_RECORD_MAX], out[SMILE_JOB_STATUS_MAX_BYTES];
+	size_t len;
+
+	if (smile_job_open(data, size, gw.sign_pk, dev.id, shared, &j, rec, sizeof(rec), NULL) !=
+	    SMILE_OK) {
+		for (size_t i = 0; i < sizeof(rec); i++)
+			if (rec[i])
+				abort(); /* a refused job left bytes in the record buffer */
+	}
+	if (smile_job_status_decode(data, size, &st, NULL) == SMILE_OK) {
+		if (smile_job_status_encode(&st, dev.sign_sk, out, sizeof(out), &len, NULL) !=
+			    SMILE_OK ||
+		    len != size || memcmp(out, data, size - SMILE_PROTO_SIG_BYTES) != 0)
+			abort(); /* not canonical */
+		(void)smile_job_status_verify(data, size, dev.sign_pk);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	init_once();
+	check_printjob(data, size);
 	check_scan(data, size);
 	check_reply(data, size);
 	check_text(data, size);

@@ -16,7 +16,9 @@
 #                      out/NAME/paper holds a number, that many jobs print;
 #                      the next one finds the roll empty: the backend reports
 #                      media-empty-error and stops the queue, as a CUPS
-#                      driver does on a real paper-out.
+#                      driver does on a real paper-out (and clears it again
+#                      with the next job it prints, once the queue is
+#                      enabled and the roll refilled).
 # zebra_start [--silent|--blackhole]
 #                      a zebra_sim.py on a free port; sets ZEBRA_PORT,
 #                      ZEBRA_DIR (labels as label-NNNN.zpl, state in state),
@@ -54,6 +56,8 @@ if [ -f "$dir/paper" ]; then
 	echo $((left - 1)) >"$dir/paper"
 fi
 if [ -n "$6" ]; then cat "$6"; else cat; fi >"$dir/job-$1.tmp" && mv "$dir/job-$1.tmp" "$dir/job-$1"
+# printed: the roll is there again (a driver clears the reason it set)
+echo "STATE: -media-empty-error" >&2
 SH
 	# run as root only if not group/world accessible (cupsd's rule)
 	chmod 0700 "$CUPS_DIR/bin/backend/smiletest"

@@ -19,7 +19,7 @@ t_match "the same id twice is refused, naming the field" "$out" '^smile-gateway:
 out=$("$GW" device add --data "$D" --in "$T/van.json" 2>&1)
 t_match "--role is required" "$out" 'role is required'
 out=$("$GW" device add --data "$D" --role pilot --in "$T/van.json" 2>&1)
-t_match "a bad role is named" "$out" 'role: courier, hub or supervisor'
+t_match "a bad role is named" "$out" 'role: courier, hub, supervisor or print_station'
 printf '{"id":"x","sign_pk":"nope"' >"$T/bad.json"
 out=$("$GW" device add --data "$D" --role hub --in "$T/bad.json" 2>&1)
 t_match "broken JSON is refused" "$out" 'not valid JSON'

@@ -306,6 +306,28 @@ static void custody_cases(void **state)
 	assert_false(d.reveal);
 }
 
+/* protocol.md 7.4: a print station's scans are denied wrong_role after rows
+ * 1 and 2, whatever the other facts. */
+static void print_station_sends_nothing(void **state)
+{
+	int v[F_N] = {0};
+	(void)state;
+	for (int ev = SMILE_EVENT_FIRST; ev <= SMILE_EVENT_LAST; ev++) {
+		struct policy_input in = input_of(v);
+		struct policy_decision d;
+		assert_false(policy_event_allowed(SMILE_DEV_PRINT_STATION, (enum smile_event)ev));
+		in.role = SMILE_DEV_PRINT_STATION;
+		in.event = (enum smile_event)ev;
+		in.shipment_status = ev % 2 ? SMILE_SHIPMENT_DELIVERED : SMILE_SHIPMENT_HUB_OUT;
+		policy_decide(&in, &d);
+		assert_int_equal(d.status, SMILE_STATUS_DENIED);
+		assert_int_equal(d.reason, SMILE_REASON_WRONG_ROLE);
+		in.device_status = SMILE_DEV_SUSPENDED;
+		policy_decide(&in, &d);
+		assert_int_equal(d.reason, SMILE_REASON_SUSPENDED);
+	}
+}
+
 static void roles_and_events(void **state)
 {
 	(void)state;
@@ -331,6 +353,7 @@ int main(void)
 		cmocka_unit_test(the_page_table_is_the_policy),
 		cmocka_unit_test(custody_cases),
 		cmocka_unit_test(roles_and_events),
+		cmocka_unit_test(print_station_sends_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

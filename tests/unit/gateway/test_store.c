@@ -939,6 +939,129 @@ static void audit_chain_continues_across_handles(void **state)
 	assert_memory_not_equal(head1, head2, 32);
 }
 
+/* ------------------------------------------------------------ print jobs */
+
+static int pj_build_calls;
+
+/* The message a gateway would sign: here the seq, so the test sees that
+ * build ran after the store chose it. */
+static enum smile_err pj_build(void *arg, struct smile_store_print_job *row)
+{
+	(void)arg;
+	pj_build_calls++;
+	row->message = malloc(32);
+	if (row->message == NULL)
+		return SMILE_ERR_NOMEM;
+	row->message_len = (size_t)snprintf((char *)row->message, 32, "msg-%llu",
+					    (unsigned long long)row->seq);
+	return SMILE_OK;
+}
+
+static void pj_row(struct smile_store_print_job *j, const char *id, const char *station,
+		   uint64_t shipment, int reprint)
+{
+	memset(j, 0, sizeof(*j));
+	snprintf(j->id, sizeof(j->id), "%s", id);
+	snprintf(j->station, sizeof(j->station), "%s", station);
+	j->shipment_id = shipment;
+	snprintf(j->waybill, sizeof(j->waybill), "SW%llu", (unsigned long long)shipment);
+	snprintf(j->merchant, sizeof(j->merchant), "acme");
+	snprintf(j->requested_by, sizeof(j->requested_by), "key1");
+	j->format = 1;
+	j->copies = 1;
+	j->reprint = reprint;
+}
+
+static int pj_count(void *ctx, const struct smile_store_print_job *j)
+{
+	(void)j;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void print_jobs_once_forward_and_audited(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_print_job rows[2], got, again;
+	struct smile_error e = {0};
+	uint64_t n = 0, bad = 0;
+	size_t conflict = 99;
+	int queued = 0;
+
+	/* two waybills in one request: seqs 1, 2 of the station, in order */
+	pj_row(&rows[0], "pj_a", "st1", 10, 0);
+	pj_row(&rows[1], "pj_b", "st1", 11, 0);
+	assert_int_equal(smile_store_put_print_jobs(f->s, rows, 2, pj_build, NULL, &conflict, 5),
+			 SMILE_OK);
+	assert_int_equal(rows[0].seq, 1);
+	assert_int_equal(rows[1].seq, 2);
+	smile_store_print_job_release(&rows[0]);
+	smile_store_print_job_release(&rows[1]);
+	assert_int_equal(smile_store_get_print_job(f->s, "pj_b", &got), SMILE_OK);
+	assert_string_equal(got.station, "st1");
+	assert_int_equal(got.state, 0);
+	assert_int_equal(got.message_len, 5);
+	assert_memory_equal(got.message, "msg-2", 5);
+	assert_string_equal(got.merchant, "acme");
+	smile_store_print_job_release(&got);
+	assert_int_equal(smile_store_list_print_jobs(f->s, 0, 10, pj_count, &queued), SMILE_OK);
+	assert_int_equal(queued, 2);
+
+	/* a second print of waybill 11, anywhere, without reprint: all or none */
+	pj_row(&rows[0], "pj_c", "st2", 12, 0);
+	pj_row(&rows[1], "pj_d", "st2", 11, 0);
+	assert_int_equal(smile_store_put_print_jobs(f->s, rows, 2, pj_build, NULL, &conflict, 6),
+			 SMILE_ERR_CONFLICT);
+	assert_int_equal(conflict, 1);
+	smile_store_print_job_release(&rows[0]);
+	smile_store_print_job_release(&rows[1]);
+	assert_int_equal(smile_store_get_print_job(f->s, "pj_c", &got), SMILE_ERR_NOT_FOUND);
+	/* the same waybill twice in one request is a second print too */
+	pj_row(&rows[0], "pj_e", "st2", 13, 0);
+	pj_row(&rows[1], "pj_f", "st2", 13, 0);
+	assert_int_equal(smile_store_put_print_jobs(f->s, rows, 2, pj_build, NULL, &conflict, 6),
+			 SMILE_ERR_CONFLICT);
+	smile_store_print_job_release(&rows[0]);
+	smile_store_print_job_release(&rows[1]);
+	/* with reprint: allowed, and audited */
+	pj_row(&rows[0], "pj_g", "st2", 11, 1);
+	assert_int_equal(smile_store_put_print_jobs(f->s, rows, 1, pj_build, NULL, &conflict, 7),
+			 SMILE_OK);
+	assert_int_equal(rows[0].seq, 1); /* st2's first */
+	smile_store_print_job_release(&rows[0]);
+	assert_int_equal(smile_store_audit_verify(f->s, &n, &bad, NULL, &e), SMILE_OK);
+	assert_int_equal(n, 1);
+
+	/* reports move forward only; a repeated "sent" updates its reason */
+	assert_int_equal(smile_store_print_job_report(f->s, "pj_a", "st1", 1, 2, "paper out", 8),
+			 SMILE_OK);
+	assert_int_equal(smile_store_print_job_report(f->s, "pj_a", "st1", 1, 0, "", 9), SMILE_OK);
+	assert_int_equal(smile_store_print_job_report(f->s, "pj_a", "st1", 2, 0, "", 9), SMILE_OK);
+	assert_int_equal(smile_store_print_job_report(f->s, "pj_a", "st1", 2, 2, "paper out", 9),
+			 SMILE_OK);
+	assert_int_equal(smile_store_print_job_report(f->s, "pj_a", "st1", 2, 2, "paper out", 9),
+			 SMILE_ERR_CONFLICT); /* an identical resend changes nothing */
+	assert_int_equal(smile_store_print_job_report(f->s, "pj_a", "st1", 1, 0, "", 9),
+			 SMILE_ERR_CONFLICT); /* never back to sent */
+	assert_int_equal(smile_store_print_job_report(f->s, "pj_a", "st1", 3, 0, "", 10), SMILE_OK);
+	assert_int_equal(smile_store_print_job_report(f->s, "pj_a", "st1", 2, 0, "late", 11),
+			 SMILE_ERR_CONFLICT);
+	assert_int_equal(smile_store_print_job_report(f->s, "pj_a", "st1", 3, 0, "", 12),
+			 SMILE_ERR_CONFLICT);
+	/* another station cannot report on it; an unknown job is not found */
+	assert_int_equal(smile_store_print_job_report(f->s, "pj_b", "st2", 3, 0, "", 12),
+			 SMILE_ERR_NOT_FOUND);
+	assert_int_equal(smile_store_print_job_report(f->s, "pj_zz", "st1", 3, 0, "", 12),
+			 SMILE_ERR_NOT_FOUND);
+	assert_int_equal(smile_store_get_print_job(f->s, "pj_a", &again), SMILE_OK);
+	assert_int_equal(again.state, 3);
+	assert_int_equal(again.updated_ms, 10);
+	smile_store_print_job_release(&again);
+	queued = 0;
+	assert_int_equal(smile_store_list_print_jobs(f->s, 0, 10, pj_count, &queued), SMILE_OK);
+	assert_int_equal(queued, 2); /* pj_b, pj_g */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -964,6 +1087,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_scan_decided_on_a_moved_shipment, setup, teardown),
 		cmocka_unit_test_setup_teardown(shipment_status_follows_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_chain_continues_across_handles, setup, teardown),
+		cmocka_unit_test_setup_teardown(print_jobs_once_forward_and_audited, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

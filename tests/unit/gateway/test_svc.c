@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include "smile/log.h"
+#include "smile/device.h"
+#include "smile/printjob.h"
 #include "smile/proto.h"
 #include "../../../gateway/svc.h"
 #include "memgw.h"
@@ -481,6 +483,142 @@ static void revoked_is_final(void **state)
 			 SMILE_ERR_NOT_FOUND);
 }
 
+/* ------------------------------------------------------------ print jobs */
+
+/* Enrol k (fresh keys for id) with `role` through the service. */
+static void enrol_keys(struct fixture *f, const char *id, const char *role,
+		       struct smile_device_keys *k)
+{
+	char s64[SMILE_PROTO_KEY_B64_BYTES], b64[SMILE_PROTO_KEY_B64_BYTES];
+	struct smile_store_device d;
+	struct smile_error e = {0};
+	json_t *j;
+
+	assert_int_equal(smile_device_keygen(id, k, NULL), SMILE_OK);
+	smile_proto_key_to_base64(k->sign_pk, s64);
+	smile_proto_key_to_base64(k->box_pk, b64);
+	j = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "sign_pk", s64, "box_pk", b64, "role",
+		      role);
+	assert_int_equal(svc_device_enrol(&f->g, &svc_caller_cli, j, &d, &e), SMILE_OK);
+	smile_store_device_release(&d);
+	json_decref(j);
+}
+
+static enum smile_err print1(struct fixture *f, const struct svc_caller *c, const char *wb,
+			     const char *station, int reprint, struct smile_store_print_job *row,
+			     struct smile_error *e)
+{
+	const char *wbs[1] = {wb};
+	struct svc_print_request rq = {wbs, 1, station, SMILE_JOB_ZPL, 1, reprint};
+	return svc_print_jobs_create(&f->g, c, &rq, row, e);
+}
+
+/* A status report of `k` (a station) on job `row`, as bytes on the wire. */
+static size_t status_msg(const struct smile_device_keys *k,
+			 const struct smile_store_print_job *row, int state, uint8_t *out)
+{
+	struct smile_job_status st = {0};
+	size_t n = 0;
+	snprintf(st.station, sizeof(st.station), "%s", k->id);
+	snprintf(st.job_id, sizeof(st.job_id), "%.40s", row->id);
+	st.seq = row->seq;
+	st.time_ms = 1;
+	st.state = (unsigned)state;
+	assert_int_equal(smile_job_status_encode(&st, k->sign_sk, out, SMILE_JOB_STATUS_MAX_BYTES,
+						 &n, NULL),
+			 SMILE_OK);
+	return n;
+}
+
+static void print_jobs_through_the_service(void **state)
+{
+	struct fixture *f = *state;
+	struct svc_caller ziyun = svc_caller_api(&f->ziyun), acme = svc_caller_api(&f->acme);
+	struct svc_caller wh = svc_caller_api(&f->wh);
+	struct smile_device_keys st, van;
+	struct smile_store_print_job row, again, got;
+	struct smile_store_shipment sh;
+	struct smile_error e = {0};
+	struct smile_job job;
+	uint8_t k[SMILE_PROTO_KEY_BYTES], rec[SMILE_JOB_RECORD_MAX];
+	uint8_t msg[SMILE_JOB_STATUS_MAX_BYTES];
+	char w1[SMILE_STORE_WAYBILL_MAX], w2[SMILE_STORE_WAYBILL_MAX], audit[256], expect[256];
+	size_t n;
+	int64_t erased = 0;
+	int already = 0;
+
+	enrol_keys(f, "st-1", "print_station", &st);
+	enrol_keys(f, "van-1", "courier", &van);
+	assert_int_equal(issue(f, &ziyun, NULL, w1), SMILE_OK);
+	assert_int_equal(issue(f, &ziyun, NULL, w2), SMILE_OK);
+
+	/* queued, and the message opens at the station only, to the masked record */
+	assert_int_equal(print1(f, &ziyun, w1, "st-1", 0, &row, &e), SMILE_OK);
+	assert_int_equal(row.state, SMILE_JOB_QUEUED);
+	assert_int_equal(row.seq, 1);
+	assert_int_equal(smile_proto_shared_key(st.box_sk, smile_keys_box_pk(f->g.keys), k),
+			 SMILE_OK);
+	assert_int_equal(smile_job_open(row.message, row.message_len, smile_keys_sign_pk(f->g.keys),
+					"st-1", k, &job, rec, sizeof(rec), NULL),
+			 SMILE_OK);
+	assert_string_equal(job.waybill, w1);
+	assert_int_equal(smile_store_get_shipment(f->g.store, w1, &sh), SMILE_OK);
+	assert_int_equal(job.record_len, strlen(sh.public_json));
+	assert_memory_equal(job.record, sh.public_json, job.record_len);
+	smile_store_shipment_release(&sh);
+	assert_null(memmem(rec, job.record_len, "13812345678", 11));
+	assert_int_equal(log_count(f, "print.queued", "station=st-1 by=k-ziyun reprint=0"), 1);
+
+	/* not the caller's, not a station, printed before */
+	assert_int_equal(print1(f, &acme, w1, "st-1", 0, &again, &e), SMILE_ERR_NOT_FOUND);
+	assert_string_equal(e.field, "waybills[0]");
+	assert_int_equal(print1(f, &ziyun, w2, "van-1", 0, &again, &e), SMILE_ERR_NOT_FOUND);
+	assert_string_equal(e.field, "station");
+	assert_int_equal(print1(f, &ziyun, w1, "st-1", 0, &again, &e), SMILE_ERR_CONFLICT);
+	assert_string_equal(e.field, "waybills[0]");
+	/* a reprint, by a warehouse bound to the merchant: audited */
+	assert_int_equal(print1(f, &wh, w1, "st-1", 1, &again, &e), SMILE_OK);
+	last_audit(f, audit, sizeof(audit));
+	snprintf(expect, sizeof(expect), "print.reprint|%s|k-wh|station=st-1 job=%s", w1,
+		 again.id);
+	assert_string_equal(audit, expect);
+	assert_int_equal(again.seq, 2);
+	smile_store_print_job_release(&again);
+	/* erased: never printed */
+	assert_int_equal(svc_shipment_erase(&f->g, &ziyun, w2, w2, &already, &erased, &e),
+			 SMILE_OK);
+	assert_int_equal(print1(f, &ziyun, w2, "st-1", 1, &again, &e), SMILE_ERR_SHREDDED);
+
+	/* reports: signed by the station, on its own topic, forward only */
+	n = status_msg(&st, &row, SMILE_JOB_PRINTED, msg);
+	assert_int_equal(svc_print_job_report(&f->g, "van-1", msg, n), SMILE_ERR_PROTO);
+	msg[n - 1] ^= 1;
+	assert_int_equal(svc_print_job_report(&f->g, "st-1", msg, n), SMILE_ERR_BAD_SIGNATURE);
+	msg[n - 1] ^= 1;
+	assert_int_equal(svc_print_job_report(&f->g, "st-1", msg, n), SMILE_OK);
+	assert_int_equal(svc_print_job_report(&f->g, "st-1", msg, n), SMILE_OK); /* again */
+	n = status_msg(&st, &row, SMILE_JOB_PRINTING, msg);
+	assert_int_equal(svc_print_job_report(&f->g, "st-1", msg, n), SMILE_OK); /* late */
+	assert_int_equal(svc_print_job_get(&f->g, &ziyun, row.id, &got, &e), SMILE_OK);
+	assert_int_equal(got.state, SMILE_JOB_PRINTED);
+	smile_store_print_job_release(&got);
+	assert_int_equal(svc_print_job_get(&f->g, &acme, row.id, &got, &e), SMILE_ERR_NOT_FOUND);
+	/* a courier cannot report, even on its own topic with its own key */
+	n = status_msg(&van, &row, SMILE_JOB_FAILED, msg);
+	assert_int_equal(svc_print_job_report(&f->g, "van-1", msg, n), SMILE_ERR_DEVICE_INACTIVE);
+	assert_int_equal(log_count(f, "print.status", "state=printed"), 1);
+
+	/* a suspended station takes no jobs */
+	assert_int_equal(svc_device_set_status(&f->g, &svc_caller_cli, "st-1", SMILE_DEV_SUSPENDED,
+					       NULL, &e),
+			 SMILE_OK);
+	assert_int_equal(print1(f, &ziyun, w1, "st-1", 1, &again, &e), SMILE_ERR_CONFLICT);
+	assert_string_equal(e.field, "station");
+	smile_store_print_job_release(&row);
+	smile_device_keys_wipe(&st);
+	smile_device_keys_wipe(&van);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -491,6 +629,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(batch_issuance, setup, teardown),
 		cmocka_unit_test_setup_teardown(device_change_same_from_every_door, setup, teardown),
 		cmocka_unit_test_setup_teardown(revoked_is_final, setup, teardown),
+		cmocka_unit_test_setup_teardown(print_jobs_through_the_service, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

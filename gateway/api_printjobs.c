@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * api_printjobs.c - print jobs over HTTP (docs/api.md "Print jobs"): read
+ * the request, call svc_printjobs.c, write the answer. The rules, logs and
+ * the reprint audit are the service's.
+ */
+#include <string.h>
+
+#include "gateway.h"
+#include "smile/printjob.h"
+#include "svc.h"
+
+/* {waybills:[...], station, format, copies, reprint} into rq; the strings
+ * stay owned by body. 0 and an error response when malformed. */
+static int read_request(json_t *body, struct svc_print_request *rq,
+			const char *waybills[SVC_PRINT_MAX_WAYBILLS], struct http_resp *o)
+{
+	json_t *wb = json_object_get(body, "waybills"), *v;
+	size_t i;
+	enum smile_job_format f = SMILE_JOB_ZPL;
+
+	memset(rq, 0, sizeof(*rq));
+	if (!json_is_array(wb) || json_array_size(wb) < 1 ||
+	    json_array_size(wb) > SVC_PRINT_MAX_WAYBILLS) {
+		http_resp_error(o, 422, "invalid_value", "waybills", "an array of 1 to %d waybills",
+				SVC_PRINT_MAX_WAYBILLS);
+		return 0;
+	}
+	json_array_foreach(wb, i, v) {
+		if (!json_is_string(v)) {
+			http_resp_error(o, 422, "wrong_type", "waybills", "waybills are strings");
+			return 0;
+		}
+		waybills[i] = json_string_value(v);
+	}
+	rq->waybills = waybills;
+	rq->n = json_array_size(wb);
+	v = json_object_get(body, "station");
+	if (!json_is_string(v)) {
+		http_resp_error(o, 422, "missing_field", "station", "the print station's device id");
+		return 0;
+	}
+	rq->station = json_string_value(v);
+	v = json_object_get(body, "format");
+	if (v && (!json_is_string(v) || smile_job_format_from_name(json_string_value(v), &f))) {
+		http_resp_error(o, 422, "invalid_value", "format", "zpl, pdf or png");
+		return 0;
+	}
+	rq->format = f;
+	v = json_object_get(body, "copies");
+	if (v && !json_is_integer(v)) {
+		http_resp_error(o, 422, "wrong_type", "copies", "an integer, 1-99");
+		return 0;
+	}
+	rq->copies = v ? (json_integer_value(v) < 1 || json_integer_value(v) > 99
+				  ? 0
+				  : (int)json_integer_value(v))
+		       : 1;
+	v = json_object_get(body, "reprint");
+	if (v && !json_is_boolean(v)) {
+		http_resp_error(o, 422, "wrong_type", "reprint", "true or false");
+		return 0;
+	}
+	rq->reprint = v && json_is_true(v);
+	return 1;
+}
+
+void api_print_jobs_create(struct gateway *g, struct http_req *r, struct http_resp *o)
+{
+	struct svc_caller c = svc_caller_api(&r->key);
+	struct smile_store_print_job rows[SVC_PRINT_MAX_WAYBILLS];
+	const char *waybills[SVC_PRINT_MAX_WAYBILLS];
+	struct svc_print_request rq;
+	struct smile_error e = {0};
+	json_t *body = http_body_json(r, o), *jobs;
+
+	if (body == NULL)
+		return;
+	if (!read_request(body, &rq, waybills, o)) {
+		json_decref(body);
+		return;
+	}
+	if (svc_print_jobs_create(g, &c, &rq, rows, &e) != SMILE_OK) {
+		http_resp_smile_error(o, &e);
+		json_decref(body);
+		return;
+	}
+	jobs = json_array();
+	for (size_t i = 0; i < rq.n; i++) {
+		json_array_append_new(jobs, svc_print_job_json(&rows[i]));
+		smile_store_print_job_release(&rows[i]);
+	}
+	http_resp_json(o, 201, json_pack("{s:o}", "jobs", jobs));
+	json_decref(body);
+}
+
+void api_print_job_get(struct gateway *g, struct http_req *r, struct http_resp *o)
+{
+	struct svc_caller c = svc_caller_api(&r->key);
+	struct smile_store_print_job j;
+	struct smile_error e = {0};
+
+	if (svc_print_job_get(g, &c, r->seg[2], &j, &e) != SMILE_OK) {
+		http_resp_smile_error(o, &e);
+		return;
+	}
+	http_resp_json(o, 200, svc_print_job_json(&j));
+	smile_store_print_job_release(&j);
+}
