@@ -12,10 +12,12 @@ behaviour from DIR/NAME.mode (absent: ok):
     ok          200
     fail N      500 to the first N requests, then 200
     hang        sleep 60 s before answering (the gateway must cut it)
+    sleep S     sleep S seconds, then 200
     gone        410
     status S    S, always
 
-Each request appends one JSON line to DIR/NAME.log: event_id, type,
+Each request's event_id is appended to DIR/NAME.arrivals as it arrives;
+each request appends one JSON line to DIR/NAME.log: event_id, type,
 waybill, event, verified (the signature checks out and its timestamp is
 within five minutes, as docs/webhooks.md tells receivers to do), answered
 (the status sent), and the raw body. Threaded: a hanging endpoint holds
@@ -66,6 +68,13 @@ class Handler(BaseHTTPRequestHandler):
         name = self.path.strip("/").split("?")[0] or "root"
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         ok = verify(read(name, ".secret"), self.headers.get("Smile-Signature", ""), body)
+        try:
+            eid = json.loads(body).get("event_id")
+        except ValueError:
+            eid = None
+        with LOCK:
+            with open(os.path.join(DIR, name + ".arrivals"), "a") as f:
+                f.write(f"{eid}\n")
         mode = read(name, ".mode", "ok").split()
         with LOCK:
             n = COUNTS[name] = COUNTS.get(name, 0) + 1
@@ -74,6 +83,8 @@ class Handler(BaseHTTPRequestHandler):
             status = 500
         elif mode[0] == "hang":
             time.sleep(60)
+        elif mode[0] == "sleep":
+            time.sleep(float(mode[1]))
         elif mode[0] == "gone":
             status = 410
         elif mode[0] == "status":
