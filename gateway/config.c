@@ -83,6 +83,8 @@ static const struct smile_conf_key keys[] = {
 	     "seconds a webhook delivery is retried before it is dead-lettered"),
 	LONG(webhook_concurrency, 1, 1024, "webhook requests in flight at once on this node"),
 	LONG(webhook_poll_ms, 10, 60000, "how often this node looks for due webhook deliveries"),
+	LONG(webhook_keep_days, 1, 3650,
+	     "days delivered and dead-lettered webhook deliveries stay listed (and redeliverable)"),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -125,6 +127,7 @@ void smile_config_defaults(struct smile_config *c)
 	c->webhook_retry_for_s = 86400;
 	c->webhook_concurrency = 32;
 	c->webhook_poll_ms = 500;
+	c->webhook_keep_days = 30;
 }
 
 /* Rules between keys, checked once every line parsed. */

@@ -67,6 +67,7 @@ struct smile_config {
 	long webhook_retry_for_s;                 /* then dead-lettered */
 	long webhook_concurrency;                 /* requests in flight per node */
 	long webhook_poll_ms;                     /* how often the outbox is polled */
+	long webhook_keep_days;                   /* finished deliveries kept this long */
 };
 
 /* Fill `c` with the defaults. */

@@ -1683,6 +1683,24 @@ enum smile_err smile_store_outbox_redeliver(struct smile_store *s, const char *w
 	return call(s, run_redeliver, &a);
 }
 
+struct prune_arg {
+	int64_t before_ms;
+	uint64_t *n;
+};
+
+static enum smile_err run_prune(struct smile_store *s, void *arg)
+{
+	struct prune_arg *a = arg;
+	return s->ops->outbox_prune(s->writer, a->before_ms, a->n);
+}
+
+enum smile_err smile_store_outbox_prune(struct smile_store *s, int64_t before_ms, uint64_t *n)
+{
+	struct prune_arg a = {before_ms, n};
+	*n = 0;
+	return call(s, run_prune, &a);
+}
+
 enum smile_err smile_store_get_event(struct smile_store *s, uint64_t id,
 				     struct smile_store_event *out)
 {

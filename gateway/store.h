@@ -605,6 +605,10 @@ enum smile_err smile_store_outbox_list(struct smile_store *s, const char *webhoo
  * retry window (attempts are kept). SMILE_ERR_NOT_FOUND. */
 enum smile_err smile_store_outbox_redeliver(struct smile_store *s, const char *webhook_id,
 					    uint64_t id, int64_t now_ms) SMILE_MUST_CHECK;
+/* Delete delivered and dead-lettered rows finished before `before_ms`
+ * (pending rows stay, however old); *n gets how many. */
+enum smile_err smile_store_outbox_prune(struct smile_store *s, int64_t before_ms, uint64_t *n)
+	SMILE_MUST_CHECK;
 /* The stored event `id`. SMILE_ERR_NOT_FOUND. */
 enum smile_err smile_store_get_event(struct smile_store *s, uint64_t id,
 				     struct smile_store_event *out) SMILE_MUST_CHECK;

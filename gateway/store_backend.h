@@ -314,6 +314,8 @@ struct store_backend {
 	 * cleared. SMILE_ERR_NOT_FOUND (no such row of that endpoint). */
 	enum smile_err (*outbox_redeliver)(struct store_conn *c, const char *webhook_id,
 					   uint64_t id, int64_t now_ms);
+	/* W: delete rows not pending with 0 < done_ms < before_ms; *n how many. */
+	enum smile_err (*outbox_prune)(struct store_conn *c, int64_t before_ms, uint64_t *n);
 	/* R: SMILE_ERR_NOT_FOUND; status parsed with smile_webhook_status_parse. */
 	enum smile_err (*wh_get)(struct store_conn *c, const char *id,
 				 struct smile_store_webhook *out);

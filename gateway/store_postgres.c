@@ -119,6 +119,7 @@ enum stmt_id {
 	ST_OUTBOX_REDELIVER,
 	ST_OUTBOX_LIST,
 	ST_GET_EVENT,
+	ST_OUTBOX_PRUNE,
 	ST_COUNT
 };
 
@@ -257,6 +258,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   "AND id > $2 ORDER BY id LIMIT $3",
 	[ST_GET_EVENT] = "SELECT id, shipment_id, waybill, event, time_ms, device_id, "
 			 "device_role, detail, recorded_ms FROM events WHERE id = $1",
+	[ST_OUTBOX_PRUNE] = "DELETE FROM webhook_outbox WHERE state <> 'pending' AND done_ms > 0 "
+			    "AND done_ms < $1",
 };
 
 /* Schema migrations, each bringing the schema to version `to` (the
@@ -2251,6 +2254,17 @@ static enum smile_err pg_outbox_redeliver(struct store_conn *c, const char *webh
 	return changed ? SMILE_OK : SMILE_ERR_NOT_FOUND;
 }
 
+static enum smile_err pg_outbox_prune(struct store_conn *c, int64_t before_ms, uint64_t *n)
+{
+	struct params p = {0};
+	int changed = 0;
+	enum smile_err rc;
+	p_i64(&p, before_ms);
+	rc = run_cmd(c, ST_OUTBOX_PRUNE, &p, &changed);
+	*n = rc == SMILE_OK ? (uint64_t)changed : 0;
+	return rc;
+}
+
 static void read_webhook(const PGresult *r, int i, struct smile_store_webhook *w)
 {
 	memset(w, 0, sizeof(*w));
@@ -2418,6 +2432,7 @@ const struct store_backend store_postgres_backend = {
 	.outbox_lease = pg_outbox_lease,
 	.outbox_finish = pg_outbox_finish,
 	.outbox_redeliver = pg_outbox_redeliver,
+	.outbox_prune = pg_outbox_prune,
 	.wh_get = pg_wh_get,
 	.wh_list = pg_wh_list,
 	.outbox_list = pg_outbox_list,

@@ -85,6 +85,7 @@ enum stmt_id {
 	ST_OUTBOX_REDELIVER,
 	ST_OUTBOX_LIST,
 	ST_GET_EVENT,
+	ST_OUTBOX_PRUNE,
 	ST_COUNT
 };
 
@@ -201,6 +202,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   "AND id > ? ORDER BY id LIMIT ?",
 	[ST_GET_EVENT] = "SELECT id, shipment_id, waybill, event, time_ms, device_id, "
 			 "device_role, detail, recorded_ms FROM events WHERE id = ?",
+	[ST_OUTBOX_PRUNE] = "DELETE FROM webhook_outbox WHERE state <> 'pending' AND done_ms > 0 "
+			    "AND done_ms < ?",
 };
 
 /* Schema migrations: index i brings the schema from version i to i + 1. */
@@ -1624,6 +1627,19 @@ static enum smile_err sq_outbox_redeliver(struct store_conn *c, const char *webh
 	return sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_NOT_FOUND;
 }
 
+static enum smile_err sq_outbox_prune(struct store_conn *c, int64_t before_ms, uint64_t *n)
+{
+	sqlite3_stmt *st = stmt(c, ST_OUTBOX_PRUNE);
+	*n = 0;
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, before_ms);
+	if (run_done(st))
+		return SMILE_ERR_STORE;
+	*n = (uint64_t)sqlite3_changes(c->db);
+	return SMILE_OK;
+}
+
 static void read_webhook(sqlite3_stmt *st, struct smile_store_webhook *w)
 {
 	char status[SMILE_STORE_STATUS_MAX];
@@ -1803,6 +1819,7 @@ const struct store_backend store_sqlite_backend = {
 	.outbox_lease = sq_outbox_lease,
 	.outbox_finish = sq_outbox_finish,
 	.outbox_redeliver = sq_outbox_redeliver,
+	.outbox_prune = sq_outbox_prune,
 	.wh_get = sq_wh_get,
 	.wh_list = sq_wh_list,
 	.outbox_list = sq_outbox_list,

@@ -24,7 +24,9 @@
  * anything else (another status, a timeout, a refused connection) is
  * retried with exponential backoff and jitter until webhook_retry_for_s
  * after the row was enqueued, with a last attempt at that moment, then
- * dead-lettered. A node that dies mid-request leaves its lease to expire
+ * dead-lettered. A node that stops cleanly records its requests in flight
+ * as interrupted and due at once; one that dies mid-request leaves its
+ * lease to expire
  * (webhook_timeout_ms + LEASE_MARGIN_MS): another node (or this one, after a
  * restart) sends the row again, so delivery is at least once and receivers
  * deduplicate by event_id.
@@ -47,6 +49,7 @@
 #include "webhook.h"
 
 #define LEASE_MARGIN_MS 5000
+#define PRUNE_EVERY_MS 3600000
 #define CLAIM_BATCH 64
 #define USER_AGENT "smile-gateway-webhooks/1"
 
@@ -335,14 +338,29 @@ static int reap(struct webhook_worker *w)
 	return any;
 }
 
+/* Finished deliveries older than webhook_keep_days leave the outbox. */
+static void prune(struct webhook_worker *w)
+{
+	uint64_t n = 0;
+	int64_t before = smile_clock_ms() - w->g->cfg.webhook_keep_days * 86400000LL;
+	if (smile_store_outbox_prune(w->g->store, before, &n) != SMILE_OK)
+		smile_log0(SMILE_LOG_WARN, "webhook.prune_failed");
+	else if (n)
+		smile_log(SMILE_LOG_INFO, "webhook.pruned", SMILE_KV_INT("deliveries", (long long)n));
+}
+
 static void *worker_main(void *arg)
 {
 	struct webhook_worker *w = arg;
-	int64_t next_poll = 0;
+	int64_t next_poll = 0, next_prune = 0;
 	int running = 0;
 
 	while (!atomic_load(&w->stop)) {
 		int64_t now = smile_mono_ms();
+		if (now >= next_prune) {
+			prune(w);
+			next_prune = now + PRUNE_EVERY_MS;
+		}
 		if (now >= next_poll && w->inflight < w->g->cfg.webhook_concurrency) {
 			claim(w);
 			next_poll = now + w->g->cfg.webhook_poll_ms;
@@ -391,9 +409,19 @@ void webhook_worker_stop(struct webhook_worker *w)
 	atomic_store(&w->stop, 1);
 	curl_multi_wakeup(w->multi);
 	pthread_join(w->thread, NULL);
-	/* abandoned: their leases run out and the rows are sent again */
+	/* abandoned: recorded as interrupted and due again at once, so the
+	 * next node (or this one restarted) need not wait for the lease */
 	while (w->head) {
 		struct xfer *x = w->head;
+		struct smile_store_attempt a = {.id = x->row.id, .webhook_id = x->row.webhook_id,
+						.state = SMILE_DELIVERY_PENDING,
+						.time_ms = smile_clock_ms(),
+						.next_ms = smile_clock_ms(), .error = "interrupted"};
+		enum smile_err rc = smile_store_outbox_finish(w->g->store, &a);
+		smile_log(rc ? SMILE_LOG_WARN : SMILE_LOG_INFO, "webhook.interrupted",
+			  SMILE_KV_ID("webhook", x->row.webhook_id),
+			  SMILE_KV_INT("delivery", (long long)x->row.id),
+			  SMILE_KV_ID("store", smile_strerror(rc)));
 		curl_multi_remove_handle(w->multi, x->easy);
 		unlink_xfer(w, x);
 		xfer_free(x);

@@ -16,8 +16,10 @@ struct webhook_worker;
  * SMILE_ERR_INVALID (curl cannot start), SMILE_ERR_CONFIG (allow list). */
 enum smile_err webhook_worker_start(struct gateway *g, struct webhook_worker **out,
 				    struct smile_error *e) SMILE_MUST_CHECK;
-/* Stop it at once: requests in flight are abandoned (their leases run out
- * and any node retries them: at least once). NULL is a no-op. */
+/* Stop it at once: requests in flight are abandoned, recorded as
+ * "interrupted" attempts due again now (a node killed instead leaves its
+ * leases to run out); any node sends them again: at least once. The store
+ * must still be open. NULL is a no-op. */
 void webhook_worker_stop(struct webhook_worker *w);
 
 /* What one attempt got. */

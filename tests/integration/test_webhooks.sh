@@ -266,7 +266,15 @@ t_match "deliveries are counted in /metrics" "$BODY" 'smile_webhook_deliveries_t
 
 # With webhook_allow_private off, loopback is refused at registration and,
 # for an endpoint registered before, at connection time.
+# (stopped while a request to the hanging endpoint is in flight: recorded as
+# interrupted and due again at once, rather than left to its lease)
+n0=$(wc -l <"$RX/hang.arrivals")
+hang_arrived() { [ "$(wc -l <"$RX/hang.arrivals")" -gt "$n0" ]; }
+wait_for 10 hang_arrived
+OLD_LOG=$GW_LOG
 gw_stop
+t_ok "a clean stop releases the request in flight" \
+	grep -q "event=webhook.interrupted webhook=$WH_hang .*store=success" "$OLD_LOG"
 gw_conf_set "$D" webhook_allow_private false
 gw_start "$D" || die "gateway did not restart"
 api_json POST /v1/webhooks "$KM" "{\"url\":\"$RURL/x\"}"

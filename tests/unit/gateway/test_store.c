@@ -1112,6 +1112,18 @@ static void outbox_claims_in_order_with_leases(void **state)
 	assert_int_equal(got.status, SMILE_WEBHOOK_DISABLED);
 	(void)other;
 	assert_int_equal(claim(f->s, t + 99999, r), 0);
+	/* finished rows are pruned by age, pending ones never */
+	assert_int_equal(smile_store_set_webhook_status(f->s, "wh_1", SMILE_WEBHOOK_ACTIVE, t),
+			 SMILE_OK);
+	assert_int_equal(insert_one(f->s, 3, "acme", NULL), SMILE_OK);
+	uint64_t pruned = 99;
+	assert_int_equal(smile_store_outbox_prune(f->s, t + 30001, &pruned), SMILE_OK);
+	assert_int_equal(pruned, 2); /* done at t + 1 and t + 5000 */
+	assert_int_equal(deliveries(f->s, "wh_1", &c), 2); /* done at t + 30001, and 3's pending */
+	assert_int_equal(smile_store_outbox_prune(f->s, INT64_MAX, &pruned), SMILE_OK);
+	assert_int_equal(pruned, 1);
+	assert_int_equal(deliveries(f->s, "wh_1", &c), 1);
+	assert_int_equal(c.d[0].state, SMILE_DELIVERY_PENDING);
 }
 
 int main(void)
