@@ -134,6 +134,9 @@ enum stmt_id {
 #define OUTBOX_COLS \
 	"id, webhook_id, event_id, waybill, event, state, created_ms, next_ms, lease_until, " \
 	"attempts, last_ms, last_status, last_error, done_ms"
+#define OUTBOX_COLS_O \
+	"o.id, o.webhook_id, o.event_id, o.waybill, o.event, o.state, o.created_ms, o.next_ms, " \
+	"o.lease_until, o.attempts, o.last_ms, o.last_status, o.last_error, o.done_ms"
 
 /* Integer parameters travel as text and every integer column is bigint;
  * casts pin a parameter's type where the context would not. */
@@ -233,18 +236,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  "FROM webhooks w WHERE w.status = 'active' AND w.merchant = "
 			  "(SELECT merchant FROM shipments WHERE id = $5::bigint) AND (w.events = '*' "
 			  "OR strpos(',' || w.events || ',', ',' || $3::text || ',') > 0)",
-	/* due, of an active endpoint with nothing in flight, with no older
-	 * pending row of its waybill; the oldest of each endpoint */
-	[ST_OUTBOX_DUE] = "SELECT " OUTBOX_COLS " FROM (SELECT o.*, ROW_NUMBER() OVER "
-			  "(PARTITION BY o.webhook_id ORDER BY o.id) AS rn FROM webhook_outbox o "
-			  "JOIN webhooks w ON w.id = o.webhook_id WHERE o.state = 'pending' "
-			  "AND o.next_ms <= $1::bigint AND o.lease_until <= $1::bigint "
-			  "AND w.status = 'active' "
+	/* per active endpoint with nothing in flight (no unexpired lease), its
+	 * oldest due row that has no older pending row of its waybill: a walk
+	 * of that endpoint's pending rows in id order (webhook_outbox_queue)
+	 * that stops at the first */
+	[ST_OUTBOX_DUE] = "SELECT " OUTBOX_COLS_O " FROM webhooks w JOIN webhook_outbox o ON o.id = "
+			  "(SELECT o2.id FROM webhook_outbox o2 WHERE o2.webhook_id = w.id "
+			  "AND o2.state = 'pending' AND o2.next_ms <= $1::bigint AND o2.lease_until <= $1::bigint "
 			  "AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.webhook_id = "
-			  "o.webhook_id AND p.waybill = o.waybill AND p.state = 'pending' AND p.id < o.id) "
-			  "AND NOT EXISTS (SELECT 1 FROM webhook_outbox q WHERE q.webhook_id = "
-			  "o.webhook_id AND q.state = 'pending' AND q.lease_until > $1::bigint)) t "
-			  "WHERE rn = 1 ORDER BY next_ms, id LIMIT $2::bigint",
+			  "o2.webhook_id AND p.waybill = o2.waybill AND p.state = 'pending' AND p.id < o2.id) "
+			  "ORDER BY o2.id LIMIT 1) "
+			  "WHERE w.status = 'active' AND NOT EXISTS (SELECT 1 FROM webhook_outbox q "
+			  "WHERE q.webhook_id = w.id AND q.state = 'pending' AND q.lease_until > 0 "
+			  "AND q.lease_until > $1::bigint) ORDER BY o.next_ms, o.id LIMIT $2::bigint",
 	[ST_OUTBOX_LEASE] = "UPDATE webhook_outbox SET lease_until = $1 WHERE id = $2",
 	[ST_OUTBOX_FINISH] = "UPDATE webhook_outbox SET state = $1::text, attempts = attempts + 1, "
 			     "last_ms = $2::bigint, next_ms = $3::bigint, last_status = $4::bigint, "
@@ -319,7 +323,10 @@ static const struct migration {
 	"  last_ms BIGINT NOT NULL, last_status BIGINT NOT NULL, last_error TEXT NOT NULL,"
 	"  done_ms BIGINT NOT NULL);"
 	"CREATE INDEX webhook_outbox_due ON webhook_outbox (state, next_ms);"
-	"CREATE INDEX webhook_outbox_order ON webhook_outbox (webhook_id, waybill, id);"},
+	"CREATE INDEX webhook_outbox_order ON webhook_outbox (webhook_id, waybill, id);"
+	"CREATE INDEX webhook_outbox_queue ON webhook_outbox (webhook_id, state, id);"
+	"CREATE INDEX webhook_outbox_leased ON webhook_outbox (webhook_id, lease_until) "
+	"  WHERE state = 'pending' AND lease_until > 0;"},
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 #define PG_SCHEMA_VERSION (migrations[N_MIGRATIONS - 1].to)
