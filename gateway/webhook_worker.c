@@ -277,8 +277,13 @@ static void start_one(struct webhook_worker *w, const struct smile_store_deliver
 		goto fail;
 	}
 	x = calloc(1, sizeof(*x));
-	if (x == NULL || (x->allow = &w->allow, x->row = *row,
-			  xfer_setup(x, &g->cfg, wh.url, secret, id, body, strlen(body)))) {
+	if (x == NULL) {
+		snprintf(r.error, sizeof(r.error), "internal");
+		goto fail;
+	}
+	x->allow = &w->allow;
+	x->row = *row;
+	if (xfer_setup(x, &g->cfg, wh.url, secret, id, body, strlen(body))) {
 		snprintf(r.error, sizeof(r.error), "internal");
 		goto fail;
 	}
