@@ -38,7 +38,7 @@ WARN += -Werror
 endif
 
 # Every library we link that ships a .pc file; zint ships none on Debian 12.
-PKGS := cairo pangocairo pangoft2 fontconfig libqrencode libsodium libmosquitto sqlite3 libpq \
+PKGS := cairo pangocairo pangoft2 fontconfig libqrencode libsodium libmosquitto sqlite3 libpq libcurl \
         libmicrohttpd jansson libpng zlib
 TEST_PKGS := cmocka
 # libcups (the label library's CUPS printer back end): Debian 12 ships no

@@ -14,6 +14,7 @@
 
 #include "smile/buf.h"
 #include "smile/conffile.h"
+#include "webhook.h"
 
 #define STR(n, help) SMILE_CONF_STR_KEY(struct smile_config, n, 0, help)
 #define LONG(n, lo, hi, help) SMILE_CONF_LONG_KEY(struct smile_config, n, lo, hi, help)
@@ -67,6 +68,23 @@ static const struct smile_conf_key keys[] = {
 	LONG(reveal_quota, 0, 1000000, "contact reveals per device per rolling 24 hours"),
 	LONG(scan_workers, 1, 64, "threads verifying scans"),
 	LONG(scan_queue, 16, 1000000, "scans waiting for a worker before back-pressure"),
+	STR(webhook_allow_private,
+	    "webhook URLs resolving to loopback, link-local, private or reserved addresses: "
+	    "false (refused), true (allowed) or a comma-separated CIDR list allowed "
+	    "(e.g. 127.0.0.0/8,::1/128)"),
+	LONG(webhook_allow_http, 0, 1, "1: accept plain http:// webhook URLs (0: https only)"),
+	LONG(webhook_connect_timeout_ms, 100, 60000, "webhook connection timeout, milliseconds"),
+	LONG(webhook_timeout_ms, 100, 120000,
+	     "webhook attempt timeout (connect, send, answer), milliseconds"),
+	LONG(webhook_retry_base_ms, 10, 3600000,
+	     "delay before the first webhook retry, milliseconds; doubled per attempt, with jitter"),
+	LONG(webhook_retry_max_ms, 10, 86400000, "longest delay between webhook attempts, milliseconds"),
+	LONG(webhook_retry_for_s, 1, 604800,
+	     "seconds a webhook delivery is retried before it is dead-lettered"),
+	LONG(webhook_concurrency, 1, 1024, "webhook requests in flight at once on this node"),
+	LONG(webhook_poll_ms, 10, 60000, "how often this node looks for due webhook deliveries"),
+	LONG(webhook_keep_days, 1, 3650,
+	     "days delivered and dead-lettered webhook deliveries stay listed (and redeliverable)"),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -100,6 +118,16 @@ void smile_config_defaults(struct smile_config *c)
 	c->reveal_quota = 200;
 	c->scan_workers = 4;
 	c->scan_queue = 4096;
+	snprintf(c->webhook_allow_private, sizeof(c->webhook_allow_private), "false");
+	c->webhook_allow_http = 0;
+	c->webhook_connect_timeout_ms = 5000;
+	c->webhook_timeout_ms = 10000;
+	c->webhook_retry_base_ms = 10000;
+	c->webhook_retry_max_ms = 3600000;
+	c->webhook_retry_for_s = 86400;
+	c->webhook_concurrency = 32;
+	c->webhook_poll_ms = 500;
+	c->webhook_keep_days = 30;
 }
 
 /* Rules between keys, checked once every line parsed. */
@@ -111,7 +139,8 @@ static enum smile_err check_keys(const struct smile_config *c, struct smile_erro
 		return smile_error_set(e, SMILE_ERR_CONFIG, "http_per_ip_limit",
 				       "%ld is over half of http_connection_limit (%ld)",
 				       c->http_per_ip_limit, c->http_connection_limit);
-	return SMILE_OK;
+	struct webhook_allow allow;
+	return webhook_allow_parse(c->webhook_allow_private, &allow, e);
 }
 
 enum smile_err smile_config_parse(struct smile_config *c, const char *text, size_t len,

@@ -57,6 +57,17 @@ struct smile_config {
 	long reveal_quota;                        /* reveals per device per rolling 24 h */
 	long scan_workers;                        /* threads verifying scans */
 	long scan_queue;                          /* bounded queue length */
+	/* webhooks (docs/webhooks.md) */
+	char webhook_allow_private[SMILE_CONFIG_STR_MAX]; /* false | true | CIDR list */
+	long webhook_allow_http;                  /* 1: plain http URLs accepted */
+	long webhook_connect_timeout_ms;
+	long webhook_timeout_ms;                  /* a whole attempt */
+	long webhook_retry_base_ms;               /* first retry delay */
+	long webhook_retry_max_ms;                /* longest delay between attempts */
+	long webhook_retry_for_s;                 /* then dead-lettered */
+	long webhook_concurrency;                 /* requests in flight per node */
+	long webhook_poll_ms;                     /* how often the outbox is polled */
+	long webhook_keep_days;                   /* finished deliveries kept this long */
 };
 
 /* Fill `c` with the defaults. */

@@ -23,6 +23,7 @@
 #include "ratelimit.h"
 #include "relay.h"
 #include "gateway.h"
+#include "webhook_worker.h"
 #include "svc.h"
 #include "vault_rotate.h"
 #include "smile/log.h"
@@ -239,6 +240,8 @@ fail:
 
 void gateway_close(struct gateway *g)
 {
+	webhook_worker_stop(g->webhooks);
+	g->webhooks = NULL;
 	gateway_retention_stop(g);
 	gateway_http_stop(g);
 	relay_stop(g->relay);

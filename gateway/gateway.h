@@ -26,6 +26,7 @@ struct relay;
 struct connguard;
 struct conn_track;
 struct http_route;
+struct webhook_worker;
 
 struct gateway {
 	char dir[PATH_MAX];
@@ -37,6 +38,7 @@ struct gateway {
 	int http_fd;                 /* listening socket, while httpd runs */
 	struct connguard *connguard; /* slow-request deadlines, while httpd runs */
 	struct relay *relay;
+	struct webhook_worker *webhooks; /* the delivery thread, while serving */
 	struct ratelimit *ratelimit;
 	uint16_t http_port;
 	atomic_int inflight; /* HTTP requests being handled */

@@ -14,6 +14,7 @@
 
 #include "broker.h"
 #include "gateway.h"
+#include "webhook_worker.h"
 #include "relay.h"
 #include "svc.h"
 #include "vault_rotate.h"
@@ -206,6 +207,10 @@ static int cmd_serve(int argc, char **argv)
 		gateway_close(&g);
 		fprintf(stderr, "smile-gateway: serve: cannot start the retention job\n");
 		return 1;
+	}
+	if (webhook_worker_start(&g, &g.webhooks, &e) != SMILE_OK) {
+		gateway_close(&g);
+		return fail("serve", &e);
 	}
 	smile_log(SMILE_LOG_INFO, "http.listening", SMILE_KV_INT("port", g.http_port),
 		  SMILE_KV_ID("policy", smile_mask_policy_name(g.policy)),

@@ -37,6 +37,9 @@ static const char *const counter_names[SMILE_COUNTER_COUNT][2] = {
 	 "WAL scrubs after an erasure that a reader blocked and that were retried"},
 	{"smile_http_slow_requests_cut_total",
 	 "HTTP connections cut because a request's headers or body arrived too slowly"},
+	{"smile_webhook_deliveries_total", "Webhook deliveries answered 2xx"},
+	{"smile_webhook_failed_attempts_total", "Webhook attempts that failed and will be retried"},
+	{"smile_webhook_dead_letters_total", "Webhook deliveries dead-lettered (retries ran out, or 410)"},
 };
 
 void smile_metrics_routes(const char *const *names, unsigned n)

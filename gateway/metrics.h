@@ -42,6 +42,9 @@ enum smile_counter {
 	SMILE_COUNTER_DENIALS,
 	SMILE_COUNTER_WAL_SCRUB_RETRIES,
 	SMILE_COUNTER_HTTP_SLOW_CUTS, /* connections cut for a request arriving too slowly */
+	SMILE_COUNTER_WEBHOOK_DELIVERED, /* webhook deliveries answered 2xx */
+	SMILE_COUNTER_WEBHOOK_FAILED,    /* webhook attempts that failed (to be retried) */
+	SMILE_COUNTER_WEBHOOK_DEAD,      /* webhook deliveries dead-lettered */
 	SMILE_COUNTER_COUNT
 };
 void smile_metrics_add(enum smile_counter c, uint64_t n);

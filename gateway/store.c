@@ -66,7 +66,9 @@ enum job_type {
 	JOB_REWRAP,
 	/* print jobs */
 	JOB_PRINT_PUT,
-	JOB_PRINT_REPORT
+	JOB_PRINT_REPORT,
+	/* webhooks: a function of this file run as one job */
+	JOB_CALL
 };
 
 struct job {
@@ -129,6 +131,10 @@ struct job {
 			int state, reason;
 			int64_t now_ms;
 		} print_report;
+		struct {
+			enum smile_err (*fn)(struct smile_store *s, void *arg);
+			void *arg;
+		} call;
 	} u;
 	enum smile_err rc;
 	int done;
@@ -241,6 +247,30 @@ enum smile_err smile_device_status_parse(const char *s, enum smile_device_status
 	return SMILE_ERR_FIELD_VALUE;
 }
 
+static const char *const webhook_statuses[] = {"active", "paused", "disabled"};
+static const char *const delivery_states[] = {"pending", "delivered", "dead"};
+
+const char *smile_webhook_status_name(enum smile_webhook_status st)
+{
+	return (unsigned)st < 3 ? webhook_statuses[st] : "unknown";
+}
+
+enum smile_err smile_webhook_status_parse(const char *s, enum smile_webhook_status *out)
+{
+	for (int i = 0; i < 3; i++)
+		if (s && strcmp(s, webhook_statuses[i]) == 0) {
+			*out = (enum smile_webhook_status)i;
+			return SMILE_OK;
+		}
+	*out = SMILE_WEBHOOK_DISABLED; /* fail closed */
+	return SMILE_ERR_FIELD_VALUE;
+}
+
+const char *smile_delivery_state_name(enum smile_delivery_state st)
+{
+	return (unsigned)st < 3 ? delivery_states[st] : "unknown";
+}
+
 /* The same names as enum smile_event's wire names (smile_proto_event_name),
  * with "created" at 0. */
 static const char *const shipment_statuses[] = {
@@ -341,6 +371,21 @@ static enum smile_err audit_append(struct smile_store *s, const struct smile_aud
 
 /* ------------------------------------------------------------ writer: the rules */
 
+/* Every tracking event goes through here: appended, then fanned out to the
+ * merchant's webhook outbox in the same transaction (store.h, "webhooks"). */
+static enum smile_err emit_event(struct smile_store *s, const struct smile_store_event *ev,
+				 uint64_t *id)
+{
+	uint64_t eid = 0;
+	enum smile_err rc = s->ops->insert_event(s->writer, ev, &eid);
+	if (rc)
+		return rc;
+	if (id)
+		*id = eid;
+	return s->ops->outbox_add(s->writer, eid, ev->shipment_id, ev->waybill, ev->event,
+				  ev->recorded_ms ? ev->recorded_ms : smile_clock_ms());
+}
+
 static enum smile_err run_insert_one(struct smile_store *s, struct smile_store_new_shipment *it)
 {
 	const struct store_backend *ops = s->ops;
@@ -367,7 +412,7 @@ static enum smile_err run_insert_one(struct smile_store *s, struct smile_store_n
 	snprintf(ev.waybill, sizeof(ev.waybill), "%s", r->waybill);
 	snprintf(ev.event, sizeof(ev.event), "created");
 	snprintf(ev.detail, sizeof(ev.detail), "api");
-	return ops->insert_event(s->writer, &ev, NULL);
+	return emit_event(s, &ev, NULL);
 }
 
 static enum smile_err run_erase(struct smile_store *s, uint64_t id, int64_t now_ms,
@@ -392,7 +437,7 @@ static enum smile_err run_erase(struct smile_store *s, uint64_t id, int64_t now_
 	snprintf(ev.waybill, sizeof(ev.waybill), "%s", waybill);
 	snprintf(ev.event, sizeof(ev.event), "erased");
 	snprintf(ev.detail, sizeof(ev.detail), "%s", reason ? reason : "");
-	rc = ops->insert_event(s->writer, &ev, NULL);
+	rc = emit_event(s, &ev, NULL);
 	if (rc)
 		return rc;
 	struct smile_audit_entry a = {"erasure", waybill, reason ? reason : "", "crypto-shred"};
@@ -412,7 +457,7 @@ static enum smile_err run_event(struct smile_store *s, const struct smile_store_
 
 	if (smile_shipment_status_parse(ev->event, &to) != SMILE_OK)
 		return SMILE_ERR_INVALID;
-	rc = s->ops->insert_event(s->writer, ev, id);
+	rc = emit_event(s, ev, id);
 	if (rc)
 		return rc;
 	return s->ops->set_shipment_status(s->writer, ev->shipment_id, to,
@@ -728,6 +773,8 @@ static enum smile_err run_job_body(struct smile_store *s, struct job *j)
 						j->u.print_report.station, j->u.print_report.state,
 						j->u.print_report.reason, j->u.print_report.text,
 						j->u.print_report.now_ms);
+	case JOB_CALL:
+		return j->u.call.fn(s, j->u.call.arg);
 	}
 	return SMILE_ERR_STORE;
 }
@@ -1632,4 +1679,172 @@ enum smile_err smile_store_each_personal(const char *url, smile_store_personal_c
 	if (rc)
 		return rc;
 	return be->each_personal(where, cb, ctx, e);
+}
+
+/* ================================================================ webhooks */
+
+static enum smile_err call(struct smile_store *s, enum smile_err (*fn)(struct smile_store *, void *),
+			   void *arg)
+{
+	struct job j = {.type = JOB_CALL, .u.call = {fn, arg}};
+	return submit(s, &j);
+}
+
+static enum smile_err run_wh_put(struct smile_store *s, void *arg)
+{
+	return s->ops->wh_put(s->writer, arg);
+}
+
+enum smile_err smile_store_put_webhook(struct smile_store *s, const struct smile_store_webhook *w)
+{
+	return call(s, run_wh_put, (void *)w);
+}
+
+enum smile_err smile_store_get_webhook(struct smile_store *s, const char *id,
+				       struct smile_store_webhook *out)
+{
+	struct reader *r = reader_get(s);
+	enum smile_err rc = s->ops->wh_get(r->c, id, out);
+	reader_put(s, r);
+	return rc;
+}
+
+enum smile_err smile_store_list_webhooks(struct smile_store *s, const char *merchant,
+					 smile_store_webhook_cb cb, void *ctx)
+{
+	struct reader *r = reader_get(s);
+	enum smile_err rc = s->ops->wh_list(r->c, merchant, cb, ctx);
+	reader_put(s, r);
+	return rc;
+}
+
+struct wh_status_arg {
+	const char *id;
+	enum smile_webhook_status st;
+	int64_t now_ms;
+};
+
+static enum smile_err run_wh_status(struct smile_store *s, void *arg)
+{
+	const struct wh_status_arg *a = arg;
+	return s->ops->wh_set_status(s->writer, a->id, a->st, a->now_ms);
+}
+
+enum smile_err smile_store_set_webhook_status(struct smile_store *s, const char *id,
+					      enum smile_webhook_status st, int64_t now_ms)
+{
+	struct wh_status_arg a = {id, st, now_ms};
+	return call(s, run_wh_status, &a);
+}
+
+static enum smile_err run_wh_delete(struct smile_store *s, void *arg)
+{
+	return s->ops->wh_delete(s->writer, arg);
+}
+
+enum smile_err smile_store_delete_webhook(struct smile_store *s, const char *id)
+{
+	return call(s, run_wh_delete, (void *)id);
+}
+
+struct claim_arg {
+	int64_t now_ms, lease_ms;
+	struct smile_store_delivery *rows;
+	size_t max, *n;
+};
+
+/* Read the due rows and lease them in one transaction: under the store's
+ * write lock, so two nodes never claim the same row. */
+static enum smile_err run_claim(struct smile_store *s, void *arg)
+{
+	struct claim_arg *a = arg;
+	enum smile_err rc = s->ops->outbox_due(s->writer, a->now_ms, a->rows, a->max, a->n);
+	for (size_t i = 0; rc == SMILE_OK && i < *a->n; i++) {
+		a->rows[i].lease_until_ms = a->now_ms + a->lease_ms;
+		rc = s->ops->outbox_lease(s->writer, a->rows[i].id, a->rows[i].lease_until_ms);
+	}
+	if (rc)
+		*a->n = 0;
+	return rc;
+}
+
+enum smile_err smile_store_outbox_claim(struct smile_store *s, int64_t now_ms, int64_t lease_ms,
+					struct smile_store_delivery *rows, size_t max, size_t *n)
+{
+	struct claim_arg a = {now_ms, lease_ms, rows, max, n};
+	*n = 0;
+	if (max == 0)
+		return SMILE_OK;
+	return call(s, run_claim, &a);
+}
+
+static enum smile_err run_finish(struct smile_store *s, void *arg)
+{
+	const struct smile_store_attempt *a = arg;
+	enum smile_err rc = s->ops->outbox_finish(s->writer, a);
+	if (rc == SMILE_OK && a->disable)
+		rc = s->ops->wh_set_status(s->writer, a->webhook_id, SMILE_WEBHOOK_DISABLED,
+					   a->time_ms);
+	return rc;
+}
+
+enum smile_err smile_store_outbox_finish(struct smile_store *s, const struct smile_store_attempt *a)
+{
+	return call(s, run_finish, (void *)a);
+}
+
+enum smile_err smile_store_outbox_list(struct smile_store *s, const char *webhook_id,
+				       uint64_t after_id, size_t limit, smile_store_delivery_cb cb,
+				       void *ctx)
+{
+	struct reader *r = reader_get(s);
+	enum smile_err rc = s->ops->outbox_list(r->c, webhook_id, after_id, limit, cb, ctx);
+	reader_put(s, r);
+	return rc;
+}
+
+struct redeliver_arg {
+	const char *webhook_id;
+	uint64_t id;
+	int64_t now_ms;
+};
+
+static enum smile_err run_redeliver(struct smile_store *s, void *arg)
+{
+	const struct redeliver_arg *a = arg;
+	return s->ops->outbox_redeliver(s->writer, a->webhook_id, a->id, a->now_ms);
+}
+
+enum smile_err smile_store_outbox_redeliver(struct smile_store *s, const char *webhook_id,
+					    uint64_t id, int64_t now_ms)
+{
+	struct redeliver_arg a = {webhook_id, id, now_ms};
+	return call(s, run_redeliver, &a);
+}
+
+struct prune_arg {
+	int64_t before_ms;
+	uint64_t *n;
+};
+
+static enum smile_err run_prune(struct smile_store *s, void *arg)
+{
+	struct prune_arg *a = arg;
+	return s->ops->outbox_prune(s->writer, a->before_ms, a->n);
+}
+
+enum smile_err smile_store_outbox_prune(struct smile_store *s, int64_t before_ms, uint64_t *n)
+{
+	struct prune_arg a = {before_ms, n};
+	*n = 0;
+	return call(s, run_prune, &a);
+}
+
+enum smile_err smile_store_get_event(struct smile_store *s, uint64_t id,
+				     struct smile_store_event *out)
+{
+	struct reader *r = reader_get(s);
+	enum smile_err rc = s->ops->get_event(r->c, id, out);
+	reader_put(s, r);
+	return rc;
 }

@@ -40,7 +40,7 @@ extern "C" {
 
 struct smile_store;
 
-#define SMILE_STORE_SCHEMA_VERSION 6
+#define SMILE_STORE_SCHEMA_VERSION 7
 #define SMILE_STORE_ID_MAX 65        /* merchant names, refs, key ids, device ids + NUL */
 #define SMILE_STORE_WAYBILL_MAX 32
 #define SMILE_STORE_TOKEN_MAX 160
@@ -577,6 +577,130 @@ typedef int (*smile_store_personal_cb)(void *ctx, uint64_t shipment_id,
 				       const uint8_t *ct, size_t ct_len);
 enum smile_err smile_store_each_personal(const char *url, smile_store_personal_cb cb, void *ctx,
 					 struct smile_error *e) SMILE_MUST_CHECK;
+
+
+/* ================================================================ webhooks
+ * Merchants' webhook endpoints and the durable outbox of deliveries
+ * (docs/webhooks.md). Every tracking event the store appends (issue,
+ * scan, erasure) is fanned out, in the same transaction, into one outbox row
+ * per active endpoint of the shipment's merchant whose filter names the
+ * event: an event is never lost or doubled by a crash between the two. The
+ * delivery worker (webhook_worker.c) claims due rows with a lease, so
+ * several gateway nodes on one store share the work and a dead node's rows
+ * are retried by another once its lease runs out.
+ */
+
+#define SMILE_STORE_URL_MAX 1024
+#define SMILE_STORE_FILTER_MAX 256 /* "*" or "pickup,delivered,..." */
+#define SMILE_STORE_SEALED_MAX 256 /* a sealed signing secret, hex */
+
+enum smile_webhook_status {
+	SMILE_WEBHOOK_ACTIVE = 0,
+	SMILE_WEBHOOK_PAUSED = 1,
+	SMILE_WEBHOOK_DISABLED = 2 /* the endpoint answered 410 Gone */
+};
+const char *smile_webhook_status_name(enum smile_webhook_status s);
+/* Unknown text is SMILE_ERR_FIELD_VALUE with *out = SMILE_WEBHOOK_DISABLED
+ * (fails closed: nothing is delivered to a row that does not parse). */
+enum smile_err smile_webhook_status_parse(const char *s, enum smile_webhook_status *out)
+	SMILE_MUST_CHECK;
+
+struct smile_store_webhook {
+	char id[SMILE_STORE_ID_MAX];            /* "wh_" + hex */
+	char merchant[SMILE_STORE_ID_MAX];
+	char url[SMILE_STORE_URL_MAX];
+	char events[SMILE_STORE_FILTER_MAX];    /* "*" or comma-separated event names */
+	char secret[SMILE_STORE_SEALED_MAX];    /* sealed signing secret (webhook.h), hex */
+	enum smile_webhook_status status;
+	int64_t created_ms;
+	int64_t updated_ms;
+};
+
+enum smile_delivery_state {
+	SMILE_DELIVERY_PENDING = 0,   /* to be (re)tried at next_ms */
+	SMILE_DELIVERY_DELIVERED = 1, /* a 2xx answer */
+	SMILE_DELIVERY_DEAD = 2       /* dead-lettered: retries ran out, or 410 */
+};
+const char *smile_delivery_state_name(enum smile_delivery_state s);
+
+/* One outbox row: one event for one endpoint. */
+struct smile_store_delivery {
+	uint64_t id;
+	char webhook_id[SMILE_STORE_ID_MAX];
+	uint64_t event_id;                     /* the store's event id */
+	char waybill[SMILE_STORE_WAYBILL_MAX];
+	char event[SMILE_STORE_STATUS_MAX];
+	enum smile_delivery_state state;
+	int64_t created_ms;   /* enqueued (or redelivered): the retry window starts here */
+	int64_t next_ms;      /* next attempt, while pending */
+	int64_t lease_until_ms; /* claimed by a worker until then (0: not claimed) */
+	uint32_t attempts;
+	int64_t last_ms;      /* last attempt (0: none) */
+	int last_status;      /* its HTTP status (0: no answer) */
+	char last_error[SMILE_STORE_STATUS_MAX]; /* "", "timeout", "connect", "address_refused", "http_status", ... */
+	int64_t done_ms;      /* delivered or dead-lettered at (0: pending) */
+};
+typedef int (*smile_store_delivery_cb)(void *ctx, const struct smile_store_delivery *d);
+typedef int (*smile_store_webhook_cb)(void *ctx, const struct smile_store_webhook *w);
+
+/* The outcome of one attempt. */
+struct smile_store_attempt {
+	uint64_t id;                      /* the outbox row */
+	const char *webhook_id;
+	enum smile_delivery_state state;  /* what the row becomes */
+	int64_t time_ms;                  /* when the attempt ended */
+	int64_t next_ms;                  /* state PENDING: the next attempt */
+	int status;                       /* HTTP status, 0: none */
+	const char *error;                /* "" or a code (above) */
+	int disable;                      /* also disable the endpoint (410) */
+};
+
+/* Register an endpoint (its status as given). SMILE_ERR_EXISTS (id taken). */
+enum smile_err smile_store_put_webhook(struct smile_store *s, const struct smile_store_webhook *w)
+	SMILE_MUST_CHECK;
+/* SMILE_ERR_NOT_FOUND. A status that does not parse reads as disabled. */
+enum smile_err smile_store_get_webhook(struct smile_store *s, const char *id,
+				       struct smile_store_webhook *out) SMILE_MUST_CHECK;
+/* Endpoints of `merchant` (NULL: all), by id. `cb` returns non-zero to stop. */
+enum smile_err smile_store_list_webhooks(struct smile_store *s, const char *merchant,
+					 smile_store_webhook_cb cb, void *ctx) SMILE_MUST_CHECK;
+/* Pause, resume or disable. SMILE_ERR_NOT_FOUND. */
+enum smile_err smile_store_set_webhook_status(struct smile_store *s, const char *id,
+					      enum smile_webhook_status st, int64_t now_ms)
+	SMILE_MUST_CHECK;
+/* Delete an endpoint and every outbox row of it. SMILE_ERR_NOT_FOUND. */
+enum smile_err smile_store_delete_webhook(struct smile_store *s, const char *id) SMILE_MUST_CHECK;
+
+/* Claim up to `max` due deliveries at `now_ms`: pending rows whose next_ms
+ * has come and whose lease is not held, of active endpoints, at most one
+ * per endpoint and none of an endpoint that has a row leased already (one
+ * request in flight per endpoint, across every node), and never a row while
+ * an older row of the same endpoint and waybill is still pending (order per
+ * waybill). Each claimed row is leased until now_ms + lease_ms in the same
+ * transaction. *n gets how many were written to rows. */
+enum smile_err smile_store_outbox_claim(struct smile_store *s, int64_t now_ms, int64_t lease_ms,
+					struct smile_store_delivery *rows, size_t max, size_t *n)
+	SMILE_MUST_CHECK;
+/* Record an attempt's outcome (and release the lease). SMILE_ERR_NOT_FOUND
+ * when the row is gone (its endpoint was deleted meanwhile). */
+enum smile_err smile_store_outbox_finish(struct smile_store *s, const struct smile_store_attempt *a)
+	SMILE_MUST_CHECK;
+/* Deliveries of endpoint `webhook_id` with id > after_id, ascending by id,
+ * at most `limit`. `cb` returns non-zero to stop. */
+enum smile_err smile_store_outbox_list(struct smile_store *s, const char *webhook_id,
+				       uint64_t after_id, size_t limit, smile_store_delivery_cb cb,
+				       void *ctx) SMILE_MUST_CHECK;
+/* Deliver row `id` of `webhook_id` again: pending from now_ms, with a fresh
+ * retry window (attempts are kept). SMILE_ERR_NOT_FOUND. */
+enum smile_err smile_store_outbox_redeliver(struct smile_store *s, const char *webhook_id,
+					    uint64_t id, int64_t now_ms) SMILE_MUST_CHECK;
+/* Delete delivered and dead-lettered rows finished before `before_ms`
+ * (pending rows stay, however old); *n gets how many. */
+enum smile_err smile_store_outbox_prune(struct smile_store *s, int64_t before_ms, uint64_t *n)
+	SMILE_MUST_CHECK;
+/* The stored event `id`. SMILE_ERR_NOT_FOUND. */
+enum smile_err smile_store_get_event(struct smile_store *s, uint64_t id,
+				     struct smile_store_event *out) SMILE_MUST_CHECK;
 
 #ifdef __cplusplus
 }

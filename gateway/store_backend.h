@@ -331,6 +331,50 @@ struct store_backend {
 	 * migrating or writing. Any thread, no handle needed. */
 	enum smile_err (*each_personal)(const char *where, smile_store_personal_cb cb, void *ctx,
 					struct smile_error *e);
+
+	/* ---------------------------------------------------------- webhooks */
+
+	/* W: an endpoint row as given. SMILE_ERR_EXISTS. */
+	enum smile_err (*wh_put)(struct store_conn *c, const struct smile_store_webhook *w);
+	/* W: status and updated_ms. SMILE_ERR_NOT_FOUND. */
+	enum smile_err (*wh_set_status)(struct store_conn *c, const char *id,
+					enum smile_webhook_status st, int64_t now_ms);
+	/* W: the endpoint and its outbox rows. SMILE_ERR_NOT_FOUND. */
+	enum smile_err (*wh_delete)(struct store_conn *c, const char *id);
+	/* W: fan stored event `event_id` (of shipment `shipment_id`, named
+	 * `event`) out to one pending outbox row (created_ms = next_ms = now_ms)
+	 * per active endpoint of the shipment's merchant whose filter is "*" or
+	 * names `event`. Only succeeds or fails in the engine: may be deferred. */
+	enum smile_err (*outbox_add)(struct store_conn *c, uint64_t event_id, uint64_t shipment_id,
+				     const char *waybill, const char *event, int64_t now_ms);
+	/* W: due rows as smile_store_outbox_claim selects them (at most one per
+	 * endpoint, oldest first within it), without leasing them. */
+	enum smile_err (*outbox_due)(struct store_conn *c, int64_t now_ms,
+				     struct smile_store_delivery *rows, size_t max, size_t *n);
+	/* W: lease_until of row `id`. */
+	enum smile_err (*outbox_lease)(struct store_conn *c, uint64_t id, int64_t until_ms);
+	/* W: record an attempt (attempts + 1, lease released; done_ms set for
+	 * DELIVERED and DEAD). SMILE_ERR_NOT_FOUND. */
+	enum smile_err (*outbox_finish)(struct store_conn *c, const struct smile_store_attempt *a);
+	/* W: pending again from now_ms (created_ms too), lease and done_ms
+	 * cleared. SMILE_ERR_NOT_FOUND (no such row of that endpoint). */
+	enum smile_err (*outbox_redeliver)(struct store_conn *c, const char *webhook_id,
+					   uint64_t id, int64_t now_ms);
+	/* W: delete rows not pending with 0 < done_ms < before_ms; *n how many. */
+	enum smile_err (*outbox_prune)(struct store_conn *c, int64_t before_ms, uint64_t *n);
+	/* R: SMILE_ERR_NOT_FOUND; status parsed with smile_webhook_status_parse. */
+	enum smile_err (*wh_get)(struct store_conn *c, const char *id,
+				 struct smile_store_webhook *out);
+	/* R: endpoints of `merchant` (NULL: all), ascending by id. */
+	enum smile_err (*wh_list)(struct store_conn *c, const char *merchant,
+				  smile_store_webhook_cb cb, void *ctx);
+	/* R: as smile_store_outbox_list. */
+	enum smile_err (*outbox_list)(struct store_conn *c, const char *webhook_id,
+				      uint64_t after_id, size_t limit, smile_store_delivery_cb cb,
+				      void *ctx);
+	/* R: one event by id (recorded_ms 0 read as time_ms). SMILE_ERR_NOT_FOUND. */
+	enum smile_err (*get_event)(struct store_conn *c, uint64_t id,
+				    struct smile_store_event *out);
 };
 
 /* The backends of this build (each defined in its own store_NAME.c). */

@@ -106,6 +106,21 @@ enum stmt_id {
 	ST_REWRAP,
 	ST_GET_DEVICE_STATUS,
 	ST_OLD_SNAPSHOTS,
+	ST_WH_PUT,
+	ST_WH_STATUS,
+	ST_WH_DELETE_OUTBOX,
+	ST_WH_DELETE,
+	ST_WH_GET,
+	ST_WH_LIST,
+	ST_WH_LIST_ALL,
+	ST_OUTBOX_ADD,
+	ST_OUTBOX_DUE,
+	ST_OUTBOX_LEASE,
+	ST_OUTBOX_FINISH,
+	ST_OUTBOX_REDELIVER,
+	ST_OUTBOX_LIST,
+	ST_GET_EVENT,
+	ST_OUTBOX_PRUNE,
 	/* print jobs */
 	ST_PJ_EXISTS,
 	ST_PJ_NEXT_SEQ,
@@ -127,6 +142,14 @@ enum stmt_id {
 #define DEVICE_COLS \
 	"id, sign_pk, box_pk, role, zone, status, last_seq, last_digest, last_reply, " \
 	"created_ms, updated_ms, last_shipment_id, last_revealed"
+
+#define WEBHOOK_COLS "id, merchant, url, events, secret, status, created_ms, updated_ms"
+#define OUTBOX_COLS \
+	"id, webhook_id, event_id, waybill, event, state, created_ms, next_ms, lease_until, " \
+	"attempts, last_ms, last_status, last_error, done_ms"
+#define OUTBOX_COLS_O \
+	"o.id, o.webhook_id, o.event_id, o.waybill, o.event, o.state, o.created_ms, o.next_ms, " \
+	"o.lease_until, o.attempts, o.last_ms, o.last_status, o.last_error, o.done_ms"
 
 /* Integer parameters travel as text and every integer column is bigint;
  * casts pin a parameter's type where the context would not. */
@@ -215,6 +238,50 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_OLD_SNAPSHOTS] = "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
 			     "AND backend_xmin IS NOT NULL "
 			     "AND age(backend_xmin) >= age(xid($1::xid8))",
+	[ST_WH_PUT] = "INSERT INTO webhooks (" WEBHOOK_COLS ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+	[ST_WH_STATUS] = "UPDATE webhooks SET status = $1, updated_ms = $2 WHERE id = $3",
+	[ST_WH_DELETE_OUTBOX] = "DELETE FROM webhook_outbox WHERE webhook_id = $1",
+	[ST_WH_DELETE] = "DELETE FROM webhooks WHERE id = $1",
+	[ST_WH_GET] = "SELECT " WEBHOOK_COLS " FROM webhooks WHERE id = $1",
+	[ST_WH_LIST] = "SELECT " WEBHOOK_COLS " FROM webhooks WHERE merchant = $1 ORDER BY id",
+	[ST_WH_LIST_ALL] = "SELECT " WEBHOOK_COLS " FROM webhooks ORDER BY id",
+	/* one row per active endpoint of the shipment's merchant that wants it */
+	[ST_OUTBOX_ADD] = "INSERT INTO webhook_outbox (webhook_id, event_id, waybill, event, state, "
+			  "created_ms, next_ms, lease_until, attempts, last_ms, last_status, "
+			  "last_error, done_ms) "
+			  "SELECT w.id, $1::bigint, $2::text, $3::text, 'pending', $4::bigint, "
+			  "$4::bigint, 0, 0, 0, 0, '', 0 "
+			  "FROM webhooks w WHERE w.status = 'active' AND w.merchant = "
+			  "(SELECT merchant FROM shipments WHERE id = $5::bigint) AND (w.events = '*' "
+			  "OR strpos(',' || w.events || ',', ',' || $3::text || ',') > 0)",
+	/* per active endpoint with nothing in flight (no unexpired lease), its
+	 * oldest due row that has no older pending row of its waybill: a walk
+	 * of that endpoint's pending rows in id order (webhook_outbox_queue)
+	 * that stops at the first */
+	[ST_OUTBOX_DUE] = "SELECT " OUTBOX_COLS_O " FROM webhooks w JOIN webhook_outbox o ON o.id = "
+			  "(SELECT o2.id FROM webhook_outbox o2 WHERE o2.webhook_id = w.id "
+			  "AND o2.state = 'pending' AND o2.next_ms <= $1::bigint AND o2.lease_until <= $1::bigint "
+			  "AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.webhook_id = "
+			  "o2.webhook_id AND p.waybill = o2.waybill AND p.state = 'pending' AND p.id < o2.id) "
+			  "ORDER BY o2.id LIMIT 1) "
+			  "WHERE w.status = 'active' AND NOT EXISTS (SELECT 1 FROM webhook_outbox q "
+			  "WHERE q.webhook_id = w.id AND q.state = 'pending' AND q.lease_until > 0 "
+			  "AND q.lease_until > $1::bigint) ORDER BY o.next_ms, o.id LIMIT $2::bigint",
+	[ST_OUTBOX_LEASE] = "UPDATE webhook_outbox SET lease_until = $1 WHERE id = $2",
+	[ST_OUTBOX_FINISH] = "UPDATE webhook_outbox SET state = $1::text, attempts = attempts + 1, "
+			     "last_ms = $2::bigint, next_ms = $3::bigint, last_status = $4::bigint, "
+			     "last_error = $5::text, lease_until = 0, "
+			     "done_ms = CASE WHEN $1::text = 'pending' THEN 0 ELSE $2::bigint END "
+			     "WHERE id = $6::bigint",
+	[ST_OUTBOX_REDELIVER] = "UPDATE webhook_outbox SET state = 'pending', created_ms = $1::bigint, "
+				"next_ms = $1::bigint, lease_until = 0, done_ms = 0 "
+				"WHERE id = $2::bigint AND webhook_id = $3::text",
+	[ST_OUTBOX_LIST] = "SELECT " OUTBOX_COLS " FROM webhook_outbox WHERE webhook_id = $1 "
+			   "AND id > $2 ORDER BY id LIMIT $3",
+	[ST_GET_EVENT] = "SELECT id, shipment_id, waybill, event, time_ms, device_id, "
+			 "device_role, detail, recorded_ms FROM events WHERE id = $1",
+	[ST_OUTBOX_PRUNE] = "DELETE FROM webhook_outbox WHERE state <> 'pending' AND done_ms > 0 "
+			    "AND done_ms < $1",
 	/* print jobs */
 	[ST_PJ_EXISTS] = "SELECT 1 FROM print_jobs WHERE shipment_id = $1 LIMIT 1",
 	[ST_PJ_NEXT_SEQ] = "SELECT COALESCE(MAX(seq), 0)::bigint + 1 FROM print_jobs "
@@ -281,8 +348,25 @@ static const struct migration {
 	"  prev_hash BYTEA NOT NULL, hash BYTEA NOT NULL);"
 	/* sealed blobs are small and random: never compressed, kept inline */
 	"ALTER TABLE personal ALTER COLUMN wrapped_key SET STORAGE EXTERNAL;"},
-	/* print_jobs: jobs for print stations (store_sqlite.c migration 6) */
-	{6, "CREATE TABLE print_jobs (id TEXT PRIMARY KEY, station TEXT NOT NULL,"
+	/* webhooks: merchants' endpoints and the durable outbox, filled in the
+	 * transaction that appends each event (docs/webhooks.md) */
+	{6, "CREATE TABLE webhooks (id TEXT PRIMARY KEY, merchant TEXT NOT NULL, url TEXT NOT NULL,"
+	"  events TEXT NOT NULL, secret TEXT NOT NULL, status TEXT NOT NULL,"
+	"  created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL);"
+	"CREATE INDEX webhooks_merchant ON webhooks (merchant, id);"
+	"CREATE TABLE webhook_outbox (id BIGSERIAL PRIMARY KEY,"
+	"  webhook_id TEXT NOT NULL, event_id BIGINT NOT NULL, waybill TEXT NOT NULL,"
+	"  event TEXT NOT NULL, state TEXT NOT NULL, created_ms BIGINT NOT NULL,"
+	"  next_ms BIGINT NOT NULL, lease_until BIGINT NOT NULL, attempts BIGINT NOT NULL,"
+	"  last_ms BIGINT NOT NULL, last_status BIGINT NOT NULL, last_error TEXT NOT NULL,"
+	"  done_ms BIGINT NOT NULL);"
+	"CREATE INDEX webhook_outbox_due ON webhook_outbox (state, next_ms);"
+	"CREATE INDEX webhook_outbox_order ON webhook_outbox (webhook_id, waybill, id);"
+	"CREATE INDEX webhook_outbox_queue ON webhook_outbox (webhook_id, state, id);"
+	"CREATE INDEX webhook_outbox_leased ON webhook_outbox (webhook_id, lease_until) "
+	"  WHERE state = 'pending' AND lease_until > 0;"},
+	/* print_jobs: jobs for print stations (store_sqlite.c migration 7) */
+	{7, "CREATE TABLE print_jobs (id TEXT PRIMARY KEY, station TEXT NOT NULL,"
 	"  seq BIGINT NOT NULL, shipment_id BIGINT NOT NULL, waybill TEXT NOT NULL,"
 	"  merchant TEXT NOT NULL, format BIGINT NOT NULL, copies BIGINT NOT NULL,"
 	"  reprint BIGINT NOT NULL, state BIGINT NOT NULL, reason BIGINT NOT NULL,"
@@ -293,8 +377,8 @@ static const struct migration {
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 #define PG_SCHEMA_VERSION (migrations[N_MIGRATIONS - 1].to)
-_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == 2 &&
-		       SMILE_STORE_SCHEMA_VERSION == 6,
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == 3 &&
+		       SMILE_STORE_SCHEMA_VERSION == 7,
 	       "a new schema version needs a PostgreSQL migration too");
 
 /* The tables holding bytes erasure must remove: sealed personal data and
@@ -2252,6 +2336,265 @@ static enum smile_err pg_list_print_jobs(struct store_conn *c, int state, size_t
 	return rc;
 }
 
+/* ------------------------------------------------------------ webhooks */
+
+static enum smile_err pg_wh_put(struct store_conn *c, const struct smile_store_webhook *w)
+{
+	struct params p = {0};
+	p_text(&p, w->id);
+	p_text(&p, w->merchant);
+	p_text(&p, w->url);
+	p_text(&p, w->events);
+	p_text(&p, w->secret);
+	p_text(&p, smile_webhook_status_name(w->status));
+	p_i64(&p, w->created_ms);
+	p_i64(&p, w->updated_ms);
+	return run_cmd(c, ST_WH_PUT, &p, NULL);
+}
+
+static enum smile_err pg_wh_set_status(struct store_conn *c, const char *id,
+				       enum smile_webhook_status to, int64_t now_ms)
+{
+	struct params p = {0};
+	int changed = 0;
+	enum smile_err rc;
+	p_text(&p, smile_webhook_status_name(to));
+	p_i64(&p, now_ms);
+	p_text(&p, id);
+	rc = run_cmd(c, ST_WH_STATUS, &p, &changed);
+	if (rc)
+		return rc;
+	return changed ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+}
+
+static enum smile_err pg_wh_delete(struct store_conn *c, const char *id)
+{
+	struct params p = {0};
+	int changed = 0;
+	enum smile_err rc;
+	p_text(&p, id);
+	rc = run_cmd(c, ST_WH_DELETE_OUTBOX, &p, NULL);
+	if (rc == SMILE_OK)
+		rc = run_cmd(c, ST_WH_DELETE, &p, &changed);
+	if (rc)
+		return rc;
+	return changed ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+}
+
+/* Deferred: it only succeeds or fails, so it rides with the scan's next
+ * round trip (store_backend.h, "Round trips"). */
+static enum smile_err pg_outbox_add(struct store_conn *c, uint64_t event_id, uint64_t shipment_id,
+				    const char *waybill, const char *event, int64_t now_ms)
+{
+	struct params p = {0};
+	p_i64(&p, (int64_t)event_id);
+	p_text(&p, waybill);
+	p_text(&p, event);
+	p_i64(&p, now_ms);
+	p_i64(&p, (int64_t)shipment_id);
+	return defer_stmt(c, ST_OUTBOX_ADD, &p);
+}
+
+static void read_delivery(const PGresult *r, int i, struct smile_store_delivery *d)
+{
+	const char *state = col_str(r, i, 5);
+	memset(d, 0, sizeof(*d));
+	d->id = (uint64_t)col_i64(r, i, 0);
+	col_text(r, i, 1, d->webhook_id, sizeof(d->webhook_id));
+	d->event_id = (uint64_t)col_i64(r, i, 2);
+	col_text(r, i, 3, d->waybill, sizeof(d->waybill));
+	col_text(r, i, 4, d->event, sizeof(d->event));
+	d->state = strcmp(state, "pending") == 0     ? SMILE_DELIVERY_PENDING
+		   : strcmp(state, "delivered") == 0 ? SMILE_DELIVERY_DELIVERED
+						     : SMILE_DELIVERY_DEAD;
+	d->created_ms = col_i64(r, i, 6);
+	d->next_ms = col_i64(r, i, 7);
+	d->lease_until_ms = col_i64(r, i, 8);
+	d->attempts = (uint32_t)col_i64(r, i, 9);
+	d->last_ms = col_i64(r, i, 10);
+	d->last_status = (int)col_i64(r, i, 11);
+	col_text(r, i, 12, d->last_error, sizeof(d->last_error));
+	d->done_ms = col_i64(r, i, 13);
+}
+
+static enum smile_err pg_outbox_due(struct store_conn *c, int64_t now_ms,
+				    struct smile_store_delivery *rows, size_t max, size_t *n)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	*n = 0;
+	p_i64(&p, now_ms);
+	p_i64(&p, (int64_t)max);
+	r = run(c, ST_OUTBOX_DUE, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	for (int i = 0; rc == SMILE_OK && i < PQntuples(r) && *n < max; i++)
+		read_delivery(r, i, &rows[(*n)++]);
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_outbox_lease(struct store_conn *c, uint64_t id, int64_t until_ms)
+{
+	struct params p = {0};
+	p_i64(&p, until_ms);
+	p_i64(&p, (int64_t)id);
+	return defer_stmt(c, ST_OUTBOX_LEASE, &p);
+}
+
+static enum smile_err pg_outbox_finish(struct store_conn *c, const struct smile_store_attempt *a)
+{
+	struct params p = {0};
+	int changed = 0;
+	enum smile_err rc;
+	p_text(&p, smile_delivery_state_name(a->state));
+	p_i64(&p, a->time_ms);
+	p_i64(&p, a->next_ms);
+	p_i64(&p, a->status);
+	p_text(&p, a->error ? a->error : "");
+	p_i64(&p, (int64_t)a->id);
+	rc = run_cmd(c, ST_OUTBOX_FINISH, &p, &changed);
+	if (rc)
+		return rc;
+	return changed ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+}
+
+static enum smile_err pg_outbox_redeliver(struct store_conn *c, const char *webhook_id,
+					  uint64_t id, int64_t now_ms)
+{
+	struct params p = {0};
+	int changed = 0;
+	enum smile_err rc;
+	p_i64(&p, now_ms);
+	p_i64(&p, (int64_t)id);
+	p_text(&p, webhook_id);
+	rc = run_cmd(c, ST_OUTBOX_REDELIVER, &p, &changed);
+	if (rc)
+		return rc;
+	return changed ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+}
+
+static enum smile_err pg_outbox_prune(struct store_conn *c, int64_t before_ms, uint64_t *n)
+{
+	struct params p = {0};
+	int changed = 0;
+	enum smile_err rc;
+	p_i64(&p, before_ms);
+	rc = run_cmd(c, ST_OUTBOX_PRUNE, &p, &changed);
+	*n = rc == SMILE_OK ? (uint64_t)changed : 0;
+	return rc;
+}
+
+static void read_webhook(const PGresult *r, int i, struct smile_store_webhook *w)
+{
+	memset(w, 0, sizeof(*w));
+	col_text(r, i, 0, w->id, sizeof(w->id));
+	col_text(r, i, 1, w->merchant, sizeof(w->merchant));
+	col_text(r, i, 2, w->url, sizeof(w->url));
+	col_text(r, i, 3, w->events, sizeof(w->events));
+	col_text(r, i, 4, w->secret, sizeof(w->secret));
+	if (smile_webhook_status_parse(col_str(r, i, 5), &w->status) != SMILE_OK)
+		smile_log(SMILE_LOG_ERROR, "store.bad_webhook_status", SMILE_KV_ID("webhook", w->id));
+	w->created_ms = col_i64(r, i, 6);
+	w->updated_ms = col_i64(r, i, 7);
+}
+
+static enum smile_err pg_wh_get(struct store_conn *c, const char *id,
+				struct smile_store_webhook *out)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	p_text(&p, id);
+	r = run(c, ST_WH_GET, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK) {
+		if (PQntuples(r) == 1)
+			read_webhook(r, 0, out);
+		else
+			rc = SMILE_ERR_NOT_FOUND;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_wh_list(struct store_conn *c, const char *merchant,
+				 smile_store_webhook_cb cb, void *ctx)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	if (merchant)
+		p_text(&p, merchant);
+	r = run(c, merchant ? ST_WH_LIST : ST_WH_LIST_ALL, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	for (int i = 0; rc == SMILE_OK && i < PQntuples(r); i++) {
+		struct smile_store_webhook w;
+		read_webhook(r, i, &w);
+		int stop = cb(ctx, &w);
+		memset(w.secret, 0, sizeof(w.secret));
+		if (stop)
+			break;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_outbox_list(struct store_conn *c, const char *webhook_id,
+				     uint64_t after_id, size_t limit, smile_store_delivery_cb cb,
+				     void *ctx)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	p_text(&p, webhook_id);
+	p_i64(&p, (int64_t)after_id);
+	p_i64(&p, (int64_t)limit);
+	r = run(c, ST_OUTBOX_LIST, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	for (int i = 0; rc == SMILE_OK && i < PQntuples(r); i++) {
+		struct smile_store_delivery d;
+		read_delivery(r, i, &d);
+		if (cb(ctx, &d))
+			break;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_get_event(struct store_conn *c, uint64_t id, struct smile_store_event *ev)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	p_i64(&p, (int64_t)id);
+	r = run(c, ST_GET_EVENT, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK && PQntuples(r) != 1)
+		rc = SMILE_ERR_NOT_FOUND;
+	if (rc == SMILE_OK) {
+		memset(ev, 0, sizeof(*ev));
+		ev->id = (uint64_t)col_i64(r, 0, 0);
+		ev->shipment_id = (uint64_t)col_i64(r, 0, 1);
+		col_text(r, 0, 2, ev->waybill, sizeof(ev->waybill));
+		col_text(r, 0, 3, ev->event, sizeof(ev->event));
+		ev->time_ms = col_i64(r, 0, 4);
+		col_text(r, 0, 5, ev->device_id, sizeof(ev->device_id));
+		col_text(r, 0, 6, ev->device_role, sizeof(ev->device_role));
+		col_text(r, 0, 7, ev->detail, sizeof(ev->detail));
+		ev->recorded_ms = col_i64(r, 0, 8);
+		if (ev->recorded_ms == 0)
+			ev->recorded_ms = ev->time_ms;
+	}
+	PQclear(r);
+	return rc;
+}
+
 const struct store_backend store_postgres_backend = {
 	.name = "postgresql",
 	.scheme = "postgresql",
@@ -2307,4 +2650,18 @@ const struct store_backend store_postgres_backend = {
 	.list_wrapped = pg_list_wrapped,
 	.scrub = pg_scrub,
 	.each_personal = pg_each_personal,
+	/* webhooks */
+	.wh_put = pg_wh_put,
+	.wh_set_status = pg_wh_set_status,
+	.wh_delete = pg_wh_delete,
+	.outbox_add = pg_outbox_add,
+	.outbox_due = pg_outbox_due,
+	.outbox_lease = pg_outbox_lease,
+	.outbox_finish = pg_outbox_finish,
+	.outbox_redeliver = pg_outbox_redeliver,
+	.outbox_prune = pg_outbox_prune,
+	.wh_get = pg_wh_get,
+	.wh_list = pg_wh_list,
+	.outbox_list = pg_outbox_list,
+	.get_event = pg_get_event,
 };

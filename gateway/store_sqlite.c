@@ -75,6 +75,21 @@ enum stmt_id {
 	ST_LIST_WRAPPED,
 	ST_REWRAP,
 	ST_GET_DEVICE_STATUS,
+	ST_WH_PUT,
+	ST_WH_STATUS,
+	ST_WH_DELETE_OUTBOX,
+	ST_WH_DELETE,
+	ST_WH_GET,
+	ST_WH_LIST,
+	ST_WH_LIST_ALL,
+	ST_OUTBOX_ADD,
+	ST_OUTBOX_DUE,
+	ST_OUTBOX_LEASE,
+	ST_OUTBOX_FINISH,
+	ST_OUTBOX_REDELIVER,
+	ST_OUTBOX_LIST,
+	ST_GET_EVENT,
+	ST_OUTBOX_PRUNE,
 	/* print jobs */
 	ST_PJ_EXISTS,
 	ST_PJ_NEXT_SEQ,
@@ -92,6 +107,14 @@ enum stmt_id {
 #define DEVICE_COLS \
 	"id, sign_pk, box_pk, role, zone, status, last_seq, last_digest, last_reply, " \
 	"created_ms, updated_ms, last_shipment_id, last_revealed"
+
+#define WEBHOOK_COLS "id, merchant, url, events, secret, status, created_ms, updated_ms"
+#define OUTBOX_COLS \
+	"id, webhook_id, event_id, waybill, event, state, created_ms, next_ms, lease_until, " \
+	"attempts, last_ms, last_status, last_error, done_ms"
+#define OUTBOX_COLS_O \
+	"o.id, o.webhook_id, o.event_id, o.waybill, o.event, o.state, o.created_ms, o.next_ms, " \
+	"o.lease_until, o.attempts, o.last_ms, o.last_status, o.last_error, o.done_ms"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INSERT_SHIPMENT] = "INSERT INTO shipments (" SHIPMENT_COLS ") "
@@ -159,6 +182,48 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* compare-and-set: a row erased or changed meanwhile is left alone */
 	[ST_REWRAP] = "UPDATE personal SET wrapped_key = ? WHERE shipment_id = ? AND wrapped_key = ?",
 	[ST_GET_DEVICE_STATUS] = "SELECT status FROM devices WHERE id = ?",
+	[ST_WH_PUT] = "INSERT INTO webhooks (" WEBHOOK_COLS ") VALUES (?,?,?,?,?,?,?,?)",
+	[ST_WH_STATUS] = "UPDATE webhooks SET status = ?, updated_ms = ? WHERE id = ?",
+	[ST_WH_DELETE_OUTBOX] = "DELETE FROM webhook_outbox WHERE webhook_id = ?",
+	[ST_WH_DELETE] = "DELETE FROM webhooks WHERE id = ?",
+	[ST_WH_GET] = "SELECT " WEBHOOK_COLS " FROM webhooks WHERE id = ?",
+	[ST_WH_LIST] = "SELECT " WEBHOOK_COLS " FROM webhooks WHERE merchant = ? ORDER BY id",
+	[ST_WH_LIST_ALL] = "SELECT " WEBHOOK_COLS " FROM webhooks ORDER BY id",
+	/* one row per active endpoint of the shipment's merchant that wants it */
+	[ST_OUTBOX_ADD] = "INSERT INTO webhook_outbox (webhook_id, event_id, waybill, event, state, "
+			  "created_ms, next_ms, lease_until, attempts, last_ms, last_status, "
+			  "last_error, done_ms) "
+			  "SELECT w.id, ?1, ?2, ?3, 'pending', ?4, ?4, 0, 0, 0, 0, '', 0 "
+			  "FROM webhooks w WHERE w.status = 'active' AND w.merchant = "
+			  "(SELECT merchant FROM shipments WHERE id = ?5) AND (w.events = '*' OR "
+			  "instr(',' || w.events || ',', ',' || ?3 || ',') > 0)",
+	/* per active endpoint with nothing in flight (no unexpired lease), its
+	 * oldest due row that has no older pending row of its waybill: a walk
+	 * of that endpoint's pending rows in id order (webhook_outbox_queue)
+	 * that stops at the first */
+	[ST_OUTBOX_DUE] = "SELECT " OUTBOX_COLS_O " FROM webhooks w JOIN webhook_outbox o ON o.id = "
+			  "(SELECT o2.id FROM webhook_outbox o2 WHERE o2.webhook_id = w.id "
+			  "AND o2.state = 'pending' AND o2.next_ms <= ?1 AND o2.lease_until <= ?1 "
+			  "AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.webhook_id = "
+			  "o2.webhook_id AND p.waybill = o2.waybill AND p.state = 'pending' AND p.id < o2.id) "
+			  "ORDER BY o2.id LIMIT 1) "
+			  "WHERE w.status = 'active' AND NOT EXISTS (SELECT 1 FROM webhook_outbox q "
+			  "WHERE q.webhook_id = w.id AND q.state = 'pending' AND q.lease_until > 0 "
+			  "AND q.lease_until > ?1) ORDER BY o.next_ms, o.id LIMIT ?2",
+	[ST_OUTBOX_LEASE] = "UPDATE webhook_outbox SET lease_until = ? WHERE id = ?",
+	[ST_OUTBOX_FINISH] = "UPDATE webhook_outbox SET state = ?1, attempts = attempts + 1, "
+			     "last_ms = ?2, next_ms = ?3, last_status = ?4, last_error = ?5, "
+			     "lease_until = 0, done_ms = CASE WHEN ?1 = 'pending' THEN 0 ELSE ?2 END "
+			     "WHERE id = ?6",
+	[ST_OUTBOX_REDELIVER] = "UPDATE webhook_outbox SET state = 'pending', created_ms = ?1, "
+				"next_ms = ?1, lease_until = 0, done_ms = 0 "
+				"WHERE id = ?2 AND webhook_id = ?3",
+	[ST_OUTBOX_LIST] = "SELECT " OUTBOX_COLS " FROM webhook_outbox WHERE webhook_id = ? "
+			   "AND id > ? ORDER BY id LIMIT ?",
+	[ST_GET_EVENT] = "SELECT id, shipment_id, waybill, event, time_ms, device_id, "
+			 "device_role, detail, recorded_ms FROM events WHERE id = ?",
+	[ST_OUTBOX_PRUNE] = "DELETE FROM webhook_outbox WHERE state <> 'pending' AND done_ms > 0 "
+			    "AND done_ms < ?",
 	/* print jobs */
 	[ST_PJ_EXISTS] = "SELECT 1 FROM print_jobs WHERE shipment_id = ? LIMIT 1",
 	[ST_PJ_NEXT_SEQ] = "SELECT COALESCE(MAX(seq), 0) + 1 FROM print_jobs WHERE station = ?",
@@ -236,7 +301,24 @@ static const char *const migrations[] = {
 	"  WHERE last_revealed = 1;"
 	"ALTER TABLE events ADD COLUMN recorded_ms INTEGER NOT NULL DEFAULT 0;",
 
-	/* 6 (print_jobs): jobs for print stations, each with its signed
+	/* 6: webhooks: merchants' endpoints and the durable outbox, filled in
+	 * the transaction that appends each event (docs/webhooks.md) */
+	"CREATE TABLE webhooks (id TEXT PRIMARY KEY, merchant TEXT NOT NULL, url TEXT NOT NULL,"
+	"  events TEXT NOT NULL, secret TEXT NOT NULL, status TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+	"CREATE INDEX webhooks_merchant ON webhooks (merchant, id);"
+	"CREATE TABLE webhook_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  webhook_id TEXT NOT NULL, event_id INTEGER NOT NULL, waybill TEXT NOT NULL,"
+	"  event TEXT NOT NULL, state TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+	"  next_ms INTEGER NOT NULL, lease_until INTEGER NOT NULL, attempts INTEGER NOT NULL,"
+	"  last_ms INTEGER NOT NULL, last_status INTEGER NOT NULL, last_error TEXT NOT NULL,"
+	"  done_ms INTEGER NOT NULL);"
+	"CREATE INDEX webhook_outbox_due ON webhook_outbox (state, next_ms);"
+	"CREATE INDEX webhook_outbox_order ON webhook_outbox (webhook_id, waybill, id);"
+	"CREATE INDEX webhook_outbox_queue ON webhook_outbox (webhook_id, state, id);"
+	"CREATE INDEX webhook_outbox_leased ON webhook_outbox (webhook_id, lease_until) "
+	"  WHERE state = 'pending' AND lease_until > 0;",
+	/* 7 (print_jobs): jobs for print stations, each with its signed
 	 * message (the record sealed to the station); state is enum
 	 * smile_job_state, so "only forward" is one comparison */
 	"CREATE TABLE print_jobs (id TEXT PRIMARY KEY, station TEXT NOT NULL,"
@@ -1620,6 +1702,286 @@ static enum smile_err sq_list_print_jobs(struct store_conn *c, int state, size_t
 	return rc;
 }
 
+/* ------------------------------------------------------------ webhooks */
+
+static enum smile_err sq_wh_put(struct store_conn *c, const struct smile_store_webhook *w)
+{
+	sqlite3_stmt *st = stmt(c, ST_WH_PUT);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, w->id);
+	bind_text(st, 2, w->merchant);
+	bind_text(st, 3, w->url);
+	bind_text(st, 4, w->events);
+	bind_text(st, 5, w->secret);
+	bind_text(st, 6, smile_webhook_status_name(w->status));
+	sqlite3_bind_int64(st, 7, w->created_ms);
+	sqlite3_bind_int64(st, 8, w->updated_ms);
+	return map_step(step_done(st));
+}
+
+static enum smile_err sq_wh_set_status(struct store_conn *c, const char *id,
+				       enum smile_webhook_status to, int64_t now_ms)
+{
+	sqlite3_stmt *st = stmt(c, ST_WH_STATUS);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, smile_webhook_status_name(to));
+	sqlite3_bind_int64(st, 2, now_ms);
+	bind_text(st, 3, id);
+	if (run_done(st))
+		return SMILE_ERR_STORE;
+	return sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+}
+
+static enum smile_err sq_wh_delete(struct store_conn *c, const char *id)
+{
+	sqlite3_stmt *st = stmt(c, ST_WH_DELETE_OUTBOX);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, id);
+	if (run_done(st))
+		return SMILE_ERR_STORE;
+	if ((st = stmt(c, ST_WH_DELETE)) == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, id);
+	if (run_done(st))
+		return SMILE_ERR_STORE;
+	return sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+}
+
+static enum smile_err sq_outbox_add(struct store_conn *c, uint64_t event_id, uint64_t shipment_id,
+				    const char *waybill, const char *event, int64_t now_ms)
+{
+	sqlite3_stmt *st = stmt(c, ST_OUTBOX_ADD);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)event_id);
+	bind_text(st, 2, waybill);
+	bind_text(st, 3, event);
+	sqlite3_bind_int64(st, 4, now_ms);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)shipment_id);
+	return run_done(st);
+}
+
+static void read_delivery(sqlite3_stmt *st, struct smile_store_delivery *d)
+{
+	char state[SMILE_STORE_STATUS_MAX];
+	memset(d, 0, sizeof(*d));
+	d->id = (uint64_t)sqlite3_column_int64(st, 0);
+	col_text(st, 1, d->webhook_id, sizeof(d->webhook_id));
+	d->event_id = (uint64_t)sqlite3_column_int64(st, 2);
+	col_text(st, 3, d->waybill, sizeof(d->waybill));
+	col_text(st, 4, d->event, sizeof(d->event));
+	col_text(st, 5, state, sizeof(state));
+	d->state = strcmp(state, "pending") == 0     ? SMILE_DELIVERY_PENDING
+		   : strcmp(state, "delivered") == 0 ? SMILE_DELIVERY_DELIVERED
+						     : SMILE_DELIVERY_DEAD;
+	d->created_ms = sqlite3_column_int64(st, 6);
+	d->next_ms = sqlite3_column_int64(st, 7);
+	d->lease_until_ms = sqlite3_column_int64(st, 8);
+	d->attempts = (uint32_t)sqlite3_column_int64(st, 9);
+	d->last_ms = sqlite3_column_int64(st, 10);
+	d->last_status = (int)sqlite3_column_int64(st, 11);
+	col_text(st, 12, d->last_error, sizeof(d->last_error));
+	d->done_ms = sqlite3_column_int64(st, 13);
+}
+
+static enum smile_err sq_outbox_due(struct store_conn *c, int64_t now_ms,
+				    struct smile_store_delivery *rows, size_t max, size_t *n)
+{
+	sqlite3_stmt *st = stmt(c, ST_OUTBOX_DUE);
+	enum smile_err rc = SMILE_OK;
+	int step = SQLITE_DONE;
+
+	*n = 0;
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	while (*n < max && (step = sqlite3_step(st)) == SQLITE_ROW)
+		read_delivery(st, &rows[(*n)++]);
+	if (*n < max && step != SQLITE_DONE)
+		rc = SMILE_ERR_STORE;
+	sqlite3_reset(st);
+	return rc;
+}
+
+static enum smile_err sq_outbox_lease(struct store_conn *c, uint64_t id, int64_t until_ms)
+{
+	sqlite3_stmt *st = stmt(c, ST_OUTBOX_LEASE);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, until_ms);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
+	return run_done(st);
+}
+
+static enum smile_err sq_outbox_finish(struct store_conn *c, const struct smile_store_attempt *a)
+{
+	sqlite3_stmt *st = stmt(c, ST_OUTBOX_FINISH);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, smile_delivery_state_name(a->state));
+	sqlite3_bind_int64(st, 2, a->time_ms);
+	sqlite3_bind_int64(st, 3, a->next_ms);
+	sqlite3_bind_int64(st, 4, a->status);
+	bind_text(st, 5, a->error);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)a->id);
+	if (run_done(st))
+		return SMILE_ERR_STORE;
+	return sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+}
+
+static enum smile_err sq_outbox_redeliver(struct store_conn *c, const char *webhook_id,
+					  uint64_t id, int64_t now_ms)
+{
+	sqlite3_stmt *st = stmt(c, ST_OUTBOX_REDELIVER);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
+	bind_text(st, 3, webhook_id);
+	if (run_done(st))
+		return SMILE_ERR_STORE;
+	return sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+}
+
+static enum smile_err sq_outbox_prune(struct store_conn *c, int64_t before_ms, uint64_t *n)
+{
+	sqlite3_stmt *st = stmt(c, ST_OUTBOX_PRUNE);
+	*n = 0;
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, before_ms);
+	if (run_done(st))
+		return SMILE_ERR_STORE;
+	*n = (uint64_t)sqlite3_changes(c->db);
+	return SMILE_OK;
+}
+
+static void read_webhook(sqlite3_stmt *st, struct smile_store_webhook *w)
+{
+	char status[SMILE_STORE_STATUS_MAX];
+	memset(w, 0, sizeof(*w));
+	col_text(st, 0, w->id, sizeof(w->id));
+	col_text(st, 1, w->merchant, sizeof(w->merchant));
+	col_text(st, 2, w->url, sizeof(w->url));
+	col_text(st, 3, w->events, sizeof(w->events));
+	col_text(st, 4, w->secret, sizeof(w->secret));
+	col_text(st, 5, status, sizeof(status));
+	if (smile_webhook_status_parse(status, &w->status) != SMILE_OK)
+		smile_log(SMILE_LOG_ERROR, "store.bad_webhook_status", SMILE_KV_ID("webhook", w->id));
+	w->created_ms = sqlite3_column_int64(st, 6);
+	w->updated_ms = sqlite3_column_int64(st, 7);
+}
+
+static enum smile_err sq_wh_get(struct store_conn *c, const char *id,
+				struct smile_store_webhook *out)
+{
+	sqlite3_stmt *st = stmt(c, ST_WH_GET);
+	enum smile_err rc;
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, id);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		read_webhook(st, out);
+		rc = SMILE_OK;
+		break;
+	case SQLITE_DONE:
+		rc = SMILE_ERR_NOT_FOUND;
+		break;
+	default:
+		rc = SMILE_ERR_STORE;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static enum smile_err sq_wh_list(struct store_conn *c, const char *merchant,
+				 smile_store_webhook_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = stmt(c, merchant ? ST_WH_LIST : ST_WH_LIST_ALL);
+	enum smile_err rc = SMILE_OK;
+	int step;
+
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	if (merchant)
+		bind_text(st, 1, merchant);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct smile_store_webhook w;
+		read_webhook(st, &w);
+		int stop = cb(ctx, &w);
+		memset(w.secret, 0, sizeof(w.secret));
+		if (stop)
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = SMILE_ERR_STORE;
+	sqlite3_reset(st);
+	return rc;
+}
+
+static enum smile_err sq_outbox_list(struct store_conn *c, const char *webhook_id,
+				     uint64_t after_id, size_t limit, smile_store_delivery_cb cb,
+				     void *ctx)
+{
+	sqlite3_stmt *st = stmt(c, ST_OUTBOX_LIST);
+	enum smile_err rc = SMILE_OK;
+	int step;
+
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, webhook_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)after_id);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct smile_store_delivery d;
+		read_delivery(st, &d);
+		if (cb(ctx, &d))
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = SMILE_ERR_STORE;
+	sqlite3_reset(st);
+	return rc;
+}
+
+static enum smile_err sq_get_event(struct store_conn *c, uint64_t id, struct smile_store_event *ev)
+{
+	sqlite3_stmt *st = stmt(c, ST_GET_EVENT);
+	enum smile_err rc;
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		memset(ev, 0, sizeof(*ev));
+		ev->id = (uint64_t)sqlite3_column_int64(st, 0);
+		ev->shipment_id = (uint64_t)sqlite3_column_int64(st, 1);
+		col_text(st, 2, ev->waybill, sizeof(ev->waybill));
+		col_text(st, 3, ev->event, sizeof(ev->event));
+		ev->time_ms = sqlite3_column_int64(st, 4);
+		col_text(st, 5, ev->device_id, sizeof(ev->device_id));
+		col_text(st, 6, ev->device_role, sizeof(ev->device_role));
+		col_text(st, 7, ev->detail, sizeof(ev->detail));
+		ev->recorded_ms = sqlite3_column_int64(st, 8);
+		if (ev->recorded_ms == 0)
+			ev->recorded_ms = ev->time_ms;
+		rc = SMILE_OK;
+		break;
+	case SQLITE_DONE:
+		rc = SMILE_ERR_NOT_FOUND;
+		break;
+	default:
+		rc = SMILE_ERR_STORE;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.name = "sqlite",
 	.scheme = "sqlite",
@@ -1674,4 +2036,18 @@ const struct store_backend store_sqlite_backend = {
 	.list_wrapped = sq_list_wrapped,
 	.scrub = sq_scrub,
 	.each_personal = sq_each_personal,
+	/* webhooks */
+	.wh_put = sq_wh_put,
+	.wh_set_status = sq_wh_set_status,
+	.wh_delete = sq_wh_delete,
+	.outbox_add = sq_outbox_add,
+	.outbox_due = sq_outbox_due,
+	.outbox_lease = sq_outbox_lease,
+	.outbox_finish = sq_outbox_finish,
+	.outbox_redeliver = sq_outbox_redeliver,
+	.outbox_prune = sq_outbox_prune,
+	.wh_get = sq_wh_get,
+	.wh_list = sq_wh_list,
+	.outbox_list = sq_outbox_list,
+	.get_event = sq_get_event,
 };

@@ -254,5 +254,66 @@ json_t *svc_print_job_json(const struct smile_store_print_job *j);
  * (print.status_refused) and returned. */
 enum smile_err svc_print_job_report(struct gateway *g, const char *topic_station,
 				    const uint8_t *msg, size_t len);
+/* ------------------------------------------------------------ webhooks */
+
+#include "webhook.h"
+#include "webhook_worker.h"
+
+/* Register endpoint `url` for events `events` ("*" or a comma-separated
+ * list of event names) of `merchant`. A merchant key registers for its own
+ * merchant (`merchant` NULL or the same); admin and warehouse keys name one
+ * they may access. The URL is checked and its host resolved under the
+ * address rule (webhook_url_check). *out gets the row (its secret sealed)
+ * and secret_out the signing secret, shown this once (the caller wipes it).
+ * Logs webhook.created. SMILE_ERR_MISSING_FIELD / SMILE_ERR_FIELD_VALUE
+ * (fields merchant, url, events), SMILE_ERR_PERMISSION, SMILE_ERR_STORE. */
+enum smile_err svc_webhook_create(struct gateway *g, const struct svc_caller *c,
+				  const char *merchant, const char *url, const char *events,
+				  struct smile_store_webhook *out, char secret_out[WEBHOOK_SECRET_MAX],
+				  struct smile_error *e) SMILE_MUST_CHECK;
+
+/* Endpoint `id` if the caller may see it (svc_may_access on its merchant),
+ * else SMILE_ERR_NOT_FOUND exactly as for a missing one. */
+enum smile_err svc_webhook_get(struct gateway *g, const struct svc_caller *c, const char *id,
+			       struct smile_store_webhook *out, struct smile_error *e)
+	SMILE_MUST_CHECK;
+
+/* Every endpoint the caller may see, by id. */
+enum smile_err svc_webhook_list(struct gateway *g, const struct svc_caller *c,
+				smile_store_webhook_cb cb, void *ctx, struct smile_error *e)
+	SMILE_MUST_CHECK;
+
+/* Pause (`active` 0) or resume (`active` 1). While paused nothing new is
+ * queued for it and what is queued waits. Resuming a disabled (410)
+ * endpoint re-enables it. Logs webhook.paused / webhook.resumed.
+ * SMILE_ERR_NOT_FOUND. */
+enum smile_err svc_webhook_set_active(struct gateway *g, const struct svc_caller *c,
+				      const char *id, int active, struct smile_error *e)
+	SMILE_MUST_CHECK;
+
+/* Delete an endpoint and its outbox. Logs webhook.deleted. SMILE_ERR_NOT_FOUND. */
+enum smile_err svc_webhook_delete(struct gateway *g, const struct svc_caller *c, const char *id,
+				  struct smile_error *e) SMILE_MUST_CHECK;
+
+/* Deliveries of endpoint `id` after delivery id `after`, at most `limit`
+ * (1-1000). SMILE_ERR_NOT_FOUND. */
+enum smile_err svc_webhook_deliveries(struct gateway *g, const struct svc_caller *c,
+				      const char *id, uint64_t after, size_t limit,
+				      smile_store_delivery_cb cb, void *ctx, struct smile_error *e)
+	SMILE_MUST_CHECK;
+
+/* Send delivery `delivery` of endpoint `id` again (pending from now, a
+ * fresh retry window). Logs webhook.redeliver. SMILE_ERR_NOT_FOUND (field
+ * "delivery" when the endpoint exists but not the delivery). */
+enum smile_err svc_webhook_redeliver(struct gateway *g, const struct svc_caller *c,
+				     const char *id, uint64_t delivery, struct smile_error *e)
+	SMILE_MUST_CHECK;
+
+/* POST a signed test event to endpoint `id` now and wait for the answer
+ * (webhook_send_test). SMILE_ERR_NOT_FOUND, SMILE_ERR_STORE (the secret
+ * does not open). */
+enum smile_err svc_webhook_test(struct gateway *g, const struct svc_caller *c, const char *id,
+				char event_id[WEBHOOK_TEST_ID_MAX], struct webhook_result *out,
+				struct smile_error *e) SMILE_MUST_CHECK;
 
 #endif

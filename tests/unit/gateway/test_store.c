@@ -27,7 +27,9 @@
  * (revoked is final), scans, shipment status lifecycle, audit; and, for vault
  * key rotation, meta compare-and-set with audit entries, paging wrapped keys,
  * compare-and-set rewrapping from a second handle that never undoes an
- * erasure, and a read-only pass over a store. */
+ * erasure, and a read-only pass over a store; webhooks: endpoints, the
+ * outbox filled in each event's transaction, claims (one in flight per
+ * endpoint, order per waybill, leases), retries, dead letters, redelivery. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1062,6 +1064,247 @@ static void print_jobs_once_forward_and_audited(void **state)
 	assert_int_equal(queued, 2); /* pj_b, pj_g */
 }
 
+/* ------------------------------------------------------------ webhooks */
+
+static void make_webhook(struct smile_store_webhook *w, const char *id, const char *merchant,
+			 const char *events, enum smile_webhook_status st)
+{
+	memset(w, 0, sizeof(*w));
+	snprintf(w->id, sizeof(w->id), "%s", id);
+	snprintf(w->merchant, sizeof(w->merchant), "%s", merchant);
+	snprintf(w->url, sizeof(w->url), "https://hooks.example/%s", id);
+	snprintf(w->events, sizeof(w->events), "%s", events);
+	snprintf(w->secret, sizeof(w->secret), "00aa%s", id);
+	w->status = st;
+	w->created_ms = w->updated_ms = 1000;
+}
+
+struct collected {
+	struct smile_store_delivery d[32];
+	size_t n;
+	char ids[8][SMILE_STORE_ID_MAX];
+	size_t n_ids;
+};
+
+static int collect_delivery(void *ctx, const struct smile_store_delivery *d)
+{
+	struct collected *c = ctx;
+	if (c->n < 32)
+		c->d[c->n++] = *d;
+	return 0;
+}
+
+static int collect_webhook(void *ctx, const struct smile_store_webhook *w)
+{
+	struct collected *c = ctx;
+	if (c->n_ids < 8)
+		snprintf(c->ids[c->n_ids++], SMILE_STORE_ID_MAX, "%s", w->id);
+	return 0;
+}
+
+static size_t deliveries(struct smile_store *s, const char *wh, struct collected *c)
+{
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(smile_store_outbox_list(s, wh, 0, 100, collect_delivery, c), SMILE_OK);
+	return c->n;
+}
+
+static void webhooks_register_list_pause_delete(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_webhook w, got;
+	struct collected c = {0};
+
+	make_webhook(&w, "wh_a", "acme", "*", SMILE_WEBHOOK_ACTIVE);
+	assert_int_equal(smile_store_put_webhook(f->s, &w), SMILE_OK);
+	assert_int_equal(smile_store_put_webhook(f->s, &w), SMILE_ERR_EXISTS);
+	make_webhook(&w, "wh_b", "other", "delivered,pickup", SMILE_WEBHOOK_ACTIVE);
+	assert_int_equal(smile_store_put_webhook(f->s, &w), SMILE_OK);
+	assert_int_equal(smile_store_get_webhook(f->s, "wh_b", &got), SMILE_OK);
+	assert_string_equal(got.merchant, "other");
+	assert_string_equal(got.url, "https://hooks.example/wh_b");
+	assert_string_equal(got.events, "delivered,pickup");
+	assert_string_equal(got.secret, "00aawh_b");
+	assert_int_equal(got.status, SMILE_WEBHOOK_ACTIVE);
+	assert_int_equal(smile_store_get_webhook(f->s, "wh_x", &got), SMILE_ERR_NOT_FOUND);
+
+	assert_int_equal(smile_store_list_webhooks(f->s, "acme", collect_webhook, &c), SMILE_OK);
+	assert_int_equal(c.n_ids, 1);
+	assert_string_equal(c.ids[0], "wh_a");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(smile_store_list_webhooks(f->s, NULL, collect_webhook, &c), SMILE_OK);
+	assert_int_equal(c.n_ids, 2);
+
+	assert_int_equal(smile_store_set_webhook_status(f->s, "wh_a", SMILE_WEBHOOK_PAUSED, 2000),
+			 SMILE_OK);
+	assert_int_equal(smile_store_get_webhook(f->s, "wh_a", &got), SMILE_OK);
+	assert_int_equal(got.status, SMILE_WEBHOOK_PAUSED);
+	assert_int_equal(got.updated_ms, 2000);
+	assert_int_equal(smile_store_set_webhook_status(f->s, "wh_x", SMILE_WEBHOOK_PAUSED, 2000),
+			 SMILE_ERR_NOT_FOUND);
+	assert_int_equal(smile_store_delete_webhook(f->s, "wh_a"), SMILE_OK);
+	assert_int_equal(smile_store_delete_webhook(f->s, "wh_a"), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(smile_store_get_webhook(f->s, "wh_a", &got), SMILE_ERR_NOT_FOUND);
+}
+
+/* Every event lands in the outbox of exactly the endpoints that want it, in
+ * the event's transaction: an event that is refused leaves no row. */
+static void outbox_fans_out_with_the_event(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_webhook w;
+	struct smile_store_event ev = {.shipment_id = 1, .waybill = "SW2611290000001",
+				       .event = "pickup", .time_ms = 5000,
+				       .device_id = "dev-1", .device_role = "courier"};
+	struct smile_store_event got;
+	struct collected c;
+
+	make_webhook(&w, "wh_all", "acme", "*", SMILE_WEBHOOK_ACTIVE);
+	assert_int_equal(smile_store_put_webhook(f->s, &w), SMILE_OK);
+	make_webhook(&w, "wh_del", "acme", "delivered,erased", SMILE_WEBHOOK_ACTIVE);
+	assert_int_equal(smile_store_put_webhook(f->s, &w), SMILE_OK);
+	make_webhook(&w, "wh_paused", "acme", "*", SMILE_WEBHOOK_PAUSED);
+	assert_int_equal(smile_store_put_webhook(f->s, &w), SMILE_OK);
+	make_webhook(&w, "wh_other", "other", "*", SMILE_WEBHOOK_ACTIVE);
+	assert_int_equal(smile_store_put_webhook(f->s, &w), SMILE_OK);
+
+	assert_int_equal(insert_one(f->s, 1, "acme", NULL), SMILE_OK); /* "created" */
+	assert_int_equal(smile_store_add_event(f->s, &ev), SMILE_OK);
+	snprintf(ev.event, sizeof(ev.event), "delivered");
+	assert_int_equal(smile_store_add_event(f->s, &ev), SMILE_OK);
+	ev.shipment_id = 99; /* refused: nothing of it may reach the outbox */
+	assert_int_equal(smile_store_add_event(f->s, &ev), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(smile_store_erase_personal(f->s, 1, 7000, "api"), SMILE_OK);
+
+	assert_int_equal(deliveries(f->s, "wh_all", &c), 4);
+	assert_string_equal(c.d[0].event, "created");
+	assert_string_equal(c.d[1].event, "pickup");
+	assert_string_equal(c.d[2].event, "delivered");
+	assert_string_equal(c.d[3].event, "erased");
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(c.d[i].state, SMILE_DELIVERY_PENDING);
+		assert_string_equal(c.d[i].waybill, "SW2611290000001");
+		assert_int_equal(c.d[i].attempts, 0);
+		/* the row names the stored event */
+		assert_int_equal(smile_store_get_event(f->s, c.d[i].event_id, &got), SMILE_OK);
+		assert_string_equal(got.event, c.d[i].event);
+		assert_int_equal(got.shipment_id, 1);
+	}
+	assert_int_equal(deliveries(f->s, "wh_del", &c), 2);
+	assert_string_equal(c.d[0].event, "delivered");
+	assert_string_equal(c.d[1].event, "erased");
+	assert_int_equal(deliveries(f->s, "wh_paused", &c), 0);
+	assert_int_equal(deliveries(f->s, "wh_other", &c), 0);
+	assert_int_equal(smile_store_get_event(f->s, 999999, &got), SMILE_ERR_NOT_FOUND);
+}
+
+static size_t claim(struct smile_store *s, int64_t now, struct smile_store_delivery *rows)
+{
+	size_t n = 99;
+	assert_int_equal(smile_store_outbox_claim(s, now, 10000, rows, 8, &n), SMILE_OK);
+	return n;
+}
+
+static void finish(struct smile_store *s, const struct smile_store_delivery *d,
+		   enum smile_delivery_state st, int64_t now, int64_t next, int status, int disable)
+{
+	struct smile_store_attempt a = {.id = d->id, .webhook_id = d->webhook_id, .state = st,
+					.time_ms = now, .next_ms = next, .status = status,
+					.error = status == 200 ? "" : "http_status",
+					.disable = disable};
+	assert_int_equal(smile_store_outbox_finish(s, &a), SMILE_OK);
+}
+
+/* One request in flight per endpoint, order per waybill, leases that run
+ * out, retries, dead letters, redelivery, and 410. */
+static void outbox_claims_in_order_with_leases(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_webhook w, got;
+	struct smile_store_delivery r[8], first;
+	struct smile_store_event ev = {.shipment_id = 1, .waybill = "SW2611290000001",
+				       .event = "pickup", .time_ms = 5000};
+	struct collected c;
+	int64_t t = 4102444800000LL; /* 2100: every row is due */
+
+	make_webhook(&w, "wh_1", "acme", "*", SMILE_WEBHOOK_ACTIVE);
+	assert_int_equal(smile_store_put_webhook(f->s, &w), SMILE_OK);
+	make_webhook(&w, "wh_2", "acme", "*", SMILE_WEBHOOK_ACTIVE);
+	assert_int_equal(smile_store_put_webhook(f->s, &w), SMILE_OK);
+	assert_int_equal(insert_one(f->s, 1, "acme", NULL), SMILE_OK);  /* 1: created */
+	assert_int_equal(smile_store_add_event(f->s, &ev), SMILE_OK);   /* 1: pickup */
+	assert_int_equal(insert_one(f->s, 2, "acme", NULL), SMILE_OK);  /* 2: created */
+
+	/* nothing is due before its time */
+	assert_int_equal(claim(f->s, 1000, r), 0);
+	/* one row per endpoint, the oldest */
+	assert_int_equal(claim(f->s, t, r), 2);
+	for (int i = 0; i < 2; i++) {
+		assert_string_equal(r[i].event, "created");
+		assert_string_equal(r[i].waybill, "SW2611290000001");
+		assert_int_equal(r[i].lease_until_ms, t + 10000);
+	}
+	first = strcmp(r[0].webhook_id, "wh_1") == 0 ? r[0] : r[1];
+	struct smile_store_delivery other = strcmp(r[0].webhook_id, "wh_1") == 0 ? r[1] : r[0];
+	/* both endpoints are in flight: nothing more */
+	assert_int_equal(claim(f->s, t, r), 0);
+	/* wh_1 fails: retried later; its waybill 1 waits, waybill 2 goes on */
+	finish(f->s, &first, SMILE_DELIVERY_PENDING, t, t + 5000, 500, 0);
+	assert_int_equal(claim(f->s, t + 1, r), 1);
+	assert_string_equal(r[0].webhook_id, "wh_1");
+	assert_string_equal(r[0].waybill, "SW2611290000002");
+	finish(f->s, &r[0], SMILE_DELIVERY_DELIVERED, t + 1, 0, 200, 0);
+	assert_int_equal(claim(f->s, t + 2, r), 0); /* pickup of 1 waits for created of 1 */
+	assert_int_equal(claim(f->s, t + 5000, r), 1);
+	assert_int_equal(r[0].id, first.id);
+	assert_int_equal(r[0].attempts, 1);
+	finish(f->s, &r[0], SMILE_DELIVERY_DELIVERED, t + 5000, 0, 200, 0);
+	assert_int_equal(claim(f->s, t + 5001, r), 1);
+	assert_string_equal(r[0].event, "pickup");
+	/* a node that claimed and died: its lease runs out, another node takes it */
+	assert_int_equal(claim(f->s, t + 5002, r), 0);
+	assert_int_equal(claim(f->s, t + 5001 + 10000, r), 2); /* + wh_2's, lease gone too */
+	struct smile_store_delivery pick = strcmp(r[0].webhook_id, "wh_1") == 0 ? r[0] : r[1];
+	assert_string_equal(pick.event, "pickup");
+	/* dead-lettered: no longer blocks its waybill, and can be redelivered */
+	finish(f->s, &pick, SMILE_DELIVERY_DEAD, t + 20000, 0, 500, 0);
+	/* a deleted endpoint's rows go with it (wh_2 from here on) */
+	assert_int_equal(smile_store_delete_webhook(f->s, "wh_2"), SMILE_OK);
+	assert_int_equal(deliveries(f->s, "wh_2", &c), 0);
+	assert_int_equal(deliveries(f->s, "wh_1", &c), 3);
+	assert_int_equal(c.d[0].state, SMILE_DELIVERY_DELIVERED);
+	assert_int_equal(c.d[0].attempts, 2);
+	assert_int_equal(c.d[0].last_status, 200);
+	assert_true(c.d[0].done_ms > 0);
+	assert_int_equal(c.d[1].state, SMILE_DELIVERY_DEAD);
+	assert_int_equal(c.d[1].last_status, 500);
+	assert_string_equal(c.d[1].last_error, "http_status");
+	assert_int_equal(smile_store_outbox_redeliver(f->s, "wh_1", pick.id, t + 30000), SMILE_OK);
+	assert_int_equal(smile_store_outbox_redeliver(f->s, "wh_2", pick.id, t), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(smile_store_outbox_redeliver(f->s, "wh_1", 999999, t), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(claim(f->s, t + 30000, r), 1);
+	assert_int_equal(r[0].id, pick.id);
+	assert_int_equal(r[0].created_ms, t + 30000); /* a fresh retry window */
+	/* 410: dead, and the endpoint disabled: nothing more is claimed for it */
+	finish(f->s, &r[0], SMILE_DELIVERY_DEAD, t + 30001, 0, 410, 1);
+	assert_int_equal(smile_store_get_webhook(f->s, "wh_1", &got), SMILE_OK);
+	assert_int_equal(got.status, SMILE_WEBHOOK_DISABLED);
+	(void)other;
+	assert_int_equal(claim(f->s, t + 99999, r), 0);
+	/* finished rows are pruned by age, pending ones never */
+	assert_int_equal(smile_store_set_webhook_status(f->s, "wh_1", SMILE_WEBHOOK_ACTIVE, t),
+			 SMILE_OK);
+	assert_int_equal(insert_one(f->s, 3, "acme", NULL), SMILE_OK);
+	uint64_t pruned = 99;
+	assert_int_equal(smile_store_outbox_prune(f->s, t + 30001, &pruned), SMILE_OK);
+	assert_int_equal(pruned, 2); /* done at t + 1 and t + 5000 */
+	assert_int_equal(deliveries(f->s, "wh_1", &c), 2); /* done at t + 30001, and 3's pending */
+	assert_int_equal(smile_store_outbox_prune(f->s, INT64_MAX, &pruned), SMILE_OK);
+	assert_int_equal(pruned, 1);
+	assert_int_equal(deliveries(f->s, "wh_1", &c), 1);
+	assert_int_equal(c.d[0].state, SMILE_DELIVERY_PENDING);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1088,6 +1331,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(shipment_status_follows_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_chain_continues_across_handles, setup, teardown),
 		cmocka_unit_test_setup_teardown(print_jobs_once_forward_and_audited, setup, teardown),
+		cmocka_unit_test_setup_teardown(webhooks_register_list_pause_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(outbox_fans_out_with_the_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(outbox_claims_in_order_with_leases, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

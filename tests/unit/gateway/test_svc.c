@@ -619,6 +619,91 @@ static void print_jobs_through_the_service(void **state)
 	smile_device_keys_wipe(&van);
 }
 
+/* ------------------------------------------------------------ webhooks */
+
+static int count_webhooks(void *ctx, const struct smile_store_webhook *w)
+{
+	(void)w;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* Endpoints follow the shipment access rule; registration checks the URL
+ * under the address rule; the secret is handed out once and sealed at
+ * rest; every change is logged once, by the service. */
+static void webhooks_belong_to_their_merchant(void **state)
+{
+	struct fixture *f = *state;
+	struct svc_caller z = svc_caller_api(&f->ziyun), ac = svc_caller_api(&f->acme),
+			  w = svc_caller_api(&f->wh), a = svc_caller_api(&f->admin);
+	struct smile_store_webhook wh, got, stored;
+	struct smile_error e = {0};
+	char secret[WEBHOOK_SECRET_MAX];
+	int n = 0;
+
+	snprintf(f->g.cfg.webhook_allow_private, sizeof(f->g.cfg.webhook_allow_private),
+		 "127.0.0.0/8");
+	assert_int_equal(svc_webhook_create(&f->g, &z, NULL, "https://127.0.0.1:9/h", "*", &wh,
+					    secret, &e),
+			 SMILE_OK);
+	assert_string_equal(wh.merchant, "ziyun");
+	assert_int_equal(log_count(f, "webhook.created", wh.id), 1);
+	/* sealed at rest: the store never holds the secret as given */
+	assert_int_equal(smile_store_get_webhook(f->g.store, wh.id, &stored), SMILE_OK);
+	assert_null(strstr(stored.secret, secret));
+	char opened[WEBHOOK_SECRET_MAX];
+	assert_int_equal(webhook_secret_open(f->g.keys, wh.id, stored.secret, opened), SMILE_OK);
+	assert_string_equal(opened, secret);
+
+	/* who sees it */
+	assert_int_equal(svc_webhook_get(&f->g, &z, wh.id, &got, &e), SMILE_OK);
+	assert_int_equal(svc_webhook_get(&f->g, &w, wh.id, &got, &e), SMILE_OK);
+	assert_int_equal(svc_webhook_get(&f->g, &a, wh.id, &got, &e), SMILE_OK);
+	assert_int_equal(svc_webhook_get(&f->g, &ac, wh.id, &got, &e), SMILE_ERR_NOT_FOUND);
+	assert_string_equal(e.message, "no such webhook");
+	assert_int_equal(svc_webhook_set_active(&f->g, &ac, wh.id, 0, &e), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(svc_webhook_delete(&f->g, &ac, wh.id, &e), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(svc_webhook_redeliver(&f->g, &ac, wh.id, 1, &e), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(svc_webhook_list(&f->g, &ac, count_webhooks, &n, &e), SMILE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(svc_webhook_list(&f->g, &w, count_webhooks, &n, &e), SMILE_OK);
+	assert_int_equal(n, 1);
+
+	/* who registers for whom */
+	assert_int_equal(svc_webhook_create(&f->g, &z, "acme", "https://127.0.0.1:9/h", "*", &wh,
+					    secret, &e),
+			 SMILE_ERR_PERMISSION);
+	assert_int_equal(svc_webhook_create(&f->g, &a, NULL, "https://127.0.0.1:9/h", "*", &wh,
+					    secret, &e),
+			 SMILE_ERR_MISSING_FIELD);
+	assert_string_equal(e.field, "merchant");
+	assert_int_equal(svc_webhook_create(&f->g, &w, "acme", "https://127.0.0.1:9/h", "*", &wh,
+					    secret, &e),
+			 SMILE_ERR_PERMISSION);
+	assert_int_equal(svc_webhook_create(&f->g, &w, "ziyun", "https://127.0.0.1:9/h",
+					    "delivered", &wh, secret, &e),
+			 SMILE_OK);
+
+	/* the address rule and the filter */
+	assert_int_equal(svc_webhook_create(&f->g, &z, NULL, "https://10.0.0.1/h", "*", &wh,
+					    secret, &e),
+			 SMILE_ERR_FIELD_VALUE);
+	assert_string_equal(e.field, "url");
+	assert_string_equal(secret, ""); /* nothing handed out on failure */
+	assert_int_equal(svc_webhook_create(&f->g, &z, NULL, "http://127.0.0.1:9/h", "*", &wh,
+					    secret, &e),
+			 SMILE_ERR_FIELD_VALUE); /* webhook_allow_http is off */
+	assert_int_equal(svc_webhook_create(&f->g, &z, NULL, "https://127.0.0.1:9/h", "moved",
+					    &wh, secret, &e),
+			 SMILE_ERR_FIELD_VALUE);
+	assert_string_equal(e.field, "events");
+	snprintf(f->g.cfg.webhook_allow_private, sizeof(f->g.cfg.webhook_allow_private), "false");
+	assert_int_equal(svc_webhook_create(&f->g, &z, NULL, "https://127.0.0.1:9/h", "*", &wh,
+					    secret, &e),
+			 SMILE_ERR_FIELD_VALUE);
+	assert_int_equal(log_count(f, "webhook.created", NULL), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -630,6 +715,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(device_change_same_from_every_door, setup, teardown),
 		cmocka_unit_test_setup_teardown(revoked_is_final, setup, teardown),
 		cmocka_unit_test_setup_teardown(print_jobs_through_the_service, setup, teardown),
+		cmocka_unit_test_setup_teardown(webhooks_belong_to_their_merchant, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
