@@ -255,3 +255,13 @@ pg_restart() {
 }
 # psql_smile SQL...: run SQL in the private database, tuples only.
 psql_smile() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$PG_URL" -c "$*"; }
+
+# wait_for SECONDS CMD...: until CMD succeeds (run again every 0.1 s: pass a
+# function to have its checks re-evaluated); 1 after SECONDS. Give generous
+# limits: a passing test never waits them out, a loaded machine may need them.
+wait_for() {
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 10; i++)); do "$@" && return 0; sleep 0.1; done
+	return 1
+}

@@ -98,14 +98,8 @@ scan courier1 2 delivered "$TOK1"
 # unique NAME: distinct verified event ids received; lines NAME: requests
 unique() { [ -f "$RX/$1.log" ] && jq -r 'select(.verified) | .event_id' "$RX/$1.log" | sort -u | wc -l || echo 0; }
 lines() { [ -f "$RX/$1.log" ] && wc -l <"$RX/$1.log" || echo 0; }
-wait_for() { # SECONDS CMD...: until CMD succeeds (CMD is run again each time: a function)
-	local limit=$1 i
-	shift
-	for ((i = 0; i < limit * 10; i++)); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 has() { [ "$(unique "$1")" -ge "$2" ]; }
-wait_for 10 has good 5
+wait_for 30 has good 5
 T1=$(date +%s%N)
 t_eq "the good endpoint got all 5 events (2 issued, 3 scans)" "5" "$(unique good)"
 t_eq "... each once" "5" "$(lines good)"
@@ -123,7 +117,7 @@ api GET "/v1/webhooks/$WH_hang/deliveries" "$KM"
 t_ok "while the hanging endpoint still owes most of them" \
 	test "$(jq_get "$BODY" '[.deliveries[] | select(.state == "pending")] | length')" -ge 3
 
-wait_for 15 has flaky 5
+wait_for 45 has flaky 5
 t_eq "the endpoint failing twice first got all 5 too" "5" "$(unique flaky)"
 t_eq "... after 2 refused requests" "7" "$(lines flaky)"
 t_eq "... every one signed" "0" "$(jq -r 'select(.verified | not)' "$RX/flaky.log" | wc -l)"
@@ -133,7 +127,7 @@ t_eq "its deliveries show the attempts: 7 for 5 events, each ending in 200" "7 2
 t_eq "... the first one retried after a 500" "true" "$(jq_get "$BODY" '.deliveries[0].attempts >= 2')"
 t_eq "... all delivered" "5" "$(jq_get "$BODY" '[.deliveries[] | select(.state == "delivered")] | length')"
 
-wait_for 10 has deliv 1
+wait_for 30 has deliv 1
 t_eq "the filtered endpoint got the delivered event only" "delivered" \
 	"$(jq -r .event "$RX/deliv.log" | tr '\n' ' ' | sed 's/ $//')"
 
@@ -145,11 +139,11 @@ t_eq "... its first delivery dead-lettered as gone" "dead gone 410" \
 	"$(jq_get "$BODY" '.deliveries[0] | "\(.state) \(.last_error) \(.last_status)"')"
 
 hang_cut() { api GET "/v1/webhooks/$WH_hang/deliveries" "$KM"; [[ $BODY == *'"timeout"'* ]]; }
-wait_for 10 hang_cut
+wait_for 30 hang_cut
 api GET "/v1/webhooks/$WH_hang/deliveries" "$KM"
 t_eq "the hanging endpoint is cut at the timeout, to be retried" "pending timeout" \
 	"$(jq_get "$BODY" '.deliveries[0] | "\(.state) \(.last_error)"')"
-t_ok "... not before it (1.5 s)" grep -q 'event=webhook.failed .*error=timeout .*ms=1[5-9][0-9][0-9]' "$GW_LOG"
+t_ok "... not before it (1.5 s)" grep -qE 'event=webhook.failed .*error=timeout .*ms=(1[5-9][0-9]{2}|[2-9][0-9]{3}|[0-9]{5,})([^0-9]|$)' "$GW_LOG"
 
 # --- no personal data --------------------------------------------------------
 cat "$RX"/*.log >"$T/all-bodies"
@@ -185,19 +179,19 @@ fi
 # --- a gateway killed with -9 while deliveries are owed ----------------------
 echo "status 503" >"$RX/good.mode"
 issue "5栋501室"; WB3=$WB
-wait_for 10 grep -q "\"$WB3\"" "$RX/good.log"
+wait_for 30 grep -q "\"$WB3\"" "$RX/good.log"
 t_eq "the endpoint refuses the new event for now" "503" \
 	"$(jq -r "select(.waybill == \"$WB3\") | .answered" "$RX/good.log" | head -1)"
 kill -9 "$GW_PID"
 wait "$GW_PID" 2>/dev/null
 echo "ok" >"$RX/good.mode"
 gw_start "$D" || die "gateway did not restart"
-wait_for 15 grep -q "\"$WB3\".*\"answered\": 200" "$RX/good.log"
+wait_for 45 grep -q "\"$WB3\".*\"answered\": 200" "$RX/good.log"
 t_eq "after the restart the owed event is delivered" "1" \
 	"$(jq -r "select(.waybill == \"$WB3\" and .answered == 200) | .event_id" "$RX/good.log" | sort -u | wc -l)"
 t_eq "... the good endpoint now holds 6 distinct events" "6" \
 	"$(jq -r 'select(.type == "event" and .verified) | .event_id' "$RX/good.log" | sort -u | wc -l)"
-wait_for 15 has flaky 6
+wait_for 45 has flaky 6
 t_eq "... the flaky one too, each exactly once after dedup" "6" "$(unique flaky)"
 
 # --- redeliver ---------------------------------------------------------------
@@ -209,7 +203,7 @@ n0=$(grep -c "\"$EID\"" "$RX/good.log")
 api POST "/v1/webhooks/$WH_good/deliveries/$DID/redeliver" "$KM"
 t_eq "redeliver is accepted" "202 pending" "$STATUS $(jq_get "$BODY" .state)"
 seen() { [ "$(grep -c "\"$EID\"" "$RX/good.log")" -gt "$n0" ]; }
-wait_for 10 seen
+wait_for 30 seen
 t_eq "... the same event comes again, with the same event_id" "$((n0 + 1))" "$(grep -c "\"$EID\"" "$RX/good.log")"
 t_eq "... and identical bytes" "1" "$(jq -r "select(.event_id == \"$EID\") | .body" "$RX/good.log" | sort -u | wc -l)"
 api POST "/v1/webhooks/$WH_good/deliveries/999999/redeliver" "$KM"
@@ -220,7 +214,7 @@ api POST "/v1/webhooks/$WH_good/pause" "$KM"
 t_eq "pause" "200 paused" "$STATUS $(jq_get "$BODY" .status)"
 n0=$(lines good)
 issue "9栋"; WB4=$WB
-wait_for 10 grep -q "\"$WB4\"" "$RX/flaky.log"
+wait_for 30 grep -q "\"$WB4\"" "$RX/flaky.log"
 sleep 0.5
 t_eq "a paused endpoint gets nothing (while the others do)" "$n0" "$(lines good)"
 api GET "/v1/webhooks/$WH_good/deliveries?limit=1000" "$KM"
@@ -270,7 +264,7 @@ t_match "deliveries are counted in /metrics" "$BODY" 'smile_webhook_deliveries_t
 # interrupted and due again at once, rather than left to its lease)
 n0=$(wc -l <"$RX/hang.arrivals")
 hang_arrived() { [ "$(wc -l <"$RX/hang.arrivals")" -gt "$n0" ]; }
-wait_for 10 hang_arrived
+wait_for 30 hang_arrived
 OLD_LOG=$GW_LOG
 gw_stop
 t_ok "a clean stop releases the request in flight" \
@@ -282,7 +276,7 @@ t_eq "allow_private off: a loopback URL is refused" "422 url" "$STATUS $(jq_get 
 t_match "... saying why" "$(jq_get "$BODY" .error.message)" 'loopback'
 n0=$(lines good)
 issue "11栋"
-wait_for 10 grep -q 'event=webhook.failed .*error=address_refused' "$GW_LOG"
+wait_for 30 grep -q 'event=webhook.failed .*error=address_refused' "$GW_LOG"
 t_ok "... and an existing loopback endpoint is not connected to" \
 	grep -q 'event=webhook.failed .*error=address_refused' "$GW_LOG"
 t_eq "... nothing reached it" "$n0" "$(lines good)"
