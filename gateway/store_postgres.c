@@ -53,6 +53,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "smile/log.h"
@@ -447,12 +448,19 @@ static void url_masked(const char *url, char *out, size_t n)
 				snprintf(out + used, n - used, "redacted%s", at);
 		}
 	}
-	char *pw = strstr(out, "password=");
-	if (pw) {
-		char *end = strchr(pw, '&');
-		char tail[URL_MAX];
-		snprintf(tail, sizeof(tail), "%s", end ? end : "");
-		snprintf(pw + 9, n - (size_t)(pw + 9 - out), "redacted%s", tail);
+	/* every query parameter whose name ends in "password" (password,
+	 * sslpassword, ...), however many there are */
+	char *q = strchr(out, '?');
+	while (q != NULL) {
+		char *name = q + 1, *eq = strchr(name, '='), *end = strchr(name, '&');
+		if (eq && (end == NULL || eq < end) && (size_t)(eq - name) >= 8 &&
+		    strncasecmp(eq - 8, "password", 8) == 0) {
+			char tail[URL_MAX];
+			snprintf(tail, sizeof(tail), "%s", end ? end : "");
+			snprintf(eq + 1, n - (size_t)(eq + 1 - out), "redacted%s", tail);
+			end = strchr(eq + 1, '&');
+		}
+		q = end;
 	}
 }
 

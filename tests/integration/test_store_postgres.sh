@@ -115,16 +115,22 @@ t_eq "nor the address detail" "" "$(plain_in_pgdata "$DETAIL")"
 t_match "control: the (public) waybill is found the same way" "$(plain_in_pgdata "$WB")" 'base/'
 
 # --- a newer schema is refused; the password stays out of logs ----------------------
+schema=$(psql_smile "SELECT value FROM meta WHERE key = 'schema_version'")
 psql_smile "UPDATE meta SET value = '99' WHERE key = 'schema_version'"
 out=$("$GW" audit verify --data "$D" 2>&1)
 t_fails "the CLI refuses a newer schema" "$GW" audit verify --data "$D"
 t_match "... saying so" "$out" 'schema version 99 is newer than this gateway'
 gw_start "$D" 2>/dev/null && t_fails "serve refuses it too" true || t_ok "serve refuses it too" true
-psql_smile "UPDATE meta SET value = '5' WHERE key = 'schema_version'"
+psql_smile "UPDATE meta SET value = '$schema' WHERE key = 'schema_version'"
 psql_smile "ALTER ROLE smile PASSWORD 'hunter2-secret'" >/dev/null
 pw_url="postgresql://smile:hunter2-secret@127.0.0.1:$PG_PORT/nosuchdb"
 out=$(SMILE_STORE=$pw_url "$GW" audit verify --data "$D" 2>&1)
 t_match "a store that cannot be opened is named with its password masked" "$out" \
 	'smile:redacted@127.0.0.1'
 t_fails "... and the password is not shown" grep -q 'hunter2' <<<"$out"
+out=$(SMILE_STORE="postgresql://smile@127.0.0.1:$PG_PORT/nosuchdb?sslpassword=ssl-secret&password=hunter2-secret" \
+	"$GW" audit verify --data "$D" 2>&1)
+t_match "every password parameter of the URL is masked" "$out" \
+	'sslpassword=redacted&password=redacted'
+t_fails "... none is shown" grep -qE 'hunter2|ssl-secret' <<<"$out"
 t_done
