@@ -413,6 +413,44 @@ static void scan_committed(void *arg, enum smile_err rc)
 	pending_free(p);
 }
 
+/* 7.3: a revealing reply is resent only as the store's write transaction
+ * finds it - an erasure committed since the device's row was read here has
+ * withdrawn it. Submitted as a commit of the same seq: the store finds it
+ * taken by these bytes (SMILE_SCAN_RETRANSMIT) and hands back the stored
+ * reply, audited there as a resend, or none (withdrawn: audited as an
+ * "erased" refusal); settled_otherwise answers. */
+static void resend_revealing(struct scan_lane *l, const struct job *j, const char *waybill)
+{
+	struct pending *p = malloc(sizeof(*p));
+
+	if (p == NULL) {
+		reply_bare(l, j->device, j->digest, j->scan.seq, SMILE_STATUS_ERROR,
+			   SMILE_REASON_BUSY);
+		return;
+	}
+	memset(p, 0, sizeof(*p));
+	p->lane = l;
+	p->now = j->now;
+	snprintf(p->device, sizeof(p->device), "%s", j->device);
+	snprintf(p->subject, sizeof(p->subject), "%s", waybill);
+	memcpy(p->digest, j->digest, 32);
+	p->sc = (struct smile_store_scan){
+		.device_id = p->device,
+		.seq = j->scan.seq,
+		.digest = p->digest,
+		.time_ms = j->now,
+		.result = &p->res,
+		.subject = p->subject,
+	};
+	p->res.reply = p->stored_reply;
+	p->res.reply_cap = sizeof(p->stored_reply);
+	if (l->ops.commit_async(l->ops.ctx, &p->sc, scan_committed, p) != SMILE_OK) {
+		reply_bare(l, j->device, j->digest, j->scan.seq, SMILE_STATUS_ERROR,
+			   SMILE_REASON_BUSY);
+		pending_free(p);
+	}
+}
+
 /* An exact retransmission: the device lost our reply. docs/protocol.md 7.3.
  * Nothing is recorded again. A reply without contact details is resent as
  * it was. A revealing reply is resent only while the scan is still fresh,
@@ -441,15 +479,7 @@ static void retransmit(struct scan_lane *l, struct job *j)
 	else if (!have_row || row.erased_ms)
 		why = SMILE_REASON_ERASED;
 	if (why == SMILE_REASON_OK) {
-		const struct smile_audit_entry a = {
-			.kind = "reveal", .subject = row.waybill, .actor = dev->id, .detail = "resend"};
-		if (l->ops.audit(l->ops.ctx, &a, 1, j->now) != SMILE_OK) {
-			smile_log(SMILE_LOG_ERROR, "audit.write_failed", SMILE_KV_ID("device", dev->id));
-			reply_bare(l, dev->id, j->digest, j->scan.seq, SMILE_STATUS_ERROR,
-				   SMILE_REASON_INTERNAL);
-		} else {
-			publish_reply(l, dev->id, dev->last_reply, dev->last_reply_len);
-		}
+		resend_revealing(l, j, row.waybill);
 	} else {
 		/* the scan's event stays recorded; its contact details are not resent */
 		refuse(l, &(const struct refusal){

@@ -47,6 +47,7 @@ static const struct store_backend *const backends[] = {
 #define MAX_ASYNC_INFLIGHT 4096
 #define ID_LEASE 1024
 #define SCRUB_RETRY_MS 1000
+#define SCRUB_POLL_MS 5000 /* how often to ask the store whether a scrub is owed */
 
 /* ------------------------------------------------------------ write jobs */
 
@@ -185,6 +186,7 @@ struct smile_store {
 	int scrub_pending;
 	int64_t scrub_since_ms;
 	int64_t scrub_tried_mono_ms; /* last attempt (smile_mono_ms) */
+	int64_t scrub_polled_mono_ms; /* last ops->scrub_owed */
 	atomic_int wal_pending; /* mirror of scrub_pending != 0 for other threads */
 };
 
@@ -566,7 +568,7 @@ static enum smile_err scan_taken(struct smile_store *s, const struct smile_store
 				 int moved)
 {
 	struct smile_store_scan_result *res = sc->result;
-	const char *waybill = sc->event ? sc->event->waybill : "-";
+	const char *waybill = sc->event ? sc->event->waybill : sc->subject ? sc->subject : "-";
 	struct smile_audit_entry a = {"refusal", "-", sc->device_id, "replay"};
 	struct smile_store_device d;
 	enum smile_err rc = s->ops->get_device(s->writer, sc->device_id, &d);
@@ -920,18 +922,40 @@ static void wal_scrub(struct smile_store *s, int after_erase)
 	smile_metrics_add(SMILE_COUNTER_WAL_SCRUB_RETRIES, 1);
 }
 
+/* A scrub another process owed (it died, or its commit's answer was lost)
+ * is recorded in the store: whoever polls first pays it. */
+static void scrub_poll(struct smile_store *s)
+{
+	s->scrub_polled_mono_ms = smile_mono_ms();
+	if (s->ops->scrub_owed && !s->scrub_pending && s->ops->scrub_owed(s->writer))
+		wal_scrub(s, 1);
+}
+
 static void *writer_main(void *arg)
 {
 	struct smile_store *s = arg;
 
+	scrub_poll(s);
 	for (;;) {
 		struct job *batch, *j, *last;
 		int n = 0, erased = 0;
 
 		pthread_mutex_lock(&s->qlock);
 		while (s->head == NULL && !s->stopping) {
-			if (!s->scrub_pending) {
+			if (!s->scrub_pending && s->ops->scrub_owed == NULL) {
 				pthread_cond_wait(&s->qwork, &s->qlock);
+				continue;
+			}
+			if (!s->scrub_pending) {
+				struct timespec until;
+				clock_gettime(CLOCK_REALTIME, &until);
+				until.tv_sec += SCRUB_POLL_MS / 1000;
+				if (pthread_cond_timedwait(&s->qwork, &s->qlock, &until) == ETIMEDOUT &&
+				    s->head == NULL && !s->stopping) {
+					pthread_mutex_unlock(&s->qlock);
+					scrub_poll(s);
+					pthread_mutex_lock(&s->qlock);
+				}
 				continue;
 			}
 			/* a blocked WAL scrub is retried while the writer is idle */
@@ -984,6 +1008,9 @@ static void *writer_main(void *arg)
 		else if (s->scrub_pending &&
 			 smile_mono_ms() - s->scrub_tried_mono_ms >= SCRUB_RETRY_MS)
 			wal_scrub(s, 0); /* a busy writer retries too, between batches */
+		else if (s->ops->scrub_owed &&
+			 smile_mono_ms() - s->scrub_polled_mono_ms >= SCRUB_POLL_MS)
+			scrub_poll(s);
 
 		/* Wake the waiting callers; run the async callbacks outside the lock
 		 * (they publish replies) and free their jobs. */

@@ -401,6 +401,9 @@ struct smile_store_scan {
 	int expect_shipment;
 	enum smile_shipment_status expect_status;
 	const char *expect_holder;
+	/* The audit subject (a waybill) of what the transaction audits for a
+	 * scan without an event (a resend); NULL: "-". */
+	const char *subject;
 };
 enum smile_err smile_store_commit_scan(struct smile_store *s,
 				       const struct smile_store_scan *scan) SMILE_MUST_CHECK;

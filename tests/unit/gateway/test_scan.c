@@ -213,7 +213,7 @@ static void record_audit(const struct smile_audit_entry *e)
 static enum smile_err taken(const struct smile_store_scan *sc, struct fdev *d)
 {
 	struct smile_store_scan_result *res = sc->result;
-	const char *wb = sc->event ? sc->event->waybill : "-";
+	const char *wb = sc->event ? sc->event->waybill : sc->subject ? sc->subject : "-";
 	struct smile_audit_entry a = {"refusal", "-", sc->device_id, "replay"};
 
 	res->reply_len = 0;
@@ -1079,7 +1079,8 @@ static void retransmission(void **state)
 	(void)state;
 
 	/* a reveal, then its exact retransmission while fresh: the same bytes,
-	 * audited as a resend, nothing committed again */
+	 * audited as a resend by the store's transaction, nothing applied
+	 * again */
 	world_reset();
 	d = add_device("c1", SMILE_DEV_COURIER, "");
 	add_shipment(7);
@@ -1091,7 +1092,8 @@ static void retransmission(void **state)
 	assert_int_equal(F.n_pubs, 2); /* reply, merchant event */
 	denials = smile_metrics_get(SMILE_COUNTER_DENIALS);
 	scan_as("c1", &m, NULL);
-	assert_int_equal(F.n_coms, 1);
+	assert_int_equal(F.n_coms, 2); /* the resend, decided in the store */
+	assert_false(F.coms[1].has_event);
 	assert_int_equal(F.n_pubs, 3);
 	assert_int_equal(F.pubs[2].n, F.pubs[0].n);
 	assert_memory_equal(F.pubs[2].p, F.pubs[0].p, F.pubs[0].n);
@@ -1101,13 +1103,13 @@ static void retransmission(void **state)
 	assert_string_equal(F.auds[0].subject, "SW2601010000017");
 	assert_int_equal(F.opened, 1); /* not opened again */
 
-	/* the resend's audit fails: error / internal instead of the contact */
-	F.audit_rc = SMILE_ERR_STORE;
+	/* the resend's commit fails: error / internal instead of the contact */
+	F.commit_rc = SMILE_ERR_STORE;
 	scan_as("c1", &m, NULL);
 	r = open_reply(d, &m, 3, out, &out_len);
 	assert_int_equal(r.status, SMILE_STATUS_ERROR);
 	assert_int_equal(r.reason, SMILE_REASON_INTERNAL);
-	F.audit_rc = SMILE_OK;
+	F.commit_rc = SMILE_OK;
 
 	/* stale now: recorded / stale, no contact */
 	F.now = NOW + 300001;
@@ -1142,7 +1144,7 @@ static void retransmission(void **state)
 	assert_int_equal(r.status, SMILE_STATUS_DENIED);
 	assert_int_equal(r.reason, SMILE_REASON_REPLAY);
 	assert_int_equal(F.n_auds, 5);
-	assert_int_equal(F.n_coms, 1);
+	assert_int_equal(F.n_coms, 3);
 	assert_int_equal(smile_metrics_get(SMILE_COUNTER_DENIALS), denials);
 
 	/* a reply without contact details: resent as it was, even stale,
@@ -1163,6 +1165,50 @@ static void retransmission(void **state)
 	assert_int_equal(F.n_coms, 1);
 	world_reset();
 }
+
+/* The device's row was read with its revealing reply; before the resend
+ * commits, an erasure commits and withdraws it (review finding: the resend
+ * used to publish the bytes it had read). The store's transaction decides:
+ * recorded / erased, no contact, audited as such. */
+static void resend_loses_race_with_erasure(void **state)
+{
+	struct fdev *d;
+	struct msg m;
+	struct smile_reply r;
+	char out[SMILE_PROTO_CONTACT_MAX];
+	size_t out_len;
+	(void)state;
+
+	world_reset();
+	d = add_device("c1", SMILE_DEV_COURIER, "");
+	add_shipment(7);
+	token_for(7, tok);
+	build(&m, d, NULL, 1, SMILE_EVENT_OUT_FOR_DELIVERY, tok, NOW, NOW);
+	scan_as("c1", &m, NULL);
+	r = open_reply(d, &m, 0, out, &out_len);
+	assert_int_equal(r.status, SMILE_STATUS_REVEALED);
+	F.defer = 1;
+	scan_as("c1", &m, NULL); /* read: the revealing reply is there */
+	assert_int_equal(F.n_queued, 1);
+	assert_int_equal(F.n_pubs, 2); /* nothing said before the commit */
+	/* the erasure commits first: the stored reply is withdrawn */
+	free(d->row.last_reply);
+	d->row.last_reply = NULL;
+	d->row.last_reply_len = 0;
+	d->row.last_revealed = 0;
+	F.ship.row.erased_ms = NOW;
+	flush();
+	r = open_reply(d, &m, F.n_pubs - 1, out, &out_len);
+	assert_int_equal(r.status, SMILE_STATUS_RECORDED);
+	assert_int_equal(r.reason, SMILE_REASON_ERASED);
+	assert_int_equal(out_len, 0);
+	assert_int_equal(r.sealed_len, 0);
+	assert_string_equal(F.auds[F.n_auds - 1].kind, "refusal");
+	assert_string_equal(F.auds[F.n_auds - 1].detail, "erased");
+	assert_string_equal(F.auds[F.n_auds - 1].subject, "SW2601010000017");
+	world_reset();
+}
+
 
 /* ------------------------------------------------------------ commits */
 
@@ -1404,6 +1450,7 @@ int main(void)
 		cmocka_unit_test(refusal_table),
 		cmocka_unit_test(policy_table),
 		cmocka_unit_test(retransmission),
+		cmocka_unit_test(resend_loses_race_with_erasure),
 		cmocka_unit_test(commit_outcomes),
 		cmocka_unit_test(two_nodes_quota),
 		cmocka_unit_test(two_nodes_same_seq),

@@ -401,7 +401,7 @@ static void scans_apply_once(void **state)
 				       .device_role = "courier"};
 	struct smile_store_event listed;
 	struct smile_audit_entry a = {"reveal", "SW2611290000001", "dev-2", "ok"};
-	struct smile_store_scan sc = {"dev-2", 5, digest, reply, 5, 2000, &ev, 1, 1, 0, &a, 1, 0, NULL, NULL, 0, 0, NULL};
+	struct smile_store_scan sc = {"dev-2", 5, digest, reply, 5, 2000, &ev, 1, 1, 0, &a, 1, 0, NULL, NULL, 0, 0, NULL, NULL};
 	int events = 0;
 
 	make_device(&d, "dev-2", SMILE_DEV_COURIER);
@@ -459,9 +459,9 @@ static void erasure_withdraws_revealing_replies(void **state)
 					.device_id = "dev-a", .device_role = "courier"};
 	struct smile_store_event ev2 = ev1;
 	struct smile_audit_entry a = {"reveal", "SW2611290000001", "dev-a", "ok"};
-	struct smile_store_scan sa = {"dev-a", 1, digest, reply, 6, 2000, &ev1, 1, 1, 0, &a, 1, 0, NULL, NULL, 0, 0, NULL};
-	struct smile_store_scan sb = {"dev-b", 1, digest, reply, 6, 2000, &ev1, 0, 0, 0, &a, 1, 0, NULL, NULL, 0, 0, NULL};
-	struct smile_store_scan sc = {"dev-c", 1, digest, reply, 6, 2000, &ev2, 1, 1, 0, &a, 1, 0, NULL, NULL, 0, 0, NULL};
+	struct smile_store_scan sa = {"dev-a", 1, digest, reply, 6, 2000, &ev1, 1, 1, 0, &a, 1, 0, NULL, NULL, 0, 0, NULL, NULL};
+	struct smile_store_scan sb = {"dev-b", 1, digest, reply, 6, 2000, &ev1, 0, 0, 0, &a, 1, 0, NULL, NULL, 0, 0, NULL, NULL};
+	struct smile_store_scan sc = {"dev-c", 1, digest, reply, 6, 2000, &ev2, 1, 1, 0, &a, 1, 0, NULL, NULL, 0, 0, NULL, NULL};
 
 	ev2.shipment_id = 2;
 	snprintf(ev2.device_id, sizeof(ev2.device_id), "dev-c");
@@ -566,7 +566,7 @@ static void async_commits_call_back_once_durable(void **state)
 	struct smile_store_device d, got;
 	struct async_done a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
 	uint8_t digest[32] = {1}, reply[3] = {7, 8, 9};
-	struct smile_store_scan sc = {"dev-3", 1, digest, reply, 3, 3000, NULL, 0, 0, 0, NULL, 0, 0, NULL, NULL, 0, 0, NULL};
+	struct smile_store_scan sc = {"dev-3", 1, digest, reply, 3, 3000, NULL, 0, 0, 0, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL};
 	struct smile_store_scan again = sc;
 
 	make_device(&d, "dev-3", SMILE_DEV_HUB);
@@ -746,10 +746,10 @@ static void a_failing_job_does_not_undo_another(void **state)
 	struct async_done a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
 	uint8_t digest[32] = {3}, reply[2] = {4, 2};
 	struct smile_audit_entry au = {"scan", "SW1", "dev-p", "ok"};
-	struct smile_store_scan ok1 = {"dev-p", 5, digest, reply, 2, 1000, NULL, 0, 0, 0, &au, 1, 0, NULL, NULL, 0, 0, NULL};
-	struct smile_store_scan bad = {"dev-p", 5, digest, reply, 2, 1000, NULL, 0, 0, 0, &au, 1, 0, NULL, NULL, 0, 0, NULL};
-	struct smile_store_scan ghost = {"nobody", 1, digest, reply, 2, 1000, NULL, 0, 0, 0, &au, 1, 0, NULL, NULL, 0, 0, NULL};
-	struct smile_store_scan ok2 = {"dev-q", 9, digest, reply, 2, 1000, NULL, 0, 0, 0, &au, 1, 0, NULL, NULL, 0, 0, NULL};
+	struct smile_store_scan ok1 = {"dev-p", 5, digest, reply, 2, 1000, NULL, 0, 0, 0, &au, 1, 0, NULL, NULL, 0, 0, NULL, NULL};
+	struct smile_store_scan bad = {"dev-p", 5, digest, reply, 2, 1000, NULL, 0, 0, 0, &au, 1, 0, NULL, NULL, 0, 0, NULL, NULL};
+	struct smile_store_scan ghost = {"nobody", 1, digest, reply, 2, 1000, NULL, 0, 0, 0, &au, 1, 0, NULL, NULL, 0, 0, NULL, NULL};
+	struct smile_store_scan ok2 = {"dev-q", 9, digest, reply, 2, 1000, NULL, 0, 0, 0, &au, 1, 0, NULL, NULL, 0, 0, NULL, NULL};
 	struct smile_error e = {0};
 	uint64_t n = 0, bad_seq = 0;
 
@@ -785,7 +785,7 @@ static void a_revoked_device_stays_revoked(void **state)
 	struct fixture *f = *state;
 	struct smile_store_device d, got;
 	uint8_t digest[32] = {5}, reply[1] = {1};
-	struct smile_store_scan sc = {"dev-r", 1, digest, reply, 1, 1000, NULL, 0, 0, 0, NULL, 0, 0, NULL, NULL, 0, 0, NULL};
+	struct smile_store_scan sc = {"dev-r", 1, digest, reply, 1, 1000, NULL, 0, 0, 0, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL};
 
 	make_device(&d, "dev-r", SMILE_DEV_COURIER);
 	assert_int_equal(smile_store_put_device(f->s, &d, "admin"), SMILE_OK);
@@ -882,7 +882,7 @@ static void a_scan_decided_on_a_moved_shipment(void **state)
 				       .device_role = "courier"};
 	struct smile_store_scan_result res = {.reply = stored, .reply_cap = sizeof(stored)};
 	struct smile_store_scan sx = {"dev-x", 1, digest, reply, 4, 2000, &ev, 1, 0, 0, NULL, 0,
-				      0, NULL, &res, 1, SMILE_SHIPMENT_CREATED, ""};
+				      0, NULL, &res, 1, SMILE_SHIPMENT_CREATED, "", NULL};
 	struct smile_store_scan sy = sx;
 	int events = 0;
 

@@ -209,7 +209,7 @@ static void unknown_status_text_fails_closed(void **state)
 	struct smile_store_device d, got;
 	struct smile_store_shipment row;
 	uint8_t digest[32] = {1}, reply[1] = {1};
-	struct smile_store_scan sc = {"dev-u", 1, digest, reply, 1, 1000, NULL, 0, 0, 0, NULL, 0, 0, NULL, NULL, 0, 0, NULL};
+	struct smile_store_scan sc = {"dev-u", 1, digest, reply, 1, 1000, NULL, 0, 0, 0, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL};
 	enum smile_device_status st = SMILE_DEV_ACTIVE;
 
 	assert_int_equal(smile_device_status_parse("paused", &st), SMILE_ERR_FIELD_VALUE);
