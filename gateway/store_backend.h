@@ -327,6 +327,12 @@ struct store_backend {
 	 * erasure and on retries: SMILE_OK at once when nothing is owed. W,
 	 * outside a transaction. NULL when the engine keeps no such copies. */
 	enum smile_err (*scrub)(struct store_conn *c);
+	/* 1 when the store records a scrub owed that this process has not
+	 * run yet (an erasure committed by another process, or by this one
+	 * before a crash or an ambiguous commit): the core then calls scrub.
+	 * Polled every few seconds by the writer thread, outside a transaction.
+	 * NULL when a scrub owed cannot outlive the process that owes it. */
+	int (*scrub_owed)(struct store_conn *c);
 	/* As smile_store_each_personal, for `where`: read-only, never creating,
 	 * migrating or writing. Any thread, no handle needed. */
 	enum smile_err (*each_personal)(const char *where, smile_store_personal_cb cb, void *ctx,

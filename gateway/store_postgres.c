@@ -106,6 +106,9 @@ enum stmt_id {
 	ST_LIST_WRAPPED,
 	ST_REWRAP,
 	ST_GET_DEVICE_STATUS,
+	ST_SCRUB_OWE,
+	ST_SCRUB_OWED,
+	ST_SCRUB_PAID,
 	ST_OLD_SNAPSHOTS,
 	ST_WH_PUT,
 	ST_WH_STATUS,
@@ -236,6 +239,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_GET_DEVICE_STATUS] = "SELECT status FROM devices WHERE id = $1",
 	/* sessions whose snapshot predates transaction $1 (they may still
 	 * see what it deleted, so VACUUM FULL would copy it) */
+	/* the scrub an erasure owes, recorded in its own transaction so that
+	 * it outlives the process (any node pays it: pg_scrub_owed) */
+	[ST_SCRUB_OWE] = "INSERT INTO meta (key, value) VALUES ('scrub_owed', "
+			 "pg_current_xact_id()::text) ON CONFLICT (key) DO UPDATE SET "
+			 "value = EXCLUDED.value",
+	[ST_SCRUB_OWED] = "SELECT value FROM meta WHERE key = 'scrub_owed'",
+	[ST_SCRUB_PAID] = "DELETE FROM meta WHERE key = 'scrub_owed' AND value::xid8 <= $1::xid8",
 	[ST_OLD_SNAPSHOTS] = "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
 			     "AND backend_xmin IS NOT NULL "
 			     "AND age(backend_xmin) >= age(xid($1::xid8))",
@@ -1099,6 +1109,35 @@ static int revive(struct store_conn *c)
 	return ok ? 0 : -1;
 }
 
+/* ANALYZE (autovacuum runs it by itself) keeps sample values of every
+ * column in pg_statistic: sealed keys and replies included, where VACUUM
+ * FULL of their table never reaches. Columns holding them get statistics
+ * target 0, so they are never sampled; set at every writer's open (cheap
+ * when already so) so that stores made before this rule get it too.
+ * Samples taken before stay until a superuser removes them (vault.md). */
+static void no_statistics_of_sealed_bytes(PGconn *db)
+{
+	PGresult *r = PQexec(db, "SELECT count(*) FROM pg_attribute WHERE attrelid IN "
+				 "('personal'::regclass, 'devices'::regclass) AND attname IN "
+				 "('wrapped_key', 'ciphertext', 'last_reply', 'last_digest') "
+				 "AND attstattarget <> 0");
+	int todo = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		   strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+
+	PQclear(r);
+	if (!todo)
+		return;
+	if (exec_ok(db,
+		    "ALTER TABLE personal ALTER COLUMN wrapped_key SET STATISTICS 0, "
+		    "ALTER COLUMN ciphertext SET STATISTICS 0; "
+		    "ALTER TABLE devices ALTER COLUMN last_reply SET STATISTICS 0, "
+		    "ALTER COLUMN last_digest SET STATISTICS 0",
+		    "statistics_off", NULL) != SMILE_OK)
+		smile_log(SMILE_LOG_WARN, "store.pg_statistics_on",
+			  SMILE_KV_ID("fix", "alter_column_set_statistics_0"),
+			  SMILE_KV_ID("tables", "personal,devices"));
+}
+
 static enum smile_err pg_open(const char *where, enum store_conn_kind kind, int create,
 			      struct store_conn **out, struct smile_error *e)
 {
@@ -1134,6 +1173,7 @@ static enum smile_err pg_open(const char *where, enum store_conn_kind kind, int 
 	if (writer) {
 		if ((rc = migrate(c->db, e)))
 			goto fail;
+		no_statistics_of_sealed_bytes(c->db);
 		check_scrub_settings(c->db);
 		smile_log(SMILE_LOG_INFO, "store.pg_open", SMILE_KV_ID("url", shown),
 			  SMILE_KV_INT("scrub_interval_s", c->scrub_interval_s));
@@ -1409,6 +1449,10 @@ static enum smile_err erase_rows(struct store_conn *c, enum stmt_id which, uint6
 		if (xid > c->erase_xid)
 			c->erase_xid = xid;
 		c->scrub_needed = 1;
+		PQclear(r);
+		/* owed in the store too, in this transaction: if this process
+		 * dies before paying, another (or its restart) does */
+		return defer_stmt(c, ST_SCRUB_OWE, &(struct params){0});
 	}
 	PQclear(r);
 	return rc;
@@ -2121,9 +2165,39 @@ static enum smile_err scrub_now(struct store_conn *c)
 		rc = exec_ok(c->db, "CHECKPOINT", "scrub_checkpoint", NULL);
 	if (rc)
 		return SMILE_ERR_BUSY;
+	/* paid up to erase_xid; a later erasure's debt stays recorded */
+	struct params q = {0};
+	p_text(&q, xid);
+	r = run(c, ST_SCRUB_PAID, &q);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	PQclear(r);
+	if (rc)
+		return SMILE_ERR_BUSY;
 	c->scrub_needed = 0;
 	c->last_scrub_mono_ms = mono_ms();
 	return SMILE_OK;
+}
+
+static int pg_scrub_owed(struct store_conn *c)
+{
+	PGresult *r;
+	unsigned long long xid = 0;
+
+	if (c->scrub_needed)
+		return 1;
+	if (revive(c))
+		return 0;
+	r = run(c, ST_SCRUB_OWED, NULL);
+	if (r && res_rc(r, c->db) == SMILE_OK && PQntuples(r) == 1)
+		xid = strtoull(col_str(r, 0, 0), NULL, 10);
+	PQclear(r);
+	if (xid == 0)
+		return 0;
+	if (xid > c->erase_xid)
+		c->erase_xid = xid;
+	c->scrub_needed = 1;
+	smile_log(SMILE_LOG_INFO, "store.pg_scrub_owed", SMILE_KV_INT("xid", (long long)xid));
+	return 1;
 }
 
 /* Rate-limited: at most one pass per scrub_interval; erasures committed in
@@ -2657,6 +2731,7 @@ const struct store_backend store_postgres_backend = {
 	.audit_each = pg_audit_each,
 	.list_wrapped = pg_list_wrapped,
 	.scrub = pg_scrub,
+	.scrub_owed = pg_scrub_owed,
 	.each_personal = pg_each_personal,
 	/* webhooks */
 	.wh_put = pg_wh_put,
