@@ -4,7 +4,10 @@
  * the request, call svc_printjobs.c, write the answer. The rules, logs and
  * the reprint audit are the service's.
  */
+#include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "gateway.h"
 #include "smile/printjob.h"
@@ -105,5 +108,36 @@ void api_print_job_get(struct gateway *g, struct http_req *r, struct http_resp *
 		return;
 	}
 	http_resp_json(o, 200, svc_print_job_json(&j));
+	smile_store_print_job_release(&j);
+}
+
+/* The job's signed message as the station gets it, base64, for a web page
+ * that hands it to the station's local WebSocket API (docs/print-station.md,
+ * "Local API"): the record in it is sealed to the station, so the caller
+ * learns nothing it could not read in GET /v1/print-jobs/{id}. */
+void api_print_job_message(struct gateway *g, struct http_req *r, struct http_resp *o)
+{
+	struct svc_caller c = svc_caller_api(&r->key);
+	struct smile_store_print_job j;
+	struct smile_error e = {0};
+	size_t cap;
+	char *b64;
+
+	if (svc_print_job_get(g, &c, r->seg[2], &j, &e) != SMILE_OK) {
+		http_resp_smile_error(o, &e);
+		return;
+	}
+	cap = sodium_base64_ENCODED_LEN(j.message_len, sodium_base64_VARIANT_ORIGINAL);
+	b64 = malloc(cap);
+	if (b64 == NULL || j.message == NULL) {
+		free(b64);
+		smile_store_print_job_release(&j);
+		http_resp_error(o, 500, "internal", NULL, "out of memory");
+		return;
+	}
+	sodium_bin2base64(b64, cap, j.message, j.message_len, sodium_base64_VARIANT_ORIGINAL);
+	http_resp_json(o, 200, json_pack("{s:s,s:s,s:s,s:s}", "id", j.id, "station", j.station,
+					 "waybill", j.waybill, "message", b64));
+	free(b64);
 	smile_store_print_job_release(&j);
 }
