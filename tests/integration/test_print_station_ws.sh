@@ -113,7 +113,12 @@ issue "2号楼"; W2=$WB
 job_for "$W2" station-1; J2=$JOB; M2=$MSG
 issue "3号楼"; W3=$WB
 job_for "$W3" station-2; M3=$MSG # addressed to another station
-[ -n "$M1" ] && [ -n "$M2" ] && [ -n "$M3" ] || die "job messages missing"
+issue "4号楼"; W4=$WB
+job_for "$W4" station-1; M4=$MSG
+issue "5号楼"; W5=$WB
+job_for "$W5" station-1; M5=$MSG
+[ -n "$M1" ] && [ -n "$M2" ] && [ -n "$M3" ] && [ -n "$M4" ] && [ -n "$M5" ] ||
+	die "job messages missing"
 
 # --- the agent, without the broker ------------------------------------------
 agent_start "$NOPORT" || die "smile-print did not listen on the local API"
@@ -219,14 +224,20 @@ t_match "Chromium: the page printed the job (the DOM shows printed)" \
 	"$(grep -o 'data-state="[a-z-]*"' "$T/dom.html")" 'data-state="printed"'
 t_match "... and listed the notifications" "$(cat "$T/dom.html")" "event $J2 printing.*event $J2 printed"
 t_eq "... the printer has its label, once" 1 "$(grep -l -- "$W2" "$ZEBRA_DIR"/label-*.zpl 2>/dev/null | wc -l)"
-for size in 1280,800 390,844; do
-	chrome "http://127.0.0.1:$PAGEPORT/ws_page.html#$FRAG" --window-size=$size \
-		--screenshot="$OUT/page-${size/,/x}.png" >/dev/null
+chrome "http://127.0.0.1:$PAGEPORT/ws_page.html#$FRAG" --dump-dom >"$T/dom2.html"
+t_match "the page again: a duplicate, shown as already printed" \
+	"$(grep -o 'data-state="[a-z-]*"' "$T/dom2.html")" 'data-state="already-printed"'
+t_eq "... still printed once" 1 "$(grep -l -- "$W2" "$ZEBRA_DIR"/label-*.zpl 2>/dev/null | wc -l)"
+# a fresh job for each screenshot, so they show a label printing to the end
+for s in "1280,800 $M4" "390,844 $M5"; do
+	size=${s% *}
+	chrome "http://127.0.0.1:$PAGEPORT/ws_page.html#port=$WSPORT&hold=/hold&job=$(jq -rn \
+		--arg m "${s#* }" '$m|@uri')" --window-size=$size --screenshot="$OUT/page-${size/,/x}.png" >/dev/null
 done
 t_ok "screenshots at 1280x800 and 390x844 in $OUT" \
 	test -s "$OUT/page-1280x800.png" -a -s "$OUT/page-390x844.png"
-t_eq "... (the page again: a duplicate, still printed once)" 1 \
-	"$(grep -l -- "$W2" "$ZEBRA_DIR"/label-*.zpl 2>/dev/null | wc -l)"
+t_eq "... their two labels printed, once each" "1 1" \
+	"$(grep -l -- "$W4" "$ZEBRA_DIR"/label-*.zpl | wc -l) $(grep -l -- "$W5" "$ZEBRA_DIR"/label-*.zpl | wc -l)"
 chrome "http://127.0.0.1:$OTHERPORT/ws_page.html#$FRAG" --dump-dom >"$T/dom-other.html"
 t_match "a page from an unlisted origin cannot connect (the DOM shows refused)" \
 	"$(grep -o 'id="status"[^<]*' "$T/dom-other.html")" 'refused'
