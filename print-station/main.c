@@ -707,7 +707,7 @@ static json_t *api_printers(void *arg)
 	struct smile_error e = {0};
 	enum smile_err rc = smile_printer_status(a->api_printer, &ps, &e);
 	json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:s}", "name", a->keys->id, "uri",
-			      a->conf.printer, "dpi_size", a->conf.size, "status",
+			      a->conf.printer, "size", a->conf.size, "status",
 			      rc != SMILE_OK ? "unreachable" : ps.flags ? "not_ready" : "ready",
 			      "reasons", rc != SMILE_OK ? (e.message[0] ? e.message : smile_strerror(rc))
 							: ps.reasons);

@@ -61,7 +61,7 @@
     } else if (m.id === 1 && m.ok) {
       var p = m.printers[0], dl = $("printer");
       dl.innerHTML = "";
-      [["name", p.name], ["printer", p.uri], ["status", p.status], ["size", p.dpi_size + " @ " + p.dpi + " dpi"]]
+      [["name", p.name], ["printer", p.uri], ["status", p.status], ["size", p.size + " @ " + p.dpi + " dpi"]]
         .forEach(function (r) {
           var dt = document.createElement("dt"), dd = document.createElement("dd");
           dt.textContent = r[0]; dd.textContent = r[1];
