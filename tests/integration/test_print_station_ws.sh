@@ -116,7 +116,16 @@ job_for "$W3" station-2; M3=$MSG # addressed to another station
 issue "4号楼"; W4=$WB
 job_for "$W4" station-1; M4=$MSG
 issue "5号楼"; W5=$WB
-job_for "$W5" station-1; M5=$MSG
+api_json POST /v1/print-jobs "$KM" "{\"waybills\":[\"$W5\"],\"station\":\"station-1\",\"delivery\":\"local\"}"
+M5=$(jq_get "$BODY" '.jobs[0].message')
+J5=$(jq_get "$BODY" '.jobs[0].id')
+api GET "/v1/print-jobs/$J5/message" "$KM"
+t_eq "POST with \"delivery\": \"local\": the response carries the message (GET's)" \
+	"$(jq_get "$BODY" .message)" "$M5"
+t_match "... and the gateway did not publish it" "$(cat "$T"/gateway.*.log | grep "job=$J5")" \
+	'published=0 delivery=local'
+api_json POST /v1/print-jobs "$KM" "{\"waybills\":[\"$W5\"],\"station\":\"station-1\",\"delivery\":\"carrier-pigeon\"}"
+t_eq "... any other delivery: 422" 422 "$STATUS"
 [ -n "$M1" ] && [ -n "$M2" ] && [ -n "$M3" ] && [ -n "$M4" ] && [ -n "$M5" ] ||
 	die "job messages missing"
 

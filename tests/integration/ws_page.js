@@ -38,6 +38,7 @@
     $("dot").className = "dot " + (ok ? "on" : "off");
   }
 
+  hold(40);
   var ws;
   try {
     ws = new WebSocket((args.scheme || "ws") + "://127.0.0.1:" + args.port + "/");
@@ -47,7 +48,6 @@
   }
   ws.onopen = function () {
     opened = true;
-    hold(40);
     connection("connected", true);
     ws.send(JSON.stringify({ id: 1, cmd: "getPrinters" }));
     if (args.job) ws.send(JSON.stringify({ id: 2, cmd: "print", job: args.job }));
