@@ -19,7 +19,9 @@
 # bad JSON, unknown cmd, bad base64 -> errors, connection survives, nothing
 # printed; binary and oversize frames close the connection; Chromium prints
 # a job from the page and the DOM shows "printed"; a page from an unlisted
-# origin shows "refused"; screenshots at 1280x800 and 390x844.
+# origin shows "refused"; screenshots at 1280x800 and 390x844; POST with
+# "delivery": "local" answers with the message and publishes nothing; wss://
+# with local_api_cert (and no plain ws:// there).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway.sh"
 . "$(dirname "$0")/printer.sh"
@@ -71,8 +73,8 @@ t_match "a non-loopback local_api_listen is refused at start" "$(cat "$T/remote.
 	'not a loopback address'
 
 PLOG="$T/station/agent.log"
-agent_start() { # MQTT_PORT
-	write_conf "$1"
+agent_start() { # MQTT_PORT (and $EXTRA: more configuration lines)
+	write_conf "$1" "${EXTRA:-}"
 	"$PRINT" run --config "$T/station/smile-print.conf" 2>>"$PLOG" &
 	AGENT_PID=$!
 	at_exit "kill -9 $AGENT_PID 2>/dev/null"
@@ -269,5 +271,19 @@ sleep 1
 t_eq "the broker's redelivery of the queued jobs printed nothing again" "1 1" \
 	"$(grep -l -- "$W1" "$ZEBRA_DIR"/label-*.zpl | wc -l) $(grep -l -- "$W2" "$ZEBRA_DIR"/label-*.zpl | wc -l)"
 t_nomatch "the agent's log has no contact detail" "$(cat "$PLOG")" '13812345678|张三明'
+agent_stop
+
+# --- wss:// with a local certificate -----------------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+	-addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+	-keyout "$T/station/local.key" -out "$T/station/local.crt" >/dev/null 2>&1 ||
+	die "openssl could not make a certificate"
+EXTRA="local_api_cert = local.crt
+local_api_key = local.key"
+agent_start "$MQTT_PORT" || die "smile-print did not start with wss://"
+r=$(ws --origin "$ORIGIN" --tls-ca "$T/station/local.crt" --until '"id":1' text:'{"id":1,"cmd":"getPrinters"}')
+t_match "wss:// with local_api_cert: the handshake and getPrinters over TLS" "$r" '"ok":true'
+r=$(ws --origin "$ORIGIN" --timeout 3 | head -1)
+t_nomatch "... and no plain ws:// on that port" "$r" 'HANDSHAKE 101'
 agent_stop
 t_done

@@ -11,6 +11,7 @@ ACTIONs are sent in order after the handshake:
     frag:JSON          the same text in three fragments (continuation frames)
     binary:HEX         one binary frame
     big:N              one text frame of N bytes ("x" * N)
+--tls-ca FILE speaks wss:// and trusts FILE (a self-signed certificate).
     wait:REGEX         read messages until one matches REGEX
 
 Output, one line each: "HANDSHAKE 101" (or the refusal: the status, or
@@ -24,6 +25,7 @@ import hashlib
 import os
 import re
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -43,8 +45,11 @@ def frame(opcode, payload, fin=True):
 
 
 class Conn:
-    def __init__(self, port, origin, timeout):
+    def __init__(self, port, origin, timeout, cafile=None):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if cafile:  # wss://, the station's certificate checked against cafile
+            ctx = ssl.create_default_context(cafile=cafile)
+            self.s = ctx.wrap_socket(self.s, server_hostname="localhost")
         self.buf = b""
         self.deadline = time.time() + timeout
         key = base64.b64encode(os.urandom(16)).decode()
@@ -119,11 +124,12 @@ def main():
     ap.add_argument("--origin", default="")
     ap.add_argument("--until", default=None)
     ap.add_argument("--timeout", type=float, default=10)
+    ap.add_argument("--tls-ca", default=None, help="wss://: trust this certificate")
     ap.add_argument("actions", nargs="*")
     a = ap.parse_args()
     try:
-        c = Conn(a.port, a.origin, a.timeout)
-    except (OSError, TimeoutError, EOFError):
+        c = Conn(a.port, a.origin, a.timeout, a.tls_ca)
+    except (OSError, TimeoutError, EOFError, ssl.SSLError):
         print("HANDSHAKE closed")
         return 0
     print("HANDSHAKE %s" % c.status, flush=True)
