@@ -388,6 +388,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		    !origin_allowed(api, origin)) {
 			smile_log(SMILE_LOG_WARN, "print.local_api.origin_refused",
 				  SMILE_KV_INT("had_origin", origin[0] != '\0'));
+			/* a plain 403 (no upgrade), then closed */
+			lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
 			return 1;
 		}
 		return 0;
