@@ -873,11 +873,12 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	print_loop(a);
-	/* no new jobs from pages while stopping */
-	local_api_stop(a->api);
-	a->api = NULL;
 	kick(a);
 	pthread_join(a->net, NULL);
+	/* after the MQTT thread: its reports use a->api until it ends; the
+	 * API thread's own reports only find libmosquitto disconnected */
+	local_api_stop(a->api);
+	a->api = NULL;
 	smile_log(SMILE_LOG_INFO, "print.stopped", SMILE_KV_ID("station", a->keys->id));
 	rc = 0;
 out:

@@ -153,7 +153,10 @@ t_eq "getPrinters: the station's printer, ready" "true socket://127.0.0.1:$ZEBRA
 
 # preview
 printf '{"id":7,"cmd":"preview","job":"%s"}' "$M1" >"$T/preview.json"
+ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
+t0=$(date +%s%N)
 ws --origin "$ORIGIN" --until '"id":7' --timeout 20 file:"$T/preview.json" >"$T/preview.out"
+echo "# preview: $(ms "$t0") ms (with the client's start), reply $(grep '"id":7' "$T/preview.out" | wc -c) bytes"
 grep '"id":7' "$T/preview.out" | jq -r .pdf | base64 -d >"$T/preview.pdf"
 t_match "preview: a PDF" "$(head -c 5 "$T/preview.pdf")" '^%PDF-'
 pdftoppm -r 200 -png -f 1 -l 1 "$T/preview.pdf" "$T/preview" >/dev/null 2>&1
@@ -167,7 +170,9 @@ t_eq "... nothing printed, nothing spooled" "0 0" \
 
 # print
 printf '{"id":2,"cmd":"print","job":"%s"}' "$M1" >"$T/print1.json"
+t0=$(date +%s%N)
 ws --origin "$ORIGIN" --until '"state":"printed"' --timeout 20 file:"$T/print1.json" >"$T/print1.out"
+echo "# print -> the printed notification: $(ms "$t0") ms (with the client's start)"
 t_eq "print: accepted, not a duplicate" "true $J1 $W1 false" \
 	"$(grep '"id":2' "$T/print1.out" | jq -r '"\(.ok) \(.job_id) \(.waybill) \(.duplicate)"')"
 t_eq "... notifications sent, printing, printed" "sent printing printed" \
