@@ -151,6 +151,14 @@ r=$(ws --origin "$ORIGIN" --until '"id":1' text:'{"id":1,"cmd":"getPrinters"}')
 t_eq "getPrinters: the station's printer, ready" "true socket://127.0.0.1:$ZEBRA_PORT ready" \
 	"$(grep '"id":1' <<<"$r" | jq -r '"\(.ok) \(.printers[0].uri) \(.printers[0].status)"')"
 
+zebra_set paper_out=1
+sleep 0.2
+r=$(ws --origin "$ORIGIN" --until '"id":1' text:'{"id":1,"cmd":"getPrinters"}')
+t_eq "getPrinters asks the printer now: paper out -> not_ready, in its words" "not_ready paper out" \
+	"$(grep '"id":1' <<<"$r" | jq -r '"\(.printers[0].status) \(.printers[0].reasons)"')"
+zebra_set paper_out=0
+sleep 0.2
+
 # preview
 printf '{"id":7,"cmd":"preview","job":"%s"}' "$M1" >"$T/preview.json"
 ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
