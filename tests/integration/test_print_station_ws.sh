@@ -284,6 +284,16 @@ t_ok "... and the one Chromium printed" wait_state "$J2" printed
 sleep 1
 t_eq "the broker's redelivery of the queued jobs printed nothing again" "1 1" \
 	"$(grep -l -- "$W1" "$ZEBRA_DIR"/label-*.zpl | wc -l) $(grep -l -- "$W2" "$ZEBRA_DIR"/label-*.zpl | wc -l)"
+# both doors at once: published over MQTT and handed in by a page
+issue "6号楼"; W6=$WB
+job_for "$W6" station-1
+printf '{"id":4,"cmd":"print","job":"%s"}' "$MSG" >"$T/print6.json"
+ws --origin "$ORIGIN" --until '"id":4' file:"$T/print6.json" >"$T/print6.out"
+t_eq "a job that came over MQTT and from a page: the page's copy is accepted" "true" \
+	"$(grep '"id":4' "$T/print6.out" | jq -r .ok)"
+t_ok "... and it prints" wait_state "$JOB" printed
+sleep 0.5
+t_eq "... once" 1 "$(grep -l -- "$W6" "$ZEBRA_DIR"/label-*.zpl | wc -l)"
 t_nomatch "the agent's log has no contact detail" "$(cat "$PLOG")" '13812345678|张三明'
 agent_stop
 
