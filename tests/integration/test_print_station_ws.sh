@@ -32,7 +32,6 @@ OUT="$SMILE_BUILD/test-out/print_station_ws"
 mkdir -p "$OUT"
 D="$T/gw"
 gw_serve_relayed "$D" || die "gateway with broker did not start"
-ADMIN=$(cat "$D/admin.key")
 
 "$PRINT" --help >"$T/help.out"
 t_match "--help mentions the local API" "$(cat "$T/help.out")" 'local_api_listen'
@@ -271,8 +270,8 @@ t_match "a page from an unlisted origin cannot connect (the DOM shows refused)" 
 agent_stop
 agent_start "$MQTT_PORT" || die "smile-print did not restart"
 wait_state() { # JOB STATE
-	local i
-	for i in $(seq 1 100); do
+	local _
+	for _ in $(seq 1 100); do
 		api GET "/v1/print-jobs/$1" "$KM"
 		[ "$(jq_get "$BODY" .state)" = "$2" ] && return 0
 		sleep 0.1
