@@ -47,7 +47,11 @@ CUPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags cups 2>/dev/null || cups-config --c
 CUPS_LIBS   = $(shell $(PKG_CONFIG) --libs cups 2>/dev/null || cups-config --libs 2>/dev/null)
 
 # Evaluated lazily: `make deps` must work before these packages exist.
-PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(CUPS_CFLAGS)
+# libwebsockets: smile-print's local WebSocket API (print-station/localapi.c);
+# only smile-print links it.
+LWS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libwebsockets 2>/dev/null)
+LWS_LIBS   = $(shell $(PKG_CONFIG) --libs libwebsockets 2>/dev/null)
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(CUPS_CFLAGS) $(LWS_CFLAGS)
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(CUPS_LIBS) -lzint -lpthread -lm
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
@@ -178,7 +182,7 @@ $(BUILD)/bin/smile-bridge: $(call obj,firmware-bridge/main.c) $(LIBS_bridge)
 $(BUILD)/bin/smile-print: $(call obj,print-station/main.c) $(LIBS_print)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
-	$(Q)$(LINK) $< $(LIBS_print) $(PKG_LIBS) -o $@
+	$(Q)$(LINK) $< $(LIBS_print) $(LWS_LIBS) $(PKG_LIBS) -o $@
 $(BUILD)/bin/smile-%: $(BUILD)/obj/tools/%.o $(LIBS_gateway) $(LIB_BRIDGE)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)

@@ -4,7 +4,10 @@
  * the request, call svc_printjobs.c, write the answer. The rules, logs and
  * the reprint audit are the service's.
  */
+#include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "gateway.h"
 #include "smile/printjob.h"
@@ -62,7 +65,29 @@ static int read_request(json_t *body, struct svc_print_request *rq,
 		return 0;
 	}
 	rq->reprint = v && json_is_true(v);
+	v = json_object_get(body, "delivery");
+	if (v && (!json_is_string(v) || (strcmp(json_string_value(v), "mqtt") != 0 &&
+					  strcmp(json_string_value(v), "local") != 0))) {
+		http_resp_error(o, 422, "invalid_value", "delivery", "mqtt or local");
+		return 0;
+	}
+	rq->local = v && strcmp(json_string_value(v), "local") == 0;
 	return 1;
+}
+
+/* The job's signed message, base64 (malloc'd), or NULL. */
+static char *message_base64(const struct smile_store_print_job *j)
+{
+	size_t cap;
+	char *b64;
+
+	if (j->message == NULL || j->message_len == 0)
+		return NULL;
+	cap = sodium_base64_ENCODED_LEN(j->message_len, sodium_base64_VARIANT_ORIGINAL);
+	if ((b64 = malloc(cap)) != NULL)
+		sodium_bin2base64(b64, cap, j->message, j->message_len,
+				  sodium_base64_VARIANT_ORIGINAL);
+	return b64;
 }
 
 void api_print_jobs_create(struct gateway *g, struct http_req *r, struct http_resp *o)
@@ -87,7 +112,12 @@ void api_print_jobs_create(struct gateway *g, struct http_req *r, struct http_re
 	}
 	jobs = json_array();
 	for (size_t i = 0; i < rq.n; i++) {
-		json_array_append_new(jobs, svc_print_job_json(&rows[i]));
+		json_t *j = svc_print_job_json(&rows[i]);
+		char *b64 = rq.local ? message_base64(&rows[i]) : NULL;
+		if (b64)
+			json_object_set_new(j, "message", json_string(b64));
+		free(b64);
+		json_array_append_new(jobs, j);
 		smile_store_print_job_release(&rows[i]);
 	}
 	http_resp_json(o, 201, json_pack("{s:o}", "jobs", jobs));
@@ -105,5 +135,32 @@ void api_print_job_get(struct gateway *g, struct http_req *r, struct http_resp *
 		return;
 	}
 	http_resp_json(o, 200, svc_print_job_json(&j));
+	smile_store_print_job_release(&j);
+}
+
+/* The job's signed message as the station gets it, base64, for a web page
+ * that hands it to the station's local WebSocket API (docs/print-station.md,
+ * "Local API"): the record in it is sealed to the station, so the caller
+ * learns nothing it could not read in GET /v1/print-jobs/{id}. */
+void api_print_job_message(struct gateway *g, struct http_req *r, struct http_resp *o)
+{
+	struct svc_caller c = svc_caller_api(&r->key);
+	struct smile_store_print_job j;
+	struct smile_error e = {0};
+	char *b64;
+
+	if (svc_print_job_get(g, &c, r->seg[2], &j, &e) != SMILE_OK) {
+		http_resp_smile_error(o, &e);
+		return;
+	}
+	b64 = message_base64(&j);
+	if (b64 == NULL) {
+		smile_store_print_job_release(&j);
+		http_resp_error(o, 500, "internal", NULL, "out of memory");
+		return;
+	}
+	http_resp_json(o, 200, json_pack("{s:s,s:s,s:s,s:s}", "id", j.id, "station", j.station,
+					 "waybill", j.waybill, "message", b64));
+	free(b64);
 	smile_store_print_job_release(&j);
 }

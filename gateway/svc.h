@@ -221,6 +221,10 @@ struct svc_print_request {
 	unsigned format;
 	int copies;
 	int reprint;
+	/* 1: "delivery": "local": not published now; a web page hands the
+	 * message to the station's local API (the relay's periodic republish
+	 * of queued jobs is the fallback) */
+	int local;
 };
 
 /* Queue one job per waybill for `station`, all or none, and publish them.

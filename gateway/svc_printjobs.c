@@ -184,13 +184,15 @@ enum smile_err svc_print_jobs_create(struct gateway *g, const struct svc_caller 
 		goto out;
 	}
 	for (size_t i = 0; i < rq->n; i++) {
-		int sent = relay_publish_job(g->relay, rows[i].station, rows[i].message,
-					     rows[i].message_len);
+		int sent = rq->local ? 0
+				     : relay_publish_job(g->relay, rows[i].station, rows[i].message,
+							 rows[i].message_len);
 		smile_log(SMILE_LOG_INFO, "print.queued", SMILE_KV_ID("job", rows[i].id),
 			  SMILE_KV_ID("waybill", rows[i].waybill),
 			  SMILE_KV_ID("station", rows[i].station), SMILE_KV_ID("by", c->id),
 			  SMILE_KV_INT("reprint", rows[i].reprint),
-			  SMILE_KV_INT("published", sent));
+			  SMILE_KV_INT("published", sent),
+			  SMILE_KV_ID("delivery", rq->local ? "local" : "mqtt"));
 	}
 out:
 	sodium_memzero(b.shared, sizeof(b.shared));

@@ -16,8 +16,12 @@
  * never sent again by itself (spool.c says why, and what the one window
  * is).
  *
- * A local WebSocket API (libwebsockets) will be a third door onto the same
- * spool and reports: see docs/print-station.md, "Local API (planned)".
+ * A third thread, when local_api_listen is set, serves the local WebSocket
+ * API (localapi.c) for web pages: a job a page hands it goes through
+ * accept_job exactly like one from MQTT (verified, addressed to us, spooled
+ * under spool_mu, reported "sent"); previews are rendered there with the
+ * thread's own renderer and printer handle (neither is thread-safe), and
+ * every report is also pushed to the connected pages.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -44,6 +48,7 @@
 #include "smile/log.h"
 #include "smile/printer.h"
 #include "smile/printjob.h"
+#include "localapi.h"
 #include "spool.h"
 
 static const char usage[] =
@@ -62,6 +67,11 @@ static const char usage[] =
 	"  run      run the agent with a configuration file (conf/smile-print.conf\n"
 	"           documents every key); SIGTERM or SIGINT stops it after the job\n"
 	"           in hand\n"
+	"\n"
+	"With local_api_listen = 127.0.0.1:PORT and local_api_origins set, web pages\n"
+	"from those origins talk to the station at ws://127.0.0.1:PORT (wss:// with\n"
+	"local_api_cert): getPrinters, print (a job message from the gateway's\n"
+	"GET /v1/print-jobs/{id}/message), preview (PDF) and job notifications.\n"
 	"\n"
 	"A job found half-sent after a crash is reported failed (reason\n"
 	"\"uncertain\") and never printed again by itself: reprint it explicitly\n"
@@ -89,6 +99,13 @@ struct agent {
 	 * reported once, not every retry */
 	char waiting_job[SPOOL_NAME_MAX];
 	char waiting_text[SMILE_JOB_REASON_MAX + 1];
+	/* spool_add from the MQTT and the local API threads, one at a time: a
+	 * job arriving by both at once is kept once */
+	pthread_mutex_t spool_mu;
+	struct local_api *api;
+	/* the local API thread's own (handles are not thread-safe) */
+	struct smile_printer *api_printer;
+	struct smile_label_renderer *api_rd[3];
 };
 
 static atomic_int stop_flag;
@@ -161,6 +178,8 @@ static void report(struct agent *a, uint64_t seq, const char *id, int state, int
 	    SMILE_OK)
 		return;
 	rc = mosquitto_publish(a->mosq, NULL, a->status_topic, (int)len, msg, 1, false);
+	local_api_notify(a->api, id, smile_job_state_name(state), smile_job_reason_name(reason),
+			 st.text);
 	smile_log(SMILE_LOG_INFO, "print.report", SMILE_KV_ID("job", id),
 		  SMILE_KV_ID("state", smile_job_state_name(state)),
 		  SMILE_KV_ID("reason", smile_job_reason_name(reason)),
@@ -218,45 +237,59 @@ static void on_disconnect(struct mosquitto *m, void *arg, int rc)
 }
 
 /* A job: verified, addressed to us, and opening with our key, before it is
- * kept; then written durably; only then reported "sent". */
+ * kept; then written durably; only then reported "sent". The same for MQTT
+ * and the local API (`via`). */
+static enum smile_err accept_job(struct agent *a, const uint8_t *msg, size_t len,
+				 const char *via, struct smile_job *job, int *dup,
+				 struct smile_error *e)
+{
+	uint8_t *rec;
+	enum smile_err rc;
+
+	*dup = 0;
+	if (len == 0 || len > SMILE_JOB_MAX_BYTES)
+		return smile_error_set(e, SMILE_ERR_TOO_LARGE, "job", "not a job message");
+	rec = sodium_malloc(SMILE_JOB_RECORD_MAX);
+	if (rec == NULL)
+		return smile_error_set(e, SMILE_ERR_NOMEM, NULL, "out of memory");
+	rc = smile_job_open(msg, len, a->gw_sign_pk, a->keys->id, a->shared, job, rec,
+			    SMILE_JOB_RECORD_MAX, e);
+	sodium_free(rec); /* wiped: the record is opened again at print time */
+	job->record = NULL;
+	if (rc != SMILE_OK) {
+		smile_log(SMILE_LOG_WARN, "print.job_refused", SMILE_KV_ERR("err", rc),
+			  SMILE_KV_ID("field", e->field[0] ? e->field : "-"), SMILE_KV_ID("via", via));
+		return rc;
+	}
+	pthread_mutex_lock(&a->spool_mu);
+	rc = spool_add(&a->spool, job->seq, job->job_id, msg, len, dup);
+	pthread_mutex_unlock(&a->spool_mu);
+	if (rc != SMILE_OK) {
+		/* not kept, not acknowledged: the gateway sends it again */
+		smile_log(SMILE_LOG_ERROR, "print.spool_failed", SMILE_KV_ID("job", job->job_id));
+		return smile_error_set(e, rc, "spool", "could not store the job");
+	}
+	smile_log(SMILE_LOG_INFO, *dup ? "print.job_duplicate" : "print.job_received",
+		  SMILE_KV_ID("job", job->job_id), SMILE_KV_ID("waybill", job->waybill),
+		  SMILE_KV_INT("seq", (long long)job->seq),
+		  SMILE_KV_INT("reprint", job->flags & 1), SMILE_KV_ID("via", via));
+	if (!*dup)
+		report(a, job->seq, job->job_id, SMILE_JOB_SENT, SMILE_JOB_R_OK, "");
+	kick(a);
+	return SMILE_OK;
+}
+
 static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg)
 {
 	struct agent *a = arg;
-	uint8_t *rec = NULL;
 	struct smile_job job;
 	struct smile_error e = {0};
-	enum smile_err rc;
-	int dup = 0;
+	int dup;
 	(void)m;
 
-	if (strcmp(msg->topic, a->job_topic) != 0 || msg->payloadlen <= 0 ||
-	    msg->payloadlen > SMILE_JOB_MAX_BYTES)
+	if (strcmp(msg->topic, a->job_topic) != 0 || msg->payloadlen <= 0)
 		return;
-	rec = sodium_malloc(SMILE_JOB_RECORD_MAX);
-	if (rec == NULL)
-		return;
-	rc = smile_job_open(msg->payload, (size_t)msg->payloadlen, a->gw_sign_pk, a->keys->id,
-			    a->shared, &job, rec, SMILE_JOB_RECORD_MAX, &e);
-	sodium_free(rec); /* wiped: the record is opened again at print time */
-	if (rc != SMILE_OK) {
-		smile_log(SMILE_LOG_WARN, "print.job_refused", SMILE_KV_ERR("err", rc),
-			  SMILE_KV_ID("field", e.field[0] ? e.field : "-"));
-		return;
-	}
-	rc = spool_add(&a->spool, job.seq, job.job_id, msg->payload, (size_t)msg->payloadlen,
-		       &dup);
-	if (rc != SMILE_OK) {
-		/* not kept, not acknowledged: the gateway sends it again */
-		smile_log(SMILE_LOG_ERROR, "print.spool_failed", SMILE_KV_ID("job", job.job_id));
-		return;
-	}
-	smile_log(SMILE_LOG_INFO, dup ? "print.job_duplicate" : "print.job_received",
-		  SMILE_KV_ID("job", job.job_id), SMILE_KV_ID("waybill", job.waybill),
-		  SMILE_KV_INT("seq", (long long)job.seq), SMILE_KV_INT("reprint",
-									 job.flags & 1));
-	if (!dup)
-		report(a, job.seq, job.job_id, SMILE_JOB_SENT, SMILE_JOB_R_OK, "");
-	kick(a);
+	(void)accept_job(a, msg->payload, (size_t)msg->payloadlen, "mqtt", &job, &dup, &e);
 }
 
 /* libmosquitto's own loop gives up for good on some refusals; a station
@@ -348,10 +381,10 @@ static enum smile_err sink(void *arg, const unsigned char *d, size_t n)
 
 /* Every parcel's label of the record (parcel.index 1..count), as one
  * document (PNG: the first only, one image). */
-static enum smile_err render(struct agent *a, const struct smile_job *job,
+static enum smile_err render(struct agent *a, struct smile_label_renderer **rd,
+			     enum smile_label_format f, const struct smile_job *job,
 			     struct smile_buf *out, struct smile_error *e)
 {
-	enum smile_label_format f = label_format(job->format);
 	json_t *rec = json_loadb((const char *)job->record, job->record_len, 0, NULL);
 	json_t *parcel = rec ? json_object_get(rec, "parcel") : NULL;
 	long count = parcel ? (long)json_integer_value(json_object_get(parcel, "count")) : 1;
@@ -361,10 +394,10 @@ static enum smile_err render(struct agent *a, const struct smile_job *job,
 		return smile_error_set(e, SMILE_ERR_JSON, "record", "not JSON");
 	if (count < 1 || count > 99 || f == SMILE_LABEL_PNG)
 		count = 1;
-	if (a->rd[f] == NULL)
-		rc = smile_label_renderer_new(f, (int)a->conf.dpi, a->size, &a->rd[f], e);
+	if (rd[f] == NULL)
+		rc = smile_label_renderer_new(f, (int)a->conf.dpi, a->size, &rd[f], e);
 	if (rc == SMILE_OK && f != SMILE_LABEL_PNG)
-		rc = smile_label_batch_begin(a->rd[f], sink, out, e);
+		rc = smile_label_batch_begin(rd[f], sink, out, e);
 	for (long i = 1; rc == SMILE_OK && i <= count; i++) {
 		struct smile_label_record *lr = NULL;
 		char *s;
@@ -373,17 +406,17 @@ static enum smile_err render(struct agent *a, const struct smile_job *job,
 		s = json_dumps(rec, JSON_COMPACT);
 		rc = s ? smile_label_record_parse(s, strlen(s), &lr, e) : SMILE_ERR_NOMEM;
 		if (rc == SMILE_OK)
-			rc = f == SMILE_LABEL_PNG ? smile_label_render(a->rd[f], lr, out, e)
-						  : smile_label_batch_add(a->rd[f], lr, e);
+			rc = f == SMILE_LABEL_PNG ? smile_label_render(rd[f], lr, out, e)
+						  : smile_label_batch_add(rd[f], lr, e);
 		smile_label_record_free(lr);
 		if (s) {
 			sodium_memzero(s, strlen(s));
 			free(s);
 		}
 	}
-	if (a->rd[f] && f != SMILE_LABEL_PNG) {
+	if (rd[f] && f != SMILE_LABEL_PNG) {
 		struct smile_error e2 = {0};
-		enum smile_err rc2 = smile_label_batch_end(a->rd[f], &e2);
+		enum smile_err rc2 = smile_label_batch_end(rd[f], &e2);
 		if (rc == SMILE_OK && rc2) {
 			rc = rc2;
 			*e = e2;
@@ -485,7 +518,7 @@ static int print_next(struct agent *a, const char *name)
 		       "this station's printer does not take this format");
 		goto out;
 	}
-	if (render(a, &job, &doc, &e) != SMILE_OK) {
+	if (render(a, a->rd, f, &job, &doc, &e) != SMILE_OK) {
 		finish(a, name, SMILE_JOB_FAILED, SMILE_JOB_R_RENDER, e.message);
 		goto out;
 	}
@@ -620,6 +653,84 @@ static void print_loop(struct agent *a)
 	}
 }
 
+/* ------------------------------------------------------------ local API */
+
+static int fail(const char *what, const struct smile_error *e);
+
+static const char *const spool_state_names[] = {"none", "queued", "sending", "done"};
+
+/* A page's job: the same door as MQTT. */
+static enum smile_err api_print(void *arg, const uint8_t *msg, size_t len, json_t **out,
+				struct smile_error *e)
+{
+	struct agent *a = arg;
+	struct smile_job job;
+	int dup = 0;
+	enum smile_err rc = accept_job(a, msg, len, "local", &job, &dup, e);
+
+	if (rc != SMILE_OK)
+		return rc;
+	*out = json_pack("{s:s,s:s,s:I,s:b,s:s}", "job_id", job.job_id, "waybill", job.waybill,
+			 "seq", (json_int_t)job.seq, "duplicate", dup, "spool",
+			 spool_state_names[spool_find(&a->spool, job.seq, job.job_id)]);
+	return *out ? SMILE_OK : smile_error_set(e, SMILE_ERR_NOMEM, NULL, "out of memory");
+}
+
+/* The job's labels as PDF, whatever format it asks the printer for: opened
+ * and checked exactly as for printing, never spooled, never printed. */
+static enum smile_err api_preview(void *arg, const uint8_t *msg, size_t len,
+				  struct smile_buf *pdf, struct smile_error *e)
+{
+	struct agent *a = arg;
+	struct smile_job job;
+	uint8_t *rec;
+	enum smile_err rc;
+
+	if (len == 0 || len > SMILE_JOB_MAX_BYTES)
+		return smile_error_set(e, SMILE_ERR_TOO_LARGE, "job", "not a job message");
+	if ((rec = sodium_malloc(SMILE_JOB_RECORD_MAX)) == NULL)
+		return smile_error_set(e, SMILE_ERR_NOMEM, NULL, "out of memory");
+	rc = smile_job_open(msg, len, a->gw_sign_pk, a->keys->id, a->shared, &job, rec,
+			    SMILE_JOB_RECORD_MAX, e);
+	if (rc == SMILE_OK)
+		rc = render(a, a->api_rd, SMILE_LABEL_PDF, &job, pdf, e);
+	smile_log(rc == SMILE_OK ? SMILE_LOG_INFO : SMILE_LOG_WARN, "print.preview",
+		  SMILE_KV_ID("job", rc == SMILE_OK ? job.job_id : "-"), SMILE_KV_ERR("err", rc));
+	sodium_free(rec);
+	return rc;
+}
+
+static json_t *api_printers(void *arg)
+{
+	struct agent *a = arg;
+	struct smile_printer_status ps;
+	struct smile_error e = {0};
+	enum smile_err rc = smile_printer_status(a->api_printer, &ps, &e);
+	json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:s}", "name", a->keys->id, "uri",
+			      a->conf.printer, "size", a->conf.size, "status",
+			      rc != SMILE_OK ? "unreachable" : ps.flags ? "not_ready" : "ready",
+			      "reasons", rc != SMILE_OK ? (e.message[0] ? e.message : smile_strerror(rc))
+							: ps.reasons);
+	if (p)
+		json_object_set_new(p, "dpi", json_integer(a->conf.dpi));
+	return json_pack("[o]", p);
+}
+
+static int api_start(struct agent *a)
+{
+	struct local_api_conf lc = {a->conf.local_api_listen, (int)a->conf.local_api_allow_remote,
+				    a->conf.local_api_origins, a->conf.local_api_cert,
+				    a->conf.local_api_key};
+	struct local_api_ops ops = {a, api_print, api_preview, api_printers};
+	struct smile_error e = {0};
+
+	if (a->conf.local_api_listen[0] == '\0')
+		return 0;
+	if (local_api_start(&lc, &ops, &a->api, &e) != SMILE_OK)
+		return fail("local_api_listen", &e);
+	return 0;
+}
+
 /* ------------------------------------------------------------ commands */
 
 static int fail(const char *what, const struct smile_error *e)
@@ -705,6 +816,20 @@ static int agent_setup(struct agent *a, const char *config, int *lock_fd)
 	po.job_ms = (int)a->conf.printer_job_s * 1000;
 	if (smile_printer_open(a->conf.printer, &po, &a->printer, &e) != SMILE_OK)
 		return fail("printer", &e);
+	if (a->conf.local_api_listen[0]) {
+		struct local_api_conf lc = {a->conf.local_api_listen,
+					    (int)a->conf.local_api_allow_remote,
+					    a->conf.local_api_origins, a->conf.local_api_cert,
+					    a->conf.local_api_key};
+		if (local_api_check(&lc, &e) != SMILE_OK)
+			return fail(config, &e);
+		/* getPrinters asks with a short time-out: the page waits for it */
+		po.connect_ms = 2000;
+		po.io_ms = 2000;
+		po.retries = 0;
+		if (smile_printer_open(a->conf.printer, &po, &a->api_printer, &e) != SMILE_OK)
+			return fail("printer", &e);
+	}
 	return 0;
 }
 
@@ -722,6 +847,7 @@ static int cmd_run(int argc, char **argv)
 		return 2;
 	}
 	pthread_mutex_init(&a->mu, NULL);
+	pthread_mutex_init(&a->spool_mu, NULL);
 	pthread_cond_init(&a->wake, NULL);
 	if ((rc = agent_setup(a, argv[3], &lock_fd)))
 		goto out;
@@ -740,18 +866,31 @@ static int cmd_run(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	if ((rc = api_start(a))) {
+		atomic_store(&stop_flag, 1);
+		kick(a);
+		pthread_join(a->net, NULL);
+		goto out;
+	}
 	print_loop(a);
 	kick(a);
 	pthread_join(a->net, NULL);
+	/* after the MQTT thread: its reports use a->api until it ends; the
+	 * API thread's own reports only find libmosquitto disconnected */
+	local_api_stop(a->api);
+	a->api = NULL;
 	smile_log(SMILE_LOG_INFO, "print.stopped", SMILE_KV_ID("station", a->keys->id));
 	rc = 0;
 out:
 	if (a->mosq)
 		mosquitto_destroy(a->mosq);
 	mosquitto_lib_cleanup();
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3; i++) {
 		smile_label_renderer_free(a->rd[i]);
+		smile_label_renderer_free(a->api_rd[i]);
+	}
 	smile_printer_free(a->printer);
+	smile_printer_free(a->api_printer);
 	sodium_memzero(a->shared, sizeof(a->shared));
 	if (a->keys) {
 		smile_device_keys_wipe(a->keys);
@@ -760,6 +899,7 @@ out:
 	if (lock_fd >= 0)
 		close(lock_fd);
 	pthread_mutex_destroy(&a->mu);
+	pthread_mutex_destroy(&a->spool_mu);
 	pthread_cond_destroy(&a->wake);
 	free(a);
 	return rc;

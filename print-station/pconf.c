@@ -41,6 +41,15 @@ static const struct smile_conf_key keys[] = {
 	LONG(status_resend_s, 1, 3600,
 	     "send the status of jobs waiting or finished in the last 10 minutes again this often, seconds"),
 	STR(log_level, 0, "log level: debug, info, warn or error"),
+	STR(local_api_listen, 0,
+	    "local WebSocket API for web pages, HOST:PORT (e.g. 127.0.0.1:8911); empty: off"),
+	LONG(local_api_allow_remote, 0, 1,
+	     "1: let local_api_listen be a non-loopback address (not recommended)"),
+	STR(local_api_origins, 0,
+	    "the web page origins allowed to connect, comma-separated, exact "
+	    "(https://wms.example, http://127.0.0.1:8080); none: nobody"),
+	STR(local_api_cert, 1, "certificate file: set it (with local_api_key) for wss://"),
+	STR(local_api_key, 1, "private key file of local_api_cert"),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -32,6 +32,12 @@ struct print_conf {
 	long keep_done_days;
 	long status_resend_s;
 	char log_level[16];
+	/* the local WebSocket API (localapi.h); empty listen: off */
+	char local_api_listen[128];
+	long local_api_allow_remote;
+	char local_api_origins[1024];
+	char local_api_cert[PCONF_PATH_MAX];
+	char local_api_key[PCONF_PATH_MAX];
 };
 
 /* Read, parse and check `path`. SMILE_OK; SMILE_ERR_NOT_FOUND; SMILE_ERR_IO;
