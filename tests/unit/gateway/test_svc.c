@@ -509,7 +509,7 @@ static enum smile_err print1(struct fixture *f, const struct svc_caller *c, cons
 			     struct smile_error *e)
 {
 	const char *wbs[1] = {wb};
-	struct svc_print_request rq = {wbs, 1, station, SMILE_JOB_ZPL, 1, reprint};
+	struct svc_print_request rq = {wbs, 1, station, SMILE_JOB_ZPL, 1, reprint, 0};
 	return svc_print_jobs_create(&f->g, c, &rq, row, e);
 }
 
