@@ -56,7 +56,14 @@ DEVICES=${SMILE_BENCH_DEVICES:-200}
 LG="$BIN/smile-loadgen"
 fail() { echo "FAILED: $*"; exit 1; }
 
+# SMILE_BENCH_PGSTAT=1: which statements the PostgreSQL time goes to, per
+# scan run (pg_stat_statements, from Debian's postgresql-15).
+if [ "${SMILE_BENCH_PGSTAT:-0}" = 1 ] && [ "$KIND" = postgresql ]; then
+	export SMILE_PG_SETTINGS="shared_preload_libraries=pg_stat_statements pg_stat_statements.track=all"
+fi
+pgstat_on() { [ -n "${SMILE_PG_SETTINGS:-}" ]; }
 gw_cluster_init "$KIND" >"$T/init.log" 2>&1 || { cat "$T/init.log"; fail "set-up"; }
+! pgstat_on || psql_smile "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null || fail "pg_stat_statements"
 for n in "$NODE_A" "$NODE_B"; do
 	gw_conf_set "$n" reveal_quota 1000000 # every scan reveals: keep the quota out of the way
 	if [ "$NODES" = 1 ]; then             # one node: the plain configuration
@@ -145,6 +152,7 @@ accepted_all=0
 scan_run() {
 	local tag=$1 secs=$2 rate=$3 i before=() split="" r c0 c1 d0 d1 m0 m1 w0 w1 out="$T/scan.$RANDOM.out"
 	for i in "${!URLS[@]}"; do before+=("$(scans_of "${URLS[$i]}")"); done
+	! pgstat_on || psql_smile "SELECT pg_stat_statements_reset()" >/dev/null
 	c0=$(cpu_of "${PIDS[@]}") d0=$(cpu_of $(db_pids)) m0=$(cpu_ticks "$MQTT_PID") w0=$(wal_lsn)
 	"$LG" run --port "$MQTT_PORT" --gateway-sign-pk "$GW_SIGN_PK" --gateway-box-pk "$GW_BOX_PK" \
 		--seed smile-bench --devices "$DEVICES" --connections 4 --tokens "$T/tokens.txt" \
@@ -161,6 +169,13 @@ scan_run() {
 	echo "scans, $tag: revealed $(get revealed), error $(get error), bad $(get bad), lost $(get lost)," \
 		"duplicated $(get duplicated)"
 	accepted_all=$((accepted_all + $(get accepted)))
+	if pgstat_on; then # per answered scan: calls, ms of PostgreSQL time
+		psql_smile "SELECT round(calls::numeric / GREATEST($(get answered), 1), 2) || ' calls, ' ||
+			round((total_exec_time / GREATEST($(get answered), 1))::numeric, 3) || ' ms: ' ||
+			regexp_replace(left(query, 110), '\s+', ' ', 'g')
+			FROM pg_stat_statements WHERE calls > 0 ORDER BY total_exec_time DESC LIMIT 25" |
+			sed "s|^|scans, $tag: per scan: |"
+	fi
 	R_rate=$(get rate) R_p50=$(get p50_ms) R_p99=$(get p99_ms)
 }
 scan_run "paced ${RATE}/s" "$SCAN_SECONDS" "$RATE"

@@ -169,12 +169,14 @@ gw_send() {
 # the share group "cluster" (docs/operations.md, "Running several nodes").
 # Same keys and configuration, node ids node-a and node-b. Sets NODE_A,
 # NODE_B, GW_DATA (= NODE_A), and count_sql SQL (one number from the store).
+# SMILE_PG_SETTINGS: extra server settings for pg_start (space-separated).
 gw_cluster_init() {
 	local kind=$1
 	NODE_A="$T/a" NODE_B="$T/b" GW_DATA="$T/a"
 	mqtt_start || { echo "# mosquitto did not start"; return 1; }
 	if [ "$kind" = postgresql ]; then
-		pg_start || { echo "# postgres did not start"; return 1; }
+		# shellcheck disable=SC2086 # SMILE_PG_SETTINGS: words, each a setting
+		pg_start ${SMILE_PG_SETTINGS:-} || { echo "# postgres did not start"; return 1; }
 		SMILE_STORE=$PG_URL gw_init "$NODE_A" || return 1 # init records it in gateway.conf
 		count_sql() { psql_smile "$1"; }
 	else
