@@ -413,13 +413,16 @@ static void scan_committed(void *arg, enum smile_err rc)
 	pending_free(p);
 }
 
-/* 7.3: a revealing reply is resent only as the store's write transaction
+/* 7.3: a stored reply is resent only as the store's write transaction
  * finds it - an erasure committed since the device's row was read here has
- * withdrawn it. Submitted as a commit of the same seq: the store finds it
- * taken by these bytes (SMILE_SCAN_RETRANSMIT) and hands back the stored
- * reply, audited there as a resend, or none (withdrawn: audited as an
- * "erased" refusal); settled_otherwise answers. */
-static void resend_revealing(struct scan_lane *l, const struct job *j, const char *waybill)
+ * withdrawn a revealing one, and a row read here may not be durable yet (on
+ * PostgreSQL a commit is visible a flush before it is durable: the write
+ * transaction's own flush covers it). Submitted as a commit of the same
+ * seq: the store finds it taken by these bytes (SMILE_SCAN_RETRANSMIT) and
+ * hands back the stored reply, a revealing one audited there as a resend,
+ * or none (withdrawn: audited as an "erased" refusal); settled_otherwise
+ * answers. */
+static void resend_stored(struct scan_lane *l, const struct job *j, const char *waybill)
 {
 	struct pending *p = malloc(sizeof(*p));
 
@@ -465,7 +468,7 @@ static void retransmit(struct scan_lane *l, struct job *j)
 	int have_row = 0;
 
 	if (dev->last_reply && !dev->last_revealed) {
-		publish_reply(l, dev->id, dev->last_reply, dev->last_reply_len);
+		resend_stored(l, j, "-"); /* nothing to audit: no subject */
 		return;
 	}
 	if (dev->last_shipment_id &&
@@ -479,7 +482,7 @@ static void retransmit(struct scan_lane *l, struct job *j)
 	else if (!have_row || row.erased_ms)
 		why = SMILE_REASON_ERASED;
 	if (why == SMILE_REASON_OK) {
-		resend_revealing(l, j, row.waybill);
+		resend_stored(l, j, row.waybill);
 	} else {
 		/* the scan's event stays recorded; its contact details are not resent */
 		refuse(l, &(const struct refusal){

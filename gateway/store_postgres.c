@@ -15,8 +15,18 @@
  * begin() is BEGIN plus pg_advisory_xact_lock(STORE_LOCK_KEY): the write
  * lock of the whole store, so gateway processes and CLI commands on one
  * database serialise their write transactions (the core reads the audit
- * head and leases ids inside it). synchronous_commit is forced on for the
- * writer, so commit() returns once the WAL is flushed. The writer's round
+ * head and leases ids inside it). commit() returns once the WAL is flushed
+ * (durable), but the lock is not held through the flush: the transaction
+ * commits asynchronously (SET LOCAL synchronous_commit = off), which
+ * releases the lock as soon as the commit record is written, then waits
+ * for the flush with a one-statement transaction of its own that writes
+ * one WAL record (a transactional logical message, "smile.flush") and
+ * commits synchronously: its flush covers every record before it, ours
+ * included. So several writers (nodes) overlap their flushes instead of
+ * queueing one whole fsync each behind the lock, and PostgreSQL's own
+ * group commit merges them. A reader may see a write up to one flush
+ * before it is durable; nothing is acknowledged before (docs/operations.md,
+ * "Durability"). The writer's round
  * trips are the limit of group commit: savepoint commands and every
  * statement whose result the core does not read are deferred and sent in
  * one pipeline with the next statement that answers (see "Round trips"),
@@ -1070,8 +1080,8 @@ static void check_scrub_settings(PGconn *db)
 	PQclear(r);
 }
 
-/* The session settings every connection gets: a writer's commit returns
- * once its WAL is flushed (durable). */
+/* The session settings every connection gets: a writer's transactions
+ * commit asynchronously (pg_begin) and its flush wait synchronously. */
 static const char *session_sql(int writer)
 {
 	return writer ? "SET synchronous_commit = on; SET client_min_messages = warning"
@@ -1244,7 +1254,8 @@ static enum smile_err pg_begin(struct store_conn *c)
 	c->poisoned = 0;
 	c->next_event_id = 0;
 	/* the lock first: the largest event id is read under it */
-	r = exec(c->db, "BEGIN; SELECT pg_advisory_xact_lock(" STORE_LOCK_KEY "); "
+	r = exec(c->db, "BEGIN; SET LOCAL synchronous_commit = off; "
+			"SELECT pg_advisory_xact_lock(" STORE_LOCK_KEY "); "
 			"SELECT COALESCE(MAX(id), 0) + 1 FROM events");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		log_pg_error("begin", r, c->db);
@@ -1255,6 +1266,25 @@ static enum smile_err pg_begin(struct store_conn *c)
 	PQclear(r);
 	if (rc)
 		PQclear(exec(c->db, "ROLLBACK"));
+	return rc;
+}
+
+/* Once the transaction just committed (asynchronously, with the write lock
+ * released) is durable: a transaction of one WAL record, committed with
+ * synchronous_commit on, returns after a flush that covers it (see the
+ * head of this file). Failing here, the transaction is committed but may
+ * not be durable: reported as a failed commit, so nothing of it is
+ * acknowledged (a retry finds it: Idempotency-Key, scan retransmission). */
+static enum smile_err wait_flushed(struct store_conn *c)
+{
+	PGresult *r = exec(c->db, "SELECT pg_logical_emit_message(true, 'smile.flush', '')");
+	enum smile_err rc = SMILE_OK;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		log_pg_error("flush", r, c->db);
+		rc = SMILE_ERR_STORE;
+	}
+	PQclear(r);
 	return rc;
 }
 
@@ -1270,6 +1300,8 @@ static enum smile_err pg_commit(struct store_conn *c)
 		smile_log(SMILE_LOG_ERROR, "store.commit_failed",
 			  SMILE_KV_ID("pg", r ? ident_or_dash(PQcmdStatus(r)) : "-"));
 	PQclear(r);
+	if (rc == SMILE_OK)
+		rc = wait_flushed(c);
 	return rc;
 }
 
