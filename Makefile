@@ -145,6 +145,15 @@ $(BUILD)/obj/%.o: %.c
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_C11) $(PKG_CFLAGS) -c $< -o $@
 
+# Where the console's files are (gateway/static.c): the source tree for a
+# gateway run from this build tree's bin/, DATADIR/smile/console once
+# installed. Both are compiled in; PREFIX given to `make install` differing
+# from the build's is caught by console_dir (docs/console.md).
+$(BUILD)/obj/gateway/static.o: CPPFLAGS_ALL += \
+	-DSMILE_CONSOLE_SRC_DIR='"$(CURDIR)/gateway/web/console"' \
+	-DSMILE_CONSOLE_BUILD_BIN='"$(abspath $(BUILD))/bin"' \
+	-DSMILE_CONSOLE_INSTALL_DIR='"$(DATADIR)/smile/console"'
+
 # An empty library is still a valid archive, so parts can appear one by one.
 define make_lib
 $(1): $(call obj,$(2))
@@ -368,6 +377,8 @@ install: all $(INSTALL_LIBS) $(BUILD)/smile.pc
 	install -m 0644 include/smile/*.h $(DESTDIR)$(INCLUDEDIR)/smile/
 	install -m 0644 $(BUILD)/smile.pc $(DESTDIR)$(LIBDIR)/pkgconfig/smile.pc
 	$(if $(wildcard conf/*),install -m 0644 $(wildcard conf/*) $(DESTDIR)$(DATADIR)/smile/)
+	$(if $(wildcard gateway/web/console/*),install -d $(DESTDIR)$(DATADIR)/smile/console && \
+	  install -m 0644 $(wildcard gateway/web/console/*.*) $(DESTDIR)$(DATADIR)/smile/console/)
 
 # The gateway and bridge libraries too: earlier versions installed them.
 uninstall:
