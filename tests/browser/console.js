@@ -37,6 +37,20 @@ async function shot(page, name) {
 	await page.setViewport(WIDTHS.desktop);
 	ok(!over, `${name}: no horizontal scrolling at 390 px`);
 }
+// With DOC_SHOTS set: what docs/console.md shows, one screen each (not the
+// whole page), so the files stay small.
+async function docShot(page, name) {
+	const dir = process.env.DOC_SHOTS;
+	if (!dir) return;
+	fs.mkdirSync(dir, { recursive: true });
+	await page.setViewport({ width: 1280, height: 800 });
+	await sleep(200);
+	await page.screenshot({ path: path.join(dir, `console-${name}-desktop.png`) });
+	await page.setViewport({ width: 390, height: 844 });
+	await sleep(200);
+	await page.screenshot({ path: path.join(dir, `console-${name}-phone.png`) });
+	await page.setViewport(WIDTHS.desktop);
+}
 function clean(log, name) {
 	const bad = log.errors.filter(e => !allowed.some(a => e.includes(a)));
 	ok(bad.length === 0, `${name}: no console errors or CSP violations`, bad.join('\n'));
@@ -88,6 +102,7 @@ async function apiStatus(pth, cookie) {
 		return { tag: e.tagName, id: e.id, outline: getComputedStyle(e).outlineStyle, fv: e.matches(':focus-visible') };
 	});
 	ok(focus.fv && focus.outline !== 'none', 'keyboard focus is visible (:focus-visible outline)', JSON.stringify(focus));
+	await docShot(page, 'signin');
 	await fill(page, '#api-key', 'smk_nope_nope');
 	await page.keyboard.press('Enter');
 	await visible(page, '#api-key-error');
@@ -143,6 +158,7 @@ async function apiStatus(pth, cookie) {
 	}, WB, 15000), 'a scan arrives live: the row says "At hub"');
 	ok(await page.evaluate(() => window.__noReload === 1), '... without reloading the page');
 	await shot(page, 'list');
+	await docShot(page, 'list');
 	clean(log, 'list');
 
 	// ---- detail
@@ -179,6 +195,7 @@ async function apiStatus(pth, cookie) {
 	const zpl = fs.existsSync(path.join(DL, `${WB}.zpl`)) ? fs.readFileSync(path.join(DL, `${WB}.zpl`), 'utf8') : '';
 	ok(zpl.includes('^XA') && zpl.includes(WB) && !zpl.includes(PHONE), '... the ZPL is ZPL with the waybill and no phone');
 	await shot(page, 'detail');
+	await docShot(page, 'detail');
 	clean(log, 'detail');
 
 	// ---- new shipment: an error next to its field, then issued

@@ -20,6 +20,7 @@ const STATUSES = ['created', 'pickup', 'hub_in', 'hub_out', 'out_for_delivery', 
 
 let session = null; // {csrf_token, role, merchant, expires_at}
 let expiryTimer = 0;
+let idleTimer = 0;
 let stream = null;
 let view = null;
 const list = { q: '', status: '', cursors: [''], page: 0, rows: new Map(), reloadTimer: 0 };
@@ -85,6 +86,7 @@ async function api(method, path, body, headers) {
 	if (method !== 'GET' && method !== 'HEAD' && session) h['X-CSRF-Token'] = session.csrf_token;
 	const init = { method, headers: h, credentials: 'same-origin', cache: 'no-store' };
 	if (body !== undefined) { h['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
+	touch();
 	let r;
 	try { r = await fetch(path, init); } catch (e) { return { status: 0, data: null, network: true }; }
 	let data = null;
@@ -111,16 +113,25 @@ function startSession(s) {
 	}
 	openStream();
 }
+// The server also ends a session unused for idle_timeout_s: when that much
+// time has passed without a request, ask it, so an idle console says so
+// instead of failing at the next click.
+function touch() {
+	clearTimeout(idleTimer);
+	if (session && session.idle_timeout_s > 0) idleTimer = setTimeout(checkSession, (session.idle_timeout_s + 5) * 1000);
+}
 function endSession() {
 	session = null;
 	clearTimeout(expiryTimer);
+	clearTimeout(idleTimer);
 	if (stream) { stream.close(); stream = null; }
 	$('#topbar').hidden = true;
 	list.rows.clear();
 }
 async function checkSession() {
 	const r = await api('GET', '/console/api/session');
-	if (r.status === 200 && r.data) { session.expires_at = r.data.expires_at; startSession(r.data); }
+	if (!session) return;
+	if (r.status === 200 && r.data) startSession(r.data);
 	else if (r.status === 401) expire();
 }
 function expire() {
@@ -395,7 +406,7 @@ function renderDetail(d) {
 		a.setAttribute('download', `${d.waybill}.${f}`);
 	}
 	const erased = d.personal_data === 'erased';
-	$('#d-personal').textContent = erased ? t('erased', { t: fmtTime(d.erased_at) }) : t('held');
+	$('#d-personal').textContent = erased ? (d.erased_at ? t('erased', { t: fmtTime(d.erased_at) }) : t('erased_plain')) : t('held');
 	$('#d-personal').dataset.state = erased ? 'erased' : 'held';
 	$('#erase-btn').hidden = erased;
 	$('#erase-btn').disabled = session && session.role === 'warehouse';
