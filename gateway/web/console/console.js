@@ -199,11 +199,15 @@ function openStream() {
 		// a closed stream is a refused one (401: the session ended): ask
 		if (stream && stream.readyState === EventSource.CLOSED) { stream = null; checkSession(); }
 	});
-	stream.addEventListener('message', e => {
+	// the gateway names its events "event" (docs/console.md); unnamed ones
+	// arrive as "message"
+	const onMessage = e => {
 		let ev;
 		try { ev = JSON.parse(e.data); } catch (x) { return; }
 		if (ev && typeof ev.waybill === 'string') onEvent(ev);
-	});
+	};
+	stream.addEventListener('event', onMessage);
+	stream.addEventListener('message', onMessage);
 }
 function eventStatus(ev) { return ev.status || ev.event; }
 function onEvent(ev) {
@@ -211,8 +215,6 @@ function onEvent(ev) {
 	const row = list.rows.get(ev.waybill);
 	if (row && st && st !== 'erased') {
 		$('.cell-status', row).replaceChildren(badge(st));
-		const ts = $('.cell-updated', row);
-		if (ts) ts.textContent = fmtTime(ev.time || ev.time_ms);
 		row.classList.remove('flash');
 		void row.offsetWidth; // restart the animation
 		row.classList.add('flash');
@@ -279,7 +281,7 @@ function listQuery(extra) {
 function recipientText(s) {
 	const r = s.recipient || (s.label && s.label.recipient) || {};
 	const name = s.recipient_name || r.name || '';
-	const city = s.recipient_city || r.city || (Array.isArray(r.address) ? r.address[0] : '') || '';
+	const city = s.region || (Array.isArray(r.address) ? r.address[0] : '') || '';
 	return [name, city].filter(Boolean).join(' · ');
 }
 async function loadList(quiet) {
@@ -299,7 +301,7 @@ async function loadList(quiet) {
 			el('td', { class: 'cell-ref', 'data-label': t('merchant_ref') }, s.merchant_ref || '—'),
 			el('td', { class: 'cell-rcpt', 'data-label': t('recipient') }, recipientText(s) || '—'),
 			el('td', { class: 'cell-status', 'data-label': t('status') }, badge(s.status)),
-			el('td', { class: 'cell-updated', 'data-label': t('updated') }, fmtTime(s.updated_at || s.created_at)));
+			el('td', { class: 'cell-created', 'data-label': t('created') }, fmtTime(s.created_at)));
 		list.rows.set(s.waybill, tr);
 		return tr;
 	}));
@@ -568,7 +570,7 @@ async function onBatchFile() {
 		$('#batch-progress').max = items.length;
 		$('#batch-progress').value = done;
 		$('#batch-progress-text').textContent = done === items.length ? t('batch_done', { ok, bad }) : t('batch_progress', { done, total: items.length });
-		$('#batch-counts').textContent = t('batch_counts', { ok, bad });
+		$('#batch-counts').textContent = done === items.length ? '' : t('batch_counts', { ok, bad });
 	};
 	for (const it of items) if (it.error) { batchResult(it, false, t(it.error.key, it.error.vars)); done++; bad++; }
 	progress();
