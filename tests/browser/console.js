@@ -123,6 +123,16 @@ async function apiStatus(pth, cookie) {
 	ok(!(await page.evaluate(() => document.cookie)).includes(sc ? sc.value : '\0'), '... and not readable by the page');
 	ok(!(await page.content()).includes(KM) && !(await page.$eval('#api-key', i => i.value)), 'the API key is not left in the page');
 
+	// ---- pages (31 shipments, 25 a page)
+	ok((await page.$$('#list-body tr')).length === 25 && !(await page.$eval('#next-page', b => b.disabled)),
+		'the list shows 25 shipments and a next page');
+	await page.click('#next-page');
+	ok(await waitFor(page, () => document.querySelectorAll('#list-body tr').length === 6 && document.querySelector('#next-page').disabled),
+		'... the next page has the other 6, and no next page');
+	await page.click('#prev-page');
+	ok(await waitFor(page, () => document.querySelectorAll('#list-body tr').length === 25 && document.querySelector('#prev-page').disabled),
+		'... and Previous goes back to the first');
+
 	// ---- search and filter
 	await fill(page, '#q', REF);
 	await page.click('#filters button[type=submit]');
@@ -250,6 +260,19 @@ async function apiStatus(pth, cookie) {
 	ok(results[1] && /recipient\.phone/.test(results[1][2]) && results[1][0] === '3', '... the failed one names its line (3) and field', JSON.stringify(results[1]));
 	ok(results[0] && /^[A-Z0-9-]+$/.test(results[0][2]), '... the issued ones show their waybill');
 	await shot(page, 'batch');
+	// JSON Lines: one shipment a line, a line that is not JSON refused by itself
+	const one = { recipient: { name: '赵六', phone: '13700001111', address: { city: '杭州市', street: '文三路1号' } },
+		sender: { name: '王小二', phone: '027-85699449', address: { city: '武汉市', street: '泛海国际SOHO城' } },
+		merchant_ref: 'jsonl-1', weight_g: 300 };
+	const jsonl = path.join(DL, 'batch.jsonl');
+	fs.writeFileSync(jsonl, `${JSON.stringify(one)}\n{"recipient": oops}\n\n${JSON.stringify({ ...one, merchant_ref: 'jsonl-2' })}\n`);
+	await (await page.$('#batch-file')).uploadFile(jsonl);
+	ok(await waitFor(page, () => {
+		const rs = [...document.querySelectorAll('#batch-body tr')];
+		return rs.length === 3 && rs.every(r => r.dataset.result);
+	}, null, 20000), 'a JSON Lines file: three results');
+	const jr = await page.$$eval('#batch-body tr', rs => rs.map(r => `${r.dataset.line}:${r.dataset.result}`));
+	ok(jr.join() === '1:ok,2:failed,4:ok', '... issued, not JSON (line 2), issued (line 4: blank lines skipped)', jr.join());
 	clean(log, 'batch');
 
 	// ---- erase, behind the confirmation

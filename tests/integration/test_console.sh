@@ -30,7 +30,9 @@ t_match "... with a Content-Security-Policy without inline script" "$r" \
 t_nomatch "... no unsafe-inline anywhere in it" "$(grep -i '^content-security-policy' <<<"$r")" 'unsafe-inline'
 t_match "... framing refused" "$r" "[Xx]-[Ff]rame-[Oo]ptions: DENY|frame-ancestors 'none'"
 
-# a shipment to find, a few around it, and a hub that scans it
+# a shipment to find, after 30 others (it is the newest, on the first page),
+# and a hub that scans it
+gw_batch_tokens "$KM" 30 shop "$T/tokens" || die "batch" # 31 shipments: two pages of 25
 PHONE=13812345678
 api_json POST /v1/shipments "$KM" "$(jq -nc --arg p "$PHONE" '{
   recipient: {name: "张三明", phone: $p, address: {country: "CN",
@@ -41,7 +43,6 @@ api_json POST /v1/shipments "$KM" "$(jq -nc --arg p "$PHONE" '{
 [ "$STATUS" = 201 ] || die "issue: $STATUS $BODY"
 WB=$(jq_get "$BODY" .waybill)
 TOKEN=$(jq_get "$BODY" .token)
-gw_batch_tokens "$KM" 6 shop "$T/tokens" || die "batch"
 "$DT" keygen --id hub1 --out "$T/hub1.key" >"$T/hub1.json" || die "keygen"
 gw_enrol hub "$T/hub1.json" || die "enrol hub1"
 PW=$("$DT" password --key "$T/hub1.key" --gw-box-pk "$GW_BOX_PK")

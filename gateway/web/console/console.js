@@ -281,7 +281,9 @@ function listQuery(extra) {
 function recipientText(s) {
 	const r = s.recipient || (s.label && s.label.recipient) || {};
 	const name = s.recipient_name || r.name || '';
-	const city = s.region || (Array.isArray(r.address) ? r.address[0] : '') || '';
+	// region is "CN/湖北省/武汉市/江汉区" (empty parts left empty)
+	const region = typeof s.region === 'string' ? s.region.split('/').filter(Boolean).join(' ') : '';
+	const city = region || (Array.isArray(r.address) ? r.address[0] : '') || '';
 	return [name, city].filter(Boolean).join(' · ');
 }
 async function loadList(quiet) {
