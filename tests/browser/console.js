@@ -43,7 +43,7 @@ async function docShot(page, name) {
 	const dir = process.env.DOC_SHOTS;
 	if (!dir) return;
 	fs.mkdirSync(dir, { recursive: true });
-	await page.setViewport({ width: 1280, height: 800 });
+	await page.setViewport({ width: 1200, height: 760 });
 	await sleep(200);
 	await page.screenshot({ path: path.join(dir, `console-${name}-desktop.png`) });
 	await page.setViewport({ width: 390, height: 844 });

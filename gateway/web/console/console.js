@@ -390,7 +390,7 @@ async function loadDetail(wb) {
 function renderDetail(d) {
 	const label = d.label || {};
 	$('#d-waybill').textContent = d.waybill;
-	$('#d-ref').textContent = d.merchant_ref ? `${t('merchant_ref')}: ${d.merchant_ref}` : '';
+	$('#d-ref').textContent = d.merchant_ref ? t('ref_line', { ref: d.merchant_ref }) : '';
 	$('#d-status').replaceChildren(badge(d.status));
 	const dl = $('#d-kv');
 	dl.replaceChildren();
