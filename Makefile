@@ -147,12 +147,17 @@ $(BUILD)/obj/%.o: %.c
 
 # Where the console's files are (gateway/static.c): the source tree for a
 # gateway run from this build tree's bin/, DATADIR/smile/console once
-# installed. Both are compiled in; PREFIX given to `make install` differing
-# from the build's is caught by console_dir (docs/console.md).
-$(BUILD)/obj/gateway/static.o: CPPFLAGS_ALL += \
-	-DSMILE_CONSOLE_SRC_DIR='"$(CURDIR)/gateway/web/console"' \
-	-DSMILE_CONSOLE_BUILD_BIN='"$(abspath $(BUILD))/bin"' \
-	-DSMILE_CONSOLE_INSTALL_DIR='"$(DATADIR)/smile/console"'
+# installed. Written to a header that changes (and rebuilds static.o) only
+# when the paths do, so `make install PREFIX=...` compiles in its own.
+CONSOLE_DIRS_H := $(BUILD)/gen/console_dirs.h
+$(CONSOLE_DIRS_H): FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '#define SMILE_CONSOLE_SRC_DIR "$(CURDIR)/gateway/web/console"' \
+	  '#define SMILE_CONSOLE_BUILD_BIN "$(abspath $(BUILD))/bin"' \
+	  '#define SMILE_CONSOLE_INSTALL_DIR "$(DATADIR)/smile/console"' >$@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(BUILD)/obj/gateway/static.o: $(CONSOLE_DIRS_H)
+$(BUILD)/obj/gateway/static.o: CPPFLAGS_ALL += -include $(CONSOLE_DIRS_H)
 
 # An empty library is still a valid archive, so parts can appear one by one.
 define make_lib
