@@ -36,7 +36,7 @@
 
 #define STREAM_POLL_MS 500
 #define STREAM_SLICE_MS 100
-#define STREAM_KEEPALIVE_MS 15000
+#define STREAM_KEEPALIVE_MS 15000 /* or half the idle timeout, if shorter */
 #define STREAM_BATCH 100
 
 struct stream {
@@ -53,6 +53,7 @@ struct stream {
 	struct smile_buf pending; /* formatted, not yet handed to the server */
 	size_t sent;              /* of pending */
 	int ended;
+	int64_t keepalive_ms;
 	int fd; /* the connection, watched for the client hanging up (-1: not) */
 	/* the merchant_ref of the last shipment looked up */
 	uint64_t ref_shipment;
@@ -151,7 +152,7 @@ static long stream_read(void *arg, uint64_t pos, char *buf, size_t max)
 			if (s->pending.len)
 				continue;
 		}
-		if (now - s->last_send_ms >= STREAM_KEEPALIVE_MS) {
+		if (now - s->last_send_ms >= s->keepalive_ms) {
 			if (!still_live(s, gateway_now_ms())) {
 				s->ended = 1;
 				continue;
@@ -227,8 +228,19 @@ void api_events_stream(struct gateway *g, struct http_req *r, struct http_resp *
 		http_resp_error(o, 500, "store", NULL, "could not read the event position");
 		return;
 	}
+	{
+		/* an id from the future (another store, a client's guess)
+		 * would silence the stream until the store caught up */
+		uint64_t head;
+		if (lei && smile_store_event_head(g->store, &head) == SMILE_OK && after > head)
+			after = head;
+	}
 	s->last_id = after;
 	s->last_send_ms = smile_mono_ms();
+	s->keepalive_ms = g->cfg.http_idle_timeout_s * 1000 / 2;
+	if (s->keepalive_ms > STREAM_KEEPALIVE_MS || s->keepalive_ms < STREAM_SLICE_MS)
+		s->keepalive_ms = s->keepalive_ms < STREAM_SLICE_MS ? STREAM_SLICE_MS
+								     : STREAM_KEEPALIVE_MS;
 	/* "retry:" tells the browser how soon to reconnect */
 	if (smile_buf_puts(&s->pending, ": smile events\nretry: 2000\n\n") != SMILE_OK) {
 		stream_done(s);

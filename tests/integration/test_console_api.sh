@@ -339,12 +339,33 @@ gw_stop
 t_ok "the retention pass purges expired sessions ($before before)" \
 	test "$(sqlite3 "$D/store.db" 'SELECT count(*) FROM console_sessions')" = 0 -a "$before" -gt 0
 
-# Secure when configured
+# Secure when configured; a short idle timeout makes keep-alives frequent
 gw_conf_set "$D" console_secure_cookie yes
+gw_conf_set "$D" http_idle_timeout_s 2
 gw_start "$D" || die "gateway did not restart"
 U=$GW_URL
 signin "$KM" "$T/jar-s"
 t_match "console_secure_cookie = yes adds Secure" "$(hdr Set-Cookie)" '; Secure$'
+
+# keep-alive, a revoked key ends the stream, an id from the future
+api_json POST /v1/api-keys "$ADMIN" '{"role":"merchant","merchant":"ziyun"}'
+KS=$(jq_get "$BODY" .key)
+KS_ID=$(jq_get "$BODY" .id)
+curl -sN -H "Authorization: Bearer $KS" -H 'Last-Event-ID: 999999999' "$U/v1/events/stream" \
+	>"$T/sse-ka" 2>/dev/null &
+SSE3=$!
+at_exit "kill $SSE3 2>/dev/null"
+wait_for 5 grep -q 'retry:' "$T/sse-ka"
+api_json POST /v1/shipments "$KM" "$(issue_body order-after)"
+wait_for 5 grep -q 'order-after' "$T/sse-ka"
+t_ok "a Last-Event-ID past the newest event starts at the newest (no silence)" grep -q 'order-after' "$T/sse-ka"
+sleep 3
+t_ok "a quiet stream sends keep-alive comments (within half the idle timeout)" grep -q '^: keep-alive' "$T/sse-ka"
+t_ok "... and outlives the 2 s idle timeout" kill -0 "$SSE3"
+api DELETE "/v1/api-keys/$KS_ID" "$ADMIN"
+ended() { ! kill -0 "$SSE3" 2>/dev/null; }
+wait_for 5 ended
+t_ok "revoking the key ends its open stream (at the next keep-alive)" ended
 
 # sign-in throttle: 10 at once per address, then 1/s
 n429=0
