@@ -5,6 +5,7 @@
 //   WB, REF     a shipment of KM's merchant and its merchant_ref
 //   PHONE       its recipient's phone (must never be on a page)
 //   SCAN_CMD    a shell command; `$SCAN_CMD EVENT SEQ` scans WB from a hub
+//   KM2         another key of the merchant; REVOKE_CMD revokes it
 //   OUT         where screenshots go        DL        downloads
 // Every step asserts what the merchant sees; every page is checked for
 // console errors and CSP violations, and for horizontal overflow at 390 px.
@@ -16,6 +17,7 @@ const path = require('path');
 
 const env = k => { const v = process.env[k]; if (!v) { console.log(`Bail out! ${k} not set`); process.exit(1); } return v; };
 const GW = env('GW_URL'), KM = env('KM'), WB = env('WB'), REF = env('REF'), PHONE = env('PHONE');
+const KM2 = env('KM2'), REVOKE_CMD = env('REVOKE_CMD');
 const SCAN_CMD = env('SCAN_CMD'), OUT = env('OUT'), DL = env('DL');
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 // Chromium reports every non-2xx fetch as a console error; the statuses a
@@ -329,6 +331,29 @@ async function apiStatus(pth, cookie) {
 	await shot(p2, 'signin-zh');
 	clean(log2, 'sign-in (zh)');
 	await ctx.close();
+
+	// ---- a session the server ends (its key revoked) while the page is open:
+	// the page notices by itself (its event stream is refused), no click
+	{
+		const c3 = await browser.createBrowserContext();
+		const p3 = await c3.newPage();
+		const log3 = watch(p3);
+		await p3.evaluateOnNewDocument(() => { if (!localStorage.getItem('smile.lang')) localStorage.setItem('smile.lang', 'en'); });
+		expectStatus(401);
+		await p3.goto(`${GW}/console/`, { waitUntil: 'networkidle2' });
+		await visible(p3, '#view-signin');
+		await fill(p3, '#api-key', KM2);
+		await p3.keyboard.press('Enter');
+		await visible(p3, `#list-body tr[data-waybill="${WB}"]`);
+		ok(await waitFor(p3, () => document.querySelector('#live-dot').classList.contains('live-on'), null, 15000), 'a second session, live');
+		execSync(REVOKE_CMD, { stdio: 'inherit' });
+		ok(await waitFor(p3, () => !document.querySelector('#view-signin').hidden && /expired/.test(document.querySelector('#signin-msg').textContent), null, 30000),
+			'its key revoked: the open page goes back to sign-in by itself, "session has expired"');
+		ok(await p3.evaluate(() => document.querySelector('#topbar').hidden && !document.querySelector('#list-body tr:not([hidden])')?.closest('#view-list:not([hidden])')),
+			'... and shows nothing of the merchant');
+		clean(log3, 'revoked');
+		await c3.close();
+	}
 
 	// ---- an expired session goes back to sign-in, saying so
 	expectStatus(401);
