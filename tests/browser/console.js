@@ -25,12 +25,41 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
 let allowed = [];
 const expectStatus = (...codes) => { allowed = codes.map(c => `status of ${c}`); };
 
+// Text whose contrast with its background is under WCAG AA (4.5:1): every
+// visible element with text of its own, against the first opaque background
+// behind it (disabled controls are exempt, as WCAG allows).
+async function lowContrast(page) {
+	return page.evaluate(() => {
+		const rgb = s => (s.match(/[\d.]+/g) || []).map(Number);
+		const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+			.reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+		const bad = [];
+		for (const e of document.querySelectorAll('body *')) {
+			if (![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+			if (!e.getClientRects().length || e.closest('[hidden], :disabled, .visually-hidden, .skip')) continue;
+			const cs = getComputedStyle(e);
+			if (cs.visibility === 'hidden') continue;
+			let bg = null;
+			for (let a = e; a && !bg; a = a.parentElement) {
+				const c = rgb(getComputedStyle(a).backgroundColor);
+				if (c.length === 3 || (c.length === 4 && c[3] === 1)) bg = c.slice(0, 3);
+			}
+			bg = bg || [255, 255, 255];
+			const [l1, l2] = [lum(rgb(cs.color)), lum(bg)].sort((x, y) => y - x);
+			const ratio = (l1 + 0.05) / (l2 + 0.05);
+			if (ratio < 4.5) bad.push(`${e.tagName.toLowerCase()}.${e.className} "${e.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+		}
+		return bad;
+	});
+}
 async function shot(page, name) {
 	// desktop and phone; the phone viewport keeps isMobile off so that
 	// puppeteer does not reload the page (which would lose the state shown)
 	fs.mkdirSync(OUT, { recursive: true });
 	await page.setViewport(WIDTHS.desktop);
 	await sleep(200);
+	const low = await lowContrast(page);
+	ok(low.length === 0, `${name}: all text has a contrast of 4.5:1 or more`, low.join('\n'));
 	await page.screenshot({ path: path.join(OUT, `${name}-desktop.png`), fullPage: true });
 	await page.setViewport({ width: 390, height: 844, deviceScaleFactor: 2 });
 	await sleep(200);
@@ -174,7 +203,18 @@ async function apiStatus(pth, cookie) {
 	clean(log, 'list');
 
 	// ---- detail
-	await page.click(`#list-body tr[data-waybill="${WB}"] a`);
+	// from the keyboard alone: Tab to the shipment's link, Enter
+	await page.evaluate(() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); });
+	let tabs = 0, onLink = false;
+	while (tabs < 60 && !onLink) {
+		await page.keyboard.press('Tab');
+		tabs++;
+		onLink = await page.evaluate(wb => (document.activeElement.getAttribute('href') || '') === `#/s/${wb}`
+			&& document.activeElement.matches(':focus-visible') && getComputedStyle(document.activeElement).outlineStyle !== 'none', WB);
+	}
+	ok(onLink, `keyboard: Tab reaches the shipment's link (${tabs} presses), its focus visible`);
+	if (onLink) await page.keyboard.press('Enter');
+	else await page.click(`#list-body tr[data-waybill="${WB}"] a`);
 	await visible(page, '#detail');
 	ok((await text(page, '#d-waybill')) === WB, 'detail: the waybill');
 	const kv = await text(page, '#d-kv');
