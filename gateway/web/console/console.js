@@ -81,7 +81,7 @@ function apiErrorText(res) {
 }
 
 // fetch a JSON API; {status, data, headers}. A 401 ends the session.
-async function api(method, path, body, headers) {
+async function api(method, path, body, headers, retried) {
 	const h = Object.assign({ Accept: 'application/json' }, headers || {});
 	if (method !== 'GET' && method !== 'HEAD' && session) h['X-CSRF-Token'] = session.csrf_token;
 	const init = { method, headers: h, credentials: 'same-origin', cache: 'no-store' };
@@ -93,12 +93,20 @@ async function api(method, path, body, headers) {
 	const ct = r.headers.get('Content-Type') || '';
 	if (ct.includes('json')) { try { data = await r.json(); } catch (e) { data = null; } }
 	if (r.status === 401 && session && !path.startsWith('/console/api/session')) expire();
+	// 403 csrf: this page's token is an older session's (signed in again in
+	// another tab): take the current one and try once more
+	if (r.status === 403 && !retried && session && data && data.error && data.error.code === 'csrf') {
+		await checkSession();
+		if (session) return api(method, path, body, headers, true);
+	}
 	return { status: r.status, data, headers: r.headers };
 }
 
 // ---------------------------------------------------------------- session
 
-function startSession(s) {
+// Keep what the server says of the session (top bar, timers); startSession
+// also opens the live stream.
+function applySession(s) {
 	session = s;
 	$('#topbar').hidden = false;
 	const m = $('#merchant-name');
@@ -111,6 +119,9 @@ function startSession(s) {
 		// that differs from the server's does not sign anyone out early
 		expiryTimer = setTimeout(checkSession, Math.min(Math.max(at - Date.now() + 1000, 1000), 0x7fffffff));
 	}
+}
+function startSession(s) {
+	applySession(s);
 	openStream();
 }
 // The server also ends a session unused for idle_timeout_s: when that much
@@ -124,6 +135,8 @@ function endSession() {
 	session = null;
 	clearTimeout(expiryTimer);
 	clearTimeout(idleTimer);
+	clearTimeout(streamTimer);
+	streamTimer = 0;
 	if (stream) { stream.close(); stream = null; }
 	$('#topbar').hidden = true;
 	list.rows.clear();
@@ -131,8 +144,12 @@ function endSession() {
 async function checkSession() {
 	const r = await api('GET', '/console/api/session');
 	if (!session) return;
-	if (r.status === 200 && r.data) startSession(r.data);
-	else if (r.status === 401) expire();
+	if (r.status === 200 && r.data) {
+		// another tab signed in again, maybe with another key: show its data
+		const other = session.key_id && r.data.key_id !== session.key_id;
+		applySession(r.data);
+		if (other) route();
+	} else if (r.status === 401) expire();
 }
 function expire() {
 	if (!session) return;
@@ -189,15 +206,24 @@ function setLive(state) {
 	txt.dataset.i18n = state === 'on' ? 'live_on' : state === 'off' ? 'live_off' : 'live_connecting';
 	txt.textContent = t(txt.dataset.i18n);
 }
+let streamRetry = 0, streamTimer = 0;
 function openStream() {
-	if (stream || typeof EventSource === 'undefined') return;
+	if (stream || !session || typeof EventSource === 'undefined') return;
+	clearTimeout(streamTimer);
+	streamTimer = 0;
 	setLive('connecting');
-	stream = new EventSource('/v1/events/stream', { withCredentials: true });
-	stream.addEventListener('open', () => setLive('on'));
-	stream.addEventListener('error', () => {
+	const es = stream = new EventSource('/v1/events/stream', { withCredentials: true });
+	es.addEventListener('open', () => { streamRetry = 0; setLive('on'); });
+	es.addEventListener('error', async () => {
+		if (stream !== es) return;
 		setLive('off');
-		// a closed stream is a refused one (401: the session ended): ask
-		if (stream && stream.readyState === EventSource.CLOSED) { stream = null; checkSession(); }
+		// the browser retries a dropped stream by itself; a closed one was
+		// refused (401: the session ended; 503: the node is full): ask
+		// whether the session lives, then try again later, backing off
+		if (es.readyState !== EventSource.CLOSED) return;
+		stream = null;
+		await checkSession();
+		if (session && !streamTimer) streamTimer = setTimeout(openStream, Math.min(60000, 2000 * 2 ** streamRetry++));
 	});
 	// the gateway names its events "event" (docs/console.md); unnamed ones
 	// arrive as "message"
@@ -206,8 +232,8 @@ function openStream() {
 		try { ev = JSON.parse(e.data); } catch (x) { return; }
 		if (ev && typeof ev.waybill === 'string') onEvent(ev);
 	};
-	stream.addEventListener('event', onMessage);
-	stream.addEventListener('message', onMessage);
+	es.addEventListener('event', onMessage);
+	es.addEventListener('message', onMessage);
 }
 function eventStatus(ev) { return ev.status || ev.event; }
 function onEvent(ev) {
