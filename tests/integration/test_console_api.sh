@@ -386,5 +386,19 @@ signin "$KM" "$T/jar-t"
 t_eq "... the right key too, while throttled" "429" "$STATUS"
 t_ok "... with Retry-After" test -n "$(hdr Retry-After)"
 
+# the default directory: the sources' gateway/web/console for a gateway run
+# from the build tree
+gw_stop
+gw_conf_set "$D" console_dir ""
+gw_start "$D" || die "gateway did not restart"
+U=$GW_URL
+if [ -f "$SMILE_ROOT/gateway/web/console/index.html" ]; then
+	get /console/
+	t_eq "by default the build tree's gateway serves gateway/web/console" \
+		"200 $(wc -c <"$SMILE_ROOT/gateway/web/console/index.html")" "$STATUS $(hdr Content-Length)"
+else
+	t_skip "by default the build tree's gateway serves gateway/web/console" "no index.html in this tree"
+fi
+
 t_fails "no personal data in the gateway's log" grep -qE '13812345678|张三明|建设大道|smk_' "$GW_LOG"
 t_done
