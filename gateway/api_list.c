@@ -9,7 +9,8 @@
  * cursor is the last row's waybill (the caller's own), so it reveals no
  * internal id. CSV cells are quoted, and a cell a spreadsheet would read as
  * a formula (starting with = + - @, tab or carriage return) is prefixed
- * with ' (OWASP "CSV injection").
+ * with ' (OWASP "CSV injection"). An export holds at most
+ * console_export_max_rows rows.
  */
 #include <microhttpd.h>
 #include <stdio.h>
@@ -23,7 +24,6 @@
 
 #define LIST_LIMIT_DEFAULT 50
 #define LIST_LIMIT_MAX 200
-#define CSV_ROWS_MAX 10000
 #define Q_MAX 64
 
 /* The label record's masked recipient name ("" when absent). */
@@ -76,7 +76,7 @@ static enum smile_err csv_cell(struct smile_buf *b, const char *s, int last)
 
 struct csv_ctx {
 	struct smile_buf *out;
-	size_t rows;
+	size_t rows, max;
 	uint64_t last_id;
 	enum smile_err rc;
 };
@@ -86,7 +86,7 @@ static int csv_row(void *arg, const struct smile_store_shipment *row)
 	struct csv_ctx *x = arg;
 	char created[GATEWAY_TIME_MAX], delivered[GATEWAY_TIME_MAX] = "", name[128];
 
-	if (x->rows >= CSV_ROWS_MAX)
+	if (x->rows >= x->max)
 		return 1;
 	gateway_iso_time(row->created_ms, created);
 	if (row->delivered_ms)
@@ -115,12 +115,19 @@ static int csv_row(void *arg, const struct smile_store_shipment *row)
 	return x->rc != SMILE_OK;
 }
 
+static int one_more(void *arg, const struct smile_store_shipment *row)
+{
+	(void)row;
+	*(int *)arg = 1;
+	return 1;
+}
+
 static void list_csv(struct gateway *g, const struct svc_caller *c, int status, const char *q,
 		     uint64_t before_id, struct http_resp *o)
 {
 	struct smile_buf out;
 	struct smile_error e = {0};
-	struct csv_ctx x = {&out, 0, 0, SMILE_OK};
+	struct csv_ctx x = {&out, 0, (size_t)g->cfg.console_export_max_rows, 0, SMILE_OK};
 	int truncated = 0;
 
 	smile_buf_init(&out, 32u << 20);
@@ -137,12 +144,18 @@ static void list_csv(struct gateway *g, const struct svc_caller *c, int status, 
 			smile_buf_release(&out);
 			return;
 		}
-		if (x.rc != SMILE_OK || x.rows - before < LIST_LIMIT_MAX)
+		if (x.rc != SMILE_OK)
 			break;
-		if (x.rows >= CSV_ROWS_MAX) {
-			truncated = 1;
+		if (x.rows >= x.max) {
+			/* full: was there more? */
+			int more = 0;
+			if (svc_shipment_page(g, c, status, q, x.last_id, 1, one_more, &more, &e) ==
+			    SMILE_OK)
+				truncated = more;
 			break;
 		}
+		if (x.rows - before < LIST_LIMIT_MAX)
+			break;
 		before_id = x.last_id;
 	}
 	if (x.rc != SMILE_OK) {

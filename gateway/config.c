@@ -98,6 +98,9 @@ static const struct smile_conf_key keys[] = {
 	LONG(console_streams_max, 1, 10000,
 	     "most live event streams (GET /v1/events/stream) open at once on this node; "
 	     "more are answered 503"),
+	LONG(console_export_max_rows, 1, 100000,
+	     "most rows of one CSV export of the shipment list (newest first; the answer says "
+	     "when more matched)"),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -145,6 +148,7 @@ void smile_config_defaults(struct smile_config *c)
 	c->console_session_idle_s = 1800;
 	c->console_session_max_s = 12 * 3600;
 	c->console_streams_max = 64;
+	c->console_export_max_rows = 10000;
 }
 
 /* Rules between keys, checked once every line parsed. */

@@ -74,6 +74,7 @@ struct smile_config {
 	long console_session_idle_s;              /* idle timeout of a console session */
 	long console_session_max_s;               /* absolute lifetime */
 	long console_streams_max;                 /* concurrent event streams per node */
+	long console_export_max_rows;             /* rows of one CSV export */
 };
 
 /* Fill `c` with the defaults. */

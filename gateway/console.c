@@ -109,10 +109,11 @@ void api_console_session_create(struct gateway *g, struct http_req *r, struct ht
 	json_t *body, *key;
 	enum smile_err rc;
 
-	/* throttled per client address before the key is even looked at */
+	/* failed attempts are counted per client address; over the limit,
+	 * every attempt is refused before the key is even looked at */
 	http_peer(r, peer, sizeof(peer));
 	if (g->signin_limit &&
-	    !ratelimit_take(g->signin_limit, peer[0] ? peer : "-", gateway_now_ms(), &retry)) {
+	    !ratelimit_peek(g->signin_limit, peer[0] ? peer : "-", gateway_now_ms(), &retry)) {
 		http_resp_header(o, "Retry-After", "%ld", retry);
 		http_resp_error(o, 429, "rate_limited", NULL,
 				"too many sign-in attempts from this address; wait %ld s", retry);
@@ -130,6 +131,9 @@ void api_console_session_create(struct gateway *g, struct http_req *r, struct ht
 	rc = svc_session_create(g, json_string_value(key), gateway_now_ms(), cookie, &s, &k, &e);
 	json_decref(body); /* the key string goes with it */
 	if (rc == SMILE_ERR_PERMISSION) {
+		if (g->signin_limit)
+			(void)ratelimit_take(g->signin_limit, peer[0] ? peer : "-", gateway_now_ms(),
+					     &retry);
 		http_resp_error(o, 401, "unauthorized", "api_key", "%s", e.message);
 		return;
 	}

@@ -10,7 +10,7 @@
 #include "gateway.h"
 
 #define CONSOLE_COOKIE "smile_session"
-/* sign-in attempts per client address: a burst, then this many a second */
+/* failed sign-ins per client address: a burst, then this many a second */
 #define SIGNIN_RATE 1
 #define SIGNIN_BURST 10
 

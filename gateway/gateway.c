@@ -229,8 +229,8 @@ enum smile_err gateway_open(struct gateway *g, const char *dir, struct smile_err
 	if (rc)
 		goto fail;
 	g->ratelimit = ratelimit_new(g->cfg.rate_limit, g->cfg.rate_burst);
-	/* console sign-in: 10 attempts at once per client address, then one
-	 * every 2 seconds (docs/console.md) */
+	/* console sign-in: 10 failed attempts at once per client address, then one
+	 * a second (docs/console.md) */
 	g->signin_limit = ratelimit_new(SIGNIN_RATE, SIGNIN_BURST);
 	if (g->ratelimit == NULL || g->signin_limit == NULL) {
 		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);

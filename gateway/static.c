@@ -56,15 +56,16 @@ int static_console_dir(const struct gateway *g, char *out, size_t n)
 	else if (g->cfg.console_dir[0])
 		w = snprintf(out, n, "%s/%s", g->dir, g->cfg.console_dir);
 	else {
-		/* run from the build tree: the files beside the sources */
+		/* run from the build tree: the files beside the sources (both
+		 * paths resolved: the tree may sit under a symlink) */
+		char bin[PATH_MAX];
 		len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 		exe[len > 0 ? len : 0] = '\0';
 		char *slash = strrchr(exe, '/');
 		if (slash)
 			*slash = '\0';
-		w = snprintf(out, n, "%s",
-			     strcmp(exe, SMILE_CONSOLE_BUILD_BIN) == 0 ? SMILE_CONSOLE_SRC_DIR
-								      : SMILE_CONSOLE_INSTALL_DIR);
+		int in_tree = realpath(SMILE_CONSOLE_BUILD_BIN, bin) != NULL && strcmp(exe, bin) == 0;
+		w = snprintf(out, n, "%s", in_tree ? SMILE_CONSOLE_SRC_DIR : SMILE_CONSOLE_INSTALL_DIR);
 	}
 	return w > 0 && (size_t)w < n;
 }
