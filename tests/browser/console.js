@@ -230,6 +230,19 @@ async function apiStatus(pth, cookie) {
 	ok(await waitFor(page, () => (document.querySelector('#d-status [data-status]') || {}).dataset?.status === 'hub_out'),
 		'... and the status badge follows');
 
+	// ---- a waybill that is not the merchant's: an error banner, nothing else
+	expectStatus(404);
+	await page.goto(`${GW}/console/#/s/SW000000000000000`);
+	ok(await waitFor(page, () => [...document.querySelectorAll('#banners .banner-error')].some(b => /not found/.test(b.textContent))
+		&& document.querySelector('#detail').hidden), 'an unknown waybill: an error banner "not found", no detail');
+	await shot(page, 'not-found');
+	await page.click('#banners .banner-close');
+	ok(await waitFor(page, () => !document.querySelector('#banners .banner')), '... the banner closes');
+	clean(log, 'not found');
+	expectStatus();
+	await page.goto(`${GW}/console/#/s/${WB}`);
+	await visible(page, '#detail');
+
 	// ---- labels
 	fs.mkdirSync(DL, { recursive: true });
 	const cdp = await page.createCDPSession();

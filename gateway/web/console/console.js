@@ -275,6 +275,7 @@ function parseHash() {
 }
 let firstRoute = true;
 function route() {
+	clearBanners(); // they spoke of the page left behind
 	if (!session) { showSignin($('#signin-msg').dataset.key || ''); return; }
 	const { path, params } = parseHash();
 	const m = /^\/s\/([A-Za-z0-9-]{1,32})$/.exec(path);
