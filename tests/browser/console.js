@@ -328,6 +328,16 @@ async function apiStatus(pth, cookie) {
 	}, null, 20000), 'a JSON Lines file: three results');
 	const jr = await page.$$eval('#batch-body tr', rs => rs.map(r => `${r.dataset.line}:${r.dataset.result}`));
 	ok(jr.join() === '1:ok,2:failed,4:ok', '... issued, not JSON (line 2), issued (line 4: blank lines skipped)', jr.join());
+	// the template the page offers is itself a good batch
+	await page.click('.csv-help summary');
+	await page.click('#csv-template');
+	const tpl = path.join(DL, 'smile-batch-template.csv');
+	ok(await waitFile(tpl, 10000), 'the CSV template downloads');
+	await (await page.$('#batch-file')).uploadFile(tpl);
+	ok(await waitFor(page, () => {
+		const rs = [...document.querySelectorAll('#batch-body tr')];
+		return rs.length === 1 && rs[0].dataset.result === 'ok';
+	}, null, 20000), '... and uploaded as it is, its example row is issued');
 	clean(log, 'batch');
 
 	// ---- erase, behind the confirmation

@@ -102,5 +102,20 @@ function parse(text, name) {
 	return { items };
 }
 
-window.SmileBatch = { parse, csvRecords, COLUMNS };
+// A CSV a merchant can fill in: every column, and one example row that the
+// API accepts as it is.
+const EXAMPLE = {
+	recipient_name: '张三明', recipient_phone: '13812345678', recipient_country: 'CN', recipient_province: '湖北省',
+	recipient_city: '武汉市', recipient_district: '江汉区', recipient_street: '建设大道568号', recipient_detail: '3栋2单元1502室',
+	sender_name: '王小二', sender_phone: '027-85699449', sender_country: 'CN', sender_province: '湖北省',
+	sender_city: '武汉市', sender_district: '江汉区', sender_street: '泛海国际SOHO城', sender_detail: '7栋1201室',
+	merchant_ref: 'order-1001', service: 'STANDARD', weight_g: '1200', parcels: '1', note: '易碎品，请轻拿轻放',
+};
+function template() {
+	const cols = COLUMNS.filter(c => c !== 'merchant');
+	const cell = v => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+	return `${cols.join(',')}\r\n${cols.map(c => cell(EXAMPLE[c] || '')).join(',')}\r\n`;
+}
+
+window.SmileBatch = { parse, csvRecords, template, COLUMNS };
 })();

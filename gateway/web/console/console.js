@@ -669,6 +669,14 @@ async function boot() {
 	$('#new-form').addEventListener('submit', submitNew);
 	$('#new-form').addEventListener('reset', e => { clearFieldErrors(e.target); });
 	$('#batch-file').addEventListener('change', onBatchFile);
+	$('#csv-template').addEventListener('click', () => {
+		const url = URL.createObjectURL(new Blob(['\ufeff' + window.SmileBatch.template()], { type: 'text/csv;charset=utf-8' }));
+		const a = el('a', { href: url, download: 'smile-batch-template.csv' });
+		document.body.append(a);
+		a.click();
+		a.remove();
+		setTimeout(() => URL.revokeObjectURL(url), 10000);
+	});
 	window.addEventListener('hashchange', route);
 	const r = await api('GET', '/console/api/session');
 	if (r.status === 200 && r.data) startSession(r.data);
