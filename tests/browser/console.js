@@ -454,6 +454,7 @@ async function apiStatus(pth, cookie) {
 	await page.click('#signout');
 	await visible(page, '#view-signin');
 	ok(/signed out/.test(await text(page, '#signin-msg')), 'sign out: back to sign-in, "You are signed out"');
+	await shot(page, 'signed-out');
 	ok(await apiStatus('/v1/shipments?limit=1', sessionCookie2) === 401, '... and the API now refuses that cookie');
 	ok(await apiStatus('/console/api/session', sessionCookie2) === 401, '... and so does the session endpoint');
 	ok(await page.evaluate(() => document.querySelector('#topbar').hidden), '... the console shows nothing of the merchant');
