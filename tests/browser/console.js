@@ -198,6 +198,14 @@ async function apiStatus(pth, cookie) {
 		return b && b.dataset.status === 'hub_in';
 	}, WB, 15000), 'a scan arrives live: the row says "At hub"');
 	ok(await page.evaluate(() => window.__noReload === 1), '... without reloading the page');
+	// a shipment issued elsewhere (here: the API with the key) appears too
+	const issued = await (await fetch(`${GW}/v1/shipments`, {
+		method: 'POST', headers: { Authorization: `Bearer ${KM}`, 'Content-Type': 'application/json' },
+		body: JSON.stringify({ recipient: { name: '周七', phone: '13600003333', address: { city: '南京市', street: '中山路1号' } },
+			sender: { name: '王小二', phone: '027-85699449', address: { city: '武汉市', street: '泛海国际SOHO城' } },
+			merchant_ref: 'elsewhere-1', weight_g: 500 }) })).json();
+	ok(await waitFor(page, wb => !!document.querySelector(`#list-body tr[data-waybill="${wb}"]`), issued.waybill, 15000)
+		&& await page.evaluate(() => window.__noReload === 1), 'a shipment issued elsewhere appears on the first page by itself');
 	await shot(page, 'list');
 	await docShot(page, 'list');
 	clean(log, 'list');
