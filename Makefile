@@ -382,8 +382,8 @@ install: all $(INSTALL_LIBS) $(BUILD)/smile.pc
 	install -m 0644 include/smile/*.h $(DESTDIR)$(INCLUDEDIR)/smile/
 	install -m 0644 $(BUILD)/smile.pc $(DESTDIR)$(LIBDIR)/pkgconfig/smile.pc
 	$(if $(wildcard conf/*),install -m 0644 $(wildcard conf/*) $(DESTDIR)$(DATADIR)/smile/)
-	$(if $(wildcard gateway/web/console/*),install -d $(DESTDIR)$(DATADIR)/smile/console && \
-	  install -m 0644 $(wildcard gateway/web/console/*.*) $(DESTDIR)$(DATADIR)/smile/console/)
+	$(if $(wildcard gateway/web/console/*),cd gateway/web/console && find . -type f -name '*.*' \
+	  -exec install -D -m 0644 {} $(DESTDIR)$(DATADIR)/smile/console/{} \;)
 
 # The gateway and bridge libraries too: earlier versions installed them.
 uninstall:

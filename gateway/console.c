@@ -129,7 +129,9 @@ void api_console_session_create(struct gateway *g, struct http_req *r, struct ht
 		return;
 	}
 	rc = svc_session_create(g, json_string_value(key), gateway_now_ms(), cookie, &s, &k, &e);
-	json_decref(body); /* the key string goes with it */
+	/* the key is a secret: wiped, not just freed (jansson owns a copy) */
+	sodium_memzero((char *)json_string_value(key), json_string_length(key));
+	json_decref(body);
 	if (rc == SMILE_ERR_PERMISSION) {
 		if (g->signin_limit)
 			(void)ratelimit_take(g->signin_limit, peer[0] ? peer : "-", gateway_now_ms(),

@@ -54,6 +54,7 @@ struct stream {
 	size_t sent;              /* of pending */
 	int ended;
 	int64_t keepalive_ms;
+	int poll_failing; /* logged once until a poll succeeds again */
 	int fd; /* the connection, watched for the client hanging up (-1: not) */
 	/* the merchant_ref of the last shipment looked up */
 	uint64_t ref_shipment;
@@ -91,13 +92,20 @@ static int add_event(void *arg, const struct smile_store_event *ev)
 		s->ref_shipment = ev->shipment_id;
 	}
 	n = events_event_json(s->g->keys, ev, s->ref, json, sizeof(json));
-	s->last_id = ev->id; /* an event that cannot be shown is skipped, not retried */
-	if (n == 0)
+	if (n == 0) {
+		s->last_id = ev->id; /* an event that cannot be shown is skipped, not retried */
 		return 0;
+	}
+	size_t had = s->pending.len;
 	snprintf(head, sizeof(head), "id: %llu\nevent: event\ndata: ", (unsigned long long)ev->id);
 	if (smile_buf_puts(&s->pending, head) || smile_buf_append(&s->pending, json, n) ||
-	    smile_buf_puts(&s->pending, "\n\n"))
+	    smile_buf_puts(&s->pending, "\n\n")) {
+		s->pending.len = had; /* no room: this one comes with the next poll */
+		if (s->pending.data)
+			s->pending.data[had] = '\0';
 		return 1;
+	}
+	s->last_id = ev->id;
 	return 0;
 }
 
@@ -147,8 +155,14 @@ static long stream_read(void *arg, uint64_t pos, char *buf, size_t max)
 			s->next_poll_ms = now + STREAM_POLL_MS;
 			if (smile_store_events_after(s->g->store, s->last_id, s->merchants,
 						     s->n_merchants, STREAM_BATCH, add_event,
-						     s) != SMILE_OK)
-				smile_log0(SMILE_LOG_WARN, "stream.poll_failed");
+						     s) != SMILE_OK) {
+				if (!s->poll_failing)
+					smile_log(SMILE_LOG_WARN, "stream.poll_failed",
+						  SMILE_KV_ID("key", s->key_id));
+				s->poll_failing = 1;
+			} else {
+				s->poll_failing = 0;
+			}
 			if (s->pending.len)
 				continue;
 		}

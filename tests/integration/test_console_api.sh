@@ -118,6 +118,10 @@ get /console/api/session -X POST -H 'Content-Type: application/json' --data-bina
 t_eq "a body without api_key is 422" "422" "$STATUS"
 get /console/api/session -X POST -H 'Content-Type: application/x-www-form-urlencoded' --data "api_key=$KM"
 t_eq "a form post (what a cross-site page can send) is 415" "415" "$STATUS"
+get /console/api/session -X OPTIONS -H 'Origin: https://evil.example' \
+	-H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Headers: content-type'
+t_eq "a CORS preflight is never granted (no Access-Control-Allow-*)" "405 " \
+	"$STATUS $(grep -i '^access-control-allow' "$T/h")"
 get /console/api/session
 t_eq "GET session without a cookie is 401" "401" "$STATUS"
 get /console/api/session -H 'Cookie: smile_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'

@@ -148,7 +148,8 @@ t_ok "the installed gateway looks for the console under the install's DATADIR" \
 	grep -q '/usr/share/smile/console' "$stage/usr/bin/smile-gateway"
 if ls gateway/web/console/*.* >/dev/null 2>&1; then
 	t_eq "the console's files are installed in DATADIR/smile/console" \
-		"$(cd gateway/web/console && ls *.*)" "$(cd "$stage/usr/share/smile/console" && ls)"
+		"$(cd gateway/web/console && find . -type f -name '*.*' | sort)" \
+		"$(cd "$stage/usr/share/smile/console" && find . -type f | sort)"
 else
 	t_skip "the console's files are installed" "no gateway/web/console in this tree"
 fi
