@@ -154,6 +154,14 @@ async function apiStatus(pth, cookie) {
 	ok(!(await page.evaluate(() => document.cookie)).includes(sc ? sc.value : '\0'), '... and not readable by the page');
 	ok(!(await page.content()).includes(KM) && !(await page.$eval('#api-key', i => i.value)), 'the API key is not left in the page');
 
+	// the skip link: focus to the content, the page stays
+	await page.reload({ waitUntil: 'networkidle2' });
+	await visible(page, `#list-body tr[data-waybill="${WB}"]`);
+	await page.keyboard.press('Tab');
+	const skip = await page.evaluate(() => document.activeElement.className);
+	await page.keyboard.press('Enter');
+	ok(skip === 'skip' && await page.evaluate(() => document.activeElement.id === 'main' && !document.querySelector('#view-list').hidden),
+		'keyboard: the first Tab is "Skip to content", which focuses the content and stays on the list', skip);
 	// ---- pages (31 shipments, 25 a page)
 	ok((await page.$$('#list-body tr')).length === 25 && !(await page.$eval('#next-page', b => b.disabled)),
 		'the list shows 25 shipments and a next page');

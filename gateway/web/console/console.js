@@ -677,6 +677,8 @@ async function boot() {
 		a.remove();
 		setTimeout(() => URL.revokeObjectURL(url), 10000);
 	});
+	// the skip link moves focus only: the fragment is the console's route
+	$('.skip').addEventListener('click', e => { e.preventDefault(); $('#main').focus(); });
 	window.addEventListener('hashchange', route);
 	const r = await api('GET', '/console/api/session');
 	if (r.status === 200 && r.data) startSession(r.data);
