@@ -145,6 +145,20 @@ $(BUILD)/obj/%.o: %.c
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_C11) $(PKG_CFLAGS) -c $< -o $@
 
+# Where the console's files are (gateway/static.c): the source tree for a
+# gateway run from this build tree's bin/, DATADIR/smile/console once
+# installed. Written to a header that changes (and rebuilds static.o) only
+# when the paths do, so `make install PREFIX=...` compiles in its own.
+CONSOLE_DIRS_H := $(BUILD)/gen/console_dirs.h
+$(CONSOLE_DIRS_H): FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '#define SMILE_CONSOLE_SRC_DIR "$(CURDIR)/gateway/web/console"' \
+	  '#define SMILE_CONSOLE_BUILD_BIN "$(abspath $(BUILD))/bin"' \
+	  '#define SMILE_CONSOLE_INSTALL_DIR "$(DATADIR)/smile/console"' >$@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(BUILD)/obj/gateway/static.o: $(CONSOLE_DIRS_H)
+$(BUILD)/obj/gateway/static.o: CPPFLAGS_ALL += -include $(CONSOLE_DIRS_H)
+
 # An empty library is still a valid archive, so parts can appear one by one.
 define make_lib
 $(1): $(call obj,$(2))
@@ -368,6 +382,8 @@ install: all $(INSTALL_LIBS) $(BUILD)/smile.pc
 	install -m 0644 include/smile/*.h $(DESTDIR)$(INCLUDEDIR)/smile/
 	install -m 0644 $(BUILD)/smile.pc $(DESTDIR)$(LIBDIR)/pkgconfig/smile.pc
 	$(if $(wildcard conf/*),install -m 0644 $(wildcard conf/*) $(DESTDIR)$(DATADIR)/smile/)
+	$(if $(wildcard gateway/web/console/*),cd gateway/web/console && find . -type f -name '*.*' \
+	  -exec install -D -m 0644 {} $(DESTDIR)$(DATADIR)/smile/console/{} \;)
 
 # The gateway and bridge libraries too: earlier versions installed them.
 uninstall:

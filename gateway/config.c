@@ -85,6 +85,22 @@ static const struct smile_conf_key keys[] = {
 	LONG(webhook_poll_ms, 10, 60000, "how often this node looks for due webhook deliveries"),
 	LONG(webhook_keep_days, 1, 3650,
 	     "days delivered and dead-lettered webhook deliveries stay listed (and redeliverable)"),
+	STR(console_dir, "directory of the merchant web console's files served at /console/ "
+			 "(empty: the build tree's gateway/web/console for a gateway run from the "
+			 "build tree, else DATADIR/smile/console as make install puts it; relative: "
+			 "to the data directory)"),
+	STR(console_secure_cookie, "yes: the console's session cookie carries Secure (turn it on "
+				   "behind a TLS proxy); no: plain HTTP on loopback works"),
+	LONG(console_session_idle_s, 1, 86400,
+	     "seconds a console session may sit unused before it ends"),
+	LONG(console_session_max_s, 1, 30L * 86400,
+	     "seconds a console session lasts at most, however busy"),
+	LONG(console_streams_max, 1, 10000,
+	     "most live event streams (GET /v1/events/stream) open at once on this node; "
+	     "more are answered 503"),
+	LONG(console_export_max_rows, 1, 100000,
+	     "most rows of one CSV export of the shipment list (newest first; the answer says "
+	     "when more matched)"),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -128,6 +144,11 @@ void smile_config_defaults(struct smile_config *c)
 	c->webhook_concurrency = 32;
 	c->webhook_poll_ms = 500;
 	c->webhook_keep_days = 30;
+	snprintf(c->console_secure_cookie, sizeof(c->console_secure_cookie), "no");
+	c->console_session_idle_s = 1800;
+	c->console_session_max_s = 12 * 3600;
+	c->console_streams_max = 64;
+	c->console_export_max_rows = 10000;
 }
 
 /* Rules between keys, checked once every line parsed. */
@@ -139,6 +160,9 @@ static enum smile_err check_keys(const struct smile_config *c, struct smile_erro
 		return smile_error_set(e, SMILE_ERR_CONFIG, "http_per_ip_limit",
 				       "%ld is over half of http_connection_limit (%ld)",
 				       c->http_per_ip_limit, c->http_connection_limit);
+	if (strcmp(c->console_secure_cookie, "yes") != 0 && strcmp(c->console_secure_cookie, "no") != 0)
+		return smile_error_set(e, SMILE_ERR_CONFIG, "console_secure_cookie",
+				       "must be yes or no");
 	struct webhook_allow allow;
 	return webhook_allow_parse(c->webhook_allow_private, &allow, e);
 }

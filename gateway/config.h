@@ -68,6 +68,13 @@ struct smile_config {
 	long webhook_concurrency;                 /* requests in flight per node */
 	long webhook_poll_ms;                     /* how often the outbox is polled */
 	long webhook_keep_days;                   /* finished deliveries kept this long */
+	/* merchant web console (docs/console.md) */
+	char console_dir[SMILE_CONFIG_STR_MAX];   /* "" = built-in default (static.c) */
+	char console_secure_cookie[8];            /* yes | no */
+	long console_session_idle_s;              /* idle timeout of a console session */
+	long console_session_max_s;               /* absolute lifetime */
+	long console_streams_max;                 /* concurrent event streams per node */
+	long console_export_max_rows;             /* rows of one CSV export */
 };
 
 /* Fill `c` with the defaults. */

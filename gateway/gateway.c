@@ -21,6 +21,7 @@
 
 #include "apikey.h"
 #include "ratelimit.h"
+#include "console.h"
 #include "relay.h"
 #include "gateway.h"
 #include "webhook_worker.h"
@@ -228,7 +229,10 @@ enum smile_err gateway_open(struct gateway *g, const char *dir, struct smile_err
 	if (rc)
 		goto fail;
 	g->ratelimit = ratelimit_new(g->cfg.rate_limit, g->cfg.rate_burst);
-	if (g->ratelimit == NULL) {
+	/* console sign-in: 10 failed attempts at once per client address, then one
+	 * a second (docs/console.md) */
+	g->signin_limit = ratelimit_new(SIGNIN_RATE, SIGNIN_BURST);
+	if (g->ratelimit == NULL || g->signin_limit == NULL) {
 		rc = smile_error_set(e, SMILE_ERR_NOMEM, NULL, NULL);
 		goto fail;
 	}
@@ -253,6 +257,8 @@ void gateway_close(struct gateway *g)
 	g->keys = NULL;
 	ratelimit_free(g->ratelimit);
 	g->ratelimit = NULL;
+	ratelimit_free(g->signin_limit);
+	g->signin_limit = NULL;
 	svc_label_pool_free();
 	if (g->serve_locked) {
 		close(g->serve_lock_fd); /* releases serve.lock */

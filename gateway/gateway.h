@@ -42,6 +42,9 @@ struct gateway {
 	struct ratelimit *ratelimit;
 	uint16_t http_port;
 	atomic_int inflight; /* HTTP requests being handled */
+	atomic_int http_stopping; /* gateway_http_stop began: live streams end */
+	atomic_int streams;       /* open event streams (sse.c) */
+	struct ratelimit *signin_limit; /* console sign-in attempts per client address */
 
 	pthread_t retention_thread;
 	int retention_started;
@@ -158,17 +161,40 @@ struct http_req {
 	int path_ok;                    /* the path split into segments */
 	struct smile_store_apikey key; /* the caller, once authenticated */
 	double t0;
+	int trailing_slash;            /* the path ended with '/' */
+	int console;                   /* under /console/: security headers (static.c) */
+	/* authenticated by a console session cookie (console.c) rather than a
+	 * Bearer key: state changes need its CSRF token */
+	int via_session;
+	uint8_t session_hash[32];
+	char csrf[SMILE_STORE_CSRF_MAX];
+	int64_t session_expires_ms;
+};
+
+#define HTTP_RESP_HEADERS 6
+
+/* A streamed body (sse.c): libmicrohttpd calls read until it returns
+ * MHD_CONTENT_READER_END_OF_STREAM, then done once (also when the client
+ * went away). */
+struct http_stream {
+	long (*read)(void *arg, uint64_t pos, char *buf, size_t max);
+	void (*done)(void *arg);
+	void *arg;
 };
 
 struct http_resp {
 	int status;
 	const char *content_type;
+	const char *cache_control; /* NULL: no-store */
 	struct smile_buf body;
-	const char *hdr_name[4];
-	char hdr_value[4][160];
+	const char *hdr_name[HTTP_RESP_HEADERS];
+	char hdr_value[HTTP_RESP_HEADERS][160];
 	int n_hdr;
-	void *ext;        /* (unused) */
+	struct http_stream stream; /* read != NULL: the body is this stream */
 };
+
+/* The client's address as text ("" when unknown). */
+void http_peer(struct http_req *r, char *out, size_t n);
 
 /* Query parameter or request header; NULL when absent. */
 const char *http_query(struct http_req *r, const char *name);

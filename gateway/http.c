@@ -26,6 +26,8 @@
 #include "gateway.h"
 #include "httpcheck.h"
 #include "ratelimit.h"
+#include "console.h"
+#include "static.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,7 +51,7 @@
 
 /* ------------------------------------------------------------ routes */
 
-enum auth { AUTH_NONE, AUTH_ANY, AUTH_ADMIN };
+enum auth { AUTH_NONE, AUTH_ANY, AUTH_ADMIN, AUTH_SESSION };
 enum body_cap { BODY_NORMAL, BODY_BATCH };
 
 /* A row of routes.def: everything about a route in one place. */
@@ -102,7 +104,8 @@ static long route_body_max(const struct gateway *g, const struct http_route *rt)
 	return rt && rt->cap == BODY_BATCH ? g->cfg.batch_body_max : g->cfg.body_max;
 }
 
-/* Does `r`'s path match the route pattern? */
+/* Does `r`'s path match the route pattern? A last segment "**" matches
+ * whatever follows, nothing included (the console's files). */
 static int path_matches(const struct http_req *r, const char *pattern)
 {
 	int i = 0;
@@ -110,6 +113,8 @@ static int path_matches(const struct http_req *r, const char *pattern)
 	while (*p) {
 		const char *slash = strchr(p, '/');
 		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n == 2 && p[0] == '*' && p[1] == '*' && slash == NULL)
+			return 1;
 		if (i >= r->nseg)
 			return 0;
 		if (!(n == 1 && p[0] == '*') &&
@@ -146,6 +151,7 @@ static int split_path(struct http_req *r, const char *url)
 		return -1;
 	memcpy(r->path, url, n + 1);
 	r->nseg = 0;
+	r->trailing_slash = n > 1 && url[n - 1] == '/';
 	p = r->path;
 	while (*p == '/')
 		p++;
@@ -162,6 +168,7 @@ static int split_path(struct http_req *r, const char *url)
 	/* "/v1/shipments/" is "/v1/shipments" */
 	if (r->nseg && r->seg[r->nseg - 1][0] == '\0')
 		r->nseg--;
+	r->console = r->nseg > 0 && strcmp(r->seg[0], "console") == 0;
 	return 0;
 }
 
@@ -170,7 +177,7 @@ static int split_path(struct http_req *r, const char *url)
 void http_resp_header(struct http_resp *o, const char *name, const char *fmt, ...)
 {
 	va_list ap;
-	if (o->n_hdr >= 4)
+	if (o->n_hdr >= HTTP_RESP_HEADERS)
 		return;
 	o->hdr_name[o->n_hdr] = name;
 	va_start(ap, fmt);
@@ -338,6 +345,19 @@ const char *http_header(struct http_req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+void http_peer(struct http_req *r, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	out[0] = '\0';
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)n);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+			  (socklen_t)n);
+}
+
 /* ------------------------------------------------------------ auth */
 
 static int authenticate(struct gateway *g, struct http_req *r, struct http_resp *o)
@@ -346,6 +366,10 @@ static int authenticate(struct gateway *g, struct http_req *r, struct http_resp 
 	uint8_t hash[32];
 	enum smile_err rc;
 
+	/* no key: a console session cookie stands for the key it was made
+	 * with (console.c) */
+	if (h == NULL && console_has_cookie(r))
+		return console_authenticate(g, r, o);
 	if (h == NULL || strncmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
 		http_resp_error(o, 401, "unauthorized", NULL,
 				"send an API key as Authorization: Bearer <key>");
@@ -394,7 +418,7 @@ void gateway_iso_time(int64_t ms, char out[GATEWAY_TIME_MAX])
  * without '=value', is refused: a proxy and the gateway could pick different
  * ones. Other names are ignored. */
 static const char *const known_params[] = {"format", "dpi", "size", "parcel",
-					   "since", "after", "limit"};
+					   "since", "after", "limit", "status", "q", "cursor"};
 #define N_KNOWN_PARAMS (sizeof(known_params) / sizeof(known_params[0]))
 
 struct query_scan {
@@ -463,7 +487,19 @@ static void dispatch(struct gateway *g, struct http_req *r, struct http_resp *o)
 				route_body_max(g, rt));
 		return;
 	}
-	if (rt->auth != AUTH_NONE && !authenticate(g, r, o))
+	if (rt->auth == AUTH_SESSION) {
+		if (!console_has_cookie(r)) {
+			http_resp_error(o, 401, "unauthorized", NULL, "no console session: sign in");
+			return;
+		}
+		if (!console_authenticate(g, r, o))
+			return;
+	} else if (rt->auth != AUTH_NONE && !authenticate(g, r, o)) {
+		return;
+	}
+	/* a browser sends the cookie by itself: a state change must also
+	 * prove it comes from the console's own page */
+	if (r->via_session && !console_csrf_ok(r, o))
 		return;
 	if (rt->auth != AUTH_NONE) {
 		long retry = 1;
@@ -482,17 +518,52 @@ static void dispatch(struct gateway *g, struct http_req *r, struct http_resp *o)
 	rt->fn(g, r, o);
 }
 
-static enum MHD_Result queue(struct MHD_Connection *c, struct http_resp *o, int close_after)
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		o->body.len, o->body.len ? o->body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
+	const struct http_stream *s = cls;
+	return (ssize_t)s->read(s->arg, pos, buf, max);
+}
+
+static void stream_done(void *cls)
+{
+	struct http_stream *s = cls;
+	s->done(s->arg);
+	free(s);
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, const struct http_req *r,
+			     struct http_resp *o, int close_after)
+{
+	struct MHD_Response *resp;
 	enum MHD_Result ret;
+
+	if (o->stream.read) {
+		struct http_stream *s = malloc(sizeof(*s));
+		if (s == NULL) {
+			o->stream.done(o->stream.arg);
+			return MHD_NO;
+		}
+		*s = o->stream;
+		o->stream.read = NULL;
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s,
+							 stream_done);
+		if (resp == NULL) {
+			stream_done(s);
+			return MHD_NO;
+		}
+	} else {
+		resp = MHD_create_response_from_buffer(
+			o->body.len, o->body.len ? o->body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
+	}
 	if (resp == NULL)
 		return MHD_NO;
 	if (o->content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, o->content_type);
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "Cache-Control",
+				o->cache_control ? o->cache_control : "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (r && r->console)
+		static_security_headers(resp);
 	if (close_after)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	for (int i = 0; i < o->n_hdr; i++)
@@ -526,7 +597,7 @@ static enum MHD_Result respond(struct gateway *g, struct MHD_Connection *c, stru
 		http_resp_error(&o, 500, "internal", NULL, "no response");
 	/* a refused request may be framed in a way we do not trust: never
 	 * read another request from this connection */
-	ret = queue(c, &o, r->reject.status != 0);
+	ret = queue(c, r, &o, r->reject.status != 0);
 	dt = now_s() - r->t0;
 	smile_metrics_http(route_metric(r->route), o.status, dt);
 	smile_log(o.status >= 500 ? SMILE_LOG_ERROR : SMILE_LOG_DEBUG, "http.request",
@@ -535,6 +606,8 @@ static enum MHD_Result respond(struct gateway *g, struct MHD_Connection *c, stru
 		  SMILE_KV_DOUBLE("ms", dt * 1000.0),
 		  SMILE_KV_ID("key", r->key.id[0] ? r->key.id : "-"));
 	smile_buf_release(&o.body);
+	if (o.stream.read) /* never queued */
+		o.stream.done(o.stream.arg);
 	return ret;
 }
 
@@ -818,6 +891,7 @@ enum smile_err gateway_http_start(struct gateway *g, const char *listen_on,
 		return rc;
 	if ((rc = open_listener(&sa, where, &g->http_fd, e)))
 		return rc;
+	atomic_store(&g->http_stopping, 0);
 	pthread_once(&route_slots_once, route_slots_init);
 	if (connguard_new(&lim, &g->connguard) != SMILE_OK) {
 		close(g->http_fd);
@@ -858,6 +932,8 @@ void gateway_http_stop(struct gateway *g)
 	/* Stop accepting, let in-flight requests finish (bounded), then close.
 	 * The slow-request guard runs until the end: a request still trickling
 	 * in is cut at its deadline rather than waited for. */
+	/* open event streams see this and end within their poll interval */
+	atomic_store(&g->http_stopping, 1);
 	MHD_quiesce_daemon(g->httpd);
 	for (int i = 0; i < 1000 && atomic_load(&g->inflight) > 0; i++)
 		usleep(10000);

@@ -52,7 +52,9 @@ static uint32_t hash(const char *s)
 	return h;
 }
 
-int ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms, long *retry_after_s)
+/* Refill `key`'s bucket to now_ms; is a token there? Take it when `take`. */
+static int use(struct ratelimit *rl, const char *key, int64_t now_ms, long *retry_after_s,
+	       int take)
 {
 	struct slot *s = NULL, *oldest = NULL;
 	uint32_t h;
@@ -86,10 +88,20 @@ int ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms, long *
 		s->last_ms = now_ms;
 	}
 	ok = s->tokens >= 1.0;
-	if (ok)
+	if (ok && take)
 		s->tokens -= 1.0;
 	else if (retry_after_s)
 		*retry_after_s = (long)((1.0 - s->tokens) / rl->rate) + 1;
 	pthread_mutex_unlock(&rl->lock);
 	return ok;
+}
+
+int ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms, long *retry_after_s)
+{
+	return use(rl, key, now_ms, retry_after_s, 1);
+}
+
+int ratelimit_peek(struct ratelimit *rl, const char *key, int64_t now_ms, long *retry_after_s)
+{
+	return use(rl, key, now_ms, retry_after_s, 0);
 }

@@ -22,4 +22,9 @@ void ratelimit_free(struct ratelimit *rl);
  * *retry_after_s set to the seconds until a token is back. Thread-safe. */
 int ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms, long *retry_after_s);
 
+/* As ratelimit_take, without taking the token: 1 when one is there (to be
+ * taken only if what it guards fails: the console's sign-in counts failed
+ * attempts). Thread-safe. */
+int ratelimit_peek(struct ratelimit *rl, const char *key, int64_t now_ms, long *retry_after_s);
+
 #endif

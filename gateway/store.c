@@ -1875,3 +1875,109 @@ enum smile_err smile_store_get_event(struct smile_store *s, uint64_t id,
 	reader_put(s, r);
 	return rc;
 }
+
+/* ================================================================ console */
+
+static enum smile_err run_sess_put(struct smile_store *s, void *arg)
+{
+	return s->ops->sess_put(s->writer, arg);
+}
+
+enum smile_err smile_store_put_session(struct smile_store *s, const struct smile_store_session *x)
+{
+	return call(s, run_sess_put, (void *)x);
+}
+
+enum smile_err smile_store_get_session(struct smile_store *s, const uint8_t hash[32],
+				       struct smile_store_session *out)
+{
+	struct reader *r = reader_get(s);
+	enum smile_err rc = s->ops->sess_get(r->c, hash, out);
+	reader_put(s, r);
+	return rc;
+}
+
+struct sess_touch_arg {
+	const uint8_t *hash;
+	int64_t now_ms;
+};
+
+static enum smile_err run_sess_touch(struct smile_store *s, void *arg)
+{
+	const struct sess_touch_arg *a = arg;
+	return s->ops->sess_touch(s->writer, a->hash, a->now_ms);
+}
+
+enum smile_err smile_store_touch_session(struct smile_store *s, const uint8_t hash[32],
+					 int64_t now_ms)
+{
+	struct sess_touch_arg a = {hash, now_ms};
+	return call(s, run_sess_touch, &a);
+}
+
+static enum smile_err run_sess_delete(struct smile_store *s, void *arg)
+{
+	return s->ops->sess_delete(s->writer, arg);
+}
+
+enum smile_err smile_store_delete_session(struct smile_store *s, const uint8_t hash[32])
+{
+	return call(s, run_sess_delete, (void *)hash);
+}
+
+struct sess_purge_arg {
+	int64_t now_ms, idle_before_ms;
+	uint64_t *n;
+};
+
+static enum smile_err run_sess_purge(struct smile_store *s, void *arg)
+{
+	const struct sess_purge_arg *a = arg;
+	return s->ops->sess_purge(s->writer, a->now_ms, a->idle_before_ms, a->n);
+}
+
+enum smile_err smile_store_purge_sessions(struct smile_store *s, int64_t now_ms,
+					  int64_t idle_before_ms, uint64_t *n)
+{
+	struct sess_purge_arg a = {now_ms, idle_before_ms, n};
+	*n = 0;
+	return call(s, run_sess_purge, &a);
+}
+
+enum smile_err smile_store_page_shipments(struct smile_store *s,
+					  const struct smile_store_page_query *q,
+					  smile_store_shipment_cb cb, void *ctx)
+{
+	struct reader *r;
+	enum smile_err rc;
+
+	if (q->n_merchants > SMILE_STORE_MAX_BINDINGS || q->limit == 0)
+		return SMILE_ERR_INVALID;
+	r = reader_get(s);
+	rc = s->ops->page_shipments(r->c, q, cb, ctx);
+	reader_put(s, r);
+	return rc;
+}
+
+enum smile_err smile_store_events_after(struct smile_store *s, uint64_t after_id,
+					const char *const *merchants, size_t n_merchants,
+					size_t limit, smile_store_event_cb cb, void *ctx)
+{
+	struct reader *r;
+	enum smile_err rc;
+
+	if (n_merchants > SMILE_STORE_MAX_BINDINGS || limit == 0)
+		return SMILE_ERR_INVALID;
+	r = reader_get(s);
+	rc = s->ops->events_after(r->c, after_id, merchants, n_merchants, limit, cb, ctx);
+	reader_put(s, r);
+	return rc;
+}
+
+enum smile_err smile_store_event_head(struct smile_store *s, uint64_t *id)
+{
+	struct reader *r = reader_get(s);
+	enum smile_err rc = s->ops->event_head(r->c, id);
+	reader_put(s, r);
+	return rc;
+}

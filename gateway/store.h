@@ -40,7 +40,7 @@ extern "C" {
 
 struct smile_store;
 
-#define SMILE_STORE_SCHEMA_VERSION 7
+#define SMILE_STORE_SCHEMA_VERSION 8
 #define SMILE_STORE_ID_MAX 65        /* merchant names, refs, key ids, device ids + NUL */
 #define SMILE_STORE_WAYBILL_MAX 32
 #define SMILE_STORE_TOKEN_MAX 160
@@ -704,6 +704,72 @@ enum smile_err smile_store_outbox_prune(struct smile_store *s, int64_t before_ms
 /* The stored event `id`. SMILE_ERR_NOT_FOUND. */
 enum smile_err smile_store_get_event(struct smile_store *s, uint64_t id,
 				     struct smile_store_event *out) SMILE_MUST_CHECK;
+
+
+/* ================================================================ console
+ * The merchant web console (docs/console.md): its sessions, the paged list
+ * of shipments, and the events a live stream polls for. Sessions live in
+ * the store so any node answers any session.
+ */
+
+#define SMILE_STORE_CSRF_MAX 48 /* base64url of 32 bytes + NUL */
+
+/* A console session. Only a hash of the cookie value is stored, never the
+ * cookie or the API key: the key's id and the key's own stored hash, which
+ * the gateway looks up again on every request (a revoked key ends its
+ * sessions). */
+struct smile_store_session {
+	uint8_t hash[32];                       /* BLAKE2b-256 of the cookie value */
+	char api_key_id[SMILE_STORE_ID_MAX];
+	uint8_t key_hash[32];                   /* the API key's hash (api_keys.hash) */
+	char csrf[SMILE_STORE_CSRF_MAX];        /* the session's CSRF token */
+	int64_t created_ms;
+	int64_t last_ms;                        /* last request (idle timeout) */
+	int64_t expires_ms;                     /* absolute end */
+};
+
+/* Create a session. SMILE_ERR_EXISTS (hash taken). */
+enum smile_err smile_store_put_session(struct smile_store *s, const struct smile_store_session *x)
+	SMILE_MUST_CHECK;
+/* The session with this hash. SMILE_ERR_NOT_FOUND. (Expiry is the caller's
+ * rule: rows are returned as stored until purged.) */
+enum smile_err smile_store_get_session(struct smile_store *s, const uint8_t hash[32],
+				       struct smile_store_session *out) SMILE_MUST_CHECK;
+/* Set last_ms (only ever forward). SMILE_ERR_NOT_FOUND. */
+enum smile_err smile_store_touch_session(struct smile_store *s, const uint8_t hash[32],
+					 int64_t now_ms) SMILE_MUST_CHECK;
+/* Delete a session. SMILE_ERR_NOT_FOUND. */
+enum smile_err smile_store_delete_session(struct smile_store *s, const uint8_t hash[32])
+	SMILE_MUST_CHECK;
+/* Delete sessions with expires_ms <= now_ms or last_ms < idle_before_ms;
+ * *n gets how many. */
+enum smile_err smile_store_purge_sessions(struct smile_store *s, int64_t now_ms,
+					  int64_t idle_before_ms, uint64_t *n) SMILE_MUST_CHECK;
+
+/* A page of shipments, newest first (descending id). */
+struct smile_store_page_query {
+	const char *const *merchants; /* NULL or n_merchants == 0: all (admin) */
+	size_t n_merchants;           /* <= SMILE_STORE_MAX_BINDINGS */
+	uint64_t before_id;           /* id < before_id; 0: from the newest */
+	int status;                   /* enum smile_shipment_status, or -1: any */
+	const char *q;                /* NULL: any; else waybill starts with q, or
+				       * merchant_ref is exactly q */
+	size_t limit;
+};
+enum smile_err smile_store_page_shipments(struct smile_store *s,
+					  const struct smile_store_page_query *q,
+					  smile_store_shipment_cb cb, void *ctx) SMILE_MUST_CHECK;
+
+/* Events with id > after_id of shipments of `merchants` (NULL or n == 0:
+ * all), ascending by id, at most `limit`. Event ids become visible in
+ * increasing order (the writer assigns them under the store's write lock),
+ * so a poller that remembers the last id it saw misses none. */
+enum smile_err smile_store_events_after(struct smile_store *s, uint64_t after_id,
+					const char *const *merchants, size_t n_merchants,
+					size_t limit, smile_store_event_cb cb, void *ctx)
+	SMILE_MUST_CHECK;
+/* The highest event id stored (0: none). */
+enum smile_err smile_store_event_head(struct smile_store *s, uint64_t *id) SMILE_MUST_CHECK;
 
 #ifdef __cplusplus
 }

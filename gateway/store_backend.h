@@ -381,6 +381,30 @@ struct store_backend {
 	/* R: one event by id (recorded_ms 0 read as time_ms). SMILE_ERR_NOT_FOUND. */
 	enum smile_err (*get_event)(struct store_conn *c, uint64_t id,
 				    struct smile_store_event *out);
+	/* ---------------------------------------------------------- console */
+
+	/* W: a session row as given. SMILE_ERR_EXISTS. */
+	enum smile_err (*sess_put)(struct store_conn *c, const struct smile_store_session *x);
+	/* W: last_ms = max(last_ms, now_ms). SMILE_ERR_NOT_FOUND. */
+	enum smile_err (*sess_touch)(struct store_conn *c, const uint8_t hash[32], int64_t now_ms);
+	/* W: SMILE_ERR_NOT_FOUND. */
+	enum smile_err (*sess_delete)(struct store_conn *c, const uint8_t hash[32]);
+	/* W: as smile_store_purge_sessions. */
+	enum smile_err (*sess_purge)(struct store_conn *c, int64_t now_ms, int64_t idle_before_ms,
+				     uint64_t *n);
+	/* R: SMILE_ERR_NOT_FOUND. */
+	enum smile_err (*sess_get)(struct store_conn *c, const uint8_t hash[32],
+				   struct smile_store_session *out);
+	/* R: as smile_store_page_shipments (rows released after cb). */
+	enum smile_err (*page_shipments)(struct store_conn *c,
+					 const struct smile_store_page_query *q,
+					 smile_store_shipment_cb cb, void *ctx);
+	/* R: as smile_store_events_after. */
+	enum smile_err (*events_after)(struct store_conn *c, uint64_t after_id,
+				       const char *const *merchants, size_t n_merchants,
+				       size_t limit, smile_store_event_cb cb, void *ctx);
+	/* R: as smile_store_event_head. */
+	enum smile_err (*event_head)(struct store_conn *c, uint64_t *id);
 };
 
 /* The backends of this build (each defined in its own store_NAME.c). */

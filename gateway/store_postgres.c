@@ -143,6 +143,15 @@ enum stmt_id {
 	ST_PJ_FIND,
 	ST_PJ_GET,
 	ST_PJ_LIST,
+	/* console */
+	ST_SESS_PUT,
+	ST_SESS_GET,
+	ST_SESS_TOUCH,
+	ST_SESS_DELETE,
+	ST_SESS_PURGE,
+	ST_PAGE,
+	ST_EVENTS_AFTER,
+	ST_EVENT_HEAD,
 	ST_COUNT
 };
 
@@ -319,6 +328,28 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PJ_GET] = "SELECT " PJ_COLS " FROM print_jobs WHERE id = $1",
 	[ST_PJ_LIST] = "SELECT " PJ_COLS " FROM print_jobs WHERE state = $1 "
 		       "ORDER BY station, seq LIMIT $2",
+	/* console */
+	[ST_SESS_PUT] = "INSERT INTO console_sessions (hash, api_key_id, key_hash, csrf, "
+			"created_ms, last_ms, expires_ms) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+	[ST_SESS_GET] = "SELECT api_key_id, key_hash, csrf, created_ms, last_ms, expires_ms "
+			"FROM console_sessions WHERE hash = $1",
+	[ST_SESS_TOUCH] = "UPDATE console_sessions SET last_ms = GREATEST(last_ms, $1::bigint) "
+			  "WHERE hash = $2",
+	[ST_SESS_DELETE] = "DELETE FROM console_sessions WHERE hash = $1",
+	[ST_SESS_PURGE] = "DELETE FROM console_sessions WHERE expires_ms <= $1 OR last_ms < $2",
+	/* the filters are NULL when absent: one fixed statement, prepared
+	 * once; merchants travel as one text[] */
+	[ST_PAGE] = "SELECT " SHIPMENT_COLS " FROM shipments WHERE id < $1::bigint "
+		    "AND ($2::text[] IS NULL OR merchant = ANY($2::text[])) "
+		    "AND ($3::text IS NULL OR status = $3::text) "
+		    "AND ($4::text IS NULL OR substr(waybill, 1, length($4::text)) = $4::text "
+		    "OR merchant_ref = $4::text) ORDER BY id DESC LIMIT $5",
+	[ST_EVENTS_AFTER] = "SELECT e.id, e.shipment_id, e.waybill, e.event, e.time_ms, "
+			    "e.device_id, e.device_role, e.detail, e.recorded_ms FROM events e "
+			    "JOIN shipments s ON s.id = e.shipment_id WHERE e.id > $1::bigint "
+			    "AND ($2::text[] IS NULL OR s.merchant = ANY($2::text[])) "
+			    "ORDER BY e.id LIMIT $3",
+	[ST_EVENT_HEAD] = "SELECT COALESCE(MAX(id), 0)::bigint FROM events",
 };
 
 /* Schema migrations, each bringing the schema to version `to` (the
@@ -395,11 +426,17 @@ static const struct migration {
 	"  updated_ms BIGINT NOT NULL, message BYTEA NOT NULL, UNIQUE (station, seq));"
 	"CREATE INDEX print_jobs_shipment ON print_jobs (shipment_id);"
 	"CREATE INDEX print_jobs_state ON print_jobs (state, station, seq);"},
+	/* console sessions (store_sqlite.c migration 8). Renumbered on merge;
+	 * keep it one string. */
+	{8, "CREATE TABLE console_sessions (hash BYTEA PRIMARY KEY, api_key_id TEXT NOT NULL,"
+	"  key_hash BYTEA NOT NULL, csrf TEXT NOT NULL, created_ms BIGINT NOT NULL,"
+	"  last_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL);"
+	"CREATE INDEX console_sessions_expiry ON console_sessions (expires_ms);"},
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 #define PG_SCHEMA_VERSION (migrations[N_MIGRATIONS - 1].to)
-_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == 3 &&
-		       SMILE_STORE_SCHEMA_VERSION == 7,
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == 4 &&
+		       SMILE_STORE_SCHEMA_VERSION == 8,
 	       "a new schema version needs a PostgreSQL migration too");
 
 /* The tables holding bytes erasure must remove: sealed personal data and
@@ -545,6 +582,14 @@ static void p_i64(struct params *p, int64_t v)
 {
 	snprintf(p->num[p->n], sizeof(p->num[p->n]), "%lld", (long long)v);
 	p_text(p, p->num[p->n]);
+}
+
+static void p_null(struct params *p)
+{
+	p->v[p->n] = NULL;
+	p->len[p->n] = 0;
+	p->fmt[p->n] = 0;
+	p->n++;
 }
 
 static void p_blob(struct params *p, const void *b, size_t n)
@@ -2709,6 +2754,212 @@ static enum smile_err pg_get_event(struct store_conn *c, uint64_t id, struct smi
 	return rc;
 }
 
+/* ------------------------------------------------------------ console */
+
+static enum smile_err pg_sess_put(struct store_conn *c, const struct smile_store_session *x)
+{
+	struct params p = {0};
+	p_blob(&p, x->hash, 32);
+	p_text(&p, x->api_key_id);
+	p_blob(&p, x->key_hash, 32);
+	p_text(&p, x->csrf);
+	p_i64(&p, x->created_ms);
+	p_i64(&p, x->last_ms);
+	p_i64(&p, x->expires_ms);
+	return run_cmd(c, ST_SESS_PUT, &p, NULL);
+}
+
+static enum smile_err pg_sess_get(struct store_conn *c, const uint8_t hash[32],
+				  struct smile_store_session *out)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	memset(out, 0, sizeof(*out));
+	p_blob(&p, hash, 32);
+	r = run(c, ST_SESS_GET, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK && PQntuples(r) != 1)
+		rc = SMILE_ERR_NOT_FOUND;
+	if (rc == SMILE_OK) {
+		memcpy(out->hash, hash, 32);
+		col_text(r, 0, 0, out->api_key_id, sizeof(out->api_key_id));
+		if (PQgetlength(r, 0, 1) == 32)
+			memcpy(out->key_hash, PQgetvalue(r, 0, 1), 32);
+		col_text(r, 0, 2, out->csrf, sizeof(out->csrf));
+		out->created_ms = col_i64(r, 0, 3);
+		out->last_ms = col_i64(r, 0, 4);
+		out->expires_ms = col_i64(r, 0, 5);
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_sess_touch(struct store_conn *c, const uint8_t hash[32], int64_t now_ms)
+{
+	struct params p = {0};
+	int changed = 0;
+	enum smile_err rc;
+	p_i64(&p, now_ms);
+	p_blob(&p, hash, 32);
+	rc = run_cmd(c, ST_SESS_TOUCH, &p, &changed);
+	if (rc)
+		return rc;
+	return changed ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+}
+
+static enum smile_err pg_sess_delete(struct store_conn *c, const uint8_t hash[32])
+{
+	struct params p = {0};
+	int changed = 0;
+	enum smile_err rc;
+	p_blob(&p, hash, 32);
+	rc = run_cmd(c, ST_SESS_DELETE, &p, &changed);
+	if (rc)
+		return rc;
+	return changed ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+}
+
+static enum smile_err pg_sess_purge(struct store_conn *c, int64_t now_ms, int64_t idle_before_ms,
+				    uint64_t *n)
+{
+	struct params p = {0};
+	int changed = 0;
+	enum smile_err rc;
+	p_i64(&p, now_ms);
+	p_i64(&p, idle_before_ms);
+	rc = run_cmd(c, ST_SESS_PURGE, &p, &changed);
+	*n = rc == SMILE_OK ? (uint64_t)changed : 0;
+	return rc;
+}
+
+/* A text[] literal of the merchants: {"a","b"}, each quoted with " and \
+ * escaped. 0 when it does not fit. */
+static int text_array(const char *const *v, size_t n, char *out, size_t cap)
+{
+	size_t used = 0;
+	if (cap < 3)
+		return 0;
+	out[used++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			out[used++] = ',';
+		out[used++] = '"';
+		for (const char *s = v[i]; *s; s++) {
+			if (used + 4 >= cap)
+				return 0;
+			if (*s == '"' || *s == '\\')
+				out[used++] = '\\';
+			out[used++] = *s;
+		}
+		if (used + 3 >= cap)
+			return 0;
+		out[used++] = '"';
+	}
+	out[used++] = '}';
+	out[used] = '\0';
+	return 1;
+}
+
+static enum smile_err pg_page_shipments(struct store_conn *c,
+					const struct smile_store_page_query *q,
+					smile_store_shipment_cb cb, void *ctx)
+{
+	char arr[SMILE_STORE_MAX_BINDINGS * (2 * SMILE_STORE_ID_MAX + 3) + 4];
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+	size_t nm = q->merchants ? q->n_merchants : 0;
+
+	p_i64(&p, q->before_id ? (int64_t)q->before_id : INT64_MAX);
+	if (nm) {
+		if (!text_array(q->merchants, nm, arr, sizeof(arr)))
+			return SMILE_ERR_INVALID;
+		p_text(&p, arr);
+	} else {
+		p_null(&p);
+	}
+	if (q->status >= 0)
+		p_text(&p, smile_shipment_status_name((enum smile_shipment_status)q->status));
+	else
+		p_null(&p);
+	if (q->q)
+		p_text(&p, q->q);
+	else
+		p_null(&p);
+	p_i64(&p, (int64_t)q->limit);
+	r = run(c, ST_PAGE, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	for (int i = 0; rc == SMILE_OK && i < PQntuples(r); i++) {
+		struct smile_store_shipment row;
+		rc = read_shipment_row(r, i, &row);
+		if (rc)
+			break;
+		int stop = cb(ctx, &row);
+		smile_store_shipment_release(&row);
+		if (stop)
+			break;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_events_after(struct store_conn *c, uint64_t after_id,
+				      const char *const *merchants, size_t n_merchants,
+				      size_t limit, smile_store_event_cb cb, void *ctx)
+{
+	char arr[SMILE_STORE_MAX_BINDINGS * (2 * SMILE_STORE_ID_MAX + 3) + 4];
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+	size_t nm = merchants ? n_merchants : 0;
+
+	p_i64(&p, (int64_t)after_id);
+	if (nm) {
+		if (!text_array(merchants, nm, arr, sizeof(arr)))
+			return SMILE_ERR_INVALID;
+		p_text(&p, arr);
+	} else {
+		p_null(&p);
+	}
+	p_i64(&p, (int64_t)limit);
+	r = run(c, ST_EVENTS_AFTER, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	for (int i = 0; rc == SMILE_OK && i < PQntuples(r); i++) {
+		struct smile_store_event ev;
+		memset(&ev, 0, sizeof(ev));
+		ev.id = (uint64_t)col_i64(r, i, 0);
+		ev.shipment_id = (uint64_t)col_i64(r, i, 1);
+		col_text(r, i, 2, ev.waybill, sizeof(ev.waybill));
+		col_text(r, i, 3, ev.event, sizeof(ev.event));
+		ev.time_ms = col_i64(r, i, 4);
+		col_text(r, i, 5, ev.device_id, sizeof(ev.device_id));
+		col_text(r, i, 6, ev.device_role, sizeof(ev.device_role));
+		col_text(r, i, 7, ev.detail, sizeof(ev.detail));
+		ev.recorded_ms = col_i64(r, i, 8);
+		if (ev.recorded_ms == 0)
+			ev.recorded_ms = ev.time_ms;
+		if (cb(ctx, &ev))
+			break;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_event_head(struct store_conn *c, uint64_t *id)
+{
+	PGresult *r = run(c, ST_EVENT_HEAD, NULL);
+	enum smile_err rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	*id = 0;
+	if (rc == SMILE_OK && PQntuples(r) == 1)
+		*id = (uint64_t)col_i64(r, 0, 0);
+	else if (rc == SMILE_OK)
+		rc = SMILE_ERR_STORE;
+	PQclear(r);
+	return rc;
+}
+
 const struct store_backend store_postgres_backend = {
 	.name = "postgresql",
 	.scheme = "postgresql",
@@ -2779,4 +3030,12 @@ const struct store_backend store_postgres_backend = {
 	.wh_list = pg_wh_list,
 	.outbox_list = pg_outbox_list,
 	.get_event = pg_get_event,
+	.sess_put = pg_sess_put,
+	.sess_touch = pg_sess_touch,
+	.sess_delete = pg_sess_delete,
+	.sess_purge = pg_sess_purge,
+	.sess_get = pg_sess_get,
+	.page_shipments = pg_page_shipments,
+	.events_after = pg_events_after,
+	.event_head = pg_event_head,
 };

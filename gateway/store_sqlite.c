@@ -98,6 +98,13 @@ enum stmt_id {
 	ST_PJ_FIND,
 	ST_PJ_GET,
 	ST_PJ_LIST,
+	/* console */
+	ST_SESS_PUT,
+	ST_SESS_GET,
+	ST_SESS_TOUCH,
+	ST_SESS_DELETE,
+	ST_SESS_PURGE,
+	ST_EVENT_HEAD,
 	ST_COUNT
 };
 
@@ -240,6 +247,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PJ_GET] = "SELECT " PJ_COLS " FROM print_jobs WHERE id = ?",
 	[ST_PJ_LIST] = "SELECT " PJ_COLS " FROM print_jobs WHERE state = ? "
 		       "ORDER BY station, seq LIMIT ?",
+	/* console */
+	[ST_SESS_PUT] = "INSERT INTO console_sessions (hash, api_key_id, key_hash, csrf, "
+			"created_ms, last_ms, expires_ms) VALUES (?,?,?,?,?,?,?)",
+	[ST_SESS_GET] = "SELECT api_key_id, key_hash, csrf, created_ms, last_ms, expires_ms "
+			"FROM console_sessions WHERE hash = ?",
+	[ST_SESS_TOUCH] = "UPDATE console_sessions SET last_ms = MAX(last_ms, ?) WHERE hash = ?",
+	[ST_SESS_DELETE] = "DELETE FROM console_sessions WHERE hash = ?",
+	[ST_SESS_PURGE] = "DELETE FROM console_sessions WHERE expires_ms <= ? OR last_ms < ?",
+	[ST_EVENT_HEAD] = "SELECT COALESCE(MAX(id), 0) FROM events",
 };
 
 /* Schema migrations: index i brings the schema from version i to i + 1. */
@@ -329,6 +345,13 @@ static const char *const migrations[] = {
 	"  updated_ms INTEGER NOT NULL, message BLOB NOT NULL, UNIQUE (station, seq));"
 	"CREATE INDEX print_jobs_shipment ON print_jobs (shipment_id);"
 	"CREATE INDEX print_jobs_state ON print_jobs (state, station, seq);",
+	/* 8: console sessions (docs/console.md): a hash of the cookie, never
+	 * the cookie or the API key; the key's id and hash, checked again on
+	 * every request. Renumbered on merge; keep it one string. */
+	"CREATE TABLE console_sessions (hash BLOB PRIMARY KEY, api_key_id TEXT NOT NULL,"
+	"  key_hash BLOB NOT NULL, csrf TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+	"  last_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
+	"CREATE INDEX console_sessions_expiry ON console_sessions (expires_ms);",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == SMILE_STORE_SCHEMA_VERSION, "one migration per version");
@@ -1982,6 +2005,217 @@ static enum smile_err sq_get_event(struct store_conn *c, uint64_t id, struct smi
 	return rc;
 }
 
+/* ------------------------------------------------------------ console */
+
+static enum smile_err sq_sess_put(struct store_conn *c, const struct smile_store_session *x)
+{
+	sqlite3_stmt *st = stmt(c, ST_SESS_PUT);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_blob(st, 1, x->hash, 32, SQLITE_STATIC);
+	bind_text(st, 2, x->api_key_id);
+	sqlite3_bind_blob(st, 3, x->key_hash, 32, SQLITE_STATIC);
+	bind_text(st, 4, x->csrf);
+	sqlite3_bind_int64(st, 5, x->created_ms);
+	sqlite3_bind_int64(st, 6, x->last_ms);
+	sqlite3_bind_int64(st, 7, x->expires_ms);
+	return map_step(step_done(st));
+}
+
+static enum smile_err sq_sess_get(struct store_conn *c, const uint8_t hash[32],
+				  struct smile_store_session *out)
+{
+	sqlite3_stmt *st = stmt(c, ST_SESS_GET);
+	enum smile_err rc;
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	memset(out, 0, sizeof(*out));
+	sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		memcpy(out->hash, hash, 32);
+		col_text(st, 0, out->api_key_id, sizeof(out->api_key_id));
+		if (sqlite3_column_bytes(st, 1) == 32)
+			memcpy(out->key_hash, sqlite3_column_blob(st, 1), 32);
+		col_text(st, 2, out->csrf, sizeof(out->csrf));
+		out->created_ms = sqlite3_column_int64(st, 3);
+		out->last_ms = sqlite3_column_int64(st, 4);
+		out->expires_ms = sqlite3_column_int64(st, 5);
+		rc = SMILE_OK;
+		break;
+	case SQLITE_DONE:
+		rc = SMILE_ERR_NOT_FOUND;
+		break;
+	default:
+		rc = SMILE_ERR_STORE;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static enum smile_err sq_sess_touch(struct store_conn *c, const uint8_t hash[32], int64_t now_ms)
+{
+	sqlite3_stmt *st = stmt(c, ST_SESS_TOUCH);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC);
+	if (run_done(st))
+		return SMILE_ERR_STORE;
+	return sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+}
+
+static enum smile_err sq_sess_delete(struct store_conn *c, const uint8_t hash[32])
+{
+	sqlite3_stmt *st = stmt(c, ST_SESS_DELETE);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+	if (run_done(st))
+		return SMILE_ERR_STORE;
+	return sqlite3_changes(c->db) ? SMILE_OK : SMILE_ERR_NOT_FOUND;
+}
+
+static enum smile_err sq_sess_purge(struct store_conn *c, int64_t now_ms, int64_t idle_before_ms,
+				    uint64_t *n)
+{
+	sqlite3_stmt *st = stmt(c, ST_SESS_PURGE);
+	*n = 0;
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int64(st, 2, idle_before_ms);
+	if (run_done(st))
+		return SMILE_ERR_STORE;
+	*n = (uint64_t)sqlite3_changes(c->db);
+	return SMILE_OK;
+}
+
+/* " AND merchant IN (?,...)" for n merchants (column `col`). */
+static size_t merchant_filter(char *sql, size_t used, size_t cap, const char *col, size_t n)
+{
+	if (n == 0)
+		return used;
+	used += (size_t)snprintf(sql + used, used < cap ? cap - used : 0, " AND %s IN (", col);
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(sql + used, used < cap ? cap - used : 0, "%s?", i ? "," : "");
+	used += (size_t)snprintf(sql + used, used < cap ? cap - used : 0, ")");
+	return used;
+}
+
+static enum smile_err sq_page_shipments(struct store_conn *c,
+					const struct smile_store_page_query *q,
+					smile_store_shipment_cb cb, void *ctx)
+{
+	/* built per call like list_shipments: the filters vary */
+	char sql[1024];
+	size_t used, nm = q->merchants ? q->n_merchants : 0;
+	sqlite3_stmt *st = NULL;
+	enum smile_err rc = SMILE_OK;
+	int step, bi = 1;
+
+	used = (size_t)snprintf(sql, sizeof(sql),
+				"SELECT " SHIPMENT_COLS " FROM shipments WHERE id < ?");
+	used = merchant_filter(sql, used, sizeof(sql), "merchant", nm);
+	if (q->status >= 0)
+		used += (size_t)snprintf(sql + used, sizeof(sql) - used, " AND status = ?");
+	if (q->q)
+		used += (size_t)snprintf(sql + used, sizeof(sql) - used,
+					 " AND (substr(waybill, 1, length(?)) = ? OR merchant_ref = ?)");
+	snprintf(sql + used, sizeof(sql) - used, " ORDER BY id DESC LIMIT ?");
+
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, bi++, q->before_id ? (sqlite3_int64)q->before_id : INT64_MAX);
+	for (size_t i = 0; i < nm; i++)
+		bind_text(st, bi++, q->merchants[i]);
+	if (q->status >= 0)
+		bind_text(st, bi++, smile_shipment_status_name((enum smile_shipment_status)q->status));
+	if (q->q) {
+		bind_text(st, bi++, q->q);
+		bind_text(st, bi++, q->q);
+		bind_text(st, bi++, q->q);
+	}
+	sqlite3_bind_int64(st, bi, (sqlite3_int64)q->limit);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct smile_store_shipment row;
+		rc = read_shipment_row(st, &row);
+		if (rc)
+			break;
+		int stop = cb(ctx, &row);
+		smile_store_shipment_release(&row);
+		if (stop)
+			break;
+	}
+	if (rc == SMILE_OK && step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = SMILE_ERR_STORE;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static enum smile_err sq_events_after(struct store_conn *c, uint64_t after_id,
+				      const char *const *merchants, size_t n_merchants,
+				      size_t limit, smile_store_event_cb cb, void *ctx)
+{
+	char sql[1024];
+	size_t used, nm = merchants ? n_merchants : 0;
+	sqlite3_stmt *st = NULL;
+	enum smile_err rc = SMILE_OK;
+	int step, bi = 1;
+
+	used = (size_t)snprintf(sql, sizeof(sql),
+				"SELECT e.id, e.shipment_id, e.waybill, e.event, e.time_ms, "
+				"e.device_id, e.device_role, e.detail, e.recorded_ms FROM events e");
+	if (nm)
+		used += (size_t)snprintf(sql + used, sizeof(sql) - used,
+					 " JOIN shipments s ON s.id = e.shipment_id");
+	used += (size_t)snprintf(sql + used, sizeof(sql) - used, " WHERE e.id > ?");
+	used = merchant_filter(sql, used, sizeof(sql), "s.merchant", nm);
+	snprintf(sql + used, sizeof(sql) - used, " ORDER BY e.id LIMIT ?");
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, bi++, (sqlite3_int64)after_id);
+	for (size_t i = 0; i < nm; i++)
+		bind_text(st, bi++, merchants[i]);
+	sqlite3_bind_int64(st, bi, (sqlite3_int64)limit);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct smile_store_event ev;
+		memset(&ev, 0, sizeof(ev));
+		ev.id = (uint64_t)sqlite3_column_int64(st, 0);
+		ev.shipment_id = (uint64_t)sqlite3_column_int64(st, 1);
+		col_text(st, 2, ev.waybill, sizeof(ev.waybill));
+		col_text(st, 3, ev.event, sizeof(ev.event));
+		ev.time_ms = sqlite3_column_int64(st, 4);
+		col_text(st, 5, ev.device_id, sizeof(ev.device_id));
+		col_text(st, 6, ev.device_role, sizeof(ev.device_role));
+		col_text(st, 7, ev.detail, sizeof(ev.detail));
+		ev.recorded_ms = sqlite3_column_int64(st, 8);
+		if (ev.recorded_ms == 0)
+			ev.recorded_ms = ev.time_ms;
+		if (cb(ctx, &ev))
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = SMILE_ERR_STORE;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static enum smile_err sq_event_head(struct store_conn *c, uint64_t *id)
+{
+	sqlite3_stmt *st = stmt(c, ST_EVENT_HEAD);
+	enum smile_err rc = SMILE_ERR_STORE;
+	*id = 0;
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*id = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = SMILE_OK;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.name = "sqlite",
 	.scheme = "sqlite",
@@ -2050,4 +2284,12 @@ const struct store_backend store_sqlite_backend = {
 	.wh_list = sq_wh_list,
 	.outbox_list = sq_outbox_list,
 	.get_event = sq_get_event,
+	.sess_put = sq_sess_put,
+	.sess_touch = sq_sess_touch,
+	.sess_delete = sq_sess_delete,
+	.sess_purge = sq_sess_purge,
+	.sess_get = sq_sess_get,
+	.page_shipments = sq_page_shipments,
+	.events_after = sq_events_after,
+	.event_head = sq_event_head,
 };

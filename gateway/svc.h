@@ -320,4 +320,55 @@ enum smile_err svc_webhook_test(struct gateway *g, const struct svc_caller *c, c
 				char event_id[WEBHOOK_TEST_ID_MAX], struct webhook_result *out,
 				struct smile_error *e) SMILE_MUST_CHECK;
 
+
+/* ------------------------------------------------------------ console
+ * The merchant web console's sessions and list (svc_console.c,
+ * docs/console.md). */
+
+/* A session cookie value: base64url (no padding) of 32 random bytes. */
+#define SVC_SESSION_COOKIE_LEN 43
+#define SVC_SESSION_COOKIE_MAX (SVC_SESSION_COOKIE_LEN + 1)
+
+/* Sign in with an API key string: a new session for it, valid until
+ * now + console_session_max_s and console_session_idle_s unused. *cookie
+ * gets the cookie value (a secret: the caller wipes it), *out the stored
+ * row (its csrf), *key the key. Logs console.signin with the key id.
+ * SMILE_ERR_PERMISSION (message "API key not recognised or revoked") for
+ * an unknown or revoked key; SMILE_ERR_STORE. */
+enum smile_err svc_session_create(struct gateway *g, const char *api_key, int64_t now_ms,
+				  char cookie[SVC_SESSION_COOKIE_MAX],
+				  struct smile_store_session *out, struct smile_store_apikey *key,
+				  struct smile_error *e) SMILE_MUST_CHECK;
+
+/* The live session of cookie value `cookie`, and its API key (looked up
+ * again: a revoked key ends its sessions). Refreshes last_ms when it is
+ * older than a fraction of the idle timeout. SMILE_ERR_PERMISSION (expired,
+ * idle too long, signed out, key revoked: the row is deleted when it is
+ * dead), SMILE_ERR_STORE. */
+enum smile_err svc_session_check(struct gateway *g, const char *cookie, int64_t now_ms,
+				 struct smile_store_session *out, struct smile_store_apikey *key,
+				 struct smile_error *e) SMILE_MUST_CHECK;
+
+/* Sign out: delete the session with this cookie hash. Logs console.signout.
+ * SMILE_ERR_NOT_FOUND, SMILE_ERR_STORE. */
+enum smile_err svc_session_delete(struct gateway *g, const struct svc_caller *c,
+				  const uint8_t hash[32], struct smile_error *e) SMILE_MUST_CHECK;
+
+/* Delete expired and idle sessions (the retention job). Returns how many. */
+size_t svc_session_purge(struct gateway *g, int64_t now_ms);
+
+/* The store's merchant filter for caller `c` (the access rule as a list):
+ * *n 0 with return 1 for admin (all); return 0 when the caller may see no
+ * merchant at all. */
+int svc_merchants_of(const struct svc_caller *c, const char *merchants[SMILE_STORE_MAX_BINDINGS],
+		     size_t *n);
+
+/* A page of the caller's shipments, newest first: status (-1: any), q
+ * (NULL: any; a waybill prefix or an exact merchant reference), before_id
+ * (0: from the newest), limit 1-200. cb gets each row. SMILE_ERR_STORE. */
+enum smile_err svc_shipment_page(struct gateway *g, const struct svc_caller *c, int status,
+				 const char *q, uint64_t before_id, size_t limit,
+				 smile_store_shipment_cb cb, void *ctx, struct smile_error *e)
+	SMILE_MUST_CHECK;
+
 #endif

@@ -21,6 +21,8 @@ size_t svc_retention_run(struct gateway *g, int64_t now)
 	int64_t created_before =
 		g->cfg.retention_after_issue_days ? now - g->cfg.retention_after_issue_days * DAY_MS : 0;
 
+	/* expired and idle console sessions go with the same pass */
+	svc_session_purge(g, now);
 	if (!delivered_before && !created_before)
 		return 0;
 	for (;;) {

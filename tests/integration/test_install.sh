@@ -142,4 +142,15 @@ out=$(LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$SMILE_ROOT/tests/lsan.supp:prin
 rc=$?
 t_eq "... and runs (device core keys + Base45, label parse + PNG)" 0 "$rc"
 t_match "... and prints what it made" "$out" '^label SW[0-9]+: [0-9]+ bytes of PNG; token_tampered$'
+
+# ---- the merchant console's files (docs/console.md)
+t_ok "the installed gateway looks for the console under the install's DATADIR" \
+	grep -q '/usr/share/smile/console' "$stage/usr/bin/smile-gateway"
+if ls gateway/web/console/*.* >/dev/null 2>&1; then
+	t_eq "the console's files are installed in DATADIR/smile/console" \
+		"$(cd gateway/web/console && find . -type f -name '*.*' | sort)" \
+		"$(cd "$stage/usr/share/smile/console" && find . -type f | sort)"
+else
+	t_skip "the console's files are installed" "no gateway/web/console in this tree"
+fi
 t_done

@@ -31,6 +31,23 @@ static void burst_then_refill(void **state)
 	ratelimit_free(rl);
 }
 
+static void peek_takes_nothing(void **state)
+{
+	struct ratelimit *rl = ratelimit_new(1, 2); /* 1/s, burst 2 */
+	long retry = 0;
+	(void)state;
+	assert_non_null(rl);
+	for (int i = 0; i < 5; i++)
+		assert_true(ratelimit_peek(rl, "ip", 1000, &retry)); /* costs nothing */
+	assert_true(ratelimit_take(rl, "ip", 1000, &retry));
+	assert_true(ratelimit_take(rl, "ip", 1000, &retry));
+	assert_false(ratelimit_peek(rl, "ip", 1000, &retry));
+	assert_int_equal(retry, 2); /* whole seconds, rounded up past the next token */
+	assert_false(ratelimit_peek(rl, "ip", 1500, &retry));
+	assert_true(ratelimit_peek(rl, "ip", 2000, &retry));
+	ratelimit_free(rl);
+}
+
 static void zero_rate_is_unlimited_and_many_keys_fit(void **state)
 {
 	struct ratelimit *off = ratelimit_new(0, 1), *rl = ratelimit_new(1, 1);
@@ -55,6 +72,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(burst_then_refill),
+		cmocka_unit_test(peek_takes_nothing),
 		cmocka_unit_test(zero_rate_is_unlimited_and_many_keys_fit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

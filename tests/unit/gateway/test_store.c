@@ -1305,6 +1305,224 @@ static void outbox_claims_in_order_with_leases(void **state)
 	assert_int_equal(c.d[0].state, SMILE_DELIVERY_PENDING);
 }
 
+/* ------------------------------------------------------------ console */
+
+static void console_sessions(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_session x = {.api_key_id = "k1", .csrf = "tok-1", .created_ms = 1000,
+					.last_ms = 1000, .expires_ms = 50000};
+	struct smile_store_session got;
+	uint8_t other[32];
+	uint64_t n = 9;
+
+	memset(x.hash, 0x11, 32);
+	memset(x.key_hash, 0x22, 32);
+	memset(other, 0x33, 32);
+	assert_int_equal(smile_store_put_session(f->s, &x), SMILE_OK);
+	assert_int_equal(smile_store_put_session(f->s, &x), SMILE_ERR_EXISTS);
+	assert_int_equal(smile_store_get_session(f->s, x.hash, &got), SMILE_OK);
+	assert_string_equal(got.api_key_id, "k1");
+	assert_memory_equal(got.key_hash, x.key_hash, 32);
+	assert_memory_equal(got.hash, x.hash, 32);
+	assert_string_equal(got.csrf, "tok-1");
+	assert_int_equal(got.created_ms, 1000);
+	assert_int_equal(got.last_ms, 1000);
+	assert_int_equal(got.expires_ms, 50000);
+	assert_int_equal(smile_store_get_session(f->s, other, &got), SMILE_ERR_NOT_FOUND);
+
+	/* touch only moves forward */
+	assert_int_equal(smile_store_touch_session(f->s, x.hash, 3000), SMILE_OK);
+	assert_int_equal(smile_store_touch_session(f->s, x.hash, 2000), SMILE_OK);
+	assert_int_equal(smile_store_get_session(f->s, x.hash, &got), SMILE_OK);
+	assert_int_equal(got.last_ms, 3000);
+	assert_int_equal(smile_store_touch_session(f->s, other, 3000), SMILE_ERR_NOT_FOUND);
+
+	/* a second session: idle; a third: past its end */
+	struct smile_store_session y = x, z = x;
+	memset(y.hash, 0x44, 32);
+	y.last_ms = 100;
+	memset(z.hash, 0x55, 32);
+	z.expires_ms = 4000;
+	assert_int_equal(smile_store_put_session(f->s, &y), SMILE_OK);
+	assert_int_equal(smile_store_put_session(f->s, &z), SMILE_OK);
+	/* now 4000, idle before 500: y (idle) and z (ended) go, x stays */
+	assert_int_equal(smile_store_purge_sessions(f->s, 4000, 500, &n), SMILE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(smile_store_get_session(f->s, x.hash, &got), SMILE_OK);
+	assert_int_equal(smile_store_get_session(f->s, y.hash, &got), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(smile_store_get_session(f->s, z.hash, &got), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(smile_store_purge_sessions(f->s, 4000, 500, &n), SMILE_OK);
+	assert_int_equal(n, 0);
+
+	assert_int_equal(smile_store_delete_session(f->s, x.hash), SMILE_OK);
+	assert_int_equal(smile_store_delete_session(f->s, x.hash), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(smile_store_get_session(f->s, x.hash, &got), SMILE_ERR_NOT_FOUND);
+}
+
+struct page_rows {
+	uint64_t ids[32];
+	int n;
+};
+
+static int collect_page(void *ctx, const struct smile_store_shipment *row)
+{
+	struct page_rows *p = ctx;
+	if (p->n < 32)
+		p->ids[p->n++] = row->id;
+	return 0;
+}
+
+static void page_shipments_newest_first(void **state)
+{
+	struct fixture *f = *state;
+	/* a merchant name with the characters an array literal quotes */
+	const char *alpha[] = {"alpha"}, *odd[] = {"o\"d\\d,{x}"}, *both[] = {"alpha", "o\"d\\d,{x}"};
+	struct smile_store_event ev = {.shipment_id = 3, .waybill = "SW2611290000003",
+				       .event = "delivered", .time_ms = 5000,
+				       .device_id = "dev-1", .device_role = "courier"};
+	struct smile_store_page_query q = {.merchants = alpha, .n_merchants = 1, .status = -1,
+					   .limit = 10};
+	struct page_rows p = {0};
+
+	for (uint64_t id = 1; id <= 6; id++)
+		assert_int_equal(insert_one(f->s, id, id % 2 ? "alpha" : "o\"d\\d,{x}", NULL),
+				 SMILE_OK);
+	assert_int_equal(smile_store_add_event(f->s, &ev), SMILE_OK);
+
+	assert_int_equal(smile_store_page_shipments(f->s, &q, collect_page, &p), SMILE_OK);
+	assert_int_equal(p.n, 3);
+	assert_int_equal(p.ids[0], 5); /* newest first */
+	assert_int_equal(p.ids[1], 3);
+	assert_int_equal(p.ids[2], 1);
+
+	memset(&p, 0, sizeof(p));
+	q.merchants = odd;
+	assert_int_equal(smile_store_page_shipments(f->s, &q, collect_page, &p), SMILE_OK);
+	assert_int_equal(p.n, 3);
+	assert_int_equal(p.ids[0], 6);
+
+	memset(&p, 0, sizeof(p));
+	q.merchants = both;
+	q.n_merchants = 2;
+	q.limit = 2;
+	assert_int_equal(smile_store_page_shipments(f->s, &q, collect_page, &p), SMILE_OK);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.ids[0], 6);
+	assert_int_equal(p.ids[1], 5);
+	/* the next page starts below the last id */
+	memset(&p, 0, sizeof(p));
+	q.before_id = 5;
+	q.limit = 10;
+	assert_int_equal(smile_store_page_shipments(f->s, &q, collect_page, &p), SMILE_OK);
+	assert_int_equal(p.n, 4);
+	assert_int_equal(p.ids[0], 4);
+
+	/* all merchants (admin), by status */
+	memset(&p, 0, sizeof(p));
+	q = (struct smile_store_page_query){.status = SMILE_SHIPMENT_DELIVERED, .limit = 10};
+	assert_int_equal(smile_store_page_shipments(f->s, &q, collect_page, &p), SMILE_OK);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.ids[0], 3);
+
+	/* q: a waybill prefix, an exact waybill, an exact reference; never a
+	 * prefix of a reference; LIKE wildcards are plain characters */
+	memset(&p, 0, sizeof(p));
+	q = (struct smile_store_page_query){.status = -1, .q = "SW26112900000", .limit = 10};
+	assert_int_equal(smile_store_page_shipments(f->s, &q, collect_page, &p), SMILE_OK);
+	assert_int_equal(p.n, 6);
+	memset(&p, 0, sizeof(p));
+	q.q = "SW2611290000004";
+	assert_int_equal(smile_store_page_shipments(f->s, &q, collect_page, &p), SMILE_OK);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.ids[0], 4);
+	memset(&p, 0, sizeof(p));
+	q.q = "order-2";
+	assert_int_equal(smile_store_page_shipments(f->s, &q, collect_page, &p), SMILE_OK);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.ids[0], 2);
+	memset(&p, 0, sizeof(p));
+	q.q = "order-";
+	assert_int_equal(smile_store_page_shipments(f->s, &q, collect_page, &p), SMILE_OK);
+	assert_int_equal(p.n, 0);
+	memset(&p, 0, sizeof(p));
+	q.q = "SW%";
+	assert_int_equal(smile_store_page_shipments(f->s, &q, collect_page, &p), SMILE_OK);
+	assert_int_equal(p.n, 0);
+	/* with a merchant filter too */
+	memset(&p, 0, sizeof(p));
+	q = (struct smile_store_page_query){.merchants = alpha, .n_merchants = 1, .status = -1,
+					    .q = "order-2", .limit = 10};
+	assert_int_equal(smile_store_page_shipments(f->s, &q, collect_page, &p), SMILE_OK);
+	assert_int_equal(p.n, 0);
+}
+
+struct ev_rows {
+	uint64_t ids[32];
+	char events[32][SMILE_STORE_STATUS_MAX];
+	int n;
+};
+
+static int collect_ev(void *ctx, const struct smile_store_event *ev)
+{
+	struct ev_rows *r = ctx;
+	if (r->n < 32) {
+		r->ids[r->n] = ev->id;
+		snprintf(r->events[r->n], sizeof(r->events[0]), "%s", ev->event);
+		r->n++;
+	}
+	return 0;
+}
+
+static void events_after_by_merchant(void **state)
+{
+	struct fixture *f = *state;
+	const char *alpha[] = {"alpha"};
+	struct smile_store_event ev = {.shipment_id = 1, .waybill = "SW2611290000001",
+				       .event = "hub_in", .time_ms = 5000,
+				       .device_id = "dev-1", .device_role = "hub"};
+	struct ev_rows r = {0};
+	uint64_t head = 99, head2;
+
+	assert_int_equal(smile_store_event_head(f->s, &head), SMILE_OK);
+	assert_int_equal(head, 0);
+	assert_int_equal(insert_one(f->s, 1, "alpha", NULL), SMILE_OK); /* created */
+	assert_int_equal(insert_one(f->s, 2, "beta", NULL), SMILE_OK);  /* created */
+	assert_int_equal(smile_store_event_head(f->s, &head), SMILE_OK);
+	assert_int_equal(smile_store_add_event(f->s, &ev), SMILE_OK);
+	ev.shipment_id = 2;
+	snprintf(ev.waybill, sizeof(ev.waybill), "SW2611290000002");
+	assert_int_equal(smile_store_add_event(f->s, &ev), SMILE_OK);
+	ev.shipment_id = 1;
+	snprintf(ev.waybill, sizeof(ev.waybill), "SW2611290000001");
+	snprintf(ev.event, sizeof(ev.event), "hub_out");
+	assert_int_equal(smile_store_add_event(f->s, &ev), SMILE_OK);
+
+	/* alpha's events after the head: its two scans, in order */
+	assert_int_equal(smile_store_events_after(f->s, head, alpha, 1, 10, collect_ev, &r),
+			 SMILE_OK);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.events[0], "hub_in");
+	assert_string_equal(r.events[1], "hub_out");
+	assert_true(r.ids[0] > head && r.ids[1] > r.ids[0]);
+	/* resuming after the first gives the second only */
+	uint64_t first = r.ids[0], second = r.ids[1];
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(smile_store_events_after(f->s, first, alpha, 1, 10, collect_ev, &r),
+			 SMILE_OK);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.ids[0], second);
+	/* everyone's (admin): created x2 + 3 scans, limit honoured */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(smile_store_events_after(f->s, 0, NULL, 0, 10, collect_ev, &r), SMILE_OK);
+	assert_int_equal(r.n, 5);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(smile_store_events_after(f->s, 0, NULL, 0, 2, collect_ev, &r), SMILE_OK);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(smile_store_event_head(f->s, &head2), SMILE_OK);
+	assert_int_equal(head2, second);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1334,6 +1552,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(webhooks_register_list_pause_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_fans_out_with_the_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_claims_in_order_with_leases, setup, teardown),
+		cmocka_unit_test_setup_teardown(console_sessions, setup, teardown),
+		cmocka_unit_test_setup_teardown(page_shipments_newest_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(events_after_by_merchant, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

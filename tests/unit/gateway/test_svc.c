@@ -29,6 +29,7 @@
 #include "smile/device.h"
 #include "smile/printjob.h"
 #include "smile/proto.h"
+#include "../../../gateway/apikey.h"
 #include "../../../gateway/svc.h"
 #include "memgw.h"
 
@@ -704,6 +705,124 @@ static void webhooks_belong_to_their_merchant(void **state)
 	assert_int_equal(log_count(f, "webhook.created", NULL), 2);
 }
 
+/* ------------------------------------------------------------ console */
+
+static int count_page(void *ctx, const struct smile_store_shipment *row)
+{
+	(void)row;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void console_sessions_through_the_service(void **state)
+{
+	struct fixture *f = *state;
+	char secret[APIKEY_STRING_MAX], id[SMILE_STORE_ID_MAX], cookie[SVC_SESSION_COOKIE_MAX],
+		cookie2[SVC_SESSION_COOKIE_MAX], wb[SMILE_STORE_WAYBILL_MAX], n[32];
+	struct smile_store_session s, got;
+	struct smile_store_apikey k, kk;
+	struct smile_error e = {0};
+	struct svc_caller z = svc_caller_api(&f->ziyun), ac = svc_caller_api(&f->acme),
+			  w = svc_caller_api(&f->wh), a = svc_caller_api(&f->admin);
+	int64_t t0 = 1764400000000LL, idle = f->g.cfg.console_session_idle_s * 1000;
+	int rows;
+
+	assert_int_equal(apikey_create(f->g.store, SMILE_ROLE_MERCHANT, "ziyun", NULL, 0, secret, id,
+				       &e),
+			 SMILE_OK);
+	/* a wrong key: refused, nothing stored, no log line */
+	assert_int_equal(svc_session_create(&f->g, "smk_nope", t0, cookie, &s, &k, &e),
+			 SMILE_ERR_PERMISSION);
+	assert_string_equal(e.field, "api_key");
+	query(f, "SELECT count(*) FROM console_sessions", n, sizeof(n));
+	assert_string_equal(n, "0");
+	assert_int_equal(log_count(f, "console.signin", NULL), 0);
+
+	assert_int_equal(svc_session_create(&f->g, secret, t0, cookie, &s, &k, &e), SMILE_OK);
+	assert_int_equal(strlen(cookie), SVC_SESSION_COOKIE_LEN);
+	assert_int_equal(strlen(s.csrf), 43);
+	assert_string_equal(k.merchant, "ziyun");
+	assert_int_equal(s.expires_ms, t0 + f->g.cfg.console_session_max_s * 1000);
+	assert_int_equal(log_count(f, "console.signin", id), 1);
+	/* one row, keyed by the cookie's hash (the cookie itself is not stored) */
+	query(f, "SELECT count(*) FROM console_sessions", n, sizeof(n));
+	assert_string_equal(n, "1");
+	assert_int_equal(smile_store_get_session(f->g.store, s.hash, &got), SMILE_OK);
+	assert_int_equal(crypto_generichash(s.hash, 32, (const unsigned char *)cookie,
+					    strlen(cookie), NULL, 0), 0);
+	assert_memory_equal(s.hash, got.hash, 32);
+
+	/* live: the key comes back; a use refreshes last_ms */
+	assert_int_equal(svc_session_check(&f->g, cookie, t0 + idle - 1, &got, &kk, &e), SMILE_OK);
+	assert_string_equal(kk.id, id);
+	assert_string_equal(got.csrf, s.csrf);
+	assert_int_equal(got.last_ms, t0 + idle - 1);
+	assert_int_equal(svc_session_check(&f->g, cookie, t0 + 2 * idle - 2, &got, &kk, &e),
+			 SMILE_OK);
+	/* idle too long: refused and gone */
+	assert_int_equal(svc_session_check(&f->g, cookie, t0 + 4 * idle, &got, &kk, &e),
+			 SMILE_ERR_PERMISSION);
+	assert_non_null(strstr(e.message, "idle"));
+	assert_int_equal(svc_session_check(&f->g, cookie, t0 + 2 * idle, &got, &kk, &e),
+			 SMILE_ERR_PERMISSION);
+	assert_non_null(strstr(e.message, "no such session"));
+	/* a malformed cookie */
+	assert_int_equal(svc_session_check(&f->g, "short", t0, &got, &kk, &e), SMILE_ERR_PERMISSION);
+
+	/* past the absolute end, however busy */
+	assert_int_equal(svc_session_create(&f->g, secret, t0, cookie, &s, &k, &e), SMILE_OK);
+	for (int64_t t = t0; t < s.expires_ms; t += idle / 2)
+		assert_int_equal(svc_session_check(&f->g, cookie, t, &got, &kk, &e), SMILE_OK);
+	assert_int_equal(svc_session_check(&f->g, cookie, s.expires_ms, &got, &kk, &e),
+			 SMILE_ERR_PERMISSION);
+	assert_non_null(strstr(e.message, "expired"));
+
+	/* sign-out */
+	assert_int_equal(svc_session_create(&f->g, secret, t0, cookie, &s, &k, &e), SMILE_OK);
+	assert_int_equal(svc_session_delete(&f->g, &z, s.hash, &e), SMILE_OK);
+	assert_int_equal(log_count(f, "console.signout", NULL), 1);
+	assert_int_equal(svc_session_check(&f->g, cookie, t0, &got, &kk, &e), SMILE_ERR_PERMISSION);
+	assert_int_equal(svc_session_delete(&f->g, &z, s.hash, &e), SMILE_ERR_NOT_FOUND);
+
+	/* the purge: an idle one goes, a fresh one stays */
+	assert_int_equal(svc_session_create(&f->g, secret, t0, cookie, &s, &k, &e), SMILE_OK);
+	assert_int_equal(svc_session_create(&f->g, secret, t0 + 3 * idle, cookie2, &s, &k, &e),
+			 SMILE_OK);
+	assert_int_equal(svc_session_purge(&f->g, t0 + 3 * idle), 1);
+	assert_int_equal(svc_session_check(&f->g, cookie2, t0 + 3 * idle, &got, &kk, &e), SMILE_OK);
+
+	/* revoking the key ends its sessions */
+	assert_int_equal(smile_store_revoke_apikey(f->g.store, id, t0), SMILE_OK);
+	assert_int_equal(svc_session_check(&f->g, cookie2, t0 + 3 * idle, &got, &kk, &e),
+			 SMILE_ERR_PERMISSION);
+	assert_non_null(strstr(e.message, "revoked"));
+	assert_int_equal(svc_session_create(&f->g, secret, t0, cookie, &s, &k, &e),
+			 SMILE_ERR_PERMISSION);
+	query(f, "SELECT count(*) FROM console_sessions", n, sizeof(n));
+	assert_string_equal(n, "0");
+
+	/* the list follows the access rule */
+	assert_int_equal(issue(f, &z, NULL, wb), SMILE_OK);
+	assert_int_equal(issue(f, &z, NULL, wb), SMILE_OK);
+	assert_int_equal(issue(f, &ac, NULL, wb), SMILE_OK);
+	const struct svc_caller *who[] = {&z, &ac, &w, &a};
+	const int sees[] = {2, 1, 2, 3};
+	for (size_t i = 0; i < 4; i++) {
+		rows = 0;
+		assert_int_equal(svc_shipment_page(&f->g, who[i], -1, NULL, 0, 10, count_page, &rows,
+						   &e),
+				 SMILE_OK);
+		assert_int_equal(rows, sees[i]);
+	}
+	struct smile_store_apikey lonely;
+	key(&lonely, "k-lonely", SMILE_ROLE_WAREHOUSE, NULL);
+	struct svc_caller l = svc_caller_api(&lonely);
+	rows = 0;
+	assert_int_equal(svc_shipment_page(&f->g, &l, -1, NULL, 0, 10, count_page, &rows, &e),
+			 SMILE_OK);
+	assert_int_equal(rows, 0); /* bound to nobody: sees nothing, not everything */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -716,6 +835,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(revoked_is_final, setup, teardown),
 		cmocka_unit_test_setup_teardown(print_jobs_through_the_service, setup, teardown),
 		cmocka_unit_test_setup_teardown(webhooks_belong_to_their_merchant, setup, teardown),
+		cmocka_unit_test_setup_teardown(console_sessions_through_the_service, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
