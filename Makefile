@@ -140,6 +140,10 @@ $(BUILD)/obj/tests/%.o: tests/%.c
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS_ALL) -Itests $(CFLAGS_C11) $(PKG_CFLAGS) $(TEST_CFLAGS) -c $< -o $@
 
+# The gateway's web pages are served from the source tree when it runs from
+# its build tree (static.c, static_root; installed: $(DATADIR)/smile/web).
+$(BUILD)/obj/gateway/static.o: CPPFLAGS_ALL += -DSMILE_WEB_SRC_DIR='"$(CURDIR)/gateway/web"'
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)
@@ -368,6 +372,10 @@ install: all $(INSTALL_LIBS) $(BUILD)/smile.pc
 	install -m 0644 include/smile/*.h $(DESTDIR)$(INCLUDEDIR)/smile/
 	install -m 0644 $(BUILD)/smile.pc $(DESTDIR)$(LIBDIR)/pkgconfig/smile.pc
 	$(if $(wildcard conf/*),install -m 0644 $(wildcard conf/*) $(DESTDIR)$(DATADIR)/smile/)
+	for d in $$(cd gateway/web && find . -type d); do \
+	  install -d $(DESTDIR)$(DATADIR)/smile/web/$$d; done
+	for f in $$(cd gateway/web && find . -type f); do \
+	  install -m 0644 gateway/web/$$f $(DESTDIR)$(DATADIR)/smile/web/$$f; done
 
 # The gateway and bridge libraries too: earlier versions installed them.
 uninstall:

@@ -85,6 +85,21 @@ static const struct smile_conf_key keys[] = {
 	LONG(webhook_poll_ms, 10, 60000, "how often this node looks for due webhook deliveries"),
 	LONG(webhook_keep_days, 1, 3650,
 	     "days delivered and dead-lettered webhook deliveries stay listed (and redeliverable)"),
+	STR(web_root, "directory of the web pages (the tracking page in its track/ subdirectory), "
+		      "relative to the data directory unless absolute (empty: the installed "
+		      "PREFIX/share/smile/web, or the source tree's gateway/web)"),
+	LONG(track_window_s, 1, 604800,
+	     "tracking page: the throttle's window, seconds (docs/tracking.md)"),
+	LONG(track_lookups_per_address, 1, 1000000,
+	     "tracking page: coarse status lookups per window from one client address"),
+	LONG(track_checks_per_address, 1, 1000000,
+	     "tracking page: phone digit checks per window from one client address"),
+	LONG(track_checks_per_waybill, 1, 1000000,
+	     "tracking page: phone digit checks per window for one waybill, from anywhere"),
+	STR(track_trusted_proxies,
+	    "tracking page: comma-separated IP addresses of your reverse proxies; from them the "
+	    "last address of X-Forwarded-For is the client the throttle counts (empty: the TCP "
+	    "peer is the client, and X-Forwarded-For is ignored)"),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -128,6 +143,10 @@ void smile_config_defaults(struct smile_config *c)
 	c->webhook_concurrency = 32;
 	c->webhook_poll_ms = 500;
 	c->webhook_keep_days = 30;
+	c->track_window_s = 3600;
+	c->track_lookups_per_address = 300;
+	c->track_checks_per_address = 30;
+	c->track_checks_per_waybill = 10;
 }
 
 /* Rules between keys, checked once every line parsed. */

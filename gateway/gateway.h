@@ -160,12 +160,15 @@ struct http_req {
 	double t0;
 };
 
+#define HTTP_RESP_MAX_HDR 8   /* headers a handler may add */
+#define HTTP_RESP_HDR_MAX 384 /* a header value, with its NUL (a page's CSP) */
+
 struct http_resp {
 	int status;
 	const char *content_type;
 	struct smile_buf body;
-	const char *hdr_name[4];
-	char hdr_value[4][160];
+	const char *hdr_name[HTTP_RESP_MAX_HDR];
+	char hdr_value[HTTP_RESP_MAX_HDR][HTTP_RESP_HDR_MAX];
 	int n_hdr;
 	void *ext;        /* (unused) */
 };

@@ -112,7 +112,7 @@ static enum smile_err insert_one(struct smile_store *s, uint64_t id, const char 
 	memset(p.wrapped_key, 0xAB, sizeof(p.wrapped_key));
 	memset(ct, 0xCD, sizeof(ct));
 	make_row(&r, id, merchant);
-	struct smile_store_new_shipment item = {&r, &p, idem, SMILE_OK};
+	struct smile_store_new_shipment item = {&r, &p, idem, SMILE_OK, NULL};
 	enum smile_err rc = smile_store_insert_shipments(s, &item, 1, 0);
 	return rc ? rc : item.result;
 }
@@ -128,7 +128,7 @@ static void all_or_nothing_batch(void **state)
 	assert_int_equal(insert_one(f->s, 2, "acme", NULL), SMILE_OK);
 	for (int i = 0; i < 3; i++) {
 		make_row(&r[i], (uint64_t)i + 1, "acme"); /* id 2 collides */
-		items[i] = (struct smile_store_new_shipment){&r[i], &p, NULL, SMILE_OK};
+		items[i] = (struct smile_store_new_shipment){&r[i], &p, NULL, SMILE_OK, NULL};
 	}
 	assert_int_equal(smile_store_insert_shipments(f->s, items, 3, 1), SMILE_ERR_EXISTS);
 	assert_int_equal(smile_store_get_shipment_by_id(f->s, 1, &got), SMILE_ERR_NOT_FOUND);
