@@ -30,8 +30,8 @@
 			role_courier: 'a courier', role_hub: 'a sorting hub', role_supervisor: 'a supervisor',
 			role_print_station: 'a print station', role_unknown: 'an unknown device',
 			ac_reveal: 'Your phone number was shown to {role}', ac_resend: 'Shown again to {role} (the same scan, resent)',
-			ac_refusal: '{role} was refused your phone number', ac_wrong: 'Wrong digits entered on this page',
-			ac_for: 'for “{event}”',
+			ac_refusal: 'Your phone number was not shown to {role}', ac_wrong: 'Wrong digits entered on this page',
+			ac_for: ' for “{event}”',
 			why: {
 				hub_role: 'sorting hubs never receive contact details', not_holder: 'it was not holding your parcel',
 				out_of_zone: 'your address is outside its delivery area', wrong_role: 'its role may not do this',
@@ -70,7 +70,7 @@
 			role_courier: '快递员', role_hub: '分拣中心', role_supervisor: '站点主管',
 			role_print_station: '打印站', role_unknown: '未知设备',
 			ac_reveal: '您的手机号已向{role}显示', ac_resend: '再次向{role}显示（同一次扫描重发）',
-			ac_refusal: '{role}查看您的手机号被拒绝', ac_wrong: '本页面输入的号码后 4 位有误',
+			ac_refusal: '未向{role}显示您的手机号', ac_wrong: '本页面输入的号码后 4 位有误',
 			ac_for: '（{event}）',
 			why: {
 				hub_role: '分拣中心从不接收联系方式', not_holder: '该设备当时并未持有您的包裹',
@@ -173,7 +173,7 @@
 		$('c-first').textContent = fmtDay(c.first_seen);
 		$('c-last').textContent = fmtDay(c.last_update);
 		$('c-unknown').hidden = c.status !== 'unknown';
-		$('verify').hidden = false;
+		$('verify').hidden = !!full;
 	}
 
 	function renderFull(f) {
@@ -199,7 +199,7 @@
 			let icon, what, cls;
 			const role = t('role_' + a.role);
 			if (a.kind === 'reveal') {
-				cls = 'reveal'; icon = '👁';
+				cls = 'reveal'; icon = '◉';
 				what = t(a.resend ? 'ac_resend' : 'ac_reveal', { role });
 			} else if (a.kind === 'refusal') {
 				cls = 'refusal'; icon = '✕';
@@ -214,7 +214,7 @@
 			li.appendChild(ic);
 			const body = el('div');
 			const w = el('div', 'ac-what', what);
-			if (a.event) w.appendChild(document.createTextNode(' ' + t('ac_for', { event: t('ev_' + a.event) })));
+			if (a.event) w.appendChild(document.createTextNode(t('ac_for', { event: t('ev_' + a.event) })));
 			body.appendChild(w);
 			let meta = fmtTime(a.time_ms);
 			if (a.kind === 'refusal' && a.reason) {
@@ -321,10 +321,15 @@
 			const v = $('digits').value.replace(/[^0-9]/g, '').slice(0, 4);
 			if (v !== $('digits').value) $('digits').value = v;
 		});
-		const fromHash = normalise(decodeURIComponent(location.hash.replace(/^#/, '')));
-		if (/^[A-Z0-9]{4,31}$/.test(fromHash)) {
-			$('waybill').value = fromHash;
-			lookup(fromHash);
-		}
+		const fromHash = () => {
+			let h = '';
+			try { h = normalise(decodeURIComponent(location.hash.replace(/^#/, ''))); } catch (e) { return; }
+			if (/^[A-Z0-9]{4,31}$/.test(h) && !(coarse && coarse.waybill === h)) {
+				$('waybill').value = h;
+				lookup(h);
+			}
+		};
+		window.addEventListener('hashchange', fromHash);
+		fromHash();
 	});
 })();
