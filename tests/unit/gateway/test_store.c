@@ -1305,6 +1305,89 @@ static void outbox_claims_in_order_with_leases(void **state)
 	assert_int_equal(c.d[0].state, SMILE_DELIVERY_PENDING);
 }
 
+/* ------------------------------------------------------------ tracking page */
+
+struct audit_seen {
+	int n;
+	char kinds[256];
+};
+
+static int collect_audit(void *ctx, const struct smile_audit_entry *a, int64_t time_ms)
+{
+	struct audit_seen *x = ctx;
+	size_t used = strlen(x->kinds);
+	assert_true(time_ms > 0);
+	snprintf(x->kinds + used, sizeof(x->kinds) - used, "%s%s:%s", used ? "," : "", a->kind,
+		 a->detail);
+	x->n++;
+	return 0;
+}
+
+/* The digits hash is stored at issue, read back, absent when not given,
+ * and cleared by erasure; the throttle counts per key in fixed windows;
+ * audit entries are listed by subject only. */
+static void tracking_hash_throttle_and_audit(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_shipment r;
+	uint8_t ct[8] = {0}, hash[SMILE_STORE_TRACK_HASH_BYTES], got[SMILE_STORE_TRACK_HASH_BYTES];
+	struct smile_store_personal p = {.wrapped_len = 8, .ct = ct, .ct_len = sizeof(ct)};
+	uint64_t counts[2];
+	int has = -1;
+
+	memset(hash, 0x5A, sizeof(hash));
+	make_row(&r, 41, "acme");
+	struct smile_store_new_shipment item = {&r, &p, NULL, SMILE_OK, hash};
+	assert_int_equal(smile_store_insert_shipments(f->s, &item, 1, 0), SMILE_OK);
+	assert_int_equal(item.result, SMILE_OK);
+	assert_int_equal(insert_one(f->s, 42, "acme", NULL), SMILE_OK); /* no hash */
+
+	assert_int_equal(smile_store_track_hash(f->s, 41, got, &has), SMILE_OK);
+	assert_int_equal(has, 1);
+	assert_memory_equal(got, hash, sizeof(hash));
+	assert_int_equal(smile_store_track_hash(f->s, 42, got, &has), SMILE_OK);
+	assert_int_equal(has, 0);
+	assert_int_equal(smile_store_track_hash(f->s, 999, got, &has), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(has, 0);
+
+	assert_int_equal(smile_store_erase_personal(f->s, 41, 1764400001000LL, "api"), SMILE_OK);
+	assert_int_equal(smile_store_track_hash(f->s, 41, got, &has), SMILE_OK);
+	assert_int_equal(has, 0); /* erasure clears it */
+
+	/* throttle: window 1000 ms starting at the first attempt */
+	const char *keys[2] = {"check:127.0.0.1", "waybill:SW1"};
+	for (int i = 1; i <= 3; i++) {
+		assert_int_equal(smile_store_track_hit(f->s, keys, 2, 10000 + i, 1000, counts), SMILE_OK);
+		assert_int_equal(counts[0], (uint64_t)i);
+		assert_int_equal(counts[1], (uint64_t)i);
+	}
+	assert_int_equal(smile_store_track_hit(f->s, keys, 1, 10999, 1000, counts), SMILE_OK);
+	assert_int_equal(counts[0], 4);
+	/* the window ends at 10001 + 1000: a fresh one */
+	assert_int_equal(smile_store_track_hit(f->s, keys, 2, 11002, 1000, counts), SMILE_OK);
+	assert_int_equal(counts[0], 1);
+	assert_int_equal(counts[1], 1);
+	const char *bad[1] = {""};
+	assert_int_equal(smile_store_track_hit(f->s, bad, 1, 1, 1000, counts), SMILE_ERR_INVALID);
+	assert_int_equal(smile_store_track_hit(f->s, keys, 1, 1, 0, counts), SMILE_ERR_INVALID);
+
+	/* audit by subject */
+	const struct smile_audit_entry a[3] = {
+		{"reveal", r.waybill, "van-1", "ok"},
+		{"refusal", "SW-other", "van-1", "not_holder"},
+		{"track.wrong_digits", r.waybill, "public", "wrong"},
+	};
+	assert_int_equal(smile_store_audit(f->s, a, 3, 1764400002000LL), SMILE_OK);
+	struct audit_seen seen = {0};
+	assert_int_equal(smile_store_audit_subject(f->s, r.waybill, 100, collect_audit, &seen),
+			 SMILE_OK);
+	/* the erasure's own entry comes first */
+	assert_string_equal(seen.kinds, "erasure:crypto-shred,reveal:ok,track.wrong_digits:wrong");
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(smile_store_audit_subject(f->s, r.waybill, 2, collect_audit, &seen), SMILE_OK);
+	assert_int_equal(seen.n, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1334,6 +1417,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(webhooks_register_list_pause_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_fans_out_with_the_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_claims_in_order_with_leases, setup, teardown),
+		cmocka_unit_test_setup_teardown(tracking_hash_throttle_and_audit, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
