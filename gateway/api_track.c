@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "gateway.h"
@@ -67,9 +68,20 @@ static int listed(const char *list, const char *addr)
 	return 0;
 }
 
+/* The last X-Forwarded-For header line (a proxy that adds its own line,
+ * like HAProxy's "option forwardfor", puts it after any the client sent). */
+static enum MHD_Result last_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+				const char *value)
+{
+	(void)kind;
+	if (key && value && strcasecmp(key, "X-Forwarded-For") == 0)
+		*(const char **)cls = value;
+	return MHD_YES;
+}
+
 /* The client the throttle counts: the TCP peer, or, when the peer is a
- * configured proxy, the last address of its X-Forwarded-For (the one the
- * proxy itself appended; anything before it the client may have forged). */
+ * configured proxy, the last address of its last X-Forwarded-For (the one
+ * the proxy itself added; anything before it the client may have forged). */
 static void client_of(struct gateway *g, struct http_req *r, char *out, size_t cap)
 {
 	const union MHD_ConnectionInfo *ci =
@@ -81,7 +93,8 @@ static void client_of(struct gateway *g, struct http_req *r, char *out, size_t c
 		snprintf(out, cap, "unknown");
 	if (!g->cfg.track_trusted_proxies[0] || !listed(g->cfg.track_trusted_proxies, out))
 		return;
-	xff = http_header(r, "X-Forwarded-For");
+	xff = NULL;
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, last_xff, &xff);
 	if (xff) {
 		const char *last = strrchr(xff, ',');
 		char buf[INET6_ADDRSTRLEN + 1];

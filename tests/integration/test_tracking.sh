@@ -18,6 +18,7 @@ gw_init "$D" || die "init failed"
 gw_conf_set "$D" track_checks_per_waybill 5
 gw_conf_set "$D" track_checks_per_address 8
 gw_conf_set "$D" track_lookups_per_address 40
+gw_conf_set "$D" track_trusted_proxies "127.0.0.20, 127.0.0.22"
 # the page's files from a copy, so a symlink out of it can be planted
 mkdir -p "$T/web"
 cp -a "$SMILE_ROOT/gateway/web/track" "$T/web/"
@@ -184,6 +185,19 @@ track "/v1/track/$WB1" --interface 127.0.0.10
 t_eq "the 41st: 429" 429 "$STATUS"
 t_eq "the throttle is in the store (shared by every node)" "1" \
 	"$(q "SELECT count(*) FROM track_throttle WHERE key = 'lookup:127.0.0.10' AND n = 41")"
+
+# --- behind a proxy ---------------------------------------------------------
+track "/v1/track/$WB1" --interface 127.0.0.20 -H "X-Forwarded-For: 203.0.113.7"
+track "/v1/track/$WB1" --interface 127.0.0.22 -H "X-Forwarded-For: 10.1.1.1, 203.0.113.8"
+track "/v1/track/$WB1" --interface 127.0.0.20 -H "X-Forwarded-For: 198.51.100.1" \
+	-H "X-Forwarded-For: 203.0.113.9"
+track "/v1/track/$WB1" --interface 127.0.0.21 -H "X-Forwarded-For: 203.0.113.10"
+track "/v1/track/$WB1" --interface 127.0.0.20 -H "X-Forwarded-For: 2001:db8:1:2:3:4:5:6"
+t_eq "from a trusted proxy the client is the last X-Forwarded-For address (IPv6 by its /64); from anyone else, the peer" \
+	"lookup:127.0.0.21 lookup:2001:db8:1:2::/64 lookup:203.0.113.7 lookup:203.0.113.8 lookup:203.0.113.9" \
+	"$(q "SELECT key FROM track_throttle WHERE key IN ('lookup:203.0.113.7', 'lookup:203.0.113.8',
+	  'lookup:203.0.113.9', 'lookup:127.0.0.21', 'lookup:2001:db8:1:2::/64', 'lookup:10.1.1.1',
+	  'lookup:198.51.100.1', 'lookup:203.0.113.10', 'lookup:127.0.0.20') ORDER BY key" | tr '\n' ' ' | sed 's/ $//')"
 
 # --- erasure -----------------------------------------------------------------
 issue "9栋"
