@@ -166,7 +166,7 @@ void api_track_verify(struct gateway *g, struct http_req *r, struct http_resp *o
 	json_object_foreach(body, key, d)
 	{
 		if (strcmp(key, "phone_last4") != 0) {
-			http_resp_error(o, 422, "unknown_field", NULL,
+			http_resp_error(o, 422, "invalid_value", NULL,
 					"unknown member; only phone_last4 is accepted");
 			goto out;
 		}
@@ -177,7 +177,7 @@ void api_track_verify(struct gateway *g, struct http_req *r, struct http_resp *o
 		goto out;
 	}
 	if (!json_is_string(d)) {
-		http_resp_error(o, 422, "field_type", "phone_last4", "must be a string of 4 digits");
+		http_resp_error(o, 422, "wrong_type", "phone_last4", "must be a string of 4 digits");
 		goto out;
 	}
 	client_of(g, r, client, sizeof(client));

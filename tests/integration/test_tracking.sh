@@ -106,6 +106,17 @@ t_eq "wrong digits: 403 not_matched" "403 not_matched" "$STATUS $(jq_get "$BODY"
 WRONG_BODY=$BODY
 verify "$WB1" 123 --interface 127.0.0.2
 t_eq "three digits: 422 naming phone_last4" "422 phone_last4" "$STATUS $(jq_get "$BODY" .error.field)"
+api_json POST "/v1/track/$WB1/verify" "" '{"phone_last4":"5678","name":"x"}' --interface 127.0.0.2
+t_eq "another member: 422 invalid_value" "422 invalid_value" "$STATUS $(jq_get "$BODY" .error.code)"
+api_json POST "/v1/track/$WB1/verify" "" '{"phone_last4":5678}' --interface 127.0.0.2
+t_eq "digits as a number: 422 wrong_type" "422 wrong_type phone_last4" \
+	"$STATUS $(jq_get "$BODY" '"\(.error.code) \(.error.field)"')"
+api_json POST "/v1/track/$WB1/verify" "" '{}' --interface 127.0.0.2
+t_eq "no digits: 422 missing_field" "422 missing_field" "$STATUS $(jq_get "$BODY" .error.code)"
+api POST "/v1/track/$WB1/verify" "" --data-binary '{"phone_last4":"5678"}' --interface 127.0.0.2
+t_eq "not sent as JSON: 415" 415 "$STATUS"
+t_eq "... none of these was counted as a check" "1" \
+	"$(q "SELECT n FROM track_throttle WHERE key = 'waybill:$WB1'")"
 verify "$WB1" 5678 --interface 127.0.0.2
 t_eq "the right digits: 200" 200 "$STATUS"
 FULL=$BODY
