@@ -177,6 +177,7 @@ found:
 
 struct answer_ctx {
 	struct gateway *g;
+	int64_t since_ms; /* the shipment's issue: audit entries before it are about no parcel */
 	struct devices *devs;
 	json_t *timeline, *access;
 	/* the scan events, to name the event of each reveal or refusal */
@@ -233,6 +234,10 @@ static int access_entry(void *arg, const struct smile_audit_entry *a, int64_t ti
 	const char *role = NULL, *place = NULL, *event;
 	json_t *j;
 
+	/* a waybill number can be guessed before it is issued: wrong answers
+	 * for it then were nobody's attempt at this parcel */
+	if (time_ms < x->since_ms)
+		return 0;
 	if (strcmp(a->kind, "track.wrong_digits") == 0) {
 		j = json_pack("{s:s, s:o, s:I}", "kind", "wrong_digits", "time", time_member(time_ms),
 			      "time_ms", (json_int_t)time_ms);
@@ -262,7 +267,7 @@ static enum smile_err full_json(struct gateway *g, const struct smile_store_ship
 {
 	struct devices devs;
 	struct smile_store_event events[64];
-	struct answer_ctx x = {g, &devs, json_array(), json_array(), events, 0, 64, 0};
+	struct answer_ctx x = {g, row->created_ms, &devs, json_array(), json_array(), events, 0, 64, 0};
 	enum smile_err rc;
 
 	memset(&devs, 0, sizeof(devs));

@@ -142,4 +142,19 @@ out=$(LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$SMILE_ROOT/tests/lsan.supp:prin
 rc=$?
 t_eq "... and runs (device core keys + Base45, label parse + PNG)" 0 "$rc"
 t_match "... and prints what it made" "$out" '^label SW[0-9]+: [0-9]+ bytes of PNG; token_tampered$'
+
+# ---- the web pages: installed beside the binary, served from there
+web="$stage/usr/share/smile/web"
+t_eq "the tracking page's files are installed" "$(cd gateway/web && find . -type f | sort)" \
+	"$(cd "$web" 2>/dev/null && find . -type f | sort)"
+if [ -x "$stage/usr/bin/smile-gateway" ]; then
+	. "$(dirname "$0")/gateway.sh"
+	GW="$stage/usr/bin/smile-gateway"
+	echo "<!-- installed copy -->" >>"$web/track/index.html"
+	gw_init "$T/gw" || die "installed smile-gateway init failed"
+	gw_start "$T/gw" || die "installed smile-gateway did not start"
+	t_match "an installed gateway with no web_root serves the installed page" \
+		"$(curl -sS "$GW_URL/t/")" 'installed copy'
+	gw_stop
+fi
 t_done

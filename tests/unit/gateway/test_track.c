@@ -160,9 +160,14 @@ static void right_wrong_and_unknown(void **state)
 	long retry = 0;
 
 	issue(f, wb);
+	/* a wrong guess at the number before it was issued: nobody's attempt
+	 * at this parcel, left out of its access log */
+	const struct smile_audit_entry early = {"track.wrong_digits", wb, "public", "unknown"};
+	assert_int_equal(smile_store_audit(f->g.store, &early, 1, 1000), SMILE_OK);
 	assert_int_equal(verify(f, wb, "5678", "10.0.0.1", &out, &e1), SMILE_OK);
 	assert_string_equal(json_string_value(json_object_get(out, "status")), "issued");
 	assert_int_equal(json_array_size(json_object_get(out, "timeline")), 1);
+	assert_int_equal(json_array_size(json_object_get(out, "access")), 0);
 	json_decref(out);
 
 	assert_int_equal(verify(f, wb, "5679", "10.0.0.1", &out, &e1), SMILE_ERR_DENIED);
