@@ -29,8 +29,21 @@ static const struct static_header page_headers[] = {
 
 /* ------------------------------------------------------------ the client */
 
-/* The TCP peer's address as text; an IPv6 address by its /64 (one host
- * commonly holds a whole /64). "" when unknown. */
+/* The TCP peer's address as text, as a proxy is listed in
+ * track_trusted_proxies ("" when unknown). */
+static void exact_text(const struct sockaddr *sa, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+			  (socklen_t)cap);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+			  (socklen_t)cap);
+}
+
+/* An address as the throttle counts it; an IPv6 address by its /64 (one
+ * host commonly holds a whole /64). "" when unknown. */
 static void peer_text(const struct sockaddr *sa, char *out, size_t cap)
 {
 	out[0] = '\0';
@@ -86,12 +99,14 @@ static void client_of(struct gateway *g, struct http_req *r, char *out, size_t c
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char exact[INET6_ADDRSTRLEN];
 	const char *xff;
 
 	peer_text(ci ? ci->client_addr : NULL, out, cap);
 	if (out[0] == '\0')
 		snprintf(out, cap, "unknown");
-	if (!g->cfg.track_trusted_proxies[0] || !listed(g->cfg.track_trusted_proxies, out))
+	exact_text(ci ? ci->client_addr : NULL, exact, sizeof(exact));
+	if (!g->cfg.track_trusted_proxies[0] || !listed(g->cfg.track_trusted_proxies, exact))
 		return;
 	xff = NULL;
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, last_xff, &xff);

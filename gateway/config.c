@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,27 @@ static enum smile_err check_keys(const struct smile_config *c, struct smile_erro
 		return smile_error_set(e, SMILE_ERR_CONFIG, "http_per_ip_limit",
 				       "%ld is over half of http_connection_limit (%ld)",
 				       c->http_per_ip_limit, c->http_connection_limit);
+	/* every trusted proxy is an address, so a typo is an error, not a
+	 * proxy silently distrusted */
+	for (const char *p = c->track_trusted_proxies; *p;) {
+		char one[64];
+		unsigned char bin[16];
+		size_t l;
+		while (*p == ' ' || *p == ',')
+			p++;
+		l = strcspn(p, ", ");
+		if (l == 0)
+			break;
+		if (l >= sizeof(one))
+			l = sizeof(one) - 1;
+		memcpy(one, p, l);
+		one[l] = '\0';
+		if (inet_pton(AF_INET, one, bin) != 1 && inet_pton(AF_INET6, one, bin) != 1)
+			return smile_error_set(e, SMILE_ERR_CONFIG, "track_trusted_proxies",
+					       "each entry must be an IP address; one of %d characters is not",
+					       (int)l);
+		p += strcspn(p, ", ");
+	}
 	struct webhook_allow allow;
 	return webhook_allow_parse(c->webhook_allow_private, &allow, e);
 }

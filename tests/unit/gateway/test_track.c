@@ -225,12 +225,29 @@ static void throttled_per_waybill_and_address(void **state)
 	assert_int_equal(verify(f, wb, "5678", "10.0.2.1", &out, &e), SMILE_ERR_QUOTA);
 }
 
+static void trusted_proxies_are_addresses(void **state)
+{
+	struct smile_config c;
+	struct smile_error e = {0};
+	const char ok_text[] = "track_trusted_proxies = 10.0.0.1, ::1,192.168.1.2\n";
+	const char bad_text[] = "track_trusted_proxies = 10.0.0.1, 10.0.0.300\n";
+	(void)state;
+	smile_config_defaults(&c);
+	assert_string_equal(c.track_trusted_proxies, "");
+	assert_int_equal(c.track_checks_per_waybill, 10);
+	assert_int_equal(smile_config_parse(&c, ok_text, sizeof(ok_text) - 1, &e), SMILE_OK);
+	assert_string_equal(c.track_trusted_proxies, "10.0.0.1, ::1,192.168.1.2");
+	assert_int_equal(smile_config_parse(&c, bad_text, sizeof(bad_text) - 1, &e), SMILE_ERR_CONFIG);
+	assert_string_equal(e.field, "track_trusted_proxies");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(last_digits),
 		cmocka_unit_test(places_are_city_level),
 		cmocka_unit_test(coarse_statuses),
+		cmocka_unit_test(trusted_proxies_are_addresses),
 		cmocka_unit_test_setup_teardown(hash_is_keyed_and_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(right_wrong_and_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(throttled_per_waybill_and_address, setup, teardown),
