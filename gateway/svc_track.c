@@ -90,7 +90,9 @@ static enum smile_err coarse_json(struct gateway *g, const char *waybill,
 {
 	struct coarse_ctx x = {0};
 
-	if (row && smile_store_list_events(g->store, row->id, coarse_event, &x) != SMILE_OK)
+	/* an unknown waybill reads the (empty) events of shipment id 0, so
+	 * both answers cost the same reads */
+	if (smile_store_list_events(g->store, row ? row->id : 0, coarse_event, &x) != SMILE_OK)
 		return smile_error_set(e, SMILE_ERR_STORE, NULL, "could not read the events");
 	*out = json_pack("{s:s, s:s, s:o, s:o}", "waybill", waybill, "status",
 			 row ? track_coarse_status(row->status) : "unknown", "first_seen",
@@ -326,8 +328,9 @@ enum smile_err svc_track_verify(struct gateway *g, const char *waybill, const ch
 	if ((rc = lookup(g, waybill, &row, &found, e)))
 		return rc;
 	memset(want, 0, sizeof(want));
+	/* the hash of shipment id 0 (none) for an unknown waybill: the same read */
+	rc = smile_store_track_hash(g->store, found ? row.id : 0, want, &has);
 	if (found) {
-		rc = smile_store_track_hash(g->store, row.id, want, &has);
 		if (rc != SMILE_OK && rc != SMILE_ERR_NOT_FOUND) {
 			smile_store_shipment_release(&row);
 			return smile_error_set(e, SMILE_ERR_STORE, NULL, "could not read the shipment");
