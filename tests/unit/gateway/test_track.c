@@ -195,6 +195,53 @@ static void right_wrong_and_unknown(void **state)
 	json_decref(out);
 }
 
+struct details {
+	char text[256];
+};
+
+static int collect_details(void *ctx, const struct smile_audit_entry *a, int64_t time_ms)
+{
+	struct details *d = ctx;
+	size_t n = strlen(d->text);
+	(void)time_ms;
+	snprintf(d->text + n, sizeof(d->text) - n, "%s%s:%s", n ? "," : "", a->kind, a->detail);
+	return 0;
+}
+
+/* A shipment stored without a hash (as every shipment issued before schema
+ * 8 is): the right digits are "not matched", like a wrong guess. */
+static void no_hash_answers_as_wrong(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_shipment r;
+	struct smile_store_personal p = {.wrapped_len = 8};
+	struct smile_error e = {0}, e1, e2;
+	struct details d = {{0}};
+	uint8_t ct[8] = {0};
+	json_t *out = NULL;
+	char wb[SMILE_STORE_WAYBILL_MAX];
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(smile_store_next_id(f->g.store, &r.id), SMILE_OK);
+	assert_int_equal(smile_waybill_format("SW", 260101, r.id, wb, &e), SMILE_OK);
+	snprintf(r.waybill, sizeof(r.waybill), "%s", wb);
+	snprintf(r.merchant, sizeof(r.merchant), "ziyun");
+	r.created_ms = 1;
+	r.public_json = (char *)"{}";
+	r.device_view = (char *)"{}";
+	p.ct = ct;
+	p.ct_len = sizeof(ct);
+	struct smile_store_new_shipment item = {&r, &p, NULL, SMILE_OK, NULL};
+	assert_int_equal(smile_store_insert_shipments(f->g.store, &item, 1, 0), SMILE_OK);
+
+	assert_int_equal(verify(f, wb, "5678", "10.0.3.1", &out, &e1), SMILE_ERR_DENIED);
+	assert_int_equal(verify(f, wb, "0000", "10.0.3.1", &out, &e2), SMILE_ERR_DENIED);
+	assert_string_equal(e1.message, e2.message);
+	assert_null(out);
+	assert_int_equal(smile_store_audit_subject(f->g.store, wb, 10, collect_details, &d), SMILE_OK);
+	assert_string_equal(d.text, "track.wrong_digits:no_hash,track.wrong_digits:no_hash");
+}
+
 static void throttled_per_waybill_and_address(void **state)
 {
 	struct fixture *f = *state;
@@ -251,6 +298,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(hash_is_keyed_and_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(right_wrong_and_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(throttled_per_waybill_and_address, setup, teardown),
+		cmocka_unit_test_setup_teardown(no_hash_answers_as_wrong, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
