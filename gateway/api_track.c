@@ -14,8 +14,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "gateway.h"
+#include "smile/log.h"
 #include "static.h"
 #include "svc.h"
 
@@ -216,6 +218,17 @@ static void serve(struct gateway *g, struct http_resp *o, const char *name)
 		return;
 	}
 	static_serve(o, dir, name, page_headers, sizeof(page_headers) / sizeof(page_headers[0]));
+}
+
+void api_track_check_files(struct gateway *g)
+{
+	char root[PATH_MAX], index[PATH_MAX + 32];
+	struct stat st;
+	if (static_root(g->cfg.web_root, g->dir, root, sizeof(root)) != 0 ||
+	    (size_t)snprintf(index, sizeof(index), "%s/track/index.html", root) >= sizeof(index) ||
+	    stat(index, &st) != 0 || !S_ISREG(st.st_mode))
+		smile_log(SMILE_LOG_WARN, "track.page_missing", SMILE_KV_ID("key", "web_root"),
+			  SMILE_KV_ID("see", "docs/tracking.md"));
 }
 
 void api_track_page(struct gateway *g, struct http_req *r, struct http_resp *o)

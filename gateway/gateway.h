@@ -197,6 +197,10 @@ int http_status_of(enum smile_err err);
  * response and returns NULL. */
 json_t *http_body_json(struct http_req *r, struct http_resp *o);
 
+/* Log track.page_missing (warn) when the tracking page's index.html is not
+ * where web_root says (api_track.c): /t/ would answer 404. */
+void api_track_check_files(struct gateway *g);
+
 /* ------------------------------------------------------------ handlers */
 
 typedef void (*http_handler)(struct gateway *g, struct http_req *r, struct http_resp *o);

@@ -271,6 +271,8 @@ else
 	t_skip "Chromium or puppeteer-core missing (make deps)"
 fi
 
+t_nomatch "the page's files are found: no warning" "$(cat "$GW_LOG")" 'track.page_missing'
+
 # --- a store from before schema 8 ----------------------------------------------
 # The store as schema 7 left it (no hash column, no counters, no index),
 # holding WB1; the gateway migrates it when it starts again.
@@ -288,6 +290,14 @@ t_eq "... its coarse status still answers" "200 out_for_delivery" "$STATUS $(jq_
 issue "13栋"
 verify "$WB" 5678 --interface 127.0.0.30
 t_eq "a shipment issued after it: the right digits" 200 "$STATUS"
+
+# --- no page where web_root points -------------------------------------------------
+gw_stop
+gw_conf_set "$D" web_root "$T/nowhere"
+gw_start "$D" || die "gateway did not start"
+t_match "web_root without the page: a warning at start" "$(cat "$GW_LOG")" 'event=track.page_missing key=web_root'
+page /t/
+t_eq "... and /t/ is 404" 404 "${BODY%% *}"
 
 gw_stop
 t_done
