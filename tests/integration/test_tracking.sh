@@ -232,6 +232,7 @@ t_match "... Content-Security-Policy: own files only, no inline script, no frami
 	"Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self';.*frame-ancestors 'none'"
 t_match "... X-Frame-Options: DENY" "$(headers)" $'\nX-Frame-Options: DENY'
 t_match "... Referrer-Policy: no-referrer" "$(headers)" $'\nReferrer-Policy: no-referrer'
+t_match "... Cross-Origin-Opener-Policy: same-origin" "$(headers)" $'\nCross-Origin-Opener-Policy: same-origin'
 t_match "... X-Content-Type-Options: nosniff" "$(headers)" $'\nX-Content-Type-Options: nosniff'
 t_nomatch "... no inline script" "$(cat "$T/page")" '<script>|<script [^>]*>[^<]'
 page /t/track.js
