@@ -140,24 +140,15 @@ $(BUILD)/obj/tests/%.o: tests/%.c
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS_ALL) -Itests $(CFLAGS_C11) $(PKG_CFLAGS) $(TEST_CFLAGS) -c $< -o $@
 
+# The gateway's web pages are served from the source tree when it runs from
+# its build tree (static.c, static_root; installed: $(DATADIR)/smile/web).
+$(BUILD)/obj/gateway/static.o: CPPFLAGS_ALL += -DSMILE_WEB_SRC_DIR='"$(CURDIR)/gateway/web"'
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_C11) $(PKG_CFLAGS) -c $< -o $@
 
-# Where the console's files are (gateway/static.c): the source tree for a
-# gateway run from this build tree's bin/, DATADIR/smile/console once
-# installed. Written to a header that changes (and rebuilds static.o) only
-# when the paths do, so `make install PREFIX=...` compiles in its own.
-CONSOLE_DIRS_H := $(BUILD)/gen/console_dirs.h
-$(CONSOLE_DIRS_H): FORCE
-	@mkdir -p $(@D)
-	@printf '%s\n' '#define SMILE_CONSOLE_SRC_DIR "$(CURDIR)/gateway/web/console"' \
-	  '#define SMILE_CONSOLE_BUILD_BIN "$(abspath $(BUILD))/bin"' \
-	  '#define SMILE_CONSOLE_INSTALL_DIR "$(DATADIR)/smile/console"' >$@.tmp
-	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
-$(BUILD)/obj/gateway/static.o: $(CONSOLE_DIRS_H)
-$(BUILD)/obj/gateway/static.o: CPPFLAGS_ALL += -include $(CONSOLE_DIRS_H)
 
 # An empty library is still a valid archive, so parts can appear one by one.
 define make_lib
@@ -382,8 +373,10 @@ install: all $(INSTALL_LIBS) $(BUILD)/smile.pc
 	install -m 0644 include/smile/*.h $(DESTDIR)$(INCLUDEDIR)/smile/
 	install -m 0644 $(BUILD)/smile.pc $(DESTDIR)$(LIBDIR)/pkgconfig/smile.pc
 	$(if $(wildcard conf/*),install -m 0644 $(wildcard conf/*) $(DESTDIR)$(DATADIR)/smile/)
-	$(if $(wildcard gateway/web/console/*),cd gateway/web/console && find . -type f -name '*.*' \
-	  -exec install -D -m 0644 {} $(DESTDIR)$(DATADIR)/smile/console/{} \;)
+	for d in $$(cd gateway/web && find . -type d); do \
+	  install -d $(DESTDIR)$(DATADIR)/smile/web/$$d; done
+	for f in $$(cd gateway/web && find . -type f); do \
+	  install -m 0644 gateway/web/$$f $(DESTDIR)$(DATADIR)/smile/web/$$f; done
 
 # The gateway and bridge libraries too: earlier versions installed them.
 uninstall:

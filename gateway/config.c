@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,9 +87,8 @@ static const struct smile_conf_key keys[] = {
 	LONG(webhook_keep_days, 1, 3650,
 	     "days delivered and dead-lettered webhook deliveries stay listed (and redeliverable)"),
 	STR(console_dir, "directory of the merchant web console's files served at /console/ "
-			 "(empty: the build tree's gateway/web/console for a gateway run from the "
-			 "build tree, else DATADIR/smile/console as make install puts it; relative: "
-			 "to the data directory)"),
+			 "(empty: the console/ subdirectory of web_root; relative: to the data "
+			 "directory)"),
 	STR(console_secure_cookie, "yes: the console's session cookie carries Secure (turn it on "
 				   "behind a TLS proxy); no: plain HTTP on loopback works"),
 	LONG(console_session_idle_s, 1, 86400,
@@ -101,6 +101,21 @@ static const struct smile_conf_key keys[] = {
 	LONG(console_export_max_rows, 1, 100000,
 	     "most rows of one CSV export of the shipment list (newest first; the answer says "
 	     "when more matched)"),
+	STR(web_root, "directory of the web pages (the tracking page in its track/ subdirectory), "
+		      "relative to the data directory unless absolute (empty: the installed "
+		      "PREFIX/share/smile/web, or the source tree's gateway/web)"),
+	LONG(track_window_s, 1, 604800,
+	     "tracking page: the throttle's window, seconds (docs/tracking.md)"),
+	LONG(track_lookups_per_address, 1, 1000000,
+	     "tracking page: coarse status lookups per window from one client address"),
+	LONG(track_checks_per_address, 1, 1000000,
+	     "tracking page: phone digit checks per window from one client address"),
+	LONG(track_checks_per_waybill, 1, 1000000,
+	     "tracking page: phone digit checks per window for one waybill, from anywhere"),
+	STR(track_trusted_proxies,
+	    "tracking page: comma-separated IP addresses of your reverse proxies; from them the "
+	    "last address of X-Forwarded-For is the client the throttle counts (empty: the TCP "
+	    "peer is the client, and X-Forwarded-For is ignored)"),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -149,6 +164,10 @@ void smile_config_defaults(struct smile_config *c)
 	c->console_session_max_s = 12 * 3600;
 	c->console_streams_max = 64;
 	c->console_export_max_rows = 10000;
+	c->track_window_s = 3600;
+	c->track_lookups_per_address = 300;
+	c->track_checks_per_address = 30;
+	c->track_checks_per_waybill = 10;
 }
 
 /* Rules between keys, checked once every line parsed. */
@@ -163,6 +182,27 @@ static enum smile_err check_keys(const struct smile_config *c, struct smile_erro
 	if (strcmp(c->console_secure_cookie, "yes") != 0 && strcmp(c->console_secure_cookie, "no") != 0)
 		return smile_error_set(e, SMILE_ERR_CONFIG, "console_secure_cookie",
 				       "must be yes or no");
+	/* every trusted proxy is an address, so a typo is an error, not a
+	 * proxy silently distrusted */
+	for (const char *p = c->track_trusted_proxies; *p;) {
+		char one[64];
+		unsigned char bin[16];
+		size_t l;
+		while (*p == ' ' || *p == ',')
+			p++;
+		l = strcspn(p, ", ");
+		if (l == 0)
+			break;
+		if (l >= sizeof(one))
+			l = sizeof(one) - 1;
+		memcpy(one, p, l);
+		one[l] = '\0';
+		if (inet_pton(AF_INET, one, bin) != 1 && inet_pton(AF_INET6, one, bin) != 1)
+			return smile_error_set(e, SMILE_ERR_CONFIG, "track_trusted_proxies",
+					       "each entry must be an IP address; one of %d characters is not",
+					       (int)l);
+		p += strcspn(p, ", ");
+	}
 	struct webhook_allow allow;
 	return webhook_allow_parse(c->webhook_allow_private, &allow, e);
 }

@@ -75,6 +75,13 @@ struct smile_config {
 	long console_session_max_s;               /* absolute lifetime */
 	long console_streams_max;                 /* concurrent event streams per node */
 	long console_export_max_rows;             /* rows of one CSV export */
+	/* web pages and the recipient tracking page (docs/tracking.md) */
+	char web_root[SMILE_CONFIG_STR_MAX];      /* "" = installed or source tree (static.h) */
+	long track_window_s;                      /* the throttle's window */
+	long track_lookups_per_address;           /* coarse lookups per window and address */
+	long track_checks_per_address;            /* digit checks per window and address */
+	long track_checks_per_waybill;            /* digit checks per window and waybill */
+	char track_trusted_proxies[SMILE_CONFIG_STR_MAX]; /* addresses whose X-Forwarded-For counts */
 };
 
 /* Fill `c` with the defaults. */

@@ -171,7 +171,6 @@ struct http_req {
 	int64_t session_expires_ms;
 };
 
-#define HTTP_RESP_HEADERS 6
 
 /* A streamed body (sse.c): libmicrohttpd calls read until it returns
  * MHD_CONTENT_READER_END_OF_STREAM, then done once (also when the client
@@ -182,13 +181,16 @@ struct http_stream {
 	void *arg;
 };
 
+#define HTTP_RESP_MAX_HDR 8   /* headers a handler may add */
+#define HTTP_RESP_HDR_MAX 384 /* a header value, with its NUL (a page's CSP) */
+
 struct http_resp {
 	int status;
 	const char *content_type;
 	const char *cache_control; /* NULL: no-store */
 	struct smile_buf body;
-	const char *hdr_name[HTTP_RESP_HEADERS];
-	char hdr_value[HTTP_RESP_HEADERS][160];
+	const char *hdr_name[HTTP_RESP_MAX_HDR];
+	char hdr_value[HTTP_RESP_MAX_HDR][HTTP_RESP_HDR_MAX];
 	int n_hdr;
 	struct http_stream stream; /* read != NULL: the body is this stream */
 };
@@ -219,6 +221,10 @@ int http_status_of(enum smile_err err);
 /* Parse the request body as a JSON object/array; on failure writes the error
  * response and returns NULL. */
 json_t *http_body_json(struct http_req *r, struct http_resp *o);
+
+/* Log track.page_missing (warn) when the tracking page's index.html is not
+ * where web_root says (api_track.c): /t/ would answer 404. */
+void api_track_check_files(struct gateway *g);
 
 /* ------------------------------------------------------------ handlers */
 

@@ -177,7 +177,7 @@ static int split_path(struct http_req *r, const char *url)
 void http_resp_header(struct http_resp *o, const char *name, const char *fmt, ...)
 {
 	va_list ap;
-	if (o->n_hdr >= HTTP_RESP_HEADERS)
+	if (o->n_hdr >= HTTP_RESP_MAX_HDR)
 		return;
 	o->hdr_name[o->n_hdr] = name;
 	va_start(ap, fmt);

@@ -199,6 +199,7 @@ static int cmd_serve(int argc, char **argv)
 		gateway_close(&g);
 		return fail("serve", &e);
 	}
+	api_track_check_files(&g);
 	if (relay_start(&g, &g.relay, &e) != SMILE_OK) {
 		gateway_close(&g);
 		return fail("serve", &e);

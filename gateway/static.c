@@ -1,121 +1,211 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * static.c - the merchant console's files at /console/ (docs/console.md).
+ * static.c - plain files for the gateway's web pages (static.h).
  *
- * A file is served only when every path segment is a plain name (letters,
- * digits, '.', '_', '-', never starting with '.'), its extension is one of a
- * short list with a fixed Content-Type, and the real path (symlinks
- * resolved) is still inside the real console directory: "..", absolute
- * paths, hidden files and symlinks pointing out are all 404, like a missing
- * file, so the answer never says which rule refused. Files are small and
- * read whole (capped); every answer under /console/ carries the security
- * headers (static_security_headers, added by http.c).
+ * The one idea: a request path is only ever a name to look up, never a path
+ * to follow. It must be made of a few safe characters, no segment may begin
+ * with '.', the extension must be one we know, and the file's resolved path
+ * (symlinks followed by realpath) must still lie inside the served
+ * directory's resolved path. Anything else is the same 404 as a missing
+ * file, so probing learns nothing about the disk.
  */
 #include "static.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gateway.h"
+#include <microhttpd.h>
+
 #include "smile/log.h"
 
-#ifndef SMILE_CONSOLE_SRC_DIR
-#define SMILE_CONSOLE_SRC_DIR "gateway/web/console"
-#endif
-#ifndef SMILE_CONSOLE_BUILD_BIN
-#define SMILE_CONSOLE_BUILD_BIN "build/bin"
-#endif
-#ifndef SMILE_CONSOLE_INSTALL_DIR
-#define SMILE_CONSOLE_INSTALL_DIR "/usr/local/share/smile/console"
+#ifndef SMILE_WEB_SRC_DIR
+#define SMILE_WEB_SRC_DIR "gateway/web"
 #endif
 
-#define STATIC_FILE_MAX (8u << 20)
+const struct static_header static_page_headers[] = {
+	{"X-Frame-Options", "DENY"},
+	{"Referrer-Policy", "no-referrer"},
+	{"Cross-Origin-Opener-Policy", "same-origin"},
+};
+const size_t static_n_page_headers = sizeof(static_page_headers) / sizeof(static_page_headers[0]);
+
+static const struct {
+	const char *ext;
+	const char *type;
+} types[] = {
+	{".html", "text/html; charset=utf-8"},
+	{".css", "text/css; charset=utf-8"},
+	{".js", "text/javascript; charset=utf-8"},
+	{".svg", "image/svg+xml"},
+	{".png", "image/png"},
+	{".ico", "image/x-icon"},
+	{".json", "application/json"},
+	{".txt", "text/plain; charset=utf-8"},
+	{".woff2", "font/woff2"},
+};
+
+static const char *type_of(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	const char *slash = strrchr(path, '/');
+	if (dot == NULL || (slash && dot < slash))
+		return NULL;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(dot, types[i].ext) == 0)
+			return types[i].type;
+	return NULL;
+}
+
+/* Only names: [A-Za-z0-9._-] segments separated by single '/', none
+ * empty or starting with '.'. */
+static int name_ok(const char *p)
+{
+	int seg_start = 1;
+	if (p == NULL || *p == '\0' || strlen(p) >= 256)
+		return 0;
+	for (; *p; p++) {
+		char c = *p;
+		if (c == '/') {
+			if (seg_start)
+				return 0;
+			seg_start = 1;
+			continue;
+		}
+		if (seg_start && c == '.')
+			return 0;
+		seg_start = 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return !seg_start;
+}
+
+static int not_found(struct http_resp *o)
+{
+	http_resp_error(o, 404, "no_route", NULL, "no such resource");
+	return 404;
+}
+
+int static_serve(struct http_resp *o, const char *dir, const char *relpath,
+		 const struct static_header *headers, size_t n)
+{
+	char root[PATH_MAX], joined[PATH_MAX], real[PATH_MAX];
+	const char *type = type_of(relpath ? relpath : "");
+	struct stat st;
+	unsigned char *buf = NULL;
+	size_t rootlen, got = 0;
+	int fd = -1;
+
+	if (!name_ok(relpath) || type == NULL || dir == NULL || realpath(dir, root) == NULL)
+		return not_found(o);
+	rootlen = strlen(root);
+	if ((size_t)snprintf(joined, sizeof(joined), "%s/%s", root, relpath) >= sizeof(joined) ||
+	    realpath(joined, real) == NULL || strncmp(real, root, rootlen) != 0 ||
+	    real[rootlen] != '/')
+		return not_found(o);
+	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > STATIC_FILE_MAX)
+		goto fail;
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL)
+		goto fail;
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			goto fail;
+		got += (size_t)r;
+	}
+	close(fd);
+	http_resp_bytes(o, 200, type, buf, got);
+	free(buf);
+	for (size_t i = 0; i < static_n_page_headers; i++)
+		http_resp_header(o, static_page_headers[i].name, "%s", static_page_headers[i].value);
+	for (size_t i = 0; i < n; i++)
+		http_resp_header(o, headers[i].name, "%s", headers[i].value);
+	return 200;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return not_found(o);
+}
+
+static int is_dir(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int static_root(const char *configured, const char *gw_dir, char *out, size_t cap)
+{
+	char exe[PATH_MAX];
+	ssize_t n;
+	int w;
+
+	if (configured && configured[0]) {
+		if (configured[0] == '/' || gw_dir == NULL)
+			w = snprintf(out, cap, "%s", configured);
+		else
+			w = snprintf(out, cap, "%s/%s", gw_dir, configured);
+		return w < 0 || (size_t)w >= cap ? -1 : 0;
+	}
+	/* installed: PREFIX/bin/smile-gateway beside PREFIX/share/smile/web */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		char *slash;
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			w = snprintf(out, cap, "%s/../share/smile/web", exe);
+			if (w > 0 && (size_t)w < cap && is_dir(out))
+				return 0;
+		}
+	}
+	w = snprintf(out, cap, "%s", SMILE_WEB_SRC_DIR);
+	return w < 0 || (size_t)w >= cap ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ the console */
 
 void static_security_headers(struct MHD_Response *resp)
 {
 	MHD_add_response_header(resp, "Content-Security-Policy", STATIC_CSP);
-	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	for (size_t i = 0; i < static_n_page_headers; i++)
+		MHD_add_response_header(resp, static_page_headers[i].name,
+					static_page_headers[i].value);
 }
 
 int static_console_dir(const struct gateway *g, char *out, size_t n)
 {
-	char exe[PATH_MAX];
-	ssize_t len;
+	char root[PATH_MAX];
 	int w;
 
 	if (g->cfg.console_dir[0] == '/')
 		w = snprintf(out, n, "%s", g->cfg.console_dir);
 	else if (g->cfg.console_dir[0])
 		w = snprintf(out, n, "%s/%s", g->dir, g->cfg.console_dir);
-	else {
-		/* run from the build tree: the files beside the sources (both
-		 * paths resolved: the tree may sit under a symlink) */
-		char bin[PATH_MAX];
-		len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		exe[len > 0 ? len : 0] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash)
-			*slash = '\0';
-		int in_tree = realpath(SMILE_CONSOLE_BUILD_BIN, bin) != NULL && strcmp(exe, bin) == 0;
-		w = snprintf(out, n, "%s", in_tree ? SMILE_CONSOLE_SRC_DIR : SMILE_CONSOLE_INSTALL_DIR);
-	}
-	return w > 0 && (size_t)w < n;
-}
-
-static const struct {
-	const char *ext, *ctype;
-} types[] = {
-	{"html", "text/html; charset=utf-8"},
-	{"css", "text/css; charset=utf-8"},
-	{"js", "text/javascript; charset=utf-8"},
-	{"svg", "image/svg+xml"},
-	{"png", "image/png"},
-	{"ico", "image/x-icon"},
-	{"json", "application/json"},
-};
-
-static const char *type_of(const char *name)
-{
-	const char *dot = strrchr(name, '.');
-	if (dot == NULL)
-		return NULL;
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (strcmp(dot + 1, types[i].ext) == 0)
-			return types[i].ctype;
-	return NULL;
-}
-
-static int plain_segment(const char *s)
-{
-	if (s[0] == '\0' || s[0] == '.')
+	else if (static_root(g->cfg.web_root, g->dir, root, sizeof(root)) != 0)
 		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
-			return 0;
-	return 1;
-}
-
-static void not_found(struct http_resp *o)
-{
-	http_resp_error(o, 404, "no_route", NULL, "no such resource");
+	else
+		w = snprintf(out, n, "%s/console", root);
+	return w > 0 && (size_t)w < n;
 }
 
 void api_console_static(struct gateway *g, struct http_req *r, struct http_resp *o)
 {
-	char dir[PATH_MAX], path[PATH_MAX], real_dir[PATH_MAX], real[PATH_MAX];
-	const char *name = "index.html", *ctype;
-	size_t used;
-	struct stat st;
-	int fd = -1;
+	static const struct static_header csp[] = {{"Content-Security-Policy", STATIC_CSP}};
+	char dir[PATH_MAX], rel[PATH_MAX];
+	size_t used = 0;
 
 	/* "/console": relative links in the page need the slash */
 	if (r->nseg == 1 && !r->trailing_slash) {
@@ -123,56 +213,27 @@ void api_console_static(struct gateway *g, struct http_req *r, struct http_resp 
 		http_resp_bytes(o, 301, "text/plain; charset=utf-8", "/console/\n", 10);
 		return;
 	}
-	if (!static_console_dir(g, dir, sizeof(dir)) || realpath(dir, real_dir) == NULL) {
+	if (!static_console_dir(g, dir, sizeof(dir))) {
 		smile_log0(SMILE_LOG_WARN, "console.no_directory");
 		not_found(o);
 		return;
 	}
-	used = (size_t)snprintf(path, sizeof(path), "%s", real_dir);
-	for (int i = 1; i < r->nseg; i++) {
-		if (!plain_segment(r->seg[i]) || used >= sizeof(path)) {
-			not_found(o);
-			return;
-		}
-		used += (size_t)snprintf(path + used, sizeof(path) - used, "/%s", r->seg[i]);
-		name = r->seg[i];
+	/* a directory is no file: only "/console/" itself means its index */
+	if (r->trailing_slash != (r->nseg == 1)) {
+		not_found(o);
+		return;
 	}
 	if (r->nseg == 1)
-		used += (size_t)snprintf(path + used, sizeof(path) - used, "/index.html");
-	if (used >= sizeof(path) || r->trailing_slash != (r->nseg == 1) ||
-	    (ctype = type_of(name)) == NULL) {
+		used = (size_t)snprintf(rel, sizeof(rel), "index.html");
+	for (int i = 1; i < r->nseg && used < sizeof(rel); i++)
+		used += (size_t)snprintf(rel + used, sizeof(rel) - used, "%s%s", i > 1 ? "/" : "",
+					 r->seg[i]);
+	if (used >= sizeof(rel)) {
 		not_found(o);
 		return;
 	}
-	/* a symlink may point anywhere: what counts is where it lands */
-	used = strlen(real_dir);
-	if (realpath(path, real) == NULL || strncmp(real, real_dir, used) != 0 ||
-	    real[used] != '/' || (fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
-	    fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > STATIC_FILE_MAX) {
-		if (fd >= 0)
-			close(fd);
-		not_found(o);
-		return;
-	}
-	{
-		char *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-		size_t got = 0;
-		while (buf && got < (size_t)st.st_size) {
-			ssize_t k = read(fd, buf + got, (size_t)st.st_size - got);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0)
-				break;
-			got += (size_t)k;
-		}
-		close(fd);
-		if (buf == NULL || got != (size_t)st.st_size) {
-			free(buf);
-			http_resp_error(o, 500, "io", NULL, "could not read the file");
-			return;
-		}
-		http_resp_bytes(o, 200, ctype, buf, got);
+	if (static_serve(o, dir, rel, csp, 1) == 200) {
 		o->cache_control = "no-cache";
-		free(buf);
+		r->console = 0; /* the file carries the console's headers already */
 	}
 }

@@ -401,7 +401,7 @@ static enum smile_err run_insert_one(struct smile_store *s, struct smile_store_n
 		if (rc)
 			return rc;
 	}
-	rc = ops->insert_shipment(s->writer, r);
+	rc = ops->insert_shipment(s->writer, r, it->track_hash);
 	if (rc)
 		return rc;
 	if (it->personal) {
@@ -1978,6 +1978,86 @@ enum smile_err smile_store_event_head(struct smile_store *s, uint64_t *id)
 {
 	struct reader *r = reader_get(s);
 	enum smile_err rc = s->ops->event_head(r->c, id);
+	reader_put(s, r);
+	return rc;
+}
+
+/* ================================================================ tracking page */
+
+enum smile_err smile_store_track_hash(struct smile_store *s, uint64_t id,
+				      uint8_t out[SMILE_STORE_TRACK_HASH_BYTES], int *has)
+{
+	struct reader *r = reader_get(s);
+	enum smile_err rc;
+
+	*has = 0;
+	memset(out, 0, SMILE_STORE_TRACK_HASH_BYTES);
+	rc = s->ops->get_track_hash(r->c, id, out, has);
+	reader_put(s, r);
+	if (rc || !*has) {
+		memset(out, 0, SMILE_STORE_TRACK_HASH_BYTES);
+		*has = 0;
+	}
+	return rc;
+}
+
+struct track_hit_arg {
+	const char *const *keys;
+	size_t n;
+	int64_t now_ms, window_ms;
+	uint64_t *counts;
+};
+
+static enum smile_err run_track_hit(struct smile_store *s, void *arg)
+{
+	struct track_hit_arg *a = arg;
+	enum smile_err rc = SMILE_OK;
+	for (size_t i = 0; rc == SMILE_OK && i < a->n; i++)
+		rc = s->ops->track_hit(s->writer, a->keys[i], a->now_ms, a->window_ms,
+				       &a->counts[i]);
+	return rc;
+}
+
+enum smile_err smile_store_track_hit(struct smile_store *s, const char *const *keys, size_t n,
+				     int64_t now_ms, int64_t window_ms, uint64_t *counts)
+{
+	struct track_hit_arg a = {keys, n, now_ms, window_ms, counts};
+	if (window_ms <= 0 || (n && (keys == NULL || counts == NULL)))
+		return SMILE_ERR_INVALID;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = keys[i] ? strnlen(keys[i], SMILE_STORE_TRACK_KEY_MAX) : 0;
+		if (len == 0 || len >= SMILE_STORE_TRACK_KEY_MAX)
+			return SMILE_ERR_INVALID;
+		counts[i] = 0;
+	}
+	if (n == 0)
+		return SMILE_OK;
+	return call(s, run_track_hit, &a);
+}
+
+struct audit_subject_arg {
+	smile_store_audit_cb cb;
+	void *ctx;
+};
+
+static int audit_subject_row(void *ctx, const struct store_audit_row *row)
+{
+	struct audit_subject_arg *a = ctx;
+	const struct smile_audit_entry e = {row->kind, row->subject, row->actor, row->detail};
+	return a->cb(a->ctx, &e, row->time_ms);
+}
+
+enum smile_err smile_store_audit_subject(struct smile_store *s, const char *subject,
+					 size_t limit, smile_store_audit_cb cb, void *ctx)
+{
+	struct audit_subject_arg a = {cb, ctx};
+	struct reader *r;
+	enum smile_err rc;
+
+	if (subject == NULL || cb == NULL || limit == 0)
+		return SMILE_OK;
+	r = reader_get(s);
+	rc = s->ops->audit_subject(r->c, subject, limit, audit_subject_row, &a);
 	reader_put(s, r);
 	return rc;
 }

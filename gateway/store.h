@@ -40,7 +40,7 @@ extern "C" {
 
 struct smile_store;
 
-#define SMILE_STORE_SCHEMA_VERSION 8
+#define SMILE_STORE_SCHEMA_VERSION 9
 #define SMILE_STORE_ID_MAX 65        /* merchant names, refs, key ids, device ids + NUL */
 #define SMILE_STORE_WAYBILL_MAX 32
 #define SMILE_STORE_TOKEN_MAX 160
@@ -171,6 +171,10 @@ struct smile_store_new_shipment {
 	const struct smile_store_personal *personal;
 	const struct smile_store_idem *idem; /* NULL when none */
 	enum smile_err result;               /* set per item */
+	/* The recipient tracking page's keyed hash of the phone's last digits
+	 * (track.h), SMILE_STORE_TRACK_HASH_BYTES, or NULL: none (the page's
+	 * check then never matches). Erasure clears it. */
+	const uint8_t *track_hash;
 };
 
 /* Insert n shipments durably (one group commit; each in its own savepoint).
@@ -196,7 +200,8 @@ enum smile_err smile_store_get_personal(struct smile_store *s, uint64_t id,
 					struct smile_store_personal *out) SMILE_MUST_CHECK;
 void smile_store_personal_release(struct smile_store_personal *p);
 
-/* Crypto-shred: delete the wrapped data key and ciphertext, withdraw every
+/* Crypto-shred: delete the wrapped data key and ciphertext, clear the
+ * tracking page's digits hash, withdraw every
  * device's stored reply that revealed this shipment, set erased_ms and
  * record an "erased" event with `reason` as detail. Old page images in the
  * WAL are then scrubbed by a checkpoint that never waits for readers: while
@@ -770,6 +775,42 @@ enum smile_err smile_store_events_after(struct smile_store *s, uint64_t after_id
 	SMILE_MUST_CHECK;
 /* The highest event id stored (0: none). */
 enum smile_err smile_store_event_head(struct smile_store *s, uint64_t *id) SMILE_MUST_CHECK;
+/* ================================================================ tracking page
+ * What the recipient tracking page needs (docs/tracking.md): the digits hash
+ * stored at issue, attempt counters shared by every node on the store, and
+ * the audit entries about one waybill.
+ */
+
+#define SMILE_STORE_TRACK_HASH_BYTES 32
+#define SMILE_STORE_TRACK_KEY_MAX 96 /* a throttle key, with its NUL */
+
+/* Shipment `id`'s digits hash into out; *has 0 (out zeroed) when it has
+ * none: issued before schema 8, issued without one, or erased. Returns
+ * SMILE_OK, SMILE_ERR_NOT_FOUND (no such shipment), SMILE_ERR_STORE. */
+enum smile_err smile_store_track_hash(struct smile_store *s, uint64_t id,
+				      uint8_t out[SMILE_STORE_TRACK_HASH_BYTES], int *has)
+	SMILE_MUST_CHECK;
+
+/* Count one attempt under each of the n keys (each shorter than
+ * SMILE_STORE_TRACK_KEY_MAX), in one durable transaction: per key a fixed
+ * window of window_ms that starts at the key's first attempt; counts[i]
+ * gets the attempts in key i's current window, this one included. Every
+ * node on the store counts in the same rows, so a limit on the counts holds
+ * across nodes. Expired rows are deleted on the way. Returns SMILE_OK,
+ * SMILE_ERR_INVALID (a key empty or too long, window_ms <= 0),
+ * SMILE_ERR_STORE. */
+enum smile_err smile_store_track_hit(struct smile_store *s, const char *const *keys, size_t n,
+				     int64_t now_ms, int64_t window_ms, uint64_t *counts)
+	SMILE_MUST_CHECK;
+
+/* The audit entries whose subject is `subject` (a waybill), oldest first,
+ * at most `limit`: cb(ctx, entry, time_ms) returns non-zero to stop. The
+ * strings are borrowed for the call. SMILE_OK, SMILE_ERR_STORE. */
+typedef int (*smile_store_audit_cb)(void *ctx, const struct smile_audit_entry *a,
+				    int64_t time_ms);
+enum smile_err smile_store_audit_subject(struct smile_store *s, const char *subject,
+					 size_t limit, smile_store_audit_cb cb, void *ctx)
+	SMILE_MUST_CHECK;
 
 #ifdef __cplusplus
 }

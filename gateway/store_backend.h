@@ -161,10 +161,18 @@ struct store_backend {
 	 * when (api_key_id, key) is taken. */
 	enum smile_err (*insert_idem)(struct store_conn *c, const struct smile_store_idem *idem,
 				      int64_t created_ms);
-	/* The shipment row as given (status by its name). SMILE_ERR_EXISTS when
-	 * the id or waybill is taken. */
+	/* The shipment row as given (status by its name), with its tracking
+	 * page's digits hash (32 bytes; NULL: none, stored as NULL).
+	 * SMILE_ERR_EXISTS when the id or waybill is taken. */
 	enum smile_err (*insert_shipment)(struct store_conn *c,
-					  const struct smile_store_shipment *row);
+					  const struct smile_store_shipment *row,
+					  const uint8_t *track_hash);
+	/* Count one tracking-page attempt under `key` (W): a fixed window
+	 * that starts at the first attempt and lasts window_ms; *n gets the
+	 * attempts in the current window, this one included. Rows whose
+	 * window has ended (since_ms + window_ms < now_ms) are deleted first. */
+	enum smile_err (*track_hit)(struct store_conn *c, const char *key, int64_t now_ms,
+				    int64_t window_ms, uint64_t *n);
 	/* The sealed personal part of shipment `id`. SMILE_ERR_EXISTS. */
 	enum smile_err (*insert_personal)(struct store_conn *c, uint64_t id,
 					  const struct smile_store_personal *p);
@@ -182,8 +190,8 @@ struct store_backend {
 	enum smile_err (*set_shipment_status)(struct store_conn *c, uint64_t id,
 					      enum smile_shipment_status st, int64_t delivered_ms,
 					      const char *holder, int known);
-	/* Set erased_ms = now_ms if the shipment is held (erased_ms 0) and copy
-	 * its waybill into `waybill`. SMILE_ERR_NOT_FOUND (no such shipment),
+	/* Set erased_ms = now_ms and clear the tracking page's digits hash if
+	 * the shipment is held (erased_ms 0) and copy its waybill into `waybill`. SMILE_ERR_NOT_FOUND (no such shipment),
 	 * SMILE_ERR_SHREDDED (erased already: nothing changes). */
 	enum smile_err (*mark_erased)(struct store_conn *c, uint64_t id, int64_t now_ms,
 				      char waybill[SMILE_STORE_WAYBILL_MAX]);
@@ -309,6 +317,15 @@ struct store_backend {
 					int64_t since_hour, uint64_t *n);
 	/* Every audit row ascending by seq, as stored (the core verifies). */
 	enum smile_err (*audit_each)(struct store_conn *c, store_audit_row_cb cb, void *ctx);
+	/* The tracking page's digits hash of shipment `id` into out (32 bytes),
+	 * *has 1; *has 0 when the column is NULL (issued before schema 8, or
+	 * erased). SMILE_ERR_NOT_FOUND for no such shipment. */
+	enum smile_err (*get_track_hash)(struct store_conn *c, uint64_t id, uint8_t out[32],
+					 int *has);
+	/* Audit rows whose subject is `subject`, ascending by seq, at most
+	 * `limit` (the newest are dropped); prev_hash/hash may be left NULL. */
+	enum smile_err (*audit_subject)(struct store_conn *c, const char *subject, size_t limit,
+					store_audit_row_cb cb, void *ctx);
 	/* As smile_store_list_wrapped (max >= 1). */
 	enum smile_err (*list_wrapped)(struct store_conn *c, uint64_t after_id,
 				       struct smile_store_wrapped *rows, size_t max, size_t *n);

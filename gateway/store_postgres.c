@@ -133,6 +133,10 @@ enum stmt_id {
 	ST_OUTBOX_FINISH,
 	ST_OUTBOX_REDELIVER,
 	ST_OUTBOX_LIST,
+	ST_TRACK_HASH,
+	ST_TRACK_PRUNE,
+	ST_TRACK_HIT,
+	ST_AUDIT_SUBJECT,
 	ST_GET_EVENT,
 	ST_OUTBOX_PRUNE,
 	/* print jobs */
@@ -177,8 +181,8 @@ enum stmt_id {
 /* Integer parameters travel as text and every integer column is bigint;
  * casts pin a parameter's type where the context would not. */
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_INSERT_SHIPMENT] = "INSERT INTO shipments (" SHIPMENT_COLS ") "
-			       "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+	[ST_INSERT_SHIPMENT] = "INSERT INTO shipments (" SHIPMENT_COLS ", track_hash) "
+			       "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
 	[ST_INSERT_PERSONAL] = "INSERT INTO personal (shipment_id, wrapped_key, ciphertext) "
 			       "VALUES ($1,$2,$3)",
 	[ST_INSERT_IDEM] = "INSERT INTO idempotency (api_key_id, key, request_hash, status, "
@@ -192,8 +196,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* the transaction id tells scrub() which snapshots may still see it */
 	[ST_ERASE_PERSONAL] = "DELETE FROM personal WHERE shipment_id = $1 "
 			      "RETURNING pg_current_xact_id()::text",
-	[ST_MARK_ERASED] = "UPDATE shipments SET erased_ms = $1 WHERE id = $2 AND erased_ms = 0 "
-			   "RETURNING waybill",
+	[ST_MARK_ERASED] = "UPDATE shipments SET erased_ms = $1, track_hash = NULL "
+			   "WHERE id = $2 AND erased_ms = 0 RETURNING waybill",
 	/* the id is decided by the writer (next_event_id), not the sequence */
 	[ST_INSERT_EVENT] = "INSERT INTO events (id, shipment_id, waybill, event, time_ms, "
 			    "device_id, device_role, detail, recorded_ms) "
@@ -328,6 +332,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PJ_GET] = "SELECT " PJ_COLS " FROM print_jobs WHERE id = $1",
 	[ST_PJ_LIST] = "SELECT " PJ_COLS " FROM print_jobs WHERE state = $1 "
 		       "ORDER BY station, seq LIMIT $2",
+	[ST_TRACK_HASH] = "SELECT track_hash FROM shipments WHERE id = $1",
+	[ST_TRACK_PRUNE] = "DELETE FROM track_throttle WHERE since_ms < $1",
+	/* a window that has run out starts again at this attempt */
+	[ST_TRACK_HIT] = "INSERT INTO track_throttle AS t (key, since_ms, n) "
+			 "VALUES ($1, $2::bigint, 1) ON CONFLICT (key) DO UPDATE SET "
+			 "n = CASE WHEN t.since_ms + $3::bigint > $2::bigint THEN t.n + 1 ELSE 1 END, "
+			 "since_ms = CASE WHEN t.since_ms + $3::bigint > $2::bigint THEN t.since_ms "
+			 "ELSE $2::bigint END RETURNING n",
+	[ST_AUDIT_SUBJECT] = "SELECT seq, time_ms, kind, subject, actor, detail FROM audit "
+			     "WHERE subject = $1 ORDER BY seq LIMIT $2",
 	/* console */
 	[ST_SESS_PUT] = "INSERT INTO console_sessions (hash, api_key_id, key_hash, csrf, "
 			"created_ms, last_ms, expires_ms) VALUES ($1,$2,$3,$4,$5,$6,$7)",
@@ -426,17 +440,23 @@ static const struct migration {
 	"  updated_ms BIGINT NOT NULL, message BYTEA NOT NULL, UNIQUE (station, seq));"
 	"CREATE INDEX print_jobs_shipment ON print_jobs (shipment_id);"
 	"CREATE INDEX print_jobs_state ON print_jobs (state, station, seq);"},
-	/* console sessions (store_sqlite.c migration 8). Renumbered on merge;
-	 * keep it one string. */
+	/* console sessions (store_sqlite.c migration 8) */
 	{8, "CREATE TABLE console_sessions (hash BYTEA PRIMARY KEY, api_key_id TEXT NOT NULL,"
 	"  key_hash BYTEA NOT NULL, csrf TEXT NOT NULL, created_ms BIGINT NOT NULL,"
 	"  last_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL);"
 	"CREATE INDEX console_sessions_expiry ON console_sessions (expires_ms);"},
+	/* the tracking page (store_sqlite.c migration 9) */
+	{9, "ALTER TABLE shipments ADD COLUMN track_hash BYTEA;"
+	"ALTER TABLE shipments ALTER COLUMN track_hash SET STATISTICS 0;"
+	"CREATE TABLE track_throttle (key TEXT PRIMARY KEY, since_ms BIGINT NOT NULL,"
+	"  n BIGINT NOT NULL);"
+	"CREATE INDEX track_throttle_since ON track_throttle (since_ms);"
+	"CREATE INDEX audit_subject ON audit (subject, seq);"},
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 #define PG_SCHEMA_VERSION (migrations[N_MIGRATIONS - 1].to)
-_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == 4 &&
-		       SMILE_STORE_SCHEMA_VERSION == 8,
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == 5 &&
+		       SMILE_STORE_SCHEMA_VERSION == 9,
 	       "a new schema version needs a PostgreSQL migration too");
 
 /* The tables holding bytes erasure must remove: sealed personal data and
@@ -1394,7 +1414,8 @@ static enum smile_err pg_insert_idem(struct store_conn *c, const struct smile_st
 }
 
 static enum smile_err pg_insert_shipment(struct store_conn *c,
-					 const struct smile_store_shipment *r)
+					 const struct smile_store_shipment *r,
+					 const uint8_t *track_hash)
 {
 	struct params p = {0};
 	p_i64(&p, (int64_t)r->id);
@@ -1410,6 +1431,9 @@ static enum smile_err pg_insert_shipment(struct store_conn *c,
 	p_text(&p, r->holder);
 	p_text(&p, r->public_json);
 	p_text(&p, r->device_view);
+	p_blob(&p, track_hash, track_hash ? SMILE_STORE_TRACK_HASH_BYTES : 0);
+	if (track_hash == NULL)
+		p.v[p.n - 1] = NULL; /* SQL NULL: no hash */
 	return run_cmd(c, ST_INSERT_SHIPMENT, &p, NULL);
 }
 
@@ -2960,6 +2984,85 @@ static enum smile_err pg_event_head(struct store_conn *c, uint64_t *id)
 	return rc;
 }
 
+/* ------------------------------------------------------------ tracking page */
+
+static enum smile_err pg_get_track_hash(struct store_conn *c, uint64_t id, uint8_t out[32],
+					int *has)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	*has = 0;
+	p_i64(&p, (int64_t)id);
+	r = run(c, ST_TRACK_HASH, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK && PQntuples(r) != 1)
+		rc = SMILE_ERR_NOT_FOUND;
+	if (rc == SMILE_OK) {
+		size_t n = 0;
+		const void *h = col_blob(r, 0, 0, &n);
+		if (h && n == 32) {
+			memcpy(out, h, 32);
+			*has = 1;
+		}
+	}
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_track_hit(struct store_conn *c, const char *key, int64_t now_ms,
+				   int64_t window_ms, uint64_t *n)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	p_i64(&p, now_ms - window_ms);
+	rc = run_cmd(c, ST_TRACK_PRUNE, &p, NULL);
+	if (rc)
+		return rc;
+	p.n = 0;
+	p_text(&p, key);
+	p_i64(&p, now_ms);
+	p_i64(&p, window_ms);
+	r = run(c, ST_TRACK_HIT, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	if (rc == SMILE_OK && PQntuples(r) != 1)
+		rc = SMILE_ERR_STORE;
+	if (rc == SMILE_OK)
+		*n = (uint64_t)col_i64(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+static enum smile_err pg_audit_subject(struct store_conn *c, const char *subject, size_t limit,
+				       store_audit_row_cb cb, void *ctx)
+{
+	struct params p = {0};
+	PGresult *r;
+	enum smile_err rc;
+
+	p_text(&p, subject);
+	p_i64(&p, (int64_t)(limit > 100000 ? 100000 : limit));
+	r = run(c, ST_AUDIT_SUBJECT, &p);
+	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
+	for (int i = 0; rc == SMILE_OK && i < PQntuples(r); i++) {
+		struct store_audit_row row = {
+			.seq = (uint64_t)col_i64(r, i, 0),
+			.time_ms = col_i64(r, i, 1),
+			.kind = col_str(r, i, 2),
+			.subject = col_str(r, i, 3),
+			.actor = col_str(r, i, 4),
+			.detail = col_str(r, i, 5),
+		};
+		if (cb(ctx, &row))
+			break;
+	}
+	PQclear(r);
+	return rc;
+}
+
 const struct store_backend store_postgres_backend = {
 	.name = "postgresql",
 	.scheme = "postgresql",
@@ -3030,6 +3133,9 @@ const struct store_backend store_postgres_backend = {
 	.wh_list = pg_wh_list,
 	.outbox_list = pg_outbox_list,
 	.get_event = pg_get_event,
+	.get_track_hash = pg_get_track_hash,
+	.track_hit = pg_track_hit,
+	.audit_subject = pg_audit_subject,
 	.sess_put = pg_sess_put,
 	.sess_touch = pg_sess_touch,
 	.sess_delete = pg_sess_delete,

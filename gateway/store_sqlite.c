@@ -98,6 +98,10 @@ enum stmt_id {
 	ST_PJ_FIND,
 	ST_PJ_GET,
 	ST_PJ_LIST,
+	ST_TRACK_HASH,
+	ST_TRACK_PRUNE,
+	ST_TRACK_HIT,
+	ST_AUDIT_SUBJECT,
 	/* console */
 	ST_SESS_PUT,
 	ST_SESS_GET,
@@ -124,8 +128,8 @@ enum stmt_id {
 	"o.lease_until, o.attempts, o.last_ms, o.last_status, o.last_error, o.done_ms"
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_INSERT_SHIPMENT] = "INSERT INTO shipments (" SHIPMENT_COLS ") "
-			       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_INSERT_SHIPMENT] = "INSERT INTO shipments (" SHIPMENT_COLS ", track_hash) "
+			       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_INSERT_PERSONAL] = "INSERT INTO personal (shipment_id, wrapped_key, ciphertext) "
 			       "VALUES (?,?,?)",
 	[ST_INSERT_IDEM] = "INSERT INTO idempotency (api_key_id, key, request_hash, status, "
@@ -137,7 +141,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_GET_PERSONAL] = "SELECT s.erased_ms, p.wrapped_key, p.ciphertext FROM shipments s "
 			    "LEFT JOIN personal p ON p.shipment_id = s.id WHERE s.id = ?",
 	[ST_ERASE_PERSONAL] = "DELETE FROM personal WHERE shipment_id = ?",
-	[ST_MARK_ERASED] = "UPDATE shipments SET erased_ms = ? WHERE id = ? AND erased_ms = 0",
+	[ST_MARK_ERASED] = "UPDATE shipments SET erased_ms = ?, track_hash = NULL "
+			   "WHERE id = ? AND erased_ms = 0",
 	[ST_INSERT_EVENT] = "INSERT INTO events (shipment_id, waybill, event, time_ms, device_id, "
 			    "device_role, detail, recorded_ms) VALUES (?,?,?,?,?,?,?,?)",
 	/* the core decides delivered_ms: 0 keeps the stored one */
@@ -247,6 +252,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PJ_GET] = "SELECT " PJ_COLS " FROM print_jobs WHERE id = ?",
 	[ST_PJ_LIST] = "SELECT " PJ_COLS " FROM print_jobs WHERE state = ? "
 		       "ORDER BY station, seq LIMIT ?",
+	[ST_TRACK_HASH] = "SELECT track_hash FROM shipments WHERE id = ?",
+	[ST_TRACK_PRUNE] = "DELETE FROM track_throttle WHERE since_ms < ?",
+	/* a window that has run out starts again at this attempt */
+	[ST_TRACK_HIT] = "INSERT INTO track_throttle (key, since_ms, n) VALUES (?1, ?2, 1) "
+			 "ON CONFLICT (key) DO UPDATE SET "
+			 "n = CASE WHEN since_ms + ?3 > ?2 THEN n + 1 ELSE 1 END, "
+			 "since_ms = CASE WHEN since_ms + ?3 > ?2 THEN since_ms ELSE ?2 END "
+			 "RETURNING n",
+	[ST_AUDIT_SUBJECT] = "SELECT seq, time_ms, kind, subject, actor, detail FROM audit "
+			     "WHERE subject = ? ORDER BY seq LIMIT ?",
 	/* console */
 	[ST_SESS_PUT] = "INSERT INTO console_sessions (hash, api_key_id, key_hash, csrf, "
 			"created_ms, last_ms, expires_ms) VALUES (?,?,?,?,?,?,?)",
@@ -347,11 +362,20 @@ static const char *const migrations[] = {
 	"CREATE INDEX print_jobs_state ON print_jobs (state, station, seq);",
 	/* 8: console sessions (docs/console.md): a hash of the cookie, never
 	 * the cookie or the API key; the key's id and hash, checked again on
-	 * every request. Renumbered on merge; keep it one string. */
+	 * every request. */
 	"CREATE TABLE console_sessions (hash BLOB PRIMARY KEY, api_key_id TEXT NOT NULL,"
 	"  key_hash BLOB NOT NULL, csrf TEXT NOT NULL, created_ms INTEGER NOT NULL,"
 	"  last_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
 	"CREATE INDEX console_sessions_expiry ON console_sessions (expires_ms);",
+	/* 9 (tracking page, docs/tracking.md): the keyed hash of the
+	 * recipient's phone digits, set at issue and cleared by erasure (NULL
+	 * for shipments issued before); attempt counters shared by every
+	 * process on the store; the audit entries of one waybill */
+	"ALTER TABLE shipments ADD COLUMN track_hash BLOB;"
+	"CREATE TABLE track_throttle (key TEXT PRIMARY KEY, since_ms INTEGER NOT NULL,"
+	"  n INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX track_throttle_since ON track_throttle (since_ms);"
+	"CREATE INDEX audit_subject ON audit (subject, seq);",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == SMILE_STORE_SCHEMA_VERSION, "one migration per version");
@@ -635,7 +659,8 @@ static enum smile_err sq_insert_idem(struct store_conn *c, const struct smile_st
 }
 
 static enum smile_err sq_insert_shipment(struct store_conn *c,
-					 const struct smile_store_shipment *r)
+					 const struct smile_store_shipment *r,
+					 const uint8_t *track_hash)
 {
 	sqlite3_stmt *st = stmt(c, ST_INSERT_SHIPMENT);
 	if (st == NULL)
@@ -653,6 +678,10 @@ static enum smile_err sq_insert_shipment(struct store_conn *c,
 	bind_text(st, 11, r->holder);
 	bind_text(st, 12, r->public_json);
 	bind_text(st, 13, r->device_view);
+	if (track_hash)
+		sqlite3_bind_blob(st, 14, track_hash, SMILE_STORE_TRACK_HASH_BYTES, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 14);
 	return map_step(step_done(st));
 }
 
@@ -2216,6 +2245,92 @@ static enum smile_err sq_event_head(struct store_conn *c, uint64_t *id)
 	return rc;
 }
 
+/* ------------------------------------------------------------ tracking page */
+
+static enum smile_err sq_get_track_hash(struct store_conn *c, uint64_t id, uint8_t out[32],
+					int *has)
+{
+	sqlite3_stmt *st = stmt(c, ST_TRACK_HASH);
+	enum smile_err rc;
+
+	*has = 0;
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		if (sqlite3_column_type(st, 0) == SQLITE_BLOB && sqlite3_column_bytes(st, 0) == 32) {
+			memcpy(out, sqlite3_column_blob(st, 0), 32);
+			*has = 1;
+		}
+		rc = SMILE_OK;
+		break;
+	case SQLITE_DONE:
+		rc = SMILE_ERR_NOT_FOUND;
+		break;
+	default:
+		rc = SMILE_ERR_STORE;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static enum smile_err sq_track_hit(struct store_conn *c, const char *key, int64_t now_ms,
+				   int64_t window_ms, uint64_t *n)
+{
+	sqlite3_stmt *st = stmt(c, ST_TRACK_PRUNE);
+	enum smile_err rc;
+
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	sqlite3_bind_int64(st, 1, now_ms - window_ms);
+	if (run_done(st))
+		return SMILE_ERR_STORE;
+	st = stmt(c, ST_TRACK_HIT);
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, key);
+	sqlite3_bind_int64(st, 2, now_ms);
+	sqlite3_bind_int64(st, 3, window_ms);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*n = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = SMILE_OK;
+	} else {
+		rc = SMILE_ERR_STORE;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static enum smile_err sq_audit_subject(struct store_conn *c, const char *subject, size_t limit,
+				       store_audit_row_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = stmt(c, ST_AUDIT_SUBJECT);
+	enum smile_err rc = SMILE_OK;
+	int step;
+
+	if (st == NULL)
+		return SMILE_ERR_STORE;
+	bind_text(st, 1, subject);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)(limit > 100000 ? 100000 : limit));
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_audit_row row = {
+			.seq = (uint64_t)sqlite3_column_int64(st, 0),
+			.time_ms = sqlite3_column_int64(st, 1),
+			.kind = col_str(st, 2),
+			.subject = col_str(st, 3),
+			.actor = col_str(st, 4),
+			.detail = col_str(st, 5),
+		};
+		if (cb(ctx, &row))
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = SMILE_ERR_STORE;
+	sqlite3_reset(st);
+	return rc;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.name = "sqlite",
 	.scheme = "sqlite",
@@ -2284,6 +2399,9 @@ const struct store_backend store_sqlite_backend = {
 	.wh_list = sq_wh_list,
 	.outbox_list = sq_outbox_list,
 	.get_event = sq_get_event,
+	.get_track_hash = sq_get_track_hash,
+	.track_hit = sq_track_hit,
+	.audit_subject = sq_audit_subject,
 	.sess_put = sq_sess_put,
 	.sess_touch = sq_sess_touch,
 	.sess_delete = sq_sess_delete,

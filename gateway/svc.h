@@ -371,4 +371,35 @@ enum smile_err svc_shipment_page(struct gateway *g, const struct svc_caller *c, 
 				 smile_store_shipment_cb cb, void *ctx, struct smile_error *e)
 	SMILE_MUST_CHECK;
 
+/* ------------------------------------------------------------ tracking page
+ * The recipient tracking page (docs/tracking.md): public, no API key. The
+ * caller is named by `client`, the throttle key of its address (the door
+ * derives it: the TCP peer, an IPv6 address by its /64). */
+
+/* The coarse answer for `waybill` into a new object *out (caller decrefs):
+ * {"waybill","status","first_seen","last_update"}; an unknown waybill gets
+ * the same shape with status "unknown" and null dates. Counts one lookup
+ * for `client`. Returns SMILE_OK; SMILE_ERR_FIELD_VALUE (field "waybill":
+ * not a waybill number: its shape or check digits); SMILE_ERR_QUOTA (over
+ * track_lookups_per_address: *retry_s says when to come back);
+ * SMILE_ERR_STORE. */
+enum smile_err svc_track_coarse(struct gateway *g, const char *waybill, const char *client,
+				json_t **out, long *retry_s, struct smile_error *e)
+	SMILE_MUST_CHECK;
+
+/* Check the phone's last four digits for `waybill`. Counts one check for
+ * `client` and one for the waybill, before anything else; over either
+ * limit: SMILE_ERR_QUOTA (*retry_s), nothing checked. A right answer:
+ * SMILE_OK and *out (caller decrefs) = the coarse answer plus "timeline"
+ * (events with city-level places) and "access" (reveals, refused reveals,
+ * wrong answers, with roles, never a device). A wrong answer - and every
+ * answer for an unknown waybill, an erased shipment or one issued without a
+ * hash - is SMILE_ERR_DENIED (field "phone_last4"), audited as
+ * "track.wrong_digits" (subject the waybill, no digits) and logged.
+ * SMILE_ERR_FIELD_VALUE for a bad waybill or digits that are not four
+ * ASCII digits (not counted); SMILE_ERR_STORE. */
+enum smile_err svc_track_verify(struct gateway *g, const char *waybill, const char *digits,
+				const char *client, json_t **out, long *retry_s,
+				struct smile_error *e) SMILE_MUST_CHECK;
+
 #endif

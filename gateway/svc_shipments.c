@@ -20,6 +20,7 @@
 #include "smile/log.h"
 #include "svc.h"
 #include "token.h"
+#include "track.h"
 #include "vault.h"
 #include "waybill.h"
 
@@ -30,6 +31,8 @@ struct issued {
 	struct smile_store_idem idem;
 	json_t *response; /* the 201 body */
 	int has_idem;
+	uint8_t track_hash[SMILE_STORE_TRACK_HASH_BYTES]; /* the tracking page's check */
+	int has_track_hash;
 };
 
 static void issued_release(struct issued *it)
@@ -115,6 +118,15 @@ static enum smile_err issue_prepare(struct gateway *g, const struct svc_caller *
 	shipment_sort_key(smile_keys_sign_sk(g->keys), sort_key);
 	shipment_sort_code(sort_key, &req.recipient.addr, sort);
 	sodium_memzero(sort_key, sizeof(sort_key));
+
+	/* The tracking page's check (docs/tracking.md): a keyed hash of the
+	 * phone's last digits, taken while the number is in the clear anyway */
+	char digits[TRACK_DIGITS + 1];
+	if (track_last_digits(req.recipient.phone, digits) == 0) {
+		track_digits_hash(g->keys, waybill, digits, it->track_hash);
+		it->has_track_hash = 1;
+	}
+	sodium_memzero(digits, sizeof(digits));
 
 	/* The personal part: sealed, then wiped. */
 	rc = personal_seal(smile_keys_vault(g->keys), &req, it->row.id, &it->personal, e);
@@ -233,7 +245,12 @@ enum smile_err svc_issue(struct gateway *g, const struct svc_caller *c, json_t *
 		issued_release(&it);
 		return smile_error_set(e, SMILE_ERR_NOMEM, NULL, "could not build the response");
 	}
-	struct smile_store_new_shipment item = {&it.row, &it.personal, NULL, SMILE_OK};
+	struct smile_store_new_shipment item = {
+		.row = &it.row,
+		.personal = &it.personal,
+		.result = SMILE_OK,
+		.track_hash = it.has_track_hash ? it.track_hash : NULL,
+	};
 	if (idem) {
 		snprintf(it.idem.api_key_id, sizeof(it.idem.api_key_id), "%s", c->id);
 		snprintf(it.idem.key, sizeof(it.idem.key), "%s", idem->key);
@@ -354,8 +371,12 @@ enum smile_err svc_issue_batch(struct gateway *g, const struct svc_caller *c, js
 			n_bad++;
 			continue;
 		}
-		items[n_ok++] = (struct smile_store_new_shipment){&its[i].row, &its[i].personal,
-								  NULL, SMILE_OK};
+		items[n_ok++] = (struct smile_store_new_shipment){
+			.row = &its[i].row,
+			.personal = &its[i].personal,
+			.result = SMILE_OK,
+			.track_hash = its[i].has_track_hash ? its[i].track_hash : NULL,
+		};
 	}
 	if (idem && n_ok > 0) {
 		/* items[].result are all SMILE_OK until the store says otherwise */

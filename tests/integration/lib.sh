@@ -73,6 +73,19 @@ t_nomatch() {
 	_t_report $s "$1"
 }
 t_skip() { _t_n=$((_t_n + 1)); echo "ok $_t_n - $1 # SKIP $2"; }
+# t_tap FILE: the results of a TAP stream another program wrote (a browser
+# test, tests/browser) as this test's own, renumbered; its comments too.
+# A plan line is dropped (t_done prints the one plan).
+t_tap() {
+	local line
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "*) _t_report 0 "${line#ok * - }" ;;
+		"not ok "*) _t_report 1 "${line#not ok * - }" ;;
+		"#"*) echo "$line" ;;
+		esac
+	done <"$1"
+}
 # Call last: prints the plan and sets the exit status.
 t_done() { echo "1..$_t_n"; [ "$_t_failed" -eq 0 ]; }
 

@@ -143,14 +143,22 @@ rc=$?
 t_eq "... and runs (device core keys + Base45, label parse + PNG)" 0 "$rc"
 t_match "... and prints what it made" "$out" '^label SW[0-9]+: [0-9]+ bytes of PNG; token_tampered$'
 
-# ---- the merchant console's files (docs/console.md)
-t_ok "the installed gateway looks for the console under the install's DATADIR" \
-	grep -q '/usr/share/smile/console' "$stage/usr/bin/smile-gateway"
-if ls gateway/web/console/*.* >/dev/null 2>&1; then
-	t_eq "the console's files are installed in DATADIR/smile/console" \
-		"$(cd gateway/web/console && find . -type f -name '*.*' | sort)" \
-		"$(cd "$stage/usr/share/smile/console" && find . -type f | sort)"
-else
-	t_skip "the console's files are installed" "no gateway/web/console in this tree"
+# ---- the web pages (the tracking page, the merchant console): installed
+# beside the binary, served from there
+web="$stage/usr/share/smile/web"
+t_eq "the web pages' files are installed (tracking page and console)" \
+	"$(cd gateway/web && find . -type f | sort)" \
+	"$(cd "$web" 2>/dev/null && find . -type f | sort)"
+if [ -x "$stage/usr/bin/smile-gateway" ]; then
+	. "$(dirname "$0")/gateway.sh"
+	GW="$stage/usr/bin/smile-gateway"
+	echo "<!-- installed copy -->" >>"$web/track/index.html"
+	echo "<!-- installed console -->" >>"$web/console/index.html"
+	gw_init "$T/gw" || die "installed smile-gateway init failed"
+	gw_start "$T/gw" || die "installed smile-gateway did not start"
+	t_match "an installed gateway with no web_root serves the installed page" \
+		"$(curl -sS "$GW_URL/t/")" 'installed copy'
+	t_match "... and the installed console" "$(curl -sS "$GW_URL/console/")" 'installed console'
+	gw_stop
 fi
 t_done

@@ -112,7 +112,7 @@ static enum smile_err insert_one(struct smile_store *s, uint64_t id, const char 
 	memset(p.wrapped_key, 0xAB, sizeof(p.wrapped_key));
 	memset(ct, 0xCD, sizeof(ct));
 	make_row(&r, id, merchant);
-	struct smile_store_new_shipment item = {&r, &p, idem, SMILE_OK};
+	struct smile_store_new_shipment item = {&r, &p, idem, SMILE_OK, NULL};
 	enum smile_err rc = smile_store_insert_shipments(s, &item, 1, 0);
 	return rc ? rc : item.result;
 }
@@ -128,7 +128,7 @@ static void all_or_nothing_batch(void **state)
 	assert_int_equal(insert_one(f->s, 2, "acme", NULL), SMILE_OK);
 	for (int i = 0; i < 3; i++) {
 		make_row(&r[i], (uint64_t)i + 1, "acme"); /* id 2 collides */
-		items[i] = (struct smile_store_new_shipment){&r[i], &p, NULL, SMILE_OK};
+		items[i] = (struct smile_store_new_shipment){&r[i], &p, NULL, SMILE_OK, NULL};
 	}
 	assert_int_equal(smile_store_insert_shipments(f->s, items, 3, 1), SMILE_ERR_EXISTS);
 	assert_int_equal(smile_store_get_shipment_by_id(f->s, 1, &got), SMILE_ERR_NOT_FOUND);
@@ -1523,6 +1523,89 @@ static void events_after_by_merchant(void **state)
 	assert_int_equal(head2, second);
 }
 
+/* ------------------------------------------------------------ tracking page */
+
+struct audit_seen {
+	int n;
+	char kinds[256];
+};
+
+static int collect_audit(void *ctx, const struct smile_audit_entry *a, int64_t time_ms)
+{
+	struct audit_seen *x = ctx;
+	size_t used = strlen(x->kinds);
+	assert_true(time_ms > 0);
+	snprintf(x->kinds + used, sizeof(x->kinds) - used, "%s%s:%s", used ? "," : "", a->kind,
+		 a->detail);
+	x->n++;
+	return 0;
+}
+
+/* The digits hash is stored at issue, read back, absent when not given,
+ * and cleared by erasure; the throttle counts per key in fixed windows;
+ * audit entries are listed by subject only. */
+static void tracking_hash_throttle_and_audit(void **state)
+{
+	struct fixture *f = *state;
+	struct smile_store_shipment r;
+	uint8_t ct[8] = {0}, hash[SMILE_STORE_TRACK_HASH_BYTES], got[SMILE_STORE_TRACK_HASH_BYTES];
+	struct smile_store_personal p = {.wrapped_len = 8, .ct = ct, .ct_len = sizeof(ct)};
+	uint64_t counts[2];
+	int has = -1;
+
+	memset(hash, 0x5A, sizeof(hash));
+	make_row(&r, 41, "acme");
+	struct smile_store_new_shipment item = {&r, &p, NULL, SMILE_OK, hash};
+	assert_int_equal(smile_store_insert_shipments(f->s, &item, 1, 0), SMILE_OK);
+	assert_int_equal(item.result, SMILE_OK);
+	assert_int_equal(insert_one(f->s, 42, "acme", NULL), SMILE_OK); /* no hash */
+
+	assert_int_equal(smile_store_track_hash(f->s, 41, got, &has), SMILE_OK);
+	assert_int_equal(has, 1);
+	assert_memory_equal(got, hash, sizeof(hash));
+	assert_int_equal(smile_store_track_hash(f->s, 42, got, &has), SMILE_OK);
+	assert_int_equal(has, 0);
+	assert_int_equal(smile_store_track_hash(f->s, 999, got, &has), SMILE_ERR_NOT_FOUND);
+	assert_int_equal(has, 0);
+
+	assert_int_equal(smile_store_erase_personal(f->s, 41, 1764400001000LL, "api"), SMILE_OK);
+	assert_int_equal(smile_store_track_hash(f->s, 41, got, &has), SMILE_OK);
+	assert_int_equal(has, 0); /* erasure clears it */
+
+	/* throttle: window 1000 ms starting at the first attempt */
+	const char *keys[2] = {"check:127.0.0.1", "waybill:SW1"};
+	for (int i = 1; i <= 3; i++) {
+		assert_int_equal(smile_store_track_hit(f->s, keys, 2, 10000 + i, 1000, counts), SMILE_OK);
+		assert_int_equal(counts[0], (uint64_t)i);
+		assert_int_equal(counts[1], (uint64_t)i);
+	}
+	assert_int_equal(smile_store_track_hit(f->s, keys, 1, 10999, 1000, counts), SMILE_OK);
+	assert_int_equal(counts[0], 4);
+	/* the window ends at 10001 + 1000: a fresh one */
+	assert_int_equal(smile_store_track_hit(f->s, keys, 2, 11002, 1000, counts), SMILE_OK);
+	assert_int_equal(counts[0], 1);
+	assert_int_equal(counts[1], 1);
+	const char *bad[1] = {""};
+	assert_int_equal(smile_store_track_hit(f->s, bad, 1, 1, 1000, counts), SMILE_ERR_INVALID);
+	assert_int_equal(smile_store_track_hit(f->s, keys, 1, 1, 0, counts), SMILE_ERR_INVALID);
+
+	/* audit by subject */
+	const struct smile_audit_entry a[3] = {
+		{"reveal", r.waybill, "van-1", "ok"},
+		{"refusal", "SW-other", "van-1", "not_holder"},
+		{"track.wrong_digits", r.waybill, "public", "wrong"},
+	};
+	assert_int_equal(smile_store_audit(f->s, a, 3, 1764400002000LL), SMILE_OK);
+	struct audit_seen seen = {0};
+	assert_int_equal(smile_store_audit_subject(f->s, r.waybill, 100, collect_audit, &seen),
+			 SMILE_OK);
+	/* the erasure's own entry comes first */
+	assert_string_equal(seen.kinds, "erasure:crypto-shred,reveal:ok,track.wrong_digits:wrong");
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(smile_store_audit_subject(f->s, r.waybill, 2, collect_audit, &seen), SMILE_OK);
+	assert_int_equal(seen.n, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1552,6 +1635,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(webhooks_register_list_pause_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_fans_out_with_the_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_claims_in_order_with_leases, setup, teardown),
+		cmocka_unit_test_setup_teardown(tracking_hash_throttle_and_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(console_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(page_shipments_newest_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(events_after_by_merchant, setup, teardown),

@@ -68,7 +68,7 @@ static enum smile_err insert_one(struct smile_store *s, uint64_t id)
 	snprintf(r.token, sizeof(r.token), "SW1:TOKEN%llu", (unsigned long long)id);
 	r.created_ms = 1764400000000LL + (int64_t)id;
 	r.public_json = (char *)"{\"masked\":true}";
-	struct smile_store_new_shipment item = {&r, &p, NULL, SMILE_OK};
+	struct smile_store_new_shipment item = {&r, &p, NULL, SMILE_OK, NULL};
 	enum smile_err rc = smile_store_insert_shipments(s, &item, 1, 0);
 	return rc ? rc : item.result;
 }
