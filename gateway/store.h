@@ -785,7 +785,7 @@ enum smile_err smile_store_event_head(struct smile_store *s, uint64_t *id) SMILE
 #define SMILE_STORE_TRACK_KEY_MAX 96 /* a throttle key, with its NUL */
 
 /* Shipment `id`'s digits hash into out; *has 0 (out zeroed) when it has
- * none: issued before schema 8, issued without one, or erased. Returns
+ * none: issued before schema 9, issued without one, or erased. Returns
  * SMILE_OK, SMILE_ERR_NOT_FOUND (no such shipment), SMILE_ERR_STORE. */
 enum smile_err smile_store_track_hash(struct smile_store *s, uint64_t id,
 				      uint8_t out[SMILE_STORE_TRACK_HASH_BYTES], int *has)

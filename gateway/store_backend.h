@@ -318,7 +318,7 @@ struct store_backend {
 	/* Every audit row ascending by seq, as stored (the core verifies). */
 	enum smile_err (*audit_each)(struct store_conn *c, store_audit_row_cb cb, void *ctx);
 	/* The tracking page's digits hash of shipment `id` into out (32 bytes),
-	 * *has 1; *has 0 when the column is NULL (issued before schema 8, or
+	 * *has 1; *has 0 when the column is NULL (issued before schema 9, or
 	 * erased). SMILE_ERR_NOT_FOUND for no such shipment. */
 	enum smile_err (*get_track_hash)(struct store_conn *c, uint64_t id, uint8_t out[32],
 					 int *has);

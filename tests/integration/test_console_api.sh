@@ -19,7 +19,7 @@ printf '<!doctype html><title>console</title>\n' >"$C/index.html"
 printf 'console.log(1);\n' >"$C/js/app.js"
 printf 'body{}\n' >"$C/app.css"
 printf '{"a":1}\n' >"$C/zh.json"
-printf 'secret\n' >"$C/notes.txt"
+printf 'secret\n' >"$C/notes.conf"
 printf 'hidden\n' >"$C/.hidden.js"
 printf 'OUTSIDE-SECRET\n' >"$T/outside/leak.js"
 ln -s "$T/outside/leak.js" "$C/leak.js"
@@ -64,7 +64,7 @@ t_eq "a JSON file" "200 application/json" "$STATUS $(hdr Content-Type)"
 get /console
 t_eq "/console redirects to /console/" "301 /console/" "$STATUS $(hdr Location)"
 t_eq "... with the headers too" "DENY" "$(hdr X-Frame-Options)"
-for p in /console/notes.txt /console/.hidden.js /console/leak.js /console/../gateway.conf \
+for p in /console/notes.conf /console/.hidden.js /console/leak.js /console/../gateway.conf \
 	/console/js/../../gateway.conf /console/%2e%2e/gateway.conf /console/js%2fapp.js \
 	/console/missing.js /console/js/ /console//etc/passwd; do
 	get "$p"

@@ -274,15 +274,15 @@ fi
 
 t_nomatch "the page's files are found: no warning" "$(cat "$GW_LOG")" 'track.page_missing'
 
-# --- a store from before schema 8 ----------------------------------------------
-# The store as schema 7 left it (no hash column, no counters, no index),
+# --- a store from before schema 9 ----------------------------------------------
+# The store as schema 8 left it (no hash column, no counters, no index),
 # holding WB1; the gateway migrates it when it starts again.
 gw_stop
 q "ALTER TABLE shipments DROP COLUMN track_hash; DROP TABLE track_throttle;
-   DROP INDEX audit_subject; UPDATE meta SET value = '7' WHERE key = 'schema_version'"
-t_eq "the store is back at schema 7" "7" "$(q "SELECT value FROM meta WHERE key = 'schema_version'")"
+   DROP INDEX audit_subject; UPDATE meta SET value = '8' WHERE key = 'schema_version'"
+t_eq "the store is back at schema 8" "8" "$(q "SELECT value FROM meta WHERE key = 'schema_version'")"
 gw_start "$D" || die "gateway did not start on the old store"
-t_eq "... migrated to 8 at start" "8" "$(q "SELECT value FROM meta WHERE key = 'schema_version'")"
+t_eq "... migrated to 9 at start" "9" "$(q "SELECT value FROM meta WHERE key = 'schema_version'")"
 verify "$WB1" 5678 --interface 127.0.0.30
 t_eq "a shipment issued before the migration: the right digits answer as wrong ones" \
 	"403 $WRONG_BODY" "$STATUS $BODY"
