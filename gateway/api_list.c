@@ -20,6 +20,7 @@
 
 #include "gateway.h"
 #include "httpcheck.h"
+#include "smile/unicode.h"
 #include "svc.h"
 
 #define LIST_LIMIT_DEFAULT 50
@@ -200,14 +201,19 @@ static int page_row(void *arg, const struct smile_store_shipment *row)
 	return 0;
 }
 
+/* 1-Q_MAX bytes of well-formed UTF-8 without control characters (the
+ * store compares text: PostgreSQL refuses malformed bytes outright). */
 static int q_ok(const char *q)
 {
-	size_t n = strlen(q);
+	size_t n = strlen(q), used;
+	uint32_t cp;
 	if (n == 0 || n > Q_MAX)
 		return 0;
-	for (; *q; q++)
-		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+	for (; n; q += used, n -= used) {
+		used = smile_unicode_utf8_decode(q, n, &cp);
+		if (used == 0 || cp < 0x20 || cp == 0x7f)
 			return 0;
+	}
 	return 1;
 }
 
@@ -243,7 +249,7 @@ void api_shipments_list(struct gateway *g, struct http_req *r, struct http_resp 
 	}
 	if (q && !q_ok(q)) {
 		http_resp_error(o, 400, "invalid_value", "q",
-				"1-%d characters, no control characters", Q_MAX);
+				"1-%d bytes of UTF-8, no control characters", Q_MAX);
 		return;
 	}
 	if (ql && !httpcheck_uint(ql, 1, LIST_LIMIT_MAX, &limit)) {

@@ -95,6 +95,9 @@ static const struct smile_conf_key keys[] = {
 	     "seconds a console session may sit unused before it ends"),
 	LONG(console_session_max_s, 1, 30L * 86400,
 	     "seconds a console session lasts at most, however busy"),
+	LONG(console_streams_per_key, 1, 10000,
+	     "most live event streams one API key (all its console sessions included) may "
+	     "hold open at once on this node; more are answered 503"),
 	LONG(console_streams_max, 1, 10000,
 	     "most live event streams (GET /v1/events/stream) open at once on this node; "
 	     "more are answered 503"),
@@ -112,6 +115,11 @@ static const struct smile_conf_key keys[] = {
 	     "tracking page: phone digit checks per window from one client address"),
 	LONG(track_checks_per_waybill, 1, 1000000,
 	     "tracking page: phone digit checks per window for one waybill, from anywhere"),
+	LONG(track_checks_per_waybill_total, 1, 1000000,
+	     "tracking page: phone digit checks of one waybill in all, from anywhere, per "
+	     "track_total_window_s (caps a patient guesser's odds: 50 of 10,000)"),
+	LONG(track_total_window_s, 1, 10L * 365 * 86400,
+	     "tracking page: the window of track_checks_per_waybill_total, seconds"),
 	STR(track_trusted_proxies,
 	    "tracking page: comma-separated IP addresses of your reverse proxies; from them the "
 	    "last address of X-Forwarded-For is the client the throttle counts (empty: the TCP "
@@ -163,11 +171,14 @@ void smile_config_defaults(struct smile_config *c)
 	c->console_session_idle_s = 1800;
 	c->console_session_max_s = 12 * 3600;
 	c->console_streams_max = 64;
+	c->console_streams_per_key = 4;
 	c->console_export_max_rows = 10000;
 	c->track_window_s = 3600;
 	c->track_lookups_per_address = 300;
 	c->track_checks_per_address = 30;
 	c->track_checks_per_waybill = 10;
+	c->track_checks_per_waybill_total = 50;
+	c->track_total_window_s = 30L * 86400;
 }
 
 /* Rules between keys, checked once every line parsed. */

@@ -74,6 +74,7 @@ struct smile_config {
 	long console_session_idle_s;              /* idle timeout of a console session */
 	long console_session_max_s;               /* absolute lifetime */
 	long console_streams_max;                 /* concurrent event streams per node */
+	long console_streams_per_key;             /* of those, per API key */
 	long console_export_max_rows;             /* rows of one CSV export */
 	/* web pages and the recipient tracking page (docs/tracking.md) */
 	char web_root[SMILE_CONFIG_STR_MAX];      /* "" = installed or source tree (static.h) */
@@ -81,6 +82,8 @@ struct smile_config {
 	long track_lookups_per_address;           /* coarse lookups per window and address */
 	long track_checks_per_address;            /* digit checks per window and address */
 	long track_checks_per_waybill;            /* digit checks per window and waybill */
+	long track_checks_per_waybill_total;      /* ... in all, per track_total_window_s */
+	long track_total_window_s;
 	char track_trusted_proxies[SMILE_CONFIG_STR_MAX]; /* addresses whose X-Forwarded-For counts */
 };
 

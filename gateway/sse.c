@@ -13,14 +13,17 @@
  * The HTTP server runs a thread per connection, so the body callback may
  * block: it sleeps in short slices between polls and checks
  * g->http_stopping each slice, so the gateway stops within a slice with
- * streams open. Streams are capped per node (console_streams_max, 503
- * beyond), a comment line goes out every STREAM_KEEPALIVE_MS so proxies and
- * the idle timeout keep the connection, and every keep-alive also checks
- * that the caller's API key (and console session) is still live: revoking
- * the key or signing out ends the stream.
+ * streams open. Streams are capped per node (console_streams_max) and per
+ * API key on the node (console_streams_per_key), 503 beyond, so one key
+ * cannot take every place; a comment line goes out every
+ * STREAM_KEEPALIVE_MS so proxies and the idle timeout keep the connection;
+ * and every STREAM_LIVE_MS, busy or quiet, the stream checks that the
+ * caller's API key (and console session) is still live: revoking the key,
+ * signing out or the session's end ends the stream.
  */
 #include <microhttpd.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +41,7 @@
 #define STREAM_SLICE_MS 100
 #define STREAM_KEEPALIVE_MS 15000 /* or half the idle timeout, if shorter */
 #define STREAM_BATCH 100
+#define STREAM_LIVE_MS 5000 /* how often the key and session are checked again */
 
 struct stream {
 	struct gateway *g;
@@ -49,7 +53,7 @@ struct stream {
 	int via_session;
 	uint8_t session_hash[32];
 	uint64_t last_id;
-	int64_t last_send_ms, next_poll_ms;
+	int64_t last_send_ms, next_poll_ms, next_live_ms;
 	struct smile_buf pending; /* formatted, not yet handed to the server */
 	size_t sent;              /* of pending */
 	int ended;
@@ -59,7 +63,39 @@ struct stream {
 	/* the merchant_ref of the last shipment looked up */
 	uint64_t ref_shipment;
 	char ref[SMILE_STORE_ID_MAX];
+	struct stream *next; /* the node's open streams (open_streams) */
 };
+
+/* The node's open streams, for the per-key cap. */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct stream *open_streams;
+
+/* Take a place for key_id: 0 when it already holds `cap` streams. */
+static int stream_register(struct stream *s, long cap)
+{
+	long n = 0;
+	pthread_mutex_lock(&open_lock);
+	for (const struct stream *o = open_streams; o; o = o->next)
+		n += strcmp(o->key_id, s->key_id) == 0;
+	if (n < cap) {
+		s->next = open_streams;
+		open_streams = s;
+	}
+	pthread_mutex_unlock(&open_lock);
+	return n < cap;
+}
+
+static void stream_unregister(struct stream *s)
+{
+	pthread_mutex_lock(&open_lock);
+	for (struct stream **p = &open_streams; *p; p = &(*p)->next) {
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&open_lock);
+}
 
 /* Wait up to ms; 1 when the client hung up meanwhile. The server only
  * notices a closed connection when it writes, which a quiet stream does
@@ -151,6 +187,15 @@ static long stream_read(void *arg, uint64_t pos, char *buf, size_t max)
 		if (s->ended || atomic_load(&s->g->http_stopping))
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		int64_t now = smile_mono_ms();
+		/* busy or quiet: a stream receiving events never reaches the
+		 * keep-alive, so liveness has its own clock */
+		if (now >= s->next_live_ms) {
+			s->next_live_ms = now + STREAM_LIVE_MS;
+			if (!still_live(s, gateway_now_ms())) {
+				s->ended = 1;
+				continue;
+			}
+		}
 		if (now >= s->next_poll_ms) {
 			s->next_poll_ms = now + STREAM_POLL_MS;
 			if (smile_store_events_after(s->g->store, s->last_id, s->merchants,
@@ -183,6 +228,7 @@ static long stream_read(void *arg, uint64_t pos, char *buf, size_t max)
 static void stream_done(void *arg)
 {
 	struct stream *s = arg;
+	stream_unregister(s);
 	atomic_fetch_sub(&s->g->streams, 1);
 	smile_log(SMILE_LOG_DEBUG, "stream.closed", SMILE_KV_ID("key", s->key_id));
 	smile_buf_release(&s->pending);
@@ -237,6 +283,15 @@ void api_events_stream(struct gateway *g, struct http_req *r, struct http_resp *
 	s->via_session = r->via_session;
 	memcpy(s->session_hash, r->session_hash, sizeof(s->session_hash));
 	smile_buf_init(&s->pending, 1u << 20);
+	if (!stream_register(s, g->cfg.console_streams_per_key)) {
+		stream_done(s);
+		http_resp_header(o, "Retry-After", "%d", 5);
+		http_resp_error(o, 503, "busy", NULL,
+				"this API key has %ld event streams open on this node already; "
+				"close one or retry later",
+				g->cfg.console_streams_per_key);
+		return;
+	}
 	if (lei == NULL && smile_store_event_head(g->store, &after) != SMILE_OK) {
 		stream_done(s);
 		http_resp_error(o, 500, "store", NULL, "could not read the event position");
@@ -251,6 +306,7 @@ void api_events_stream(struct gateway *g, struct http_req *r, struct http_resp *
 	}
 	s->last_id = after;
 	s->last_send_ms = smile_mono_ms();
+	s->next_live_ms = s->last_send_ms + STREAM_LIVE_MS;
 	s->keepalive_ms = g->cfg.http_idle_timeout_s * 1000 / 2;
 	if (s->keepalive_ms > STREAM_KEEPALIVE_MS || s->keepalive_ms < STREAM_SLICE_MS)
 		s->keepalive_ms = s->keepalive_ms < STREAM_SLICE_MS ? STREAM_SLICE_MS

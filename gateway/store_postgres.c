@@ -333,10 +333,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PJ_LIST] = "SELECT " PJ_COLS " FROM print_jobs WHERE state = $1 "
 		       "ORDER BY station, seq LIMIT $2",
 	[ST_TRACK_HASH] = "SELECT track_hash FROM shipments WHERE id = $1",
-	[ST_TRACK_PRUNE] = "DELETE FROM track_throttle WHERE since_ms < $1",
+	/* each row ends with its own window (an hour, a month) */
+	[ST_TRACK_PRUNE] = "DELETE FROM track_throttle WHERE since_ms + window_ms < $1",
 	/* a window that has run out starts again at this attempt */
-	[ST_TRACK_HIT] = "INSERT INTO track_throttle AS t (key, since_ms, n) "
-			 "VALUES ($1, $2::bigint, 1) ON CONFLICT (key) DO UPDATE SET "
+	[ST_TRACK_HIT] = "INSERT INTO track_throttle AS t (key, since_ms, n, window_ms) "
+			 "VALUES ($1, $2::bigint, 1, $3::bigint) ON CONFLICT (key) DO UPDATE SET "
+			 "window_ms = $3::bigint, "
 			 "n = CASE WHEN t.since_ms + $3::bigint > $2::bigint THEN t.n + 1 ELSE 1 END, "
 			 "since_ms = CASE WHEN t.since_ms + $3::bigint > $2::bigint THEN t.since_ms "
 			 "ELSE $2::bigint END RETURNING n",
@@ -449,8 +451,8 @@ static const struct migration {
 	{9, "ALTER TABLE shipments ADD COLUMN track_hash BYTEA;"
 	"ALTER TABLE shipments ALTER COLUMN track_hash SET STATISTICS 0;"
 	"CREATE TABLE track_throttle (key TEXT PRIMARY KEY, since_ms BIGINT NOT NULL,"
-	"  n BIGINT NOT NULL);"
-	"CREATE INDEX track_throttle_since ON track_throttle (since_ms);"
+	"  n BIGINT NOT NULL, window_ms BIGINT NOT NULL);"
+	"CREATE INDEX track_throttle_end ON track_throttle ((since_ms + window_ms));"
 	"CREATE INDEX audit_subject ON audit (subject, seq);"},
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -1990,6 +1992,24 @@ static enum smile_err pg_retention_due(struct store_conn *c, int64_t delivered_b
 	return rc;
 }
 
+/* Row i of an events result (EVENT_COLS order) into *ev; an event recorded
+ * before recorded_ms existed reads its scan time. */
+static void event_row(const PGresult *r, int i, struct smile_store_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->id = (uint64_t)col_i64(r, i, 0);
+	ev->shipment_id = (uint64_t)col_i64(r, i, 1);
+	col_text(r, i, 2, ev->waybill, sizeof(ev->waybill));
+	col_text(r, i, 3, ev->event, sizeof(ev->event));
+	ev->time_ms = col_i64(r, i, 4);
+	col_text(r, i, 5, ev->device_id, sizeof(ev->device_id));
+	col_text(r, i, 6, ev->device_role, sizeof(ev->device_role));
+	col_text(r, i, 7, ev->detail, sizeof(ev->detail));
+	ev->recorded_ms = col_i64(r, i, 8);
+	if (ev->recorded_ms == 0)
+		ev->recorded_ms = ev->time_ms;
+}
+
 static enum smile_err pg_list_events(struct store_conn *c, uint64_t shipment_id,
 				     smile_store_event_cb cb, void *ctx)
 {
@@ -2002,18 +2022,7 @@ static enum smile_err pg_list_events(struct store_conn *c, uint64_t shipment_id,
 	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
 	for (int i = 0; rc == SMILE_OK && i < PQntuples(r); i++) {
 		struct smile_store_event ev;
-		memset(&ev, 0, sizeof(ev));
-		ev.id = (uint64_t)col_i64(r, i, 0);
-		ev.shipment_id = (uint64_t)col_i64(r, i, 1);
-		col_text(r, i, 2, ev.waybill, sizeof(ev.waybill));
-		col_text(r, i, 3, ev.event, sizeof(ev.event));
-		ev.time_ms = col_i64(r, i, 4);
-		col_text(r, i, 5, ev.device_id, sizeof(ev.device_id));
-		col_text(r, i, 6, ev.device_role, sizeof(ev.device_role));
-		col_text(r, i, 7, ev.detail, sizeof(ev.detail));
-		ev.recorded_ms = col_i64(r, i, 8);
-		if (ev.recorded_ms == 0)
-			ev.recorded_ms = ev.time_ms;
+		event_row(r, i, &ev);
 		if (cb(ctx, &ev))
 			break;
 	}
@@ -2761,18 +2770,7 @@ static enum smile_err pg_get_event(struct store_conn *c, uint64_t id, struct smi
 	if (rc == SMILE_OK && PQntuples(r) != 1)
 		rc = SMILE_ERR_NOT_FOUND;
 	if (rc == SMILE_OK) {
-		memset(ev, 0, sizeof(*ev));
-		ev->id = (uint64_t)col_i64(r, 0, 0);
-		ev->shipment_id = (uint64_t)col_i64(r, 0, 1);
-		col_text(r, 0, 2, ev->waybill, sizeof(ev->waybill));
-		col_text(r, 0, 3, ev->event, sizeof(ev->event));
-		ev->time_ms = col_i64(r, 0, 4);
-		col_text(r, 0, 5, ev->device_id, sizeof(ev->device_id));
-		col_text(r, 0, 6, ev->device_role, sizeof(ev->device_role));
-		col_text(r, 0, 7, ev->detail, sizeof(ev->detail));
-		ev->recorded_ms = col_i64(r, 0, 8);
-		if (ev->recorded_ms == 0)
-			ev->recorded_ms = ev->time_ms;
+		event_row(r, 0, ev);
 	}
 	PQclear(r);
 	return rc;
@@ -2952,18 +2950,7 @@ static enum smile_err pg_events_after(struct store_conn *c, uint64_t after_id,
 	rc = r ? res_rc(r, c->db) : SMILE_ERR_STORE;
 	for (int i = 0; rc == SMILE_OK && i < PQntuples(r); i++) {
 		struct smile_store_event ev;
-		memset(&ev, 0, sizeof(ev));
-		ev.id = (uint64_t)col_i64(r, i, 0);
-		ev.shipment_id = (uint64_t)col_i64(r, i, 1);
-		col_text(r, i, 2, ev.waybill, sizeof(ev.waybill));
-		col_text(r, i, 3, ev.event, sizeof(ev.event));
-		ev.time_ms = col_i64(r, i, 4);
-		col_text(r, i, 5, ev.device_id, sizeof(ev.device_id));
-		col_text(r, i, 6, ev.device_role, sizeof(ev.device_role));
-		col_text(r, i, 7, ev.detail, sizeof(ev.detail));
-		ev.recorded_ms = col_i64(r, i, 8);
-		if (ev.recorded_ms == 0)
-			ev.recorded_ms = ev.time_ms;
+		event_row(r, i, &ev);
 		if (cb(ctx, &ev))
 			break;
 	}
@@ -3018,7 +3005,7 @@ static enum smile_err pg_track_hit(struct store_conn *c, const char *key, int64_
 	PGresult *r;
 	enum smile_err rc;
 
-	p_i64(&p, now_ms - window_ms);
+	p_i64(&p, now_ms);
 	rc = run_cmd(c, ST_TRACK_PRUNE, &p, NULL);
 	if (rc)
 		return rc;

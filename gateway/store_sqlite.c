@@ -253,10 +253,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PJ_LIST] = "SELECT " PJ_COLS " FROM print_jobs WHERE state = ? "
 		       "ORDER BY station, seq LIMIT ?",
 	[ST_TRACK_HASH] = "SELECT track_hash FROM shipments WHERE id = ?",
-	[ST_TRACK_PRUNE] = "DELETE FROM track_throttle WHERE since_ms < ?",
+	/* each row ends with its own window (an hour, a month) */
+	[ST_TRACK_PRUNE] = "DELETE FROM track_throttle WHERE since_ms + window_ms < ?",
 	/* a window that has run out starts again at this attempt */
-	[ST_TRACK_HIT] = "INSERT INTO track_throttle (key, since_ms, n) VALUES (?1, ?2, 1) "
-			 "ON CONFLICT (key) DO UPDATE SET "
+	[ST_TRACK_HIT] = "INSERT INTO track_throttle (key, since_ms, n, window_ms) "
+			 "VALUES (?1, ?2, 1, ?3) ON CONFLICT (key) DO UPDATE SET window_ms = ?3, "
 			 "n = CASE WHEN since_ms + ?3 > ?2 THEN n + 1 ELSE 1 END, "
 			 "since_ms = CASE WHEN since_ms + ?3 > ?2 THEN since_ms ELSE ?2 END "
 			 "RETURNING n",
@@ -373,8 +374,8 @@ static const char *const migrations[] = {
 	 * process on the store; the audit entries of one waybill */
 	"ALTER TABLE shipments ADD COLUMN track_hash BLOB;"
 	"CREATE TABLE track_throttle (key TEXT PRIMARY KEY, since_ms INTEGER NOT NULL,"
-	"  n INTEGER NOT NULL) WITHOUT ROWID;"
-	"CREATE INDEX track_throttle_since ON track_throttle (since_ms);"
+	"  n INTEGER NOT NULL, window_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX track_throttle_end ON track_throttle (since_ms + window_ms);"
 	"CREATE INDEX audit_subject ON audit (subject, seq);",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -1240,6 +1241,24 @@ static enum smile_err sq_retention_due(struct store_conn *c, int64_t delivered_b
 	return rc;
 }
 
+/* An events row (EVENT_COLS order) into *ev; an event recorded before
+ * recorded_ms existed reads its scan time. */
+static void event_row(sqlite3_stmt *st, struct smile_store_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->id = (uint64_t)sqlite3_column_int64(st, 0);
+	ev->shipment_id = (uint64_t)sqlite3_column_int64(st, 1);
+	col_text(st, 2, ev->waybill, sizeof(ev->waybill));
+	col_text(st, 3, ev->event, sizeof(ev->event));
+	ev->time_ms = sqlite3_column_int64(st, 4);
+	col_text(st, 5, ev->device_id, sizeof(ev->device_id));
+	col_text(st, 6, ev->device_role, sizeof(ev->device_role));
+	col_text(st, 7, ev->detail, sizeof(ev->detail));
+	ev->recorded_ms = sqlite3_column_int64(st, 8);
+	if (ev->recorded_ms == 0)
+		ev->recorded_ms = ev->time_ms;
+}
+
 static enum smile_err sq_list_events(struct store_conn *c, uint64_t shipment_id,
 				     smile_store_event_cb cb, void *ctx)
 {
@@ -1252,18 +1271,7 @@ static enum smile_err sq_list_events(struct store_conn *c, uint64_t shipment_id,
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)shipment_id);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		struct smile_store_event ev;
-		memset(&ev, 0, sizeof(ev));
-		ev.id = (uint64_t)sqlite3_column_int64(st, 0);
-		ev.shipment_id = (uint64_t)sqlite3_column_int64(st, 1);
-		col_text(st, 2, ev.waybill, sizeof(ev.waybill));
-		col_text(st, 3, ev.event, sizeof(ev.event));
-		ev.time_ms = sqlite3_column_int64(st, 4);
-		col_text(st, 5, ev.device_id, sizeof(ev.device_id));
-		col_text(st, 6, ev.device_role, sizeof(ev.device_role));
-		col_text(st, 7, ev.detail, sizeof(ev.detail));
-		ev.recorded_ms = sqlite3_column_int64(st, 8);
-		if (ev.recorded_ms == 0)
-			ev.recorded_ms = ev.time_ms;
+		event_row(st, &ev);
 		if (cb(ctx, &ev))
 			break;
 	}
@@ -2010,18 +2018,7 @@ static enum smile_err sq_get_event(struct store_conn *c, uint64_t id, struct smi
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
-		memset(ev, 0, sizeof(*ev));
-		ev->id = (uint64_t)sqlite3_column_int64(st, 0);
-		ev->shipment_id = (uint64_t)sqlite3_column_int64(st, 1);
-		col_text(st, 2, ev->waybill, sizeof(ev->waybill));
-		col_text(st, 3, ev->event, sizeof(ev->event));
-		ev->time_ms = sqlite3_column_int64(st, 4);
-		col_text(st, 5, ev->device_id, sizeof(ev->device_id));
-		col_text(st, 6, ev->device_role, sizeof(ev->device_role));
-		col_text(st, 7, ev->detail, sizeof(ev->detail));
-		ev->recorded_ms = sqlite3_column_int64(st, 8);
-		if (ev->recorded_ms == 0)
-			ev->recorded_ms = ev->time_ms;
+		event_row(st, ev);
 		rc = SMILE_OK;
 		break;
 	case SQLITE_DONE:
@@ -2209,18 +2206,7 @@ static enum smile_err sq_events_after(struct store_conn *c, uint64_t after_id,
 	sqlite3_bind_int64(st, bi, (sqlite3_int64)limit);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		struct smile_store_event ev;
-		memset(&ev, 0, sizeof(ev));
-		ev.id = (uint64_t)sqlite3_column_int64(st, 0);
-		ev.shipment_id = (uint64_t)sqlite3_column_int64(st, 1);
-		col_text(st, 2, ev.waybill, sizeof(ev.waybill));
-		col_text(st, 3, ev.event, sizeof(ev.event));
-		ev.time_ms = sqlite3_column_int64(st, 4);
-		col_text(st, 5, ev.device_id, sizeof(ev.device_id));
-		col_text(st, 6, ev.device_role, sizeof(ev.device_role));
-		col_text(st, 7, ev.detail, sizeof(ev.detail));
-		ev.recorded_ms = sqlite3_column_int64(st, 8);
-		if (ev.recorded_ms == 0)
-			ev.recorded_ms = ev.time_ms;
+		event_row(st, &ev);
 		if (cb(ctx, &ev))
 			break;
 	}
@@ -2283,7 +2269,7 @@ static enum smile_err sq_track_hit(struct store_conn *c, const char *key, int64_
 
 	if (st == NULL)
 		return SMILE_ERR_STORE;
-	sqlite3_bind_int64(st, 1, now_ms - window_ms);
+	sqlite3_bind_int64(st, 1, now_ms);
 	if (run_done(st))
 		return SMILE_ERR_STORE;
 	st = stmt(c, ST_TRACK_HIT);

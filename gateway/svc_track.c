@@ -48,19 +48,20 @@ static enum smile_err check_waybill(const char *waybill, struct smile_error *e)
 	return SMILE_OK;
 }
 
-/* Count one attempt under each key; SMILE_ERR_QUOTA when one is over. */
+/* Count one attempt under each key, in windows of window_s;
+ * SMILE_ERR_QUOTA when one is over. */
 static enum smile_err throttle(struct gateway *g, const char *const *keys, const long *limits,
-			       size_t n, long *retry_s, struct smile_error *e)
+			       size_t n, long window_s, long *retry_s, struct smile_error *e)
 {
 	uint64_t counts[2] = {0, 0};
-	int64_t window_ms = g->cfg.track_window_s * 1000;
+	int64_t window_ms = window_s * 1000;
 
 	if (smile_store_track_hit(g->store, keys, n, gateway_now_ms(), window_ms, counts))
 		return smile_error_set(e, SMILE_ERR_STORE, NULL, "could not count the attempt");
 	for (size_t i = 0; i < n; i++)
 		if (counts[i] > (uint64_t)limits[i]) {
 			/* the window may end sooner; never later */
-			*retry_s = g->cfg.track_window_s;
+			*retry_s = window_s;
 			return smile_error_set(e, SMILE_ERR_QUOTA, NULL,
 					       "too many attempts; try again later");
 		}
@@ -129,7 +130,7 @@ enum smile_err svc_track_coarse(struct gateway *g, const char *waybill, const ch
 	if ((rc = check_waybill(waybill, e)))
 		return rc;
 	snprintf(key, sizeof(key), "lookup:%s", client);
-	if ((rc = throttle(g, keys, limits, 1, retry_s, e)))
+	if ((rc = throttle(g, keys, limits, 1, g->cfg.track_window_s, retry_s, e)))
 		return rc;
 	if ((rc = lookup(g, waybill, &row, &found, e)))
 		return rc;
@@ -307,6 +308,9 @@ enum smile_err svc_track_verify(struct gateway *g, const char *waybill, const ch
 	char k_addr[SMILE_STORE_TRACK_KEY_MAX], k_wb[SMILE_STORE_TRACK_KEY_MAX];
 	const char *keys[2] = {k_addr, k_wb};
 	const long limits[2] = {g->cfg.track_checks_per_address, g->cfg.track_checks_per_waybill};
+	char k_life[SMILE_STORE_TRACK_KEY_MAX];
+	const char *life_keys[1] = {k_life};
+	const long life_limit[1] = {g->cfg.track_checks_per_waybill_total};
 	const char *why = "unknown";
 	enum smile_err rc;
 	int found = 0, has = 0, match = 0;
@@ -320,7 +324,12 @@ enum smile_err svc_track_verify(struct gateway *g, const char *waybill, const ch
 				       "need exactly 4 digits (0-9)");
 	snprintf(k_addr, sizeof(k_addr), "check:%s", client);
 	snprintf(k_wb, sizeof(k_wb), "waybill:%s", waybill);
-	if ((rc = throttle(g, keys, limits, 2, retry_s, e))) {
+	snprintf(k_life, sizeof(k_life), "waybill-total:%s", waybill);
+	/* per hour, then in all: the hourly limit is a rate, and 10,000
+	 * candidates would fall to it in weeks; the total caps the odds of
+	 * a patient guesser (docs/tracking.md, "Throttle") */
+	if ((rc = throttle(g, keys, limits, 2, g->cfg.track_window_s, retry_s, e)) ||
+	    (rc = throttle(g, life_keys, life_limit, 1, g->cfg.track_total_window_s, retry_s, e))) {
 		if (rc == SMILE_ERR_QUOTA)
 			smile_log(SMILE_LOG_INFO, "track.throttled", SMILE_KV_ID("waybill", waybill));
 		return rc;

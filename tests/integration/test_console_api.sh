@@ -213,6 +213,9 @@ get "/v1/shipments?q=other-1" -b "$T/jar"
 t_eq "another merchant's reference finds nothing" "0" "$(jq_get "$BODY" '.shipments | length')"
 get "/v1/shipments?q=%E5%BC%A0" -b "$T/jar"
 t_eq "no search over personal data (the recipient's name finds nothing)" "0" "$(jq_get "$BODY" '.shipments | length')"
+get "/v1/shipments?q=%FF%FE" -b "$T/jar"
+t_eq "a search that is not UTF-8 is 400 naming q (not a store error)" "400 q" \
+	"$STATUS $(jq_get "$BODY" .error.field)"
 get "/v1/shipments?status=delivered" -b "$T/jar"
 t_eq "filter by status: none delivered yet" "0" "$(jq_get "$BODY" '.shipments | length')"
 get "/v1/shipments?status=lost" -b "$T/jar"
@@ -422,6 +425,49 @@ if [ -f "$SMILE_ROOT/gateway/web/console/index.html" ]; then
 else
 	t_skip "by default the build tree's gateway serves gateway/web/console" "no index.html in this tree"
 fi
+
+# a busy stream: events every half second never let it reach a keep-alive,
+# yet revoking its key still ends it (liveness is checked every 5 s, busy
+# or quiet; review finding)
+api_json POST /v1/api-keys "$ADMIN" '{"role":"merchant","merchant":"ziyun"}'
+KB=$(jq_get "$BODY" .key)
+KB_ID=$(jq_get "$BODY" .id)
+curl -sN -H "Authorization: Bearer $KB" "$U/v1/events/stream" >"$T/sse-busy" 2>/dev/null &
+SSE4=$!
+at_exit "kill $SSE4 2>/dev/null"
+wait_for 5 grep -q 'retry:' "$T/sse-busy"
+api DELETE "/v1/api-keys/$KB_ID" "$ADMIN"
+busy_ended=
+for i in $(seq 1 24); do
+	api_json POST /v1/shipments "$KM" "$(issue_body "busy-$i")"
+	kill -0 "$SSE4" 2>/dev/null || { busy_ended=$i; break; }
+	sleep 0.5
+done
+t_ok "revoking the key ends a busy stream too, within 6 s ($busy_ended shipments issued)" \
+	test -n "$busy_ended"
+t_ok "... which had been receiving events until then" grep -q 'busy-1' "$T/sse-busy"
+
+# the per-key cap: one key cannot take every place on the node
+gw_stop
+gw_conf_set "$D" console_streams_per_key 1
+gw_conf_set "$D" console_streams_max 10
+gw_start "$D" || die "gateway did not restart"
+U=$GW_URL
+curl -sN -H "Authorization: Bearer $KM" "$U/v1/events/stream" >"$T/sse-k1" 2>/dev/null &
+SSE5=$!
+at_exit "kill $SSE5 2>/dev/null"
+wait_for 5 grep -q 'retry:' "$T/sse-k1"
+get /v1/events/stream -H "Authorization: Bearer $KM" --max-time 3
+t_eq "a second stream of the same key is over console_streams_per_key (1): 503" "503 busy" \
+	"$STATUS $(jq_get "$BODY" .error.code)"
+t_match "... saying so" "$(jq_get "$BODY" .error.message)" 'this API key has 1 event streams'
+get /v1/events/stream -H "Authorization: Bearer $KO" --max-time 2
+t_eq "... while another key still gets one" "200" "$STATUS"
+kill "$SSE5" 2>/dev/null
+wait "$SSE5" 2>/dev/null
+sleep 0.3
+get /v1/events/stream -H "Authorization: Bearer $KM" --max-time 2
+t_eq "... and the key gets its place back once its stream closed" "200" "$STATUS"
 
 t_fails "no personal data in the gateway's log" grep -qE '13812345678|张三明|建设大道|smk_' "$GW_LOG"
 t_done

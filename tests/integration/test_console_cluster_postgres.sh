@@ -67,6 +67,8 @@ t_fails "... and node B did not (no relay)" grep -q 'event=scan\.' "$B_LOG"
 t_eq "... the shipment's waybill" "$WB" "$(grep '^data: ' "$T/sse" | grep hub_in | head -1 | sed 's/^data: //' | jq -r .waybill)"
 
 # sign out on B: gone on A
+t_eq "a search that is not UTF-8 is 400 on PostgreSQL too (not a store error)" "400" \
+	"$(code -b "$T/jar" "$B_URL/v1/shipments?q=%FF%FE")"
 t_eq "sign-out on B" "200" "$(code -b "$T/jar" -X DELETE -H "X-CSRF-Token: $CSRF" "$B_URL/console/api/session")"
 t_eq "node A refuses the old cookie at once" "401" "$(code -b "$T/jar" "$A_URL/v1/shipments")"
 t_eq "... no row left" "0" "$(psql_smile 'SELECT count(*) FROM console_sessions')"

@@ -274,6 +274,36 @@ fi
 
 t_nomatch "the page's files are found: no warning" "$(cat "$GW_LOG")" 'track.page_missing'
 
+# --- a total per waybill: the hourly limit is a rate, the total a cap ---------
+# (review finding: 10 an hour would let a patient guesser through 10,000
+# candidates in weeks). Windows of 1 s stand in for the hour.
+gw_stop
+gw_conf_set "$D" track_window_s 1
+gw_conf_set "$D" track_checks_per_waybill 2
+gw_conf_set "$D" track_checks_per_waybill_total 5
+gw_conf_set "$D" track_total_window_s 3600
+gw_start "$D" || die "gateway did not restart"
+issue "11栋"
+WBT=$WB
+for round in 1 2; do
+	verify "$WBT" 1111 --interface 127.0.0.40
+	verify "$WBT" 2222 --interface 127.0.0.41
+	sleep 1.2 # the hourly window ends; the total's does not
+done
+t_eq "4 wrong answers over two short windows: still answered" 403 "$STATUS"
+verify "$WBT" 5678 --interface 127.0.0.42
+t_eq "the 5th check in all (total 5): the right digits pass" 200 "$STATUS"
+sleep 1.2
+verify "$WBT" 5678 --interface 127.0.0.43
+t_eq "the 6th, in a fresh short window, from a fresh address, even right: 429" 429 "$STATUS"
+t_match "... Retry-After the total's window" "$(headers)" $'\nRetry-After: 3600'
+t_eq "the total's row outlives the short windows' pruning" "6 3600000" \
+	"$(q "SELECT n || ' ' || window_ms FROM track_throttle WHERE key = 'waybill-total:$WBT'")"
+gw_stop
+gw_conf_set "$D" track_window_s 3600
+gw_conf_set "$D" track_checks_per_waybill 5
+gw_start "$D" || die "gateway did not restart"
+
 # --- a store from before schema 9 ----------------------------------------------
 # The store as schema 8 left it (no hash column, no counters, no index),
 # holding WB1; the gateway migrates it when it starts again.
