@@ -53,15 +53,15 @@ async function lowContrast(page) {
 	});
 }
 async function shot(page, name) {
-	// desktop and phone; the phone viewport keeps isMobile off so that
-	// puppeteer does not reload the page (which would lose the state shown)
+	// desktop and phone (browser.js WIDTHS: no reload between them), with
+	// the contrast and overflow checks between the two
 	fs.mkdirSync(OUT, { recursive: true });
 	await page.setViewport(WIDTHS.desktop);
 	await sleep(200);
 	const low = await lowContrast(page);
 	ok(low.length === 0, `${name}: all text has a contrast of 4.5:1 or more`, low.join('\n'));
 	await page.screenshot({ path: path.join(OUT, `${name}-desktop.png`), fullPage: true });
-	await page.setViewport({ width: 390, height: 844, deviceScaleFactor: 2 });
+	await page.setViewport(WIDTHS.phone);
 	await sleep(200);
 	const over = await overflowsX(page);
 	await page.screenshot({ path: path.join(OUT, `${name}-phone.png`), fullPage: true });

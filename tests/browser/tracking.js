@@ -7,21 +7,8 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { launch, watch, overflowsX, ok, diag, done, WIDTHS } = require('./browser.js');
+const { launch, watch, shots, overflowsX, ok, diag, done, WIDTHS } = require('./browser.js');
 
-// browser.js's shots() switches isMobile for the phone width, and puppeteer
-// reloads the page to do that: a page that shows what the recipient has
-// unlocked would lose it. The same two widths here, without the reload.
-const PHONE = { width: WIDTHS.phone.width, height: WIDTHS.phone.height, deviceScaleFactor: 2 };
-async function shots(page, dir, name) {
-	fs.mkdirSync(dir, { recursive: true });
-	for (const [w, vp] of [['desktop', WIDTHS.desktop], ['phone', PHONE]]) {
-		await page.setViewport(vp);
-		await new Promise(r => setTimeout(r, 150));
-		await page.screenshot({ path: path.join(dir, `${name}-${w}.png`), fullPage: true });
-	}
-	await page.setViewport(WIDTHS.desktop);
-}
 // Chromium logs every answer that is not 2xx as a console error; the
 // page's expected answers (403 not matched, 422 not a number, 429
 // throttled) are not errors of the page.
@@ -124,7 +111,7 @@ async function submitDigits(page, value) {
 		ok(await text(page, '#c-badge') === '派送中', '... the status');
 		const zhAccess = await page.$$eval('#access-list li', l => l.map(e => e.textContent).join(' / '));
 		ok(/快递员/.test(zhAccess) && /分拣中心/.test(zhAccess), '... and the access log, already shown', zhAccess);
-		await page.setViewport(PHONE);
+		await page.setViewport(WIDTHS.phone);
 		ok(!(await overflowsX(page)), 'at a phone width the page needs no sideways scrolling');
 		await shots(page, shotDir, 'track-full-zh');
 		await page.click('#lang');
