@@ -146,6 +146,7 @@ mqtt_start() {
 			echo "log_type error"
 			echo "log_type warning"
 			echo "log_type notice"
+			echo "log_type information"
 			[ -n "$anon" ] && echo "allow_anonymous true"
 			for line in "$@"; do echo "$line"; done
 		} >"$conf"
@@ -180,6 +181,7 @@ mqtt_start_conf() {
 		echo "log_type error"
 		echo "log_type warning"
 		echo "log_type notice"
+		echo "log_type information"
 	} >"$MQTT_DIR/mosquitto.conf"
 	MQTT_PORT=$port
 	mosquitto -c "$MQTT_DIR/mosquitto.conf" >"$MQTT_DIR/stdout.log" 2>&1 &
@@ -194,8 +196,22 @@ mqtt_start_conf() {
 	return 1
 }
 
-# mqtt_reload: make the broker re-read its password and ACL files.
-mqtt_reload() { kill -HUP "$MQTT_PID"; sleep 0.3; }
+# mqtt_reload: make the broker re-read its password and ACL files, and return
+# once it has. mosquitto logs "Reloading config." from its one event loop and
+# re-reads the files before that loop serves anything else, so a client that
+# connects after the line appears meets the new files (a fixed sleep did not
+# do on a loaded machine).
+_mqtt_reloads() { grep -c 'Reloading config' "$MQTT_DIR/mosquitto.log" 2>/dev/null; }
+_mqtt_reloaded() { [ "$(_mqtt_reloads)" -gt "$1" ]; }
+mqtt_reload() {
+	local before
+	before=$(_mqtt_reloads)
+	kill -HUP "$MQTT_PID"
+	wait_for 10 _mqtt_reloaded "${before:-0}" || {
+		echo "# mosquitto did not log a reload" >&2
+		return 1
+	}
+}
 
 mqtt_stop_pid() {
 	local pid=$1 i

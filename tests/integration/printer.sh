@@ -133,14 +133,16 @@ zebra_start() {
 	_zebra_n=$((_zebra_n + 1))
 	ZEBRA_DIR="$T/zebra-$_zebra_n"
 	mkdir -p "$ZEBRA_DIR"
-	ZEBRA_PORT=$(free_port) || return 1
-	python3 "$ZEBRA_SIM" --port "$ZEBRA_PORT" --dir "$ZEBRA_DIR" "$@" \
+	python3 "$ZEBRA_SIM" --dir "$ZEBRA_DIR" "$@" \
 		>"$ZEBRA_DIR/log" 2>&1 &
 	ZEBRA_PID=$!
 	at_exit "kill $ZEBRA_PID"
 	local i
 	for ((i = 0; i < 100; i++)); do
-		[ -e "$ZEBRA_DIR/ready" ] && return 0
+		if [ -e "$ZEBRA_DIR/ready" ]; then
+			ZEBRA_PORT=$(cat "$ZEBRA_DIR/ready")
+			return 0
+		fi
 		kill -0 "$ZEBRA_PID" 2>/dev/null || break
 		sleep 0.05
 	done

@@ -42,7 +42,7 @@ on "$A_URL"
 api_json POST /v1/devices "$ADMIN" "$(jq -c '. + {role: "print_station"}' "$T/station.json")"
 [ "$STATUS" = 201 ] || die "enrolment: $STATUS $BODY"
 api GET /v1/gateway "$ADMIN"
-zebra_start || zebra_start || zebra_start || die "zebra_sim.py did not start"
+zebra_start || die "zebra_sim.py did not start"
 mkdir -p "$T/station"
 cat >"$T/station/smile-print.conf" <<EOF
 key_file = ../station.key

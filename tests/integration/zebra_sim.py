@@ -156,7 +156,9 @@ def serve_client(conn, printer, silent):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
+    # 0 (the default): the kernel picks a free port, written into <dir>/ready,
+    # so two tests never race for one port between "free" and bind()
+    ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--silent", action="store_true")
     ap.add_argument("--blackhole", action="store_true")
@@ -165,6 +167,13 @@ def main():
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", a.port))
+    port = srv.getsockname()[1]
+
+    def ready():
+        tmp = os.path.join(a.dir, "ready.tmp")
+        with open(tmp, "w") as f:
+            f.write("%d\n" % port)
+        os.rename(tmp, os.path.join(a.dir, "ready"))
     if a.blackhole:
         srv.listen(0)
         # fill the accept queue: further SYNs are dropped, connects time out
@@ -173,16 +182,16 @@ def main():
             c = socket.socket()
             c.setblocking(False)
             try:
-                c.connect(("127.0.0.1", a.port))
+                c.connect(("127.0.0.1", port))
             except BlockingIOError:
                 pass
             fill.append(c)
-        open(os.path.join(a.dir, "ready"), "w").close()
+        ready()
         signal.pause()
         return
     srv.listen(16)
     printer = Printer(a.dir)
-    open(os.path.join(a.dir, "ready"), "w").close()
+    ready()
     while True:
         conn, _ = srv.accept()
         threading.Thread(target=serve_client, args=(conn, printer, a.silent), daemon=True).start()
