@@ -6,18 +6,20 @@
 //   PHONE       its recipient's phone (must never be on a page)
 //   SCAN_CMD    a shell command; `$SCAN_CMD EVENT SEQ` scans WB from a hub
 //   KM2         another key of the merchant; REVOKE_CMD revokes it
+//   KM3         a third key, whose streams fill the node (STREAMS_PER_KEY)
 //   OUT         where screenshots go        DL        downloads
 // Every step asserts what the merchant sees; every page is checked for
 // console errors and CSP violations, and for horizontal overflow at 390 px.
 'use strict';
 const { launch, watch, ok, diag, done, overflowsX, WIDTHS } = require('./browser.js');
-const { execFileSync, execSync } = require('child_process');
+const { execFileSync, execSync, spawn } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
 const env = k => { const v = process.env[k]; if (!v) { console.log(`Bail out! ${k} not set`); process.exit(1); } return v; };
 const GW = env('GW_URL'), KM = env('KM'), WB = env('WB'), REF = env('REF'), PHONE = env('PHONE');
 const KM2 = env('KM2'), REVOKE_CMD = env('REVOKE_CMD');
+const KM3 = env('KM3'), STREAMS_PER_KEY = Number(env('STREAMS_PER_KEY'));
 const SCAN_CMD = env('SCAN_CMD'), OUT = env('OUT'), DL = env('DL');
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 // Chromium reports every non-2xx fetch as a console error; the statuses a
@@ -432,6 +434,44 @@ async function apiStatus(pth, cookie) {
 			'... and shows nothing of the merchant');
 		clean(log3, 'revoked');
 		await c3.close();
+	}
+
+	// ---- a node that refuses the stream (503 busy: this key already holds
+	// console_streams_per_key streams there): the page says it is not live,
+	// keeps the session, tries again with a back-off, and is live again once
+	// a slot frees, without a reload
+	{
+		const holders = [];
+		const opened = () => holders.filter(h => h.out.includes('retry:')).length;
+		for (let i = 0; i < STREAMS_PER_KEY; i++) {
+			const h = { out: '', p: spawn('curl', ['-sN', '-H', `Authorization: Bearer ${KM3}`, `${GW}/v1/events/stream`]) };
+			h.p.stdout.on('data', d => { h.out += d; });
+			holders.push(h);
+		}
+		for (let i = 0; i < 100 && opened() < STREAMS_PER_KEY; i++) await sleep(100);
+		ok(opened() === STREAMS_PER_KEY, `the key holds ${STREAMS_PER_KEY} streams outside the browser`, `${opened()} opened`);
+		const c4 = await browser.createBrowserContext();
+		const p4 = await c4.newPage();
+		const log4 = watch(p4);
+		const tries = [];
+		p4.on('response', r => { if (r.url().endsWith('/v1/events/stream')) tries.push(r.status()); });
+		await p4.evaluateOnNewDocument(() => { if (!localStorage.getItem('smile.lang')) localStorage.setItem('smile.lang', 'en'); });
+		expectStatus(401, 503);
+		await p4.goto(`${GW}/console/`, { waitUntil: 'networkidle2' });
+		await visible(p4, '#view-signin');
+		await fill(p4, '#api-key', KM3);
+		await p4.keyboard.press('Enter');
+		await visible(p4, `#list-body tr[data-waybill="${WB}"]`);
+		ok(await waitFor(p4, () => document.querySelector('#live-dot').classList.contains('live-off'), null, 15000),
+			'the node refuses the stream (503): the page says it is not live');
+		for (let i = 0; i < 100 && tries.length < 2; i++) await sleep(100);
+		ok(tries.length >= 2 && tries.every(s => s === 503), '... tries again by itself after a pause, still refused', JSON.stringify(tries));
+		ok(await p4.evaluate(() => !document.querySelector('#view-list').hidden), '... and keeps the session and the list');
+		for (const h of holders) h.p.kill();
+		ok(await waitFor(p4, () => document.querySelector('#live-dot').classList.contains('live-on'), null, 30000),
+			'a slot frees: the page is live again by itself', JSON.stringify(tries));
+		clean(log4, 'a full node');
+		await c4.close();
 	}
 
 	// ---- an expired session goes back to sign-in, saying so

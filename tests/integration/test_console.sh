@@ -25,6 +25,8 @@ KEEP_KM=$KM
 gw_merchant_key ziyun || die "merchant key" # a second key, revoked while its page is open
 KM2=$KM
 KM2_ID=$(jq_get "$BODY" .id)
+gw_merchant_key ziyun || die "merchant key" # a third, whose streams fill the node
+KM3=$KM
 KM=$KEEP_KM
 
 # the console's static files and security headers, before the browser
@@ -61,7 +63,7 @@ mosquitto_pub -h 127.0.0.1 -p $MQTT_PORT -u hub1 -P '$PW' -q 1 -t smile/v1/dev/h
 SH
 
 cd "$SMILE_ROOT" || die "no repository root"
-GW_URL=$GW_URL KM=$KM KM2=$KM2 REVOKE_CMD="curl -sf -X DELETE -H 'Authorization: Bearer $(cat "$GW_DATA/admin.key")' $GW_URL/v1/api-keys/$KM2_ID" WB=$WB REF=order-7001 PHONE=$PHONE SCAN_CMD="bash $T/scan.sh" \
+GW_URL=$GW_URL KM=$KM KM2=$KM2 KM3=$KM3 STREAMS_PER_KEY=4 REVOKE_CMD="curl -sf -X DELETE -H 'Authorization: Bearer $(cat "$GW_DATA/admin.key")' $GW_URL/v1/api-keys/$KM2_ID" WB=$WB REF=order-7001 PHONE=$PHONE SCAN_CMD="bash $T/scan.sh" \
 	OUT="$OUT" DL="$T/downloads" timeout 300 node tests/browser/console.js >"$T/node.tap" 2>"$T/node.err"
 rc=$?
 # its TAP lines are this test's, numbered on from here
