@@ -396,6 +396,26 @@ async function apiStatus(pth, cookie) {
 	await page.goto(`${GW}/console/#/s/${WB}`);
 	await visible(page, '#detail');
 	await shot(page, 'detail-zh');
+	// the API's messages are English: in Chinese, its error code leads in Chinese
+	expectStatus(422);
+	await page.goto(`${GW}/console/#/new`);
+	await visible(page, '#view-new');
+	for (const [k, v] of Object.entries(form)) await fill(page, `[name="${k}"]`, v); // recipient.phone '12'
+	await page.click('#new-submit');
+	ok(await waitFor(page, () => {
+		const p = document.querySelector('[name="recipient.phone"]').closest('.field').querySelector('.field-error');
+		return !p.hidden && /^[\u4e00-\u9fff]+：\S/.test(p.textContent);
+	}), 'in Chinese, an API error next to its field leads with its code in Chinese',
+		await page.evaluate(() => (document.querySelector('.field-error:not([hidden])') || {}).textContent));
+	await page.goto(`${GW}/console/#/batch`);
+	await visible(page, '#view-batch');
+	const badZh = path.join(DL, 'batch-zh.jsonl');
+	fs.writeFileSync(badZh, `${JSON.stringify({ ...one, recipient: { ...one.recipient, phone: '123' }, merchant_ref: 'jsonl-zh' })}\n`);
+	await (await page.$('#batch-file')).uploadFile(badZh);
+	ok(await waitFor(page, () => {
+		const rs = [...document.querySelectorAll('#batch-body tr')];
+		return rs.length === 1 && rs[0].dataset.result === 'failed' && /^[\u4e00-\u9fff]+：recipient\.phone: \S/.test(rs[0].querySelector('.cell-outcome').textContent);
+	}, null, 20000), '... and so does a batch line\'s', await page.evaluate(() => (document.querySelector('#batch-body .cell-outcome') || {}).textContent));
 	await page.click('.topbar [data-lang-switch]');
 	ok(await waitFor(page, () => document.documentElement.lang === 'en'), '... and back to English');
 	clean(log, 'language');

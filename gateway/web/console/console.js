@@ -77,7 +77,17 @@ function apiErrorText(res) {
 	if (res.status === 429) return t('err_rate');
 	const e = res.data && res.data.error;
 	if (res.status >= 500 || !e) return t('err_server', { s: res.status });
-	return e.field ? `${e.field}: ${e.message}` : e.message;
+	return errorText(e);
+}
+// the API's messages are English (docs/api.md): in Chinese, the error code's
+// own words lead, the message follows as the detail
+function codeText(e) {
+	return window.I18N.lang === 'zh' && e.code && window.I18N.has(`code_${e.code}`) ? t(`code_${e.code}`) : '';
+}
+function errorText(e) {
+	const msg = e.field ? `${e.field}: ${e.message}` : e.message;
+	const code = codeText(e);
+	return code ? `${code}：${msg}` : msg;
 }
 
 // fetch a JSON API; {status, data, headers}. A 401 ends the session.
@@ -539,9 +549,8 @@ async function submitNew(ev) {
 	if (r.status === 401) return;
 	const e = r.data && r.data.error;
 	if (e && e.field) {
-		const code = window.I18N.has(`code_${e.code}`) ? t(`code_${e.code}`) : '';
-		const msg = window.I18N.lang === 'zh' && code ? `${code}：${e.message}` : e.message;
-		const inp = fieldError(form, e.field, msg);
+		const code = codeText(e);
+		const inp = fieldError(form, e.field, code ? `${code}：${e.message}` : e.message);
 		if (inp) {
 			const top = $('#new-error');
 			top.textContent = t('form_has_errors');
@@ -625,7 +634,7 @@ async function onBatchFile() {
 				} else {
 					bad++;
 					const e = res.error || {};
-					batchResult(it, false, e.field ? `${e.field}: ${e.message}` : (e.message || String(res.status_code)));
+					batchResult(it, false, e.message ? errorText(e) : String(res.status_code));
 				}
 				done++;
 			}

@@ -62,7 +62,11 @@ const S = {
 		role_warehouse: 'warehouse', role_admin: 'admin',
 		live_update: '{wb}: {st}',
 		code_missing_field: 'Required', code_wrong_type: 'Wrong type', code_invalid_value: 'Not valid',
-		code_too_large: 'Too long',
+		code_too_large: 'Too long', code_idempotency_key_reused: 'Already sent with different content',
+		code_conflict: 'Conflict', code_invalid_json: 'Not valid JSON', code_invalid_utf8: 'Not valid UTF-8',
+		code_bad_request: 'Bad request', code_unsupported_media_type: 'Wrong content type',
+		code_permission: 'Not allowed', code_forbidden: 'Not allowed', code_not_found: 'Not found',
+		code_busy: 'Busy', code_rate_limited: 'Too many requests',
 	},
 	zh: {
 		skip: '跳到正文', console: '商家控制台', nav_main: '主菜单', nav_shipments: '运单',
@@ -120,7 +124,11 @@ const S = {
 		role_warehouse: '仓库', role_admin: '管理员',
 		live_update: '{wb}：{st}',
 		code_missing_field: '必填', code_wrong_type: '类型错误', code_invalid_value: '无效',
-		code_too_large: '过长',
+		code_too_large: '过长', code_idempotency_key_reused: '已用不同内容提交过',
+		code_conflict: '冲突', code_invalid_json: '不是有效的 JSON', code_invalid_utf8: '不是有效的 UTF-8',
+		code_bad_request: '请求无效', code_unsupported_media_type: '内容类型错误',
+		code_permission: '无权操作', code_forbidden: '无权操作', code_not_found: '未找到',
+		code_busy: '服务繁忙', code_rate_limited: '请求过多',
 	},
 };
 const KEY = 'smile.lang';
