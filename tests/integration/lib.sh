@@ -147,6 +147,7 @@ mqtt_start() {
 			echo "log_type warning"
 			echo "log_type notice"
 			echo "log_type information"
+			echo "log_type subscribe"
 			[ -n "$anon" ] && echo "allow_anonymous true"
 			for line in "$@"; do echo "$line"; done
 		} >"$conf"
@@ -182,6 +183,7 @@ mqtt_start_conf() {
 		echo "log_type warning"
 		echo "log_type notice"
 		echo "log_type information"
+		echo "log_type subscribe"
 	} >"$MQTT_DIR/mosquitto.conf"
 	MQTT_PORT=$port
 	mosquitto -c "$MQTT_DIR/mosquitto.conf" >"$MQTT_DIR/stdout.log" 2>&1 &
@@ -209,6 +211,26 @@ mqtt_reload() {
 	kill -HUP "$MQTT_PID"
 	wait_for 10 _mqtt_reloaded "${before:-0}" || {
 		echo "# mosquitto did not log a reload" >&2
+		return 1
+	}
+}
+
+# mqtt_subs TOPIC: how many subscriptions to TOPIC the broker has logged so
+# far ("CLIENT QOS TOPIC", log_type subscribe).
+# mqtt_subscribed TOPIC BEFORE: wait (10 s) until the broker has logged one
+# more subscription to TOPIC than BEFORE. Start a mosquitto_sub in the
+# background between the two, then publish only after this returns: a fixed
+# sleep lost the message when the subscriber was slow to connect on a
+# loaded machine. The broker serves one packet at a time, so a publish sent
+# after the log line is routed after the subscription.
+mqtt_subs() {
+	awk -v t="$1" '$NF == t && $(NF - 1) ~ /^[012]$/ { n++ } END { print n + 0 }' \
+		"$MQTT_DIR/mosquitto.log" 2>/dev/null || echo 0
+}
+_mqtt_subs_over() { [ "$(mqtt_subs "$1")" -gt "$2" ]; }
+mqtt_subscribed() {
+	wait_for 10 _mqtt_subs_over "$1" "$2" || {
+		echo "# mosquitto did not log a subscription to $1" >&2
 		return 1
 	}
 }

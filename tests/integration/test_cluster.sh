@@ -115,10 +115,11 @@ nodes_cont() { kill -CONT "$A_PID" "$B_PID"; }
 # --- (ii) the same scan to both nodes at once -------------------------------
 issue_tok "5栋501室"
 scan c1 1 pickup "$TOK" "$T/s1.bin"
+subs=$(mqtt_subs smile/v1/dev/c1/reply)
 mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -C 2 -W 10 -F '%x' \
 	-t smile/v1/dev/c1/reply >"$T/replies.hex" 2>/dev/null &
 sub=$!
-sleep 0.3
+mqtt_subscribed smile/v1/dev/c1/reply "$subs"
 # Both nodes paused: the share group gives the first copy to one and the
 # second to the other (round robin); resumed together, they race.
 nodes_stop
@@ -144,20 +145,22 @@ issue_tok "6栋601室"
 QTOK=$TOK
 for s in 1 2; do
 	scan c2 "$s" out_for_delivery "$QTOK" "$T/q$s.bin"
+	subs=$(mqtt_subs smile/v1/dev/c2/reply)
 	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -N -C 1 -W 5 -t smile/v1/dev/c2/reply \
 		>"$T/qr$s.bin" 2>/dev/null &
 	sub=$!
-	sleep 0.2
+	mqtt_subscribed smile/v1/dev/c2/reply "$subs"
 	mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -t smile/v1/dev/c2/scan -f "$T/q$s.bin"
 	wait $sub
 done
 t_match "two reveals spent" "$(opened c2 "$T/q2.bin" "$T/qr2.bin")" '"status":"revealed"'
 scan c2 3 out_for_delivery "$QTOK" "$T/q3.bin"
 scan c2 4 delivery_failed "$QTOK" "$T/q4.bin"
+subs=$(mqtt_subs smile/v1/dev/c2/reply)
 mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -C 2 -W 10 -F '%x' \
 	-t smile/v1/dev/c2/reply >"$T/qreplies.hex" 2>/dev/null &
 sub=$!
-sleep 0.3
+mqtt_subscribed smile/v1/dev/c2/reply "$subs"
 nodes_stop
 mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -t smile/v1/dev/c2/scan -f "$T/q3.bin"
 mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -t smile/v1/dev/c2/scan -f "$T/q4.bin"

@@ -27,10 +27,12 @@ scan() { # token -> REPLY
 	local pw
 	pw=$("$DT" password --key "$T/van-1.key" --gw-box-pk "$GW_BOX_PK")
 	"$DT" scan --key "$T/van-1.key" --seq $seq --event out_for_delivery --token "$1" --out "$T/s.bin"
+	local subs
+	subs=$(mqtt_subs smile/v1/dev/van-1/reply)
 	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u van-1 -P "$pw" -q 1 -N -C 1 -W 5 \
 		-t smile/v1/dev/van-1/reply >"$T/r.bin" &
 	local sub=$!
-	sleep 0.2
+	mqtt_subscribed smile/v1/dev/van-1/reply "$subs"
 	mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -u van-1 -P "$pw" -q 1 -t smile/v1/dev/van-1/scan -f "$T/s.bin"
 	wait $sub
 	REPLY=$("$DT" open --key "$T/van-1.key" --gw-sign-pk "$GW_SIGN_PK" --gw-box-pk "$GW_BOX_PK" \

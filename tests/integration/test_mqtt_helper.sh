@@ -9,9 +9,10 @@ mqtt_start || die "mosquitto did not start"
 t_match "broker config enables TCP_NODELAY" "$(cat "$MQTT_DIR/mosquitto.conf")" '^set_tcp_nodelay true$'
 t_ok "broker listens on loopback port $MQTT_PORT" wait_port "$MQTT_PORT" 1
 
+subs=$(mqtt_subs 'smile/test/#')
 mosquitto_sub -p "$MQTT_PORT" -h 127.0.0.1 -q 1 -t 'smile/test/#' -C 1 -W 5 >"$T/got" &
 sub=$!
-sleep 0.3
+mqtt_subscribed 'smile/test/#' "$subs"
 mosquitto_pub -p "$MQTT_PORT" -h 127.0.0.1 -q 1 -t smile/test/x -m hello-smile
 wait $sub
 t_eq "QoS 1 message round trip" "hello-smile" "$(cat "$T/got")"

@@ -53,9 +53,12 @@ issue "5栋501室";     WB3=$WB; TOK3=$TOKEN
 
 # Observer: the merchant's event stream and alerts.
 OBS_PW=$(cat "$D/mqtt-observer.password")
+obs_subs=$(mqtt_subs smile/v1/alerts)
 mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u smile-observer -P "$OBS_PW" -q 1 -v \
 	-t 'smile/v1/merchant/ziyun/events' -t 'smile/v1/alerts' >"$T/observer.log" 2>&1 &
 at_exit "kill $!"
+# it subscribes to alerts last: once that is logged, it hears every event
+mqtt_subscribed smile/v1/alerts "$obs_subs" || die "the observer did not subscribe"
 
 # scan DEVICE SEQ EVENT TOKEN [devtool args] -> $T/scan.bin, then send
 scan() {

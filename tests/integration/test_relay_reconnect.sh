@@ -29,10 +29,12 @@ scan() {
 	"$DT" scan --key "$T/van-1.key" --seq "$1" --event out_for_delivery --token "$TOKEN" \
 		--out "$T/scan.bin" || return 1
 	rm -f "$T/reply.bin"
+	local subs
+	subs=$(mqtt_subs smile/v1/dev/van-1/reply)
 	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u van-1 -P "$PW" -q 1 -N -C 1 -W 5 \
 		-t smile/v1/dev/van-1/reply >"$T/reply.bin" 2>/dev/null &
 	local sub=$!
-	sleep 0.2
+	mqtt_subscribed smile/v1/dev/van-1/reply "$subs"
 	mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -u van-1 -P "$PW" -q 1 \
 		-t smile/v1/dev/van-1/scan -f "$T/scan.bin" 2>/dev/null
 	wait $sub

@@ -49,10 +49,11 @@ api_json POST /v1/shipments "$KM" '{"recipient":{"name":"赵六","phone":"136000
 TOKEN=$(jq_get "$BODY" .token)
 pw=$("$DT" password --key "$T/van.key" --gw-box-pk "$GW_BOX_PK")
 "$DT" scan --key "$T/van.key" --seq 1 --event out_for_delivery --token "$TOKEN" --out "$T/s.bin"
+subs=$(mqtt_subs smile/v1/dev/tls-van/reply)
 mosquitto_sub -h 127.0.0.1 -p "$port" --cafile "$T/ca.pem" -u tls-van -P "$pw" -q 1 -N -C 1 -W 8 \
 	-t smile/v1/dev/tls-van/reply >"$T/r.bin" &
 sub=$!
-sleep 0.3
+mqtt_subscribed smile/v1/dev/tls-van/reply "$subs"
 mosquitto_pub -h 127.0.0.1 -p "$port" --cafile "$T/ca.pem" -u tls-van -P "$pw" -q 1 \
 	-t smile/v1/dev/tls-van/scan -f "$T/s.bin"
 wait $sub
