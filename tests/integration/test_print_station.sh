@@ -229,14 +229,14 @@ t_eq "... and it is never printed by itself" 0 "$(labels_of "$W10")"
 sqlite3 "$D/store.db" "SELECT writefile('$T/j8.bin', message) FROM print_jobs WHERE id='$J8'" >/dev/null
 mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -u smile-gateway -P "$(cat "$D/mqtt.password")" -q 1 \
 	-t "smile/v1/dev/station-1/job" -f "$T/j8.bin"
-sleep 1
+wait_for 10 grep -q "event=print.job_duplicate job=$J8" "$PLOG"
 t_match "the agent saw the duplicate" "$(cat "$PLOG")" "event=print.job_duplicate job=$J8"
 t_eq "... and did not print it again" 1 "$(labels_of "$W8")"
 # a job signed by someone else is refused
 printf 'x%.0s' $(seq 1 300) >"$T/junk.bin"
 mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -u smile-gateway -P "$(cat "$D/mqtt.password")" -q 1 \
 	-t "smile/v1/dev/station-1/job" -f "$T/junk.bin"
-sleep 0.5
+wait_for 10 grep -q 'event=print.job_refused' "$PLOG"
 t_match "a message that is not a job from the gateway is refused" "$(cat "$PLOG")" 'event=print.job_refused'
 
 # --- broker restart ------------------------------------------------------------
