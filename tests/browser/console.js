@@ -407,6 +407,7 @@ async function apiStatus(pth, cookie) {
 		return !p.hidden && /^[\u4e00-\u9fff]+：\S/.test(p.textContent);
 	}), 'in Chinese, an API error next to its field leads with its code in Chinese',
 		await page.evaluate(() => (document.querySelector('.field-error:not([hidden])') || {}).textContent));
+	await shot(page, 'new-error-zh');
 	await page.goto(`${GW}/console/#/batch`);
 	await visible(page, '#view-batch');
 	const badZh = path.join(DL, 'batch-zh.jsonl');
@@ -416,6 +417,7 @@ async function apiStatus(pth, cookie) {
 		const rs = [...document.querySelectorAll('#batch-body tr')];
 		return rs.length === 1 && rs[0].dataset.result === 'failed' && /^[\u4e00-\u9fff]+：recipient\.phone: \S/.test(rs[0].querySelector('.cell-outcome').textContent);
 	}, null, 20000), '... and so does a batch line\'s', await page.evaluate(() => (document.querySelector('#batch-body .cell-outcome') || {}).textContent));
+	await shot(page, 'batch-zh');
 	await page.click('.topbar [data-lang-switch]');
 	ok(await waitFor(page, () => document.documentElement.lang === 'en'), '... and back to English');
 	clean(log, 'language');
