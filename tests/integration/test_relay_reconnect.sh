@@ -56,7 +56,14 @@ mqtt_stop
 gw_start "$D" || die "gateway did not start without its broker"
 t_ok "the gateway serves HTTP while its broker is down" \
 	curl -fsS -o /dev/null "$GW_URL/healthz"
-sleep 6 # long enough for a backoff that grows to seconds
+# The retries come 0.5, 1.5, 3.5 and 7.5 s after the first failure, then
+# 8 s apart: the broker must be back before the 7.5 s one for "within 4 s"
+# to hold. Counted from the first failure (not from gw_start), 4 s leaves a
+# loaded machine 3.5 s to restart the broker; a fixed 6 s from gw_start left
+# less than 1.5 s for the gateway's start and the broker's together.
+failed() { grep -q 'event=mqtt.connect_failed' "$GW_LOG"; }
+wait_for 20 failed
+sleep 4 # long enough for a backoff that grows to seconds
 t_match "... and keeps trying" "$(cat "$GW_LOG")" 'event=mqtt.connect_failed'
 mqtt_restart || die "broker did not start"
 start=$(date +%s%N)
@@ -68,7 +75,10 @@ t_eq "... and scans work" "revealed" "$(jq_get "${REPLY:-{\}}" .status)"
 
 # --- and again after a broker restart -------------------------------------
 mqtt_stop
-sleep 5
+# the same 0.5, 1.5, 3.5, 7.5 s retries, from the gateway seeing the broker go
+lost() { grep -q 'event=mqtt.disconnected' "$GW_LOG"; }
+wait_for 20 lost
+sleep 4
 mqtt_restart || die "broker did not restart"
 connected_within 2 4
 t_ok "after a broker restart it is back within 4 s" test $? -eq 0
