@@ -24,14 +24,14 @@ TOKEN=$(jq_get "$BODY" .token)
 gw_stop
 PW=$("$DT" password --key "$T/van-1.key" --gw-box-pk "$GW_BOX_PK")
 
-# scan SEQ: one scan, its reply opened -> REPLY ("" when none within 5 s)
+# scan SEQ: one scan, its reply opened -> REPLY ("" when none within 20 s)
 scan() {
 	"$DT" scan --key "$T/van-1.key" --seq "$1" --event out_for_delivery --token "$TOKEN" \
 		--out "$T/scan.bin" || return 1
 	rm -f "$T/reply.bin"
 	local subs
 	subs=$(mqtt_subs smile/v1/dev/van-1/reply)
-	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u van-1 -P "$PW" -q 1 -N -C 1 -W 5 \
+	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u van-1 -P "$PW" -q 1 -N -C 1 -W 20 \
 		-t smile/v1/dev/van-1/reply >"$T/reply.bin" 2>/dev/null &
 	local sub=$!
 	mqtt_subscribed smile/v1/dev/van-1/reply "$subs"
