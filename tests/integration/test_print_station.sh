@@ -65,7 +65,7 @@ agent_start() {
 	AGENT_PID=$!
 	at_exit "kill -9 $AGENT_PID 2>/dev/null"
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 600); do # 30 s: a sanitizer agent on a loaded machine
 		[ "$(grep -c 'event=print.mqtt.connected' "$PLOG")" -gt "${1:-0}" ] && return 0
 		sleep 0.05
 	done
@@ -101,10 +101,10 @@ state() {
 	api GET "/v1/print-jobs/$1" "$KA"
 	echo "$(jq_get "$BODY" .state) $(jq_get "$BODY" .reason)"
 }
-# wait_state JOB STATE [SECONDS]
+# wait_state JOB STATE [SECONDS, default 30]
 wait_state() {
 	local i
-	for i in $(seq 1 $((${3:-10} * 10))); do
+	for i in $(seq 1 $((${3:-30} * 10))); do
 		[ "$(state "$1" | cut -d' ' -f1)" = "$2" ] && return 0
 		sleep 0.1
 	done
@@ -251,9 +251,9 @@ J11=$JOB
 t_eq "a job posted while the broker is down is queued at the gateway" "201 queued" \
 	"$STATUS $(state "$J11" | cut -d' ' -f1)"
 mqtt_restart || die "broker did not restart"
-t_ok "after the broker returns it is printed" wait_state "$J11" printed 20
+t_ok "after the broker returns it is printed" wait_state "$J11" printed 30
 post "$KA" "{\"waybills\":[\"$W12\"],\"station\":\"station-1\"}"
-t_ok "and a new one too" wait_state "$JOB" printed 20
+t_ok "and a new one too" wait_state "$JOB" printed 30
 t_eq "each once" "1 1" "$(labels_of "$W11") $(labels_of "$W12")"
 
 # --- bad requests -----------------------------------------------------------

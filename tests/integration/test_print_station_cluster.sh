@@ -76,7 +76,7 @@ issue "2号楼"; W2=$WB
 wait_printed() {
 	local i
 	on "$1"
-	for i in $(seq 1 150); do
+	for i in $(seq 1 300); do
 		api GET "/v1/print-jobs/$2" "$KM"
 		[ "$(jq_get "$BODY" .state)" = printed ] && return 0
 		sleep 0.1

@@ -64,7 +64,7 @@ state() {
 }
 wait_state() {
 	local i
-	for i in $(seq 1 $((${3:-15} * 10))); do
+	for i in $(seq 1 $((${3:-30} * 10))); do
 		[ "$(state "$1" | cut -d' ' -f1)" = "$2" ] && return 0
 		sleep 0.1
 	done
