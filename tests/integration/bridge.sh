@@ -62,7 +62,7 @@ br_start() {
 	BPID=$!
 	at_exit "kill -9 $BPID"
 	exec 7>"$T/$id.in"
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < 600; i++)); do # 30 s: a sanitizer build, a loaded machine
 		[ "$(grep -c 'event=bridge.start' "$T/$id.err" 2>/dev/null)" -gt "${before:-0}" ] && return 0
 		kill -0 "$BPID" 2>/dev/null || return 1
 		sleep 0.05

@@ -144,14 +144,14 @@ gw_merchant_key() {
 }
 
 # gw_send DEVICE SCANFILE: publish the scan as DEVICE (key $T/DEVICE.key)
-# and wait up to 5 s for its reply -> $T/reply.bin, opened by smile-devtool
+# and wait up to 20 s for its reply -> $T/reply.bin, opened by smile-devtool
 # -> REPLY (JSON; "" when no reply came or it did not open).
 gw_send() {
 	local dev=$1 scan=$2 pw sub subs
 	pw=$("$BIN/smile-devtool" password --key "$T/$dev.key" --gw-box-pk "$GW_BOX_PK")
 	rm -f "$T/reply.bin"
 	subs=$(mqtt_subs "smile/v1/dev/$dev/reply")
-	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u "$dev" -P "$pw" -q 1 -N -C 1 -W 5 \
+	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u "$dev" -P "$pw" -q 1 -N -C 1 -W 20 \
 		-t "smile/v1/dev/$dev/reply" >"$T/reply.bin" 2>"$T/sub.err" &
 	sub=$!
 	mqtt_subscribed "smile/v1/dev/$dev/reply" "$subs"

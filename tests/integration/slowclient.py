@@ -14,7 +14,7 @@ byte per connection every --interval seconds for --duration seconds:
                   not slow to send one, must not be cut
 
 Prints one JSON object: how many connections were opened, how many the server
-closed at once (refused: within 0.3 s, before any deadline), how many it cut
+closed at once (refused: within 1 s, before any deadline), how many it cut
 later and after how long, and how many were still open at the end; for idle,
 the status of both requests. Loopback only; every socket is closed at exit.
 """
@@ -84,8 +84,11 @@ def trickle(args):
             if time.monotonic() - start >= args.duration:
                 break
             time.sleep(0.05)
-    refused = [c for c in conns if c["end"] is not None and c["end"] < 0.3]
-    cut = [c for c in conns if c["end"] is not None and c["end"] >= 0.3]
+    # refused: closed at once; cut: at a deadline of seconds. The line
+    # between them was 0.3 s, which a loaded machine running a sanitizer
+    # gateway can take just to accept and close a refused connection.
+    refused = [c for c in conns if c["end"] is not None and c["end"] < 1.0]
+    cut = [c for c in conns if c["end"] is not None and c["end"] >= 1.0]
     alive = [c for c in conns if c["end"] is None]
     for c in conns:
         if c["s"] is not None:

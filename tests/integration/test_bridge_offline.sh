@@ -23,6 +23,13 @@ for i in 1 2 3 4 5 6 7 8 9; do
 	eval "WB$i=\$WB TOK$i=\$TOKEN"
 done
 replies() { jq -c 'select(.status)' "$OUT" 2>/dev/null | grep -c . ; }
+# Waits of 30 s: once the broker is back, the gateway's own reconnection
+# (its backoff reaches 8 s while the broker is away) and the bridge's resend
+# (up to 2 s) come before a reply; a loaded sanitizer run needed more than
+# the 10 s these loops allowed.
+replies_ge() { [ "$(replies)" -ge "$1" ]; }
+queued_ge() { [ "$(ls "$Q" | grep -c '\.scan$')" -ge "$1" ]; }
+events_of_wb6() { [ "$(count_events "$WB6" out_for_delivery)" = 1 ]; }
 
 # --- 1. broker down, scans queued, broker up ----------------------------------
 br_start courier-05 --event out_for_delivery || die "bridge did not start"
@@ -37,7 +44,7 @@ t_eq "three scans wait on disk" "3" "$(ls "$Q" | grep -c '\.scan$')"
 t_eq "nothing reached the gateway" "0" "$(count_events "$WB1" out_for_delivery)"
 mqtt_restart || die "broker did not come back"
 wait_match "$T/courier-05.err" 'event=bridge.online' 10
-for i in $(seq 1 200); do [ "$(replies)" -ge 3 ] && break; sleep 0.05; done
+wait_for 30 replies_ge 3
 t_eq "broker back: three replies" "3" "$(replies)"
 t_eq "in scan order" "$WB1 $WB2 $WB3" "$(jq -r 'select(.status) | .waybill' "$OUT" | tr '\n' ' ' | sed 's/ $//')"
 t_eq "the queue is empty" "0" "$(ls "$Q" | grep -c '\.scan$')"
@@ -50,14 +57,14 @@ done
 mqtt_stop
 wait_match "$T/courier-05.err" 'event=bridge.offline' 10
 br_scan "$TOK4"; br_scan "$TOK5"
-for i in $(seq 1 100); do [ "$(ls "$Q" | grep -c '\.scan$')" -ge 2 ] && break; sleep 0.05; done
+wait_for 30 queued_ge 2
 kill -9 "$BPID"
 wait "$BPID" 2>/dev/null
 t_eq "killed with two scans queued" "2" "$(ls "$Q" | grep -c '\.scan$')"
 br_start courier-05 --event out_for_delivery || die "bridge did not restart"
 t_match "the restarted bridge finds them" "$(grep 'event=bridge.start' "$T/courier-05.err" | tail -n1)" 'queued=2'
 mqtt_restart || die "broker did not come back"
-for i in $(seq 1 200); do [ "$(replies)" -ge 5 ] && break; sleep 0.05; done
+wait_for 30 replies_ge 5
 t_eq "after the restart both are answered" "5" "$(replies)"
 for i in 4 5; do
 	eval "wb=\$WB$i"
@@ -73,10 +80,10 @@ wait "$BPID" 2>/dev/null
 t_eq "killed with the signed scan still queued" "1" "$(ls "$Q" | grep -c '\.scan$')"
 gw_start "$D" || die "gateway did not restart"
 gw_wait_relay || die "gateway relay"
-for i in $(seq 1 100); do [ "$(count_events "$WB6" out_for_delivery)" = 1 ] && break; sleep 0.05; done
+wait_for 30 events_of_wb6
 t_eq "the gateway processed the scan it missed" "1" "$(count_events "$WB6" out_for_delivery)"
 br_start courier-05 --event out_for_delivery || die "bridge did not restart"
-for i in $(seq 1 200); do [ "$(replies)" -ge 6 ] && break; sleep 0.05; done
+wait_for 30 replies_ge 6
 t_eq "the restarted bridge gets the reply" "6" "$(replies)"
 t_eq "... revealed" "revealed $WB6" "$(jq -r 'select(.status) | "\(.status) \(.waybill)"' "$OUT" | tail -n1)"
 t_eq "... and the scan was not recorded twice" "1" "$(count_events "$WB6" out_for_delivery)"
@@ -92,7 +99,7 @@ t_eq "the fifth scan is refused as queue_full" "1" "$(grep -c '"reason":"queue_f
 t_match "... with a clear message" "$(grep '"queue_full"' "$OUT")" 'nothing was dropped'
 t_eq "the four before it wait" "4" "$(ls "$Q" | grep -c '\.scan$')"
 mqtt_restart || die "broker did not come back"
-for i in $(seq 1 300); do [ "$(replies)" -ge 10 ] && break; sleep 0.05; done
+wait_for 30 replies_ge 10
 t_eq "the four are answered once the broker is back" "10" "$(replies)"
 kill -TERM "$BPID"
 wait "$BPID"

@@ -70,14 +70,17 @@ t_eq "a hub scan is recorded, reason hub_role" "recorded hub_role" "$(jq_get "$l
 t_eq "... with no contact at all" "false" "$(jq_get "$line" 'has("contact")')"
 
 # --- scan: one scan, exit code by status ---------------------------------------
-"$BR" scan "$TOK3" --event out_for_delivery --config "$T/courier-02.conf" >"$T/scan.out" 2>"$T/scan.err"
+# (--timeout 30: the default 10 s covers the sanitizer bridge's connection
+# and the gateway's answer; a loaded machine may need more, and an answered
+# scan returns at once)
+"$BR" scan "$TOK3" --event out_for_delivery --config "$T/courier-02.conf" --timeout 30 >"$T/scan.out" 2>"$T/scan.err"
 t_eq "scan: revealed exits 0" "0" "$?"
 t_eq "... one reply line" "revealed" "$(jq -r .status "$T/scan.out")"
-"$BR" scan "$TOK2" --event hub_out --config "$T/hub-01.conf" >"$T/scan.out" 2>>"$T/scan.err"
+"$BR" scan "$TOK2" --event hub_out --config "$T/hub-01.conf" --timeout 30 >"$T/scan.out" 2>>"$T/scan.err"
 t_eq "scan: recorded exits 1" "1" "$?"
-"$BR" scan "$TOK2" --event delivered --config "$T/courier-02.conf" >"$T/scan.out" 2>>"$T/scan.err"
+"$BR" scan "$TOK2" --event delivered --config "$T/courier-02.conf" --timeout 30 >"$T/scan.out" 2>>"$T/scan.err"
 t_eq "scan: denied exits 2" "2 not_holder" "$? $(jq -r .reason "$T/scan.out")"
-"$BR" scan "SW1:NOT-A-TOKEN" --event pickup --config "$T/courier-02.conf" >"$T/scan.out" 2>>"$T/scan.err"
+"$BR" scan "SW1:NOT-A-TOKEN" --event pickup --config "$T/courier-02.conf" --timeout 30 >"$T/scan.out" 2>>"$T/scan.err"
 rc=$?
 t_match "scan: a forged token is refused by the gateway" "$rc $(jq -r .reason "$T/scan.out")" '^[23] token_'
 "$BR" scan "$TOK3" --event pickup --config /nonexistent.conf >/dev/null 2>"$T/scan.err"

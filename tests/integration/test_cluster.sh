@@ -116,7 +116,7 @@ nodes_cont() { kill -CONT "$A_PID" "$B_PID"; }
 issue_tok "5栋501室"
 scan c1 1 pickup "$TOK" "$T/s1.bin"
 subs=$(mqtt_subs smile/v1/dev/c1/reply)
-mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -C 2 -W 10 -F '%x' \
+mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -C 2 -W 20 -F '%x' \
 	-t smile/v1/dev/c1/reply >"$T/replies.hex" 2>/dev/null &
 sub=$!
 mqtt_subscribed smile/v1/dev/c1/reply "$subs"
@@ -146,7 +146,7 @@ QTOK=$TOK
 for s in 1 2; do
 	scan c2 "$s" out_for_delivery "$QTOK" "$T/q$s.bin"
 	subs=$(mqtt_subs smile/v1/dev/c2/reply)
-	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -N -C 1 -W 5 -t smile/v1/dev/c2/reply \
+	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -N -C 1 -W 20 -t smile/v1/dev/c2/reply \
 		>"$T/qr$s.bin" 2>/dev/null &
 	sub=$!
 	mqtt_subscribed smile/v1/dev/c2/reply "$subs"
@@ -157,7 +157,7 @@ t_match "two reveals spent" "$(opened c2 "$T/q2.bin" "$T/qr2.bin")" '"status":"r
 scan c2 3 out_for_delivery "$QTOK" "$T/q3.bin"
 scan c2 4 delivery_failed "$QTOK" "$T/q4.bin"
 subs=$(mqtt_subs smile/v1/dev/c2/reply)
-mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -C 2 -W 10 -F '%x' \
+mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -C 2 -W 20 -F '%x' \
 	-t smile/v1/dev/c2/reply >"$T/qreplies.hex" 2>/dev/null &
 sub=$!
 mqtt_subscribed smile/v1/dev/c2/reply "$subs"

@@ -56,7 +56,7 @@ api_json POST /v1/devices "$ADMIN" "$(jq -c '. + {role: "hub"}' "$T/hub1.json")"
 curl -sN -b "$T/jar" "$B_URL/v1/events/stream" >"$T/sse" 2>/dev/null &
 SSE=$!
 at_exit "kill $SSE 2>/dev/null"
-wait_for 5 grep -q 'retry:' "$T/sse" || die "stream on B did not open"
+wait_for 15 grep -q 'retry:' "$T/sse" || die "stream on B did not open"
 "$DT" scan --key "$T/hub1.key" --seq 1 --event hub_in --token "$TOK" --out "$T/s1.bin" || die "scan"
 mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -t smile/v1/dev/hub1/scan -f "$T/s1.bin"
 got_scan() { grep -q '"event":"hub_in"' "$T/sse"; }

@@ -16,7 +16,9 @@ DT="$BIN/smile-devtool"
 
 D="$T/data"
 gw_init "$D" || die "init failed"
-gw_conf_set "$D" scan_skew_s 3
+# Short enough to wait out below, long enough that scan 1 is still fresh
+# after two round trips (3 s was not, on a loaded sanitizer machine).
+gw_conf_set "$D" scan_skew_s 10
 gw_relay_setup "$D" || die "broker did not start"
 gw_start "$D" || die "gateway did not start"
 gw_wait_relay || die "gateway did not connect to the broker"
@@ -110,7 +112,7 @@ t_eq "a retransmission after erasure reveals nothing" "recorded erased null" \
 # --- the reader leaves: the scrub completes, nothing decryptable remains -----
 touch "$T/reader.stop"
 wait "$READER"
-for _ in $(seq 1 60); do
+for _ in $(seq 1 300); do # retried every 1 s; 30 s for a loaded machine
 	api GET /metrics "$ADMIN"
 	case "$BODY" in *"smile_store_wal_scrub_pending 0"*) break ;; esac
 	sleep 0.1
@@ -129,11 +131,13 @@ done
 
 # --- stale retransmission of a revealing reply --------------------------------
 issue; TOK2=$TOKEN
+scanned_at=$(date +%s)
 "$DT" scan --key "$T/courier1.key" --seq 2 --event out_for_delivery --token "$TOK2" \
 	--out "$T/scan2.bin" || die "scan"
 gw_send courier1 "$T/scan2.bin"
 t_eq "a second reveal" "revealed" "$(field .status)"
-sleep 4 # past scan_skew_s = 3
+# past scan_skew_s = 10, counted from the scan (whole seconds either side)
+while [ "$(date +%s)" -lt $((scanned_at + 12)) ]; do sleep 0.2; done
 gw_send courier1 "$T/scan2.bin"
 t_eq "a stale retransmission is not answered with contact details" "recorded stale null" \
 	"$(field .status) $(field .reason) $(field .contact)"

@@ -17,7 +17,7 @@ D="$T/data"
 gw_init "$D" || die "init failed"
 sed -i -E "s|^mqtt_host *=.*|mqtt_host = 127.0.0.1|; s|^mqtt_port *=.*|mqtt_port = $MQTT_PORT|" "$D/gateway.conf"
 gw_start "$D" || die "gateway did not start"
-for i in $(seq 1 100); do grep -q 'event=mqtt.connected' "$GW_LOG" && break; sleep 0.1; done
+wait_for 30 grep -q 'event=mqtt.connected' "$GW_LOG" || die "gateway did not connect to the broker"
 ADMIN=$(cat "$D/admin.key")
 api_json POST /v1/api-keys "$ADMIN" '{"role":"merchant","merchant":"lg"}'
 KM=$(jq_get "$BODY" .key)

@@ -30,10 +30,10 @@ gw_start "$D" || die "node A did not start"
 A_URL=$GW_URL A_PID=$GW_PID A_LOG=$GW_LOG
 gw_start "$T/b" || die "node B did not start"
 B_URL=$GW_URL B_PID=$GW_PID B_LOG=$GW_LOG
-for i in $(seq 1 100); do
-	grep -q 'event=mqtt.connected' "$A_LOG" && grep -q 'event=mqtt.connected' "$B_LOG" && break
-	sleep 0.05
-done
+# both nodes connected before anything is published (node B's publication
+# is checked below); 5 s unchecked was short for two sanitizer gateways
+both_connected() { grep -q 'event=mqtt.connected' "$A_LOG" && grep -q 'event=mqtt.connected' "$B_LOG"; }
+wait_for 30 both_connected || die "the nodes did not connect to the broker"
 on() { GW_URL=$1; } # the next api call goes to that node
 
 # the station, enrolled on A
@@ -57,7 +57,8 @@ status_resend_s = 1
 EOF
 "$PRINT" run --config "$T/station/smile-print.conf" 2>"$T/station/agent.log" &
 at_exit "kill -9 $! 2>/dev/null"
-for i in $(seq 1 100); do grep -q 'event=print.mqtt.connected' "$T/station/agent.log" && break; sleep 0.05; done
+wait_for 30 grep -q 'event=print.mqtt.connected' "$T/station/agent.log" ||
+	die "smile-print did not connect"
 
 api_json POST /v1/api-keys "$ADMIN" '{"role":"merchant","merchant":"ziyun"}'
 KM=$(jq_get "$BODY" .key)
@@ -75,7 +76,7 @@ issue "2号楼"; W2=$WB
 wait_printed() {
 	local i
 	on "$1"
-	for i in $(seq 1 150); do
+	for i in $(seq 1 300); do
 		api GET "/v1/print-jobs/$2" "$KM"
 		[ "$(jq_get "$BODY" .state)" = printed ] && return 0
 		sleep 0.1

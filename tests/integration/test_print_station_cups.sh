@@ -43,7 +43,9 @@ PLOG="$T/station/agent.log"
 "$PRINT" run --config "$T/station/smile-print.conf" 2>>"$PLOG" &
 AGENT_PID=$!
 at_exit "kill -9 $AGENT_PID 2>/dev/null"
-for i in $(seq 1 100); do grep -q 'event=print.mqtt.connected' "$PLOG" && break; sleep 0.05; done
+# (the job is published once now, again only every 30 s: the agent must be
+# subscribed first; 5 s unchecked was short for a loaded sanitizer run)
+wait_for 30 grep -q 'event=print.mqtt.connected' "$PLOG" || die "smile-print did not connect"
 
 gw_merchant_key acme || die "merchant key"
 issue() { # DETAIL -> WB, TOKEN
@@ -62,7 +64,7 @@ state() {
 }
 wait_state() {
 	local i
-	for i in $(seq 1 $((${3:-15} * 10))); do
+	for i in $(seq 1 $((${3:-30} * 10))); do
 		[ "$(state "$1" | cut -d' ' -f1)" = "$2" ] && return 0
 		sleep 0.1
 	done
@@ -86,10 +88,8 @@ issue "2号楼"; W2=$WB
 issue "3号楼"; W3=$WB
 api_json POST /v1/print-jobs "$KM" "{\"waybills\":[\"$W2\",\"$W3\"],\"station\":\"station-c\",\"format\":\"pdf\"}"
 J2=$(jq_get "$BODY" '.jobs[0].id'); J3=$(jq_get "$BODY" '.jobs[1].id')
-for i in $(seq 1 100); do
-	[ "$(state "$J2")" = "printing printer_not_ready" ] && break
-	sleep 0.1
-done
+not_ready() { [ "$(state "$J2")" = "printing printer_not_ready" ]; }
+wait_for 30 not_ready
 t_eq "out of labels with the job in the queue: printing, not ready" "printing printer_not_ready" \
 	"$(state "$J2")"
 api GET "/v1/print-jobs/$J2" "$KM"

@@ -271,7 +271,7 @@ agent_stop
 agent_start "$MQTT_PORT" || die "smile-print did not restart"
 wait_state() { # JOB STATE
 	local _
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 300); do
 		api GET "/v1/print-jobs/$1" "$KM"
 		[ "$(jq_get "$BODY" .state)" = "$2" ] && return 0
 		sleep 0.1

@@ -182,7 +182,7 @@ t_eq "over quota: denied" "denied quota_exceeded null" "$(field .status) $(field
 api GET /v1/devices "$ADMIN"
 t_eq "... and the device is suspended" "suspended" "$(jq_get "$BODY" '.devices[]|select(.id=="sup1")|.status')"
 # the observer logs the alert when the broker hands it over: wait for it
-wait_for 10 grep -q '^smile/v1/alerts .*sup1' "$T/observer.log"
+wait_for 30 grep -q '^smile/v1/alerts .*sup1' "$T/observer.log"
 alert=$(grep '^smile/v1/alerts ' "$T/observer.log" | tail -n 1 | cut -d' ' -f2-)
 t_eq "... and an alert is published, shaped as protocol.md 10.2" \
 	"alert quota_exceeded sup1 supervisor suspended 5 5 86400 al_" \
@@ -211,7 +211,7 @@ burst1_status() {
 	jq_get "$BODY" '.devices[]|select(.id=="burst1")|.status'
 }
 burst1_suspended() { [ "$(burst1_status)" = suspended ]; }
-wait_for 10 burst1_suspended
+wait_for 30 burst1_suspended
 t_eq "a pipelining device is suspended at its quota" "suspended" "$(burst1_status)"
 
 # --- tracking ----------------------------------------------------------------

@@ -24,14 +24,14 @@ TOKEN=$(jq_get "$BODY" .token)
 gw_stop
 PW=$("$DT" password --key "$T/van-1.key" --gw-box-pk "$GW_BOX_PK")
 
-# scan SEQ: one scan, its reply opened -> REPLY ("" when none within 5 s)
+# scan SEQ: one scan, its reply opened -> REPLY ("" when none within 20 s)
 scan() {
 	"$DT" scan --key "$T/van-1.key" --seq "$1" --event out_for_delivery --token "$TOKEN" \
 		--out "$T/scan.bin" || return 1
 	rm -f "$T/reply.bin"
 	local subs
 	subs=$(mqtt_subs smile/v1/dev/van-1/reply)
-	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u van-1 -P "$PW" -q 1 -N -C 1 -W 5 \
+	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u van-1 -P "$PW" -q 1 -N -C 1 -W 20 \
 		-t smile/v1/dev/van-1/reply >"$T/reply.bin" 2>/dev/null &
 	local sub=$!
 	mqtt_subscribed smile/v1/dev/van-1/reply "$subs"
@@ -56,7 +56,14 @@ mqtt_stop
 gw_start "$D" || die "gateway did not start without its broker"
 t_ok "the gateway serves HTTP while its broker is down" \
 	curl -fsS -o /dev/null "$GW_URL/healthz"
-sleep 6 # long enough for a backoff that grows to seconds
+# The retries come 0.5, 1.5, 3.5 and 7.5 s after the first failure, then
+# 8 s apart: the broker must be back before the 7.5 s one for "within 4 s"
+# to hold. Counted from the first failure (not from gw_start), 4 s leaves a
+# loaded machine 3.5 s to restart the broker; a fixed 6 s from gw_start left
+# less than 1.5 s for the gateway's start and the broker's together.
+failed() { grep -q 'event=mqtt.connect_failed' "$GW_LOG"; }
+wait_for 20 failed
+sleep 4 # long enough for a backoff that grows to seconds
 t_match "... and keeps trying" "$(cat "$GW_LOG")" 'event=mqtt.connect_failed'
 mqtt_restart || die "broker did not start"
 start=$(date +%s%N)
@@ -68,7 +75,10 @@ t_eq "... and scans work" "revealed" "$(jq_get "${REPLY:-{\}}" .status)"
 
 # --- and again after a broker restart -------------------------------------
 mqtt_stop
-sleep 5
+# the same 0.5, 1.5, 3.5, 7.5 s retries, from the gateway seeing the broker go
+lost() { grep -q 'event=mqtt.disconnected' "$GW_LOG"; }
+wait_for 20 lost
+sleep 4
 mqtt_restart || die "broker did not restart"
 connected_within 2 4
 t_ok "after a broker restart it is back within 4 s" test $? -eq 0

@@ -38,7 +38,7 @@ scan() { # token -> REPLY (the device's opened reply, JSON)
 	"$DT" scan --key "$T/van-1.key" --seq $seq --event out_for_delivery --token "$1" --out "$T/s.bin"
 	local subs
 	subs=$(mqtt_subs smile/v1/dev/van-1/reply)
-	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u van-1 -P "$pw" -q 1 -N -C 1 -W 5 \
+	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u van-1 -P "$pw" -q 1 -N -C 1 -W 20 \
 		-t smile/v1/dev/van-1/reply >"$T/r.bin" &
 	local sub=$!
 	mqtt_subscribed smile/v1/dev/van-1/reply "$subs"

@@ -96,6 +96,14 @@ echo "# taken over $(((T1 - T0) / 1000000)) ms after the kill (lease: webhook_ti
 wait_for 30 grep -q "\"$WB2\"" "$RX/hook.log"
 t_eq "the event issued while A was dead was delivered by B" "1" \
 	"$(jq -r "select(.waybill == \"$WB2\") | .event_id" "$RX/hook.log" | sort -u | wc -l)"
+# the receiver logs a request before it answers, and the node records the
+# answer (and releases the lease) after that: wait for the last one
+all_recorded() {
+	api GET "/v1/webhooks/$WH/deliveries?limit=1000" "$KM"
+	[ "$(jq_get "$BODY" '[.deliveries[] | select(.state == "delivered")] | length')" = 22 ] &&
+		[ "$(psql_smile "SELECT count(*) FROM webhook_outbox WHERE lease_until > 0")" = 0 ]
+}
+wait_for 30 all_recorded
 api GET "/v1/webhooks/$WH/deliveries?limit=1000" "$KM"
 t_eq "every delivery is delivered" "22 22" \
 	"$(jq_get "$BODY" '.deliveries | length') $(jq_get "$BODY" '[.deliveries[] | select(.state == "delivered")] | length')"
