@@ -269,7 +269,8 @@ if [ -x /usr/bin/chromium ] && [ -d "$SMILE_ROOT/tests/browser/node_modules/pupp
 	[ "$brc" = 0 ] || sed 's/^/# /' "$T/browser.err"
 	echo "# screenshots in $SHOTS"
 else
-	t_skip "Chromium or puppeteer-core missing (make deps)"
+	# make test installs both (make deps): missing, the browser test fails
+	t_fails "the browser test: Chromium or puppeteer-core missing (make deps)" true
 fi
 
 t_nomatch "the page's files are found: no warning" "$(cat "$GW_LOG")" 'track.page_missing'
