@@ -72,7 +72,7 @@ t_nomatch() {
 	[ $s -eq 0 ] || printf '#   unexpectedly matches: %s\n' "$3"
 	_t_report $s "$1"
 }
-t_skip() { _t_n=$((_t_n + 1)); echo "ok $_t_n - $1 # SKIP $2"; }
+t_skip() { _t_n=$((_t_n + 1)); echo "ok $_t_n - $1 # SKIP ${2:-}"; }
 # t_tap FILE: the results of a TAP stream another program wrote (a browser
 # test, tests/browser) as this test's own, renumbered; its comments too.
 # A plan line is dropped (t_done prints the one plan).
