@@ -21,7 +21,21 @@ function ok(cond, name, detail) {
 	return !!cond;
 }
 function diag(msg) { console.log(`# ${msg}`); }
-function done() { console.log(`1..${n}`); process.exitCode = failed ? 1 : 0; }
+let finished = false;
+function done() { finished = true; console.log(`1..${n}`); process.exitCode = failed ? 1 : 0; }
+// An error no check caught is a failed check while the test runs, and is
+// shown on stdout (the TAP) either way: after done() - every check run, the
+// browser closed - it is the driver's late noise and no longer fails the run.
+function stray(kind) {
+	return e => {
+		const stack = String((e && e.stack) || e).split('\n').join('\n# ');
+		if (finished) { console.log(`# after the last check, ${kind}: ${stack}`); return; }
+		ok(false, `no ${kind}`, stack);
+	};
+}
+process.on('uncaughtException', stray('uncaught exception'));
+process.on('unhandledRejection', stray('unhandled rejection'));
+process.on('exit', code => { if (code && !failed) console.log(`# exit code ${code} with every check passed`); });
 
 async function launch(opts = {}) {
 	const exe = process.env.SMILE_CHROMIUM || '/usr/bin/chromium';
