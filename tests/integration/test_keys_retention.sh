@@ -24,19 +24,8 @@ gw_enrol courier "$T/van-1.json" || die "enrol"
 seq=0
 scan() { # token -> REPLY
 	seq=$((seq + 1))
-	local pw
-	pw=$("$DT" password --key "$T/van-1.key" --gw-box-pk "$GW_BOX_PK")
 	"$DT" scan --key "$T/van-1.key" --seq $seq --event out_for_delivery --token "$1" --out "$T/s.bin"
-	local subs
-	subs=$(mqtt_subs smile/v1/dev/van-1/reply)
-	mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u van-1 -P "$pw" -q 1 -N -C 1 -W 20 \
-		-t smile/v1/dev/van-1/reply >"$T/r.bin" &
-	local sub=$!
-	mqtt_subscribed smile/v1/dev/van-1/reply "$subs"
-	mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -u van-1 -P "$pw" -q 1 -t smile/v1/dev/van-1/scan -f "$T/s.bin"
-	wait $sub
-	REPLY=$("$DT" open --key "$T/van-1.key" --gw-sign-pk "$GW_SIGN_PK" --gw-box-pk "$GW_BOX_PK" \
-		--scan "$T/s.bin" --reply "$T/r.bin")
+	gw_send van-1 "$T/s.bin"
 }
 
 issue "A-1"; WB_A=$(jq_get "$BODY" .waybill); TOK_A=$(jq_get "$BODY" .token)
