@@ -69,7 +69,11 @@ t_match() {
 # t_nomatch DESC STRING REGEX
 t_nomatch() {
 	! grep -qE -- "$3" <<<"$2"; local s=$?
-	[ $s -eq 0 ] || printf '#   unexpectedly matches: %s\n' "$3"
+	if [ $s -ne 0 ]; then
+		printf '#   unexpectedly matches: %s\n' "$3"
+		# what matched, with a little of its line either side (at most 3)
+		grep -oE -- ".{0,30}($3).{0,30}" <<<"$2" | head -n 3 | sed 's/^/#     here: /'
+	fi
 	_t_report $s "$1"
 }
 t_skip() { _t_n=$((_t_n + 1)); echo "ok $_t_n - $1 # SKIP ${2:-}"; }

@@ -67,7 +67,7 @@ t_eq "masked recipient name" "张**" "$(jq_get "$BODY" .label.recipient.name)"
 t_eq "masked phone shows at most 5 digits" "138*******8" "$(jq_get "$BODY" .label.recipient.phone)"
 t_match "address keeps street, hides unit/room" "$(jq_get "$BODY" '.label.recipient.address|join("|")')" '^湖北省 武汉市 江汉区\|建设大道568号 \*\*\*\*$'
 t_nomatch "response never carries the full phone" "$BODY" '13812345678'
-t_nomatch "response never carries the room" "$BODY" '1502'
+t_nomatch "response never carries the room" "$BODY" '1502室'
 t_match "Location header points at the shipment" "$(cat "$T/headers")" "Location: /v1/shipments/$WB"
 
 api GET "/v1/shipments/$WB" "$KA"

@@ -127,7 +127,7 @@ t_eq "... the timeline: every event" "created hub_in out_for_delivery out_for_de
 t_eq "... city-level places from the scanning devices' zones (no country, no district)" \
 	'null|湖北省 武汉市|上海市|湖北省 武汉市' "$(jq_get "$FULL" '[.timeline[].place | tostring] | join("|")')"
 t_nomatch "... no device id, no name, no phone, no street anywhere" "$FULL" \
-	'hub1|courier1|courier9|张三明|13812345678|\+86|建设大道|江汉区|浦东|1502'
+	'hub1|courier1|courier9|张三明|13812345678|\+86|建设大道|江汉区|浦东|1502室'
 t_eq "... the reveal: when, for which event, to which role" "reveal courier out_for_delivery false" \
 	"$(jq_get "$FULL" '.access[] | select(.kind == "reveal") | "\(.kind) \(.role) \(.event) \(.resend)"')"
 t_eq "... the refused attempts, with their reasons" \
