@@ -194,18 +194,20 @@ t_eq "... with exactly the page's members" "action alert alert_id detail device_
 # outrun its quota with reveals still waiting for their commit
 "$DT" keygen --id burst1 --out "$T/burst1.key" >"$T/burst1.json"
 gw_enrol supervisor "$T/burst1.json" || die "enrol burst1"
-issue "8-8"; T6=$TOKEN
 pw=$("$DT" password --key "$T/burst1.key" --gw-box-pk "$GW_BOX_PK")
+# (a parcel each: scans of one parcel decided before the one ahead of them
+# committed find it moved, and are answered busy - on a loaded machine
+# that is most of them, and the quota is never reached)
 for seq in $(seq 1 30); do
-	"$DT" scan --key "$T/burst1.key" --seq "$seq" --event out_for_delivery --token "$T6" --out "$T/b$seq.bin"
+	issue "8-$seq"
+	"$DT" scan --key "$T/burst1.key" --seq "$seq" --event out_for_delivery --token "$TOKEN" --out "$T/b$seq.bin"
 done
-pubs=()
-for seq in $(seq 1 30); do
-	mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -u burst1 -P "$pw" -q 1 \
-		-t smile/v1/dev/burst1/scan -f "$T/b$seq.bin" &
-	pubs+=($!)
-done
-wait "${pubs[@]}"
+# (in order on one connection, as a handheld sends them: parallel
+# mosquitto_pub processes reach the broker in any order on a loaded machine,
+# and scans out of sequence are refused as replays before any quota)
+python3 "$SMILE_ROOT/tests/integration/mqtt_pipeline.py" 127.0.0.1 "$MQTT_PORT" burst1 "$pw" \
+	smile/v1/dev/burst1/scan $(for seq in $(seq 1 30); do echo "$T/b$seq.bin"; done) ||
+	die "the burst was not published"
 burst1_status() {
 	api GET /v1/devices "$ADMIN"
 	jq_get "$BODY" '.devices[]|select(.id=="burst1")|.status'
@@ -229,7 +231,7 @@ t_eq "the merchant stream carries the same object as the listing (same event_id)
 t_ok "... event ids are distinct" test "$(jq_get "$BODY" '[.events[].event_id]|unique|length')" = "$(jq_get "$BODY" '.events|length')"
 t_eq "... time_ms is the scan's time, recorded_ms the gateway's" "true" \
 	"$(jq_get "$ev" '(.time_ms|type) == "number" and .recorded_ms >= .time_ms and (.time|endswith("Z"))')"
-t_nomatch "... and no personal data" "$(cat "$T/observer.log")" '张三明|13812345678|1502'
+t_nomatch "... and no personal data" "$(cat "$T/observer.log")" '张三明|13812345678|1502室'
 t_nomatch "... and no device id in a merchant event" "$(grep '^smile/v1/merchant/' "$T/observer.log")" 'courier1|courier2|hub1|sup1'
 
 # --- broker restart mid-stream -------------------------------------------
@@ -271,5 +273,5 @@ out=$("$GW" audit verify --data "$D" 2>&1)
 t_match "an edited entry breaks it, named" "$out" 'BROKEN at entry 5'
 reveals=$(sqlite3 "$D/store.db" "SELECT count(*) FROM audit WHERE kind = 'reveal' AND actor = 'burst1'")
 t_ok "... and never got more than 5 reveals ($reveals)" test "$reveals" -le 5
-t_nomatch "the gateway log holds no personal data" "$(cat "$GW_LOG")" '张三明|13812345678|1502'
+t_nomatch "the gateway log holds no personal data" "$(cat "$GW_LOG")" '张三明|13812345678|1502室'
 t_done
